@@ -1,0 +1,1 @@
+"""Data contracts: pandera schemas, cross-table rules and quality suites for every table."""

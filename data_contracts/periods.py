@@ -1,0 +1,53 @@
+"""Calendar-month helpers: the one place that knows how a `YYYY-MM` period maps to a timestamp."""
+
+import re
+
+import pandas as pd
+
+# Month *starts*: pandas' "M" means month end and would shift every forecast by a bucket.
+FREQ = "MS"
+MONTH_PATTERN = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+
+
+def is_month(value: object) -> bool:
+    """True when value is a `YYYY-MM` string."""
+    return isinstance(value, str) and bool(MONTH_PATTERN.match(value))
+
+
+def parse_month(period: str) -> pd.Timestamp:
+    """`YYYY-MM` -> month-start Timestamp; ValueError on anything else."""
+    if not is_month(period):
+        raise ValueError(f"not a month in YYYY-MM form: {period!r}")
+    return pd.Timestamp(f"{period}-01")
+
+
+def to_period_str(ts: pd.Timestamp) -> str:
+    """Timestamp -> `YYYY-MM`."""
+    return f"{ts.year:04d}-{ts.month:02d}"
+
+
+def add_months(period: str, n: int) -> str:
+    """The month `n` months after `period` (negative n goes back)."""
+    year, month = int(period[:4]), int(period[5:7])
+    index = year * 12 + (month - 1) + n
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+
+
+def months_between(start: str, end: str) -> int:
+    """Whole months from `start` to `end` (end - start)."""
+    return (int(end[:4]) * 12 + int(end[5:7])) - (int(start[:4]) * 12 + int(start[5:7]))
+
+
+def horizon_periods(cycle: str, horizon: int) -> list[str]:
+    """The `horizon` months planned by `cycle`, starting with the cycle month itself."""
+    return [add_months(cycle, i) for i in range(horizon)]
+
+
+def periods_to_timestamps(periods: pd.Series) -> pd.Series:
+    """Vectorised `YYYY-MM` -> month-start timestamps."""
+    return pd.to_datetime(periods.astype(str) + "-01", format="%Y-%m-%d")
+
+
+def timestamps_to_periods(ts: pd.Series) -> pd.Series:
+    """Vectorised timestamps -> `YYYY-MM` strings."""
+    return pd.to_datetime(ts).dt.strftime("%Y-%m")

@@ -1,0 +1,68 @@
+"""Names and columns of every table in SPEC.md, shared by readers, contracts and writers."""
+
+from typing import Final
+
+# Input tables: name -> required?
+INPUT_TABLES: Final[dict[str, bool]] = {
+    "sales_history": True,
+    "sales_forecast": True,
+    "products": True,
+    "warehouses": True,
+    "inventory": True,
+    "open_orders": False,
+    "promotions": False,
+    "forecast_history": False,
+    "overrides": False,
+}
+
+INPUT_COLUMNS: Final[dict[str, list[str]]] = {
+    "sales_history": ["sku", "location", "period", "qty"],
+    "sales_forecast": ["sku", "family", "location", "period", "qty", "submitted_by"],
+    "products": [
+        "sku", "family", "units_per_pallet", "lead_time_months", "unit_cost",
+        "status", "safety_stock_units", "min_order_qty",
+    ],
+    "warehouses": [
+        "location", "period", "storage_pallets", "inbound_pallets", "outbound_units",
+        "overtime_pct", "overtime_cost_per_pallet",
+    ],
+    "inventory": ["sku", "location", "on_hand"],
+    "open_orders": ["sku", "location", "period", "qty"],
+    "promotions": ["promo_id", "sku", "location", "start_period", "end_period", "uplift_pct"],
+    "forecast_history": ["cycle", "sku", "location", "period", "qty", "submitted_by"],
+    "overrides": ["sku", "location", "period", "qty", "reason", "approved_by"],
+}
+
+# Columns a table may omit (SPEC: "optional").
+OPTIONAL_COLUMNS: Final[dict[str, set[str]]] = {
+    "sales_forecast": {"family", "submitted_by"},
+    "products": {"status", "safety_stock_units", "min_order_qty"},
+    "warehouses": {"period", "overtime_cost_per_pallet"},
+}
+
+OUTPUT_COLUMNS: Final[dict[str, list[str]]] = {
+    "consensus_plan": [
+        "cycle", "plan_version", "sku", "location", "period", "sales_forecast",
+        "baseline_forecast", "consensus_demand", "constrained_demand", "shortfall",
+        "planned_receipts", "order_release_period", "projected_on_hand", "reason",
+    ],
+    "baseline_forecast": [
+        "sku", "location", "period", "model", "forecast", "lo_80", "hi_80", "lo_95", "hi_95",
+        "demand_class",
+    ],
+    "capacity_report": [
+        "location", "period", "inbound_pallets", "inbound_capacity_pallets", "storage_pallets",
+        "storage_capacity_pallets", "outbound_units", "outbound_capacity_units",
+        "overtime_pallets", "overtime_units", "overtime_cost", "status",
+    ],
+    "exceptions": ["sku", "location", "period", "type", "severity", "message"],
+}
+
+REASON_CODES: Final[tuple[str, ...]] = (
+    "BASELINE", "SALES_ACCEPTED", "SALES_SHRUNK", "PROMO_UPLIFT", "OVERRIDE", "NEW_ITEM",
+    "CAPACITY_PREBUILD", "CAPACITY_OVERTIME", "CAPACITY_SHORTFALL",
+)
+DEMAND_CLASSES: Final[tuple[str, ...]] = ("smooth", "erratic", "intermittent", "lumpy", "new")
+SEVERITIES: Final[tuple[str, ...]] = ("info", "warning", "error")
+CAPACITY_STATUSES: Final[tuple[str, ...]] = ("ok", "overtime", "short")
+PRODUCT_STATUSES: Final[tuple[str, ...]] = ("active", "new", "phase_out")

@@ -1,0 +1,1 @@
+"""Statistical baselines per SKU x location (statsforecast): pure functions on DataFrames."""

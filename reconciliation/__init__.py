@@ -1,0 +1,1 @@
+"""Consensus and capacity planning: pure functions on DataFrames."""

@@ -1,0 +1,1 @@
+"""Seeded generator of realistic S&OP input tables (demo, tests, benchmarks)."""
