@@ -66,3 +66,23 @@ DEMAND_CLASSES: Final[tuple[str, ...]] = ("smooth", "erratic", "intermittent", "
 SEVERITIES: Final[tuple[str, ...]] = ("info", "warning", "error")
 CAPACITY_STATUSES: Final[tuple[str, ...]] = ("ok", "overtime", "short")
 PRODUCT_STATUSES: Final[tuple[str, ...]] = ("active", "new", "phase_out")
+
+# Unique key of every table (SPEC's "key" column). sales_forecast's key is "sku or family":
+# its contract derives that key itself (see inputs.SalesForecast).
+INPUT_KEYS: Final[dict[str, list[str]]] = {
+    "sales_history": ["sku", "location", "period"],
+    "sales_forecast": ["sku", "family", "location", "period"],
+    "products": ["sku"],
+    "warehouses": ["location", "period"],
+    "inventory": ["sku", "location"],
+    "open_orders": ["sku", "location", "period"],
+    "promotions": ["promo_id", "sku", "location"],
+    "forecast_history": ["cycle", "sku", "location", "period", "submitted_by"],
+    "overrides": ["sku", "location", "period"],
+}
+
+OUTPUT_KEYS: Final[dict[str, list[str]]] = {
+    "consensus_plan": ["cycle", "plan_version", "sku", "location", "period"],
+    "baseline_forecast": ["sku", "location", "period"],
+    "capacity_report": ["location", "period"],
+}

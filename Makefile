@@ -1,0 +1,42 @@
+# Two entry points for newcomers: `make demo` and `make test`. Both build the pinned venv first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEMO_DIR ?= sop-demo
+
+.PHONY: demo test lint typecheck unit integration bench docs clean
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet -c constraints.txt -e ".[dev,bench]"
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/sop demo --out $(DEMO_DIR)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy forecasting reconciliation data_contracts reporting sample_data
+
+unit: $(STAMP)
+	$(BIN)/pytest -m "not integration"
+
+integration: $(STAMP)
+	$(BIN)/pytest -m integration
+
+test: lint typecheck
+	$(BIN)/pytest
+
+docs: $(STAMP)
+	$(BIN)/python -m data_contracts.docs > docs/contracts.md
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks.run_all
+
+clean:
+	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,50 @@
+"""Custom pandera checks of the contracts and the plain-words name of every check they use."""
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pandera.extensions as extensions
+import pandera.pandas as pa
+
+from data_contracts.periods import MONTH_PATTERN
+
+MONTH_REGEX = MONTH_PATTERN.pattern
+
+
+if not hasattr(pa.Check, "finite"):  # registration is global; tolerate a second import
+
+    @extensions.register_check_method(statistics=["enabled"], check_type="vectorized")
+    def finite(pandas_obj: pd.Series, *, enabled: bool) -> pd.Series:
+        """Field(finite=True): no inf/-inf (NaN is handled by `nullable`)."""
+        if not enabled:
+            return pd.Series(True, index=pandas_obj.index)
+        values = pd.to_numeric(pandas_obj, errors="coerce")
+        return pd.Series(~np.isinf(values.to_numpy(dtype="float64")), index=pandas_obj.index)
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def describe_check(check: pa.Check) -> str:
+    """A short, readable rule for a pandera check, e.g. 'must be >= 0'."""
+    stats = check.statistics or {}
+    name = check.name
+    if name == "greater_than_or_equal_to":
+        return f"must be >= {_fmt(stats['min_value'])}"
+    if name == "greater_than":
+        return f"must be > {_fmt(stats['min_value'])}"
+    if name == "less_than_or_equal_to":
+        return f"must be <= {_fmt(stats['max_value'])}"
+    if name == "less_than":
+        return f"must be < {_fmt(stats['max_value'])}"
+    if name == "isin":
+        return "must be one of " + ", ".join(map(str, stats["allowed_values"]))
+    if name == "str_matches":
+        pattern = str(stats["pattern"])
+        return "must be a month YYYY-MM" if pattern == MONTH_REGEX else f"must match {pattern}"
+    if name == "finite":
+        return "must be a finite number"
+    # custom checks carry their rule in `error`
+    return str(check.error or name)

@@ -1,0 +1,66 @@
+"""Prefect deployments: the monthly S&OP run on a schedule, and one deployment per stage.
+
+Kept apart from the pipeline so importing the flows never touches a Prefect server.
+"""
+
+from prefect import serve
+from prefect.deployments.runner import RunnerDeployment
+from prefect.schedules import Cron, Schedule
+
+from flows.config import SopSettings
+from flows.pipeline import (
+    baselines_stage,
+    ingest_and_check,
+    monthly_sop,
+    publish_stage,
+    reconcile_stage,
+    validate_flow,
+)
+
+MONTHLY = "sop-monthly/monthly"
+
+
+def first_working_day_schedules(timezone: str, hour: int = 6) -> list[Schedule]:
+    """06:00 on the first working day (Mon-Fri) of each month.
+
+    Cron cannot say "first weekday" in one line, so two rules with day_or=False:
+    the 1st when it is a weekday, or the 2nd/3rd when that day is a Monday.
+    """
+    return [
+        Cron(f"0 {hour} 1 * 1-5", timezone=timezone, day_or=False),
+        Cron(f"0 {hour} 2,3 * 1", timezone=timezone, day_or=False),
+    ]
+
+
+def build_deployments(
+    inputs: str | None = None, out: str | None = None, timezone: str | None = None
+) -> list[RunnerDeployment]:
+    settings = SopSettings()
+    inputs = inputs or settings.inputs
+    out = out or settings.out
+    tz = timezone or settings.timezone
+    monthly = monthly_sop.to_deployment(
+        name="monthly",
+        schedules=first_working_day_schedules(tz),
+        parameters={"params": {"inputs": inputs, "out": out}},
+        description="Monthly S&OP consensus plan; the cycle defaults to the run's month.",
+        tags=["sop"],
+    )
+    stages = [
+        validate_flow.to_deployment(name="on-demand", tags=["sop", "stage"]),
+        ingest_and_check.to_deployment(name="on-demand", tags=["sop", "stage"]),
+        baselines_stage.to_deployment(name="on-demand", tags=["sop", "stage"]),
+        reconcile_stage.to_deployment(name="on-demand", tags=["sop", "stage"]),
+        publish_stage.to_deployment(name="on-demand", tags=["sop", "stage"]),
+    ]
+    return [monthly, *stages]
+
+
+def register(deployments: list[RunnerDeployment]) -> dict[str, str]:
+    """Create or update the deployments on the configured Prefect server."""
+    return {d.full_name: str(d.apply()) for d in deployments}
+
+
+def serve_deployments(deployments: list[RunnerDeployment]) -> None:
+    """Register and execute runs in this process until interrupted (Prefect's serve)."""
+    serve(*deployments)

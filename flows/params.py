@@ -1,0 +1,52 @@
+"""Typed parameters of the flows: the Prefect UI renders them as forms and refuses bad values."""
+
+from datetime import date
+from typing import Annotated
+
+from pydantic import BaseModel, Field, StringConstraints
+
+from data_contracts.periods import add_months
+
+# Anchored pattern: a cycle becomes part of paths and SQL, so nothing else may pass.
+Cycle = Annotated[str, StringConstraints(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
+
+
+def cycle_for(run_date: date) -> str:
+    """The cycle a run on `run_date` plans: the run's own month (the schedule runs on the 1st)."""
+    return f"{run_date.year:04d}-{run_date.month:02d}"
+
+
+def next_cycle(run_date: date) -> str:
+    return add_months(cycle_for(run_date), 1)
+
+
+class RunParams(BaseModel):
+    """Parameters of the monthly S&OP flow."""
+
+    inputs: str = Field(
+        "inputs", description="Folder or fsspec URL holding the input tables (NAME.csv/.parquet)"
+    )
+    out: str = Field("sop-out", description="Output folder: versions, store, working files")
+    cycle: Cycle | None = Field(
+        None, description="First month planned, YYYY-MM; empty = the month of the run date"
+    )
+    horizon: int = Field(18, ge=1, le=60, description="Months planned from the cycle month")
+    store: str | None = Field(
+        None,
+        description=(
+            "SQLAlchemy URL of the plan store (password from the environment, not here); "
+            "empty = SOP_STORE_URL or DuckDB in the output folder"
+        ),
+    )
+    config: str | None = Field(None, description="YAML/JSON/TOML run configuration file")
+
+    def resolved_cycle(self, today: date | None = None) -> str:
+        return self.cycle or cycle_for(today or date.today())
+
+
+class ValidateParams(BaseModel):
+    """Parameters of the contracts-only flow."""
+
+    inputs: str = Field("inputs", description="Folder or fsspec URL holding the input tables")
+    cycle: Cycle = Field(..., description="First month planned, YYYY-MM")
+    config: str | None = Field(None, description="YAML/JSON/TOML run configuration file")

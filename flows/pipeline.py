@@ -1,0 +1,447 @@
+"""The monthly S&OP flow: one sub-flow per stage, each reading and writing the run's workspace.
+
+ingest_and_check -> baselines -> reconcile -> publish. Each stage is also a flow of its
+own so an engineer can re-run one stage from the Prefect UI against a workspace.
+"""
+
+import hashlib
+import json
+import time
+from importlib.metadata import version as package_version
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NONE
+from prefect.runtime import flow_run
+
+from data_contracts import (
+    ContractBreach,
+    QuarantinePolicy,
+    check_plan_rules,
+    read_error,
+    run_quality_suites,
+    validate_inputs,
+    validate_outputs,
+)
+from data_contracts.periods import add_months
+from data_contracts.tables import OUTPUT_COLUMNS
+from flows.config import RunConfig, SopSettings, load_config
+from flows.io import InputFile, TableReadError, read_inputs, write_table
+from flows.params import Cycle, RunParams
+from flows.publish import claim_version, discard, promote, read_staged, stage_version
+from flows.store import PlanStore, default_store_url
+from flows.workspace import Workspace
+from forecasting import fit_baselines
+from reconciliation import build_plan, planned_keys
+from reporting import render_markdown_summary, render_report
+
+TOP_EXCEPTIONS = 25
+
+
+class PlanAuditError(Exception):
+    """The plan about to be published breaks an output contract or a SPEC rule (a bug)."""
+
+
+# ---------------------------------------------------------------- I/O tasks (retried)
+
+
+@task(retries=2, retry_delay_seconds=[1, 5], cache_policy=NONE)
+def read_input_tables(inputs: str) -> tuple[dict[str, pd.DataFrame], list[InputFile]]:
+    try:
+        return read_inputs(inputs)
+    except TableReadError as exc:
+        raise read_error(exc.table, exc.path, exc.problem) from exc
+
+
+@task(retries=2, retry_delay_seconds=[1, 5], cache_policy=NONE)
+def write_rejects(rejects: pd.DataFrame, path: Path) -> Path:
+    write_table(rejects, path)
+    return path
+
+
+# ---------------------------------------------------------------- stage flows
+
+
+def _timed(timings: dict[str, float], name: str, start: float) -> None:
+    timings[name] = round(time.perf_counter() - start, 3)
+
+
+def _contract_exceptions(findings: list[Any]) -> pd.DataFrame:
+    rows = [
+        {
+            "sku": "",
+            "location": "",
+            "period": "",
+            "type": f"data_contract:{f.rule}",
+            "severity": f.severity,
+            "message": f.message,
+        }
+        for f in findings
+    ]
+    return pd.DataFrame(rows, columns=OUTPUT_COLUMNS["exceptions"])
+
+
+@flow(name="sop-ingest-and-check")
+def ingest_and_check(
+    inputs: str, cycle: Cycle, workdir: str, config: str | None = None
+) -> dict[str, Any]:
+    """Read the input tables, check every contract, keep the checked tables in the workspace.
+
+    Raises ContractBreach (exit 3) with the offending rows written next to the workspace.
+    """
+    logger = get_run_logger()
+    cfg = load_config(config)
+    ws = Workspace(Path(workdir))
+    start = time.perf_counter()
+    tables, files = read_input_tables(inputs)
+    policy = QuarantinePolicy(max_share=cfg.contracts.quarantine)
+    try:
+        checked = validate_inputs(tables, cycle, policy)
+    except ContractBreach as breach:
+        path = write_rejects(breach.rejects, ws.path("check", "rejects.csv"))
+        breach.rejects_path = str(path)
+        raise
+    quality = run_quality_suites(checked.tables, cycle, ws.root / "data_docs")
+    findings = [*checked.findings, *quality.findings]
+    ws.save_frames("check", checked.tables)
+    ws.save_frames("check", {"rejects": checked.rejects})
+    summary = {
+        "inputs": [f.to_dict() for f in files],
+        "findings": [f.model_dump() for f in findings],
+        "quarantined_rows": checked.rejects.groupby("table").size().to_dict()
+        if not checked.rejects.empty
+        else {},
+        "data_docs": str(quality.data_docs_index) if quality.data_docs_index else None,
+        "seconds": round(time.perf_counter() - start, 3),
+    }
+    ws.save_json("check", "summary", summary)
+    logger.info(
+        "contracts passed: %d tables, %d findings, %d quarantined rows",
+        len(tables), len(findings), len(checked.rejects),
+    )
+    return summary
+
+
+def baseline_cache_key(ws: Workspace, cycle: str, horizon: int, cfg: RunConfig) -> str:
+    """Inputs that decide the baselines: history, promotions, products, the planned keys,
+    the settings and the code version. Same key, same baselines: no refit."""
+    summary = ws.load_json("check", "summary")
+    hashes = {
+        f["table"]: f["sha256"]
+        for f in summary["inputs"]
+        if f["table"] in ("sales_history", "promotions", "products", "sales_forecast",
+                          "inventory", "open_orders")
+    }
+    payload = json.dumps(
+        {
+            "inputs": hashes,
+            "cycle": cycle,
+            "horizon": horizon,
+            "settings": cfg.forecasting.model_dump(mode="json"),
+            "quarantined": summary.get("quarantined_rows", {}),
+            "statsforecast": package_version("statsforecast"),
+            "sop": package_version("sop-consensus"),
+        },
+        sort_keys=True,
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()[:32]
+
+
+@flow(name="sop-baselines")
+def baselines_stage(
+    workdir: str, cycle: Cycle, horizon: int, config: str | None = None,
+    cache_dir: str | None = None,
+) -> dict[str, Any]:
+    """Fit statistical baselines for every planned SKU x location (cached on input hashes)."""
+    logger = get_run_logger()
+    cfg = load_config(config)
+    ws = Workspace(Path(workdir))
+    start = time.perf_counter()
+    key = baseline_cache_key(ws, cycle, horizon, cfg)
+    cache = Path(cache_dir) / key if cache_dir else None
+    if cache is not None and (cache / "baseline_forecast.parquet").exists():
+        frames = {p.stem: pd.read_parquet(p) for p in cache.glob("*.parquet")}
+        logger.info("baselines reused from cache %s", key)
+        reused = True
+    else:
+        tables = ws.load_frames("check")
+        keys = planned_keys(tables, cycle, horizon)
+        result = fit_baselines(
+            tables["sales_history"],
+            horizon=horizon,
+            settings=cfg.forecasting,
+            cycle=cycle,
+            promotions=tables.get("promotions"),
+            keys=keys,
+            products=tables.get("products"),
+        )
+        frames = {
+            "baseline_forecast": result.forecast,
+            "cleaning": result.cleaning,
+            "selection": result.selection,
+        }
+        if cache is not None:
+            cache.mkdir(parents=True, exist_ok=True)
+            for name, df in frames.items():
+                df.to_parquet(cache / f"{name}.parquet", index=False)
+        reused = False
+    ws.save_frames("baseline", frames)
+    summary = {
+        "cache_key": key,
+        "reused": reused,
+        "series": int(frames["baseline_forecast"][["sku", "location"]].drop_duplicates().shape[0]),
+        "models": frames["baseline_forecast"].drop_duplicates(["sku", "location"])["model"]
+        .value_counts()
+        .to_dict(),
+        "seconds": round(time.perf_counter() - start, 3),
+    }
+    ws.save_json("baseline", "summary", summary)
+    return summary
+
+
+@flow(name="sop-reconcile")
+def reconcile_stage(
+    workdir: str, cycle: Cycle, horizon: int, config: str | None = None
+) -> dict[str, Any]:
+    """Consensus between sales and baseline, overrides, then the capacity plan."""
+    cfg = load_config(config)
+    ws = Workspace(Path(workdir))
+    start = time.perf_counter()
+    tables = ws.load_frames("check")
+    tables.pop("rejects", None)
+    baseline = ws.load_frames("baseline", ["baseline_forecast"])["baseline_forecast"]
+    result = build_plan(tables, baseline, cycle, horizon, cfg.reconciliation)
+    ws.save_frames(
+        "plan",
+        {
+            "consensus_plan": result.consensus_plan,
+            "capacity_report": result.capacity_report,
+            "exceptions": result.exceptions,
+            "trust": result.trust,
+            "family_plan": result.family_plan,
+        },
+    )
+    summary = {
+        "rows": len(result.consensus_plan),
+        "exceptions": result.exceptions["severity"].value_counts().to_dict(),
+        "trust": result.trust.to_dict(orient="records"),
+        "seconds": round(time.perf_counter() - start, 3),
+    }
+    ws.save_json("plan", "summary", summary)
+    return summary
+
+
+def _stamp(df: pd.DataFrame, cycle: str, version: int) -> pd.DataFrame:
+    out = df.reset_index(drop=True).copy()
+    out.insert(0, "plan_version", version)
+    out.insert(0, "cycle", cycle)
+    return out
+
+
+def _order(df: pd.DataFrame, table: str) -> pd.DataFrame:
+    """SPEC columns first, in SPEC order; extra columns after them."""
+    spec = OUTPUT_COLUMNS[table]
+    return df[spec + [c for c in df.columns if c not in spec]]
+
+
+def _package_versions() -> dict[str, str]:
+    names = ["sop-consensus", "prefect", "statsforecast", "pandera", "great-expectations",
+             "pandas", "highspy", "duckdb", "sqlalchemy"]
+    return {n: package_version(n) for n in names}
+
+
+@flow(name="sop-publish")
+def publish_stage(
+    workdir: str, out: str, cycle: Cycle, horizon: int, store: str | None = None
+) -> dict[str, Any]:
+    """Stamp the version, render the report, stage, audit, then publish atomically."""
+    logger = get_run_logger()
+    ws = Workspace(Path(workdir))
+    start = time.perf_counter()
+    tables = ws.load_frames("check")
+    rejects = tables.pop("rejects", pd.DataFrame())
+    plan = ws.load_frames("plan")
+    baseline = ws.load_frames("baseline", ["baseline_forecast"])["baseline_forecast"]
+    check_summary = ws.load_json("check", "summary")
+    from data_contracts import Finding  # local: only needed to rebuild findings
+
+    findings = [Finding.model_validate(f) for f in check_summary["findings"]]
+    exceptions = pd.concat(
+        [_contract_exceptions(findings), plan["exceptions"]], ignore_index=True
+    )
+    store_url = store or SopSettings().store_url or default_store_url(out)
+    plan_store = PlanStore(store_url)
+    run_id = str(flow_run.get_id() or "")
+    version = claim_version(out, cycle, plan_store, run_id)
+    staging = None
+    try:
+        frames = {
+            "consensus_plan": _order(_stamp(plan["consensus_plan"], cycle, version),
+                                     "consensus_plan"),
+            "baseline_forecast": _order(baseline.reset_index(drop=True), "baseline_forecast"),
+            "capacity_report": _order(plan["capacity_report"].reset_index(drop=True),
+                                      "capacity_report"),
+            "exceptions": _order(exceptions.reset_index(drop=True), "exceptions"),
+            "rejects": rejects.reset_index(drop=True),
+        }
+        summaries = {
+            stage: ws.load_json(stage, "summary") for stage in ("check", "baseline", "plan")
+        }
+        inputs_sha = hashlib.sha256(
+            "".join(f["sha256"] for f in check_summary["inputs"]).encode()
+        ).hexdigest()
+        manifest = {
+            "cycle": cycle,
+            "plan_version": version,
+            "horizon": horizon,
+            "run_id": run_id,
+            "inputs": check_summary["inputs"],
+            "inputs_sha256": inputs_sha,
+            "versions": _package_versions(),
+            "store": plan_store.safe_url,
+            "timings_seconds": {s: summaries[s]["seconds"] for s in summaries},
+            "contracts": {
+                "outcome": "passed_with_quarantine" if len(rejects) else "passed",
+                "findings": check_summary["findings"],
+                "quarantined_rows": check_summary["quarantined_rows"],
+                "data_docs": check_summary["data_docs"],
+            },
+            "baselines": summaries["baseline"],
+            "trust": summaries["plan"]["trust"],
+            "rows": {k: len(v) for k, v in frames.items()},
+        }
+        report = render_report(
+            cycle=cycle,
+            version=version,
+            consensus_plan=frames["consensus_plan"],
+            baseline_forecast=frames["baseline_forecast"],
+            capacity_report=frames["capacity_report"],
+            exceptions=frames["exceptions"],
+            history=tables["sales_history"],
+            products=tables["products"],
+            promotions=tables.get("promotions"),
+            trust=plan.get("trust"),
+            contract_summary=manifest["contracts"],
+            data_docs_href=_relative_docs(check_summary["data_docs"], out, cycle, version),
+        )
+        staging = stage_version(out, cycle, version, frames, report, manifest)
+        audit_plan(read_staged(staging), tables, cycle, horizon)
+        publication = promote(staging, out, cycle, version, frames, plan_store, inputs_sha)
+        staging = None
+    except BaseException as exc:
+        discard(staging, plan_store, cycle, version, f"{type(exc).__name__}: {exc}")
+        raise
+    finally:
+        plan_store.dispose()
+    logger.info("published %s version %d at %s", cycle, version, publication.path)
+    publish_artifacts(frames, manifest, publication.path)
+    return {
+        "cycle": cycle,
+        "plan_version": version,
+        "path": str(publication.path),
+        "store": publication.store_url,
+        "seconds": round(time.perf_counter() - start, 3),
+    }
+
+
+def _relative_docs(index: str | None, out: str, cycle: str, version: int) -> str | None:
+    if not index:
+        return None
+    version_dir = (Path(out) / f"cycle={cycle}" / f"version={version}").resolve()
+    import os
+
+    return os.path.relpath(Path(index).resolve(), version_dir)
+
+
+def audit_plan(
+    staged: dict[str, pd.DataFrame], tables: dict[str, pd.DataFrame], cycle: str, horizon: int
+) -> None:
+    """The last gate: what readers would get must keep every contract and SPEC rule."""
+    validate_outputs({k: staged[k] for k in OUTPUT_COLUMNS})
+    violations = check_plan_rules(
+        staged["consensus_plan"], staged["capacity_report"], tables, cycle, horizon
+    )
+    if violations:
+        shown = "\n".join(f"- {v}" for v in violations[:20])
+        raise PlanAuditError(
+            f"the plan breaks {len(violations)} SPEC rule(s); nothing was published:\n{shown}"
+        )
+
+
+def publish_artifacts(frames: dict[str, pd.DataFrame], manifest: dict, path: Path) -> None:
+    """Summary and top exceptions in the Prefect UI, from the same figures as the report."""
+    markdown = render_markdown_summary(
+        cycle=manifest["cycle"],
+        version=manifest["plan_version"],
+        consensus_plan=frames["consensus_plan"],
+        capacity_report=frames["capacity_report"],
+        exceptions=frames["exceptions"],
+        contract_summary=manifest["contracts"],
+    )
+    links = (
+        f"\n\n**Published files:** `{path}`  \n**Report:** `{path / 'report.html'}`"
+        + (f"  \n**Data Docs:** `{manifest['contracts']['data_docs']}`"
+           if manifest["contracts"]["data_docs"] else "")
+    )
+    key = f"sop-{manifest['cycle']}".lower()
+    create_markdown_artifact(markdown + links, key=key, description="S&OP plan summary")
+    sev_rank = {"error": 0, "warning": 1, "info": 2}
+    top = (
+        frames["exceptions"]
+        .assign(_rank=frames["exceptions"]["severity"].map(sev_rank))
+        .sort_values("_rank", kind="stable")
+        .drop(columns="_rank")
+        .head(TOP_EXCEPTIONS)
+    )
+    create_table_artifact(
+        top.fillna("").astype(str).to_dict(orient="records"),
+        key=f"{key}-exceptions",
+        description="Top exceptions for the S&OP meeting",
+    )
+
+
+# ---------------------------------------------------------------- the monthly flow
+
+
+@flow(name="sop-monthly", log_prints=True)
+def monthly_sop(params: RunParams) -> dict[str, Any]:
+    """The monthly S&OP job: check -> baselines -> reconcile -> publish."""
+    cycle = params.resolved_cycle()
+    ws = Workspace.new(params.out, cycle, run_id=_short_run_id())
+    cache_dir = str(Path(params.out) / "cache" / "baselines")
+    check = ingest_and_check(params.inputs, cycle, str(ws.root), params.config)
+    base = baselines_stage(str(ws.root), cycle, params.horizon, params.config, cache_dir)
+    plan = reconcile_stage(str(ws.root), cycle, params.horizon, params.config)
+    published = publish_stage(str(ws.root), params.out, cycle, params.horizon, params.store)
+    return {
+        "cycle": cycle,
+        "plan_version": published["plan_version"],
+        "path": published["path"],
+        "store": published["store"],
+        "workspace": str(ws.root),
+        "seconds": {
+            "ingest_and_check": check["seconds"],
+            "baselines": base["seconds"],
+            "reconcile": plan["seconds"],
+            "publish": published["seconds"],
+        },
+    }
+
+
+@flow(name="sop-validate")
+def validate_flow(inputs: str, cycle: Cycle, workdir: str, config: str | None = None
+                  ) -> dict[str, Any]:
+    """The data contracts alone (no forecast, nothing published)."""
+    return ingest_and_check(inputs, cycle, workdir, config)
+
+
+def _short_run_id() -> str:
+    run_id = flow_run.get_id()
+    return str(run_id)[:8] if run_id else time.strftime("%Y%m%d%H%M%S")
+
+
+def previous_cycle(cycle: str) -> str:
+    return add_months(cycle, -1)

@@ -1,0 +1,182 @@
+"""Promotions: uplift factors on the baseline, plausibility against past promotions, extra load.
+
+Overlapping promotions of the same SKU x location in a month do not compound: the largest
+uplift applies (a shopper buys once; the deepest deal dominates). This keeps the promo-adjusted
+baseline conservative and is what `data_contracts.plan_rules` checks against.
+"""
+
+import numpy as np
+import pandas as pd
+
+from data_contracts.periods import add_months, months_between
+from reconciliation.inputs import get_table, number, text
+from reconciliation.settings import PlanSettings
+
+EXCEPTION_COLUMNS = ["sku", "location", "period", "type", "severity", "message"]
+LOAD_COLUMNS = [
+    "promo_id", "sku", "location", "start_period", "end_period", "uplift_pct",
+    "extra_units", "extra_pallets", "peak_month", "peak_extra_pallets",
+]
+
+
+def clean_promotions(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """promotions with text keys and numeric uplift; rows with unusable periods are dropped."""
+    p = get_table(tables, "promotions")
+    out = pd.DataFrame(
+        {
+            "promo_id": text(p["promo_id"]),
+            "sku": text(p["sku"]),
+            "location": text(p["location"]),
+            "start_period": text(p["start_period"]),
+            "end_period": text(p["end_period"]),
+            "uplift_pct": number(p["uplift_pct"]).clip(lower=0),
+        }
+    )
+    ok = out["start_period"].str.match(r"^\d{4}-\d{2}$") & out["end_period"].str.match(
+        r"^\d{4}-\d{2}$"
+    )
+    return out[ok].reset_index(drop=True)
+
+
+def promo_months(promos: pd.DataFrame) -> pd.DataFrame:
+    """One row per promotion x month it runs (start..end inclusive)."""
+    if promos.empty:
+        return promos.assign(period=pd.Series(dtype="object"))
+    length = np.array(
+        [max(months_between(s, e), 0) + 1 for s, e in
+         zip(promos["start_period"], promos["end_period"], strict=True)]
+    )
+    rep = promos.loc[promos.index.repeat(length)].copy()
+    offset = rep.groupby(level=0).cumcount().to_numpy()
+    rep["period"] = [add_months(s, int(k)) for s, k in
+                     zip(rep["start_period"], offset, strict=True)]
+    return rep.reset_index(drop=True)
+
+
+def uplift_by_month(promos: pd.DataFrame) -> pd.DataFrame:
+    """(sku, location, period) -> promo_uplift_pct (max over overlapping promotions), promo_ids."""
+    months = promo_months(promos)
+    if months.empty:
+        return pd.DataFrame(
+            {"sku": [], "location": [], "period": [], "promo_uplift_pct": [], "promo_ids": []}
+        ).astype({"promo_uplift_pct": float})
+    return months.groupby(["sku", "location", "period"], as_index=False).agg(
+        promo_uplift_pct=("uplift_pct", "max"),
+        promo_ids=("promo_id", lambda s: ",".join(sorted(set(s)))),
+    )
+
+
+def realised_uplifts(
+    promos: pd.DataFrame, history: pd.DataFrame, cycle: str, settings: PlanSettings
+) -> pd.DataFrame:
+    """Past promotions (ended before the cycle) with the uplift they delivered, in %.
+
+    Delivered uplift = sales during the promotion / the average of the `promo_reference_months`
+    months before it (months inside other promotions left out) - 1. Absent months are zero demand.
+    """
+    past = promos[promos["end_period"] < cycle]
+    if past.empty or history.empty:
+        return past.assign(realised_pct=pd.Series(dtype=float))
+    h = history.groupby(["sku", "location", "period"])["qty"].sum()
+    in_promo = set(zip(*[promo_months(promos)[c] for c in ("sku", "location", "period")],
+                       strict=True))
+    first = history.groupby(["sku", "location"])["period"].min()
+    realised = []
+    for row in past.itertuples(index=False):
+        start_hist = first.get((row.sku, row.location))
+        if start_hist is None or start_hist > row.start_period:
+            realised.append(np.nan)  # the series did not exist before the promotion
+            continue
+        span = max(months_between(row.start_period, row.end_period), 0) + 1
+        during = [add_months(row.start_period, k) for k in range(span)]
+        ref_months = [
+            p for p in (add_months(row.start_period, -k) for k in range(1, 25))
+            if p >= start_hist and (row.sku, row.location, p) not in in_promo
+        ][: settings.promo_reference_months]
+        ref = np.mean([h.get((row.sku, row.location, p), 0.0) for p in ref_months]) \
+            if ref_months else 0.0
+        actual = np.mean([h.get((row.sku, row.location, p), 0.0) for p in during])
+        realised.append(100.0 * (actual / ref - 1.0) if ref > 0 else np.nan)
+    return past.assign(realised_pct=realised)
+
+
+def check_promo_uplifts(
+    promos: pd.DataFrame, history: pd.DataFrame, products: pd.DataFrame, cycle: str,
+    settings: PlanSettings,
+) -> pd.DataFrame:
+    """Exceptions for planned promotions whose uplift is out of line with past promotions.
+
+    Compared with the SKU's own past promotions, else its family's. Implausible when above
+    factor x best past + margin, or below worst past / factor - margin (under-planning a promo
+    is as costly as over-planning it).
+    """
+    future = promos[promos["end_period"] >= cycle]
+    if future.empty:
+        return pd.DataFrame(columns=EXCEPTION_COLUMNS)
+    past = realised_uplifts(promos, history, cycle, settings).dropna(subset=["realised_pct"])
+    past = past.assign(family=past["sku"].map(products["family"]).fillna(""))
+    by_sku = past.groupby("sku")["realised_pct"].agg(["min", "max", "size"])
+    by_family = past.groupby("family")["realised_pct"].agg(["min", "max", "size"])
+    rows = []
+    f, m = settings.promo_plausibility_factor, settings.promo_plausibility_margin_pct
+    for row in future.itertuples(index=False):
+        family = products["family"].get(row.sku, "")
+        if row.sku in by_sku.index:
+            ref, scope = by_sku.loc[row.sku], f"SKU {row.sku}"
+        elif family and family in by_family.index:
+            ref, scope = by_family.loc[family], f"family {family}"
+        else:
+            rows.append([row.sku, row.location, row.start_period, "PROMO_UNCHECKED", "info",
+                         f"promotion {row.promo_id}: planned uplift {row.uplift_pct:.0f}% cannot "
+                         "be checked, no past promotion of the SKU or its family in the history"])
+            continue
+        hi = max(ref["max"], 0.0) * f + m
+        lo = max(ref["min"], 0.0) / f - m
+        if row.uplift_pct > hi or row.uplift_pct < lo:
+            word = "above" if row.uplift_pct > hi else "below"
+            rows.append([
+                row.sku, row.location, row.start_period, "PROMO_UPLIFT_IMPLAUSIBLE", "warning",
+                f"promotion {row.promo_id}: planned uplift {row.uplift_pct:.0f}% is {word} what "
+                f"{int(ref['size'])} past promotion(s) of {scope} delivered "
+                f"({ref['min']:.0f}% to {ref['max']:.0f}%)",
+            ])
+    return pd.DataFrame(rows, columns=EXCEPTION_COLUMNS)
+
+
+def promotion_load(
+    promos: pd.DataFrame, rows: pd.DataFrame, products: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Extra units and pallets each promotion brings into its warehouse, and info exceptions.
+
+    `rows` is the plan (sku, location, period, baseline_forecast) over the horizon. The extra
+    load of a promotion = baseline x its own uplift over its months in the horizon; pallets use
+    units_per_pallet. It all has to come in (inbound) and mostly sit (storage) before it sells.
+    """
+    months = promo_months(promos)
+    if months.empty:
+        return pd.DataFrame(columns=LOAD_COLUMNS), pd.DataFrame(columns=EXCEPTION_COLUMNS)
+    m = months.merge(rows[["sku", "location", "period", "baseline_forecast"]],
+                     on=["sku", "location", "period"], how="inner")
+    if m.empty:
+        return pd.DataFrame(columns=LOAD_COLUMNS), pd.DataFrame(columns=EXCEPTION_COLUMNS)
+    m["extra_units"] = m["baseline_forecast"] * m["uplift_pct"] / 100.0
+    m["extra_pallets"] = m["extra_units"] / m["sku"].map(products["units_per_pallet"]).fillna(1.0)
+    keys = ["promo_id", "sku", "location", "start_period", "end_period", "uplift_pct"]
+    peak = m.sort_values("extra_pallets").groupby(keys).tail(1)
+    load = m.groupby(keys, as_index=False)[["extra_units", "extra_pallets"]].sum()
+    load = load.merge(
+        peak[[*keys, "period", "extra_pallets"]].rename(
+            columns={"period": "peak_month", "extra_pallets": "peak_extra_pallets"}), on=keys
+    )
+    exc = pd.DataFrame({
+        "sku": load["sku"], "location": load["location"], "period": load["start_period"],
+        "type": "PROMO_LOAD", "severity": "info",
+        "message": [
+            f"promotion {r.promo_id} (+{r.uplift_pct:.0f}%, {r.start_period}..{r.end_period}) "
+            f"adds {r.extra_units:,.0f} units = {r.extra_pallets:,.1f} pallets of inbound and "
+            f"storage load at {r.location}, peak {r.peak_extra_pallets:,.1f} pallets in "
+            f"{r.peak_month}"
+            for r in load.itertuples(index=False)
+        ],
+    })
+    return load[LOAD_COLUMNS], exc

@@ -1,0 +1,60 @@
+"""Which SKU x location pairs are planned (SPEC: "What is planned")."""
+
+import pandas as pd
+
+from data_contracts.periods import horizon_periods
+from reconciliation.family_split import family_rows_of, family_targets
+from reconciliation.inputs import get_table, number, products_frame, text
+
+KEY = ["sku", "location"]
+
+
+def _keys(df: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame({"sku": text(df["sku"]), "location": text(df["location"])})
+
+
+def planned_keys(tables: dict[str, pd.DataFrame], cycle: str, horizon: int) -> pd.DataFrame:
+    """The (sku, location) pairs to plan, sorted, plus the flags that put them there.
+
+    Planned: every pair in sales_history, sales_forecast (family rows count for the SKUs they are
+    split over, see `family_split`), inventory or open_orders -- except phase_out SKUs with
+    neither a sales number (a forecast qty > 0 in the horizon) nor stock (on hand or open orders).
+    Columns: sku, location, has_sales, has_stock, from_family.
+    """
+    periods = set(horizon_periods(cycle, horizon))
+    products = products_frame(tables)
+    history = get_table(tables, "sales_history")
+    forecast = get_table(tables, "sales_forecast")
+    inventory = get_table(tables, "inventory")
+    orders = get_table(tables, "open_orders")
+
+    forecast = forecast[text(forecast["period"]).isin(periods)]
+    sku_rows = forecast[text(forecast["sku"]) != ""]
+    fam_rows = family_rows_of(forecast)
+
+    base = pd.concat(
+        [_keys(history), _keys(sku_rows), _keys(inventory), _keys(orders)], ignore_index=True
+    ).drop_duplicates()
+    base = base[(base["sku"] != "") & (base["location"] != "")]
+    targets = family_targets(fam_rows, products, base)
+    keys = pd.concat([base, targets[KEY]], ignore_index=True).drop_duplicates()
+
+    sales_pos = _keys(sku_rows[number(sku_rows["qty"]) > 0])
+    fam_pos = fam_rows[fam_rows["qty"] > 0][["family", "location"]].drop_duplicates()
+    sales_pos = pd.concat(
+        [sales_pos, targets.merge(fam_pos, on=["family", "location"])[KEY]], ignore_index=True
+    ).drop_duplicates()
+    stock = pd.concat(
+        [_keys(inventory[number(inventory["on_hand"]) > 0]),
+         _keys(orders[number(orders["qty"]) > 0])],
+        ignore_index=True,
+    ).drop_duplicates()
+
+    keys = keys.merge(sales_pos.assign(has_sales=True), on=KEY, how="left")
+    keys = keys.merge(stock.assign(has_stock=True), on=KEY, how="left")
+    keys = keys.merge(targets[KEY].drop_duplicates().assign(from_family=True), on=KEY, how="left")
+    for flag in ("has_sales", "has_stock", "from_family"):
+        keys[flag] = keys[flag].astype("boolean").fillna(False).astype(bool)
+    status = keys["sku"].map(products["status"]).fillna("active")
+    keep = (status != "phase_out") | keys["has_sales"] | keys["has_stock"]
+    return keys[keep].sort_values(KEY).reset_index(drop=True)
