@@ -48,3 +48,14 @@ def describe_check(check: pa.Check) -> str:
         return "must be a finite number"
     # custom checks carry their rule in `error`
     return str(check.error or name)
+
+
+# Columns a row-level (dataframe) check looks at, for messages: check name -> columns.
+ROW_CHECK_COLUMNS: dict[str, str] = {
+    "sku_or_family": "sku, family",
+    "unique_forecast_key": "sku/family, location, period",
+    "start_not_after_end": "start_period, end_period",
+    "constrained_le_consensus": "constrained_demand, consensus_demand",
+    "shortfall_balance": "shortfall, consensus_demand, constrained_demand",
+    "intervals_nested": "lo_95, lo_80, forecast, hi_80, hi_95",
+}

@@ -1,5 +1,6 @@
 """pandera contracts of the input tables of SPEC.md, one DataFrameModel per table."""
 
+from collections.abc import Callable
 from typing import Final
 
 import pandas as pd
@@ -8,8 +9,6 @@ from pandera.typing import Series
 
 from data_contracts.checks import MONTH_REGEX
 from data_contracts.tables import INPUT_KEYS, PRODUCT_STATUSES
-
-MONTH = {"str_matches": MONTH_REGEX}
 
 
 class InputContract(pa.DataFrameModel):
@@ -26,7 +25,9 @@ class SalesHistory(InputContract):
 
     sku: Series[str] = pa.Field(description="SKU, non-empty")
     location: Series[str] = pa.Field(description="location (warehouse)")
-    period: Series[str] = pa.Field(**MONTH, description="month `YYYY-MM`, before the cycle")
+    period: Series[str] = pa.Field(
+        str_matches=MONTH_REGEX, description="month `YYYY-MM`, before the cycle"
+    )
     qty: Series[float] = pa.Field(ge=0, finite=True, description="units sold")
 
     class Config:
@@ -41,7 +42,9 @@ class SalesForecast(InputContract):
         nullable=True, description="family; a family row (sku empty) is split over its SKUs"
     )
     location: Series[str] = pa.Field(description="location")
-    period: Series[str] = pa.Field(**MONTH, description="month `YYYY-MM`, the cycle or later")
+    period: Series[str] = pa.Field(
+        str_matches=MONTH_REGEX, description="month `YYYY-MM`, the cycle or later"
+    )
     qty: Series[float] = pa.Field(ge=0, finite=True, description="units")
     submitted_by: Series[str] | None = pa.Field(nullable=True, description="who submitted it")
 
@@ -88,7 +91,9 @@ class Warehouses(InputContract):
 
     location: Series[str] = pa.Field(description="location")
     period: Series[str] | None = pa.Field(
-        nullable=True, **MONTH, description="month `YYYY-MM`, or empty = every month"
+        nullable=True,
+        str_matches=MONTH_REGEX,
+        description="month `YYYY-MM`, or empty = every month",
     )
     storage_pallets: Series[float] = pa.Field(
         gt=0, finite=True, description="max pallets on hand at month end"
@@ -126,7 +131,9 @@ class OpenOrders(InputContract):
 
     sku: Series[str] = pa.Field(description="SKU")
     location: Series[str] = pa.Field(description="location")
-    period: Series[str] = pa.Field(**MONTH, description="arrival month, the cycle or later")
+    period: Series[str] = pa.Field(
+        str_matches=MONTH_REGEX, description="arrival month, the cycle or later"
+    )
     qty: Series[float] = pa.Field(gt=0, finite=True, description="units arriving")
 
     class Config:
@@ -139,8 +146,10 @@ class Promotions(InputContract):
     promo_id: Series[str] = pa.Field(description="promotion id")
     sku: Series[str] = pa.Field(description="SKU")
     location: Series[str] = pa.Field(description="location")
-    start_period: Series[str] = pa.Field(**MONTH, description="first month")
-    end_period: Series[str] = pa.Field(**MONTH, description="last month, not before the start")
+    start_period: Series[str] = pa.Field(str_matches=MONTH_REGEX, description="first month")
+    end_period: Series[str] = pa.Field(
+        str_matches=MONTH_REGEX, description="last month, not before the start"
+    )
     uplift_pct: Series[float] = pa.Field(
         ge=0, finite=True, description="expected % over baseline (25 = +25%)"
     )
@@ -157,10 +166,10 @@ class Promotions(InputContract):
 class ForecastHistory(InputContract):
     """Past sales submissions, to learn how far to trust each submitter."""
 
-    cycle: Series[str] = pa.Field(**MONTH, description="cycle of the submission")
+    cycle: Series[str] = pa.Field(str_matches=MONTH_REGEX, description="cycle of the submission")
     sku: Series[str] = pa.Field(description="SKU")
     location: Series[str] = pa.Field(description="location")
-    period: Series[str] = pa.Field(**MONTH, description="month forecast")
+    period: Series[str] = pa.Field(str_matches=MONTH_REGEX, description="month forecast")
     qty: Series[float] = pa.Field(ge=0, finite=True, description="units")
     submitted_by: Series[str] = pa.Field(nullable=True, description="who submitted it")
 
@@ -173,7 +182,7 @@ class Overrides(InputContract):
 
     sku: Series[str] = pa.Field(description="SKU")
     location: Series[str] = pa.Field(description="location")
-    period: Series[str] = pa.Field(**MONTH, description="month")
+    period: Series[str] = pa.Field(str_matches=MONTH_REGEX, description="month")
     qty: Series[float] = pa.Field(ge=0, finite=True, description="agreed units")
     reason: Series[str] = pa.Field(description="why, non-empty")
     approved_by: Series[str] = pa.Field(description="who decided, non-empty")
@@ -202,16 +211,28 @@ CYCLE_RULES: Final[dict[str, dict[str, tuple[str, str]]]] = {
 }
 
 
-def input_schema(table: str, cycle: str) -> pa.DataFrameSchema:
+def _against_cycle(op: str, cycle: str) -> Callable[[pd.Series], pd.Series]:
+    """Compare months with the cycle; malformed months are left to the format rule."""
+
+    def check(periods: pd.Series) -> pd.Series:
+        malformed = ~periods.astype(str).str.fullmatch(MONTH_REGEX)
+        return malformed | ((periods < cycle) if op == "lt" else (periods >= cycle))
+
+    return check
+
+
+def input_schema(table: str, cycle: str | None) -> pa.DataFrameSchema:
     """The table's schema with the rules that depend on the cycle (e.g. history before it)."""
     schema = INPUT_MODELS[table].to_schema()
+    if cycle is None:
+        return schema
     updates = {}
     for column, (op, rule) in CYCLE_RULES.get(table, {}).items():
         error = rule.format(cycle=cycle)
-        check = (
-            pa.Check.lt(cycle, name="before_cycle", error=error)
-            if op == "lt"
-            else pa.Check.ge(cycle, name="from_cycle", error=error)
+        check = pa.Check(
+            _against_cycle(op, cycle),
+            name="before_cycle" if op == "lt" else "from_cycle",
+            error=error,
         )
         updates[column] = {"checks": [*schema.columns[column].checks, check]}
     return schema.update_columns(updates) if updates else schema

@@ -13,6 +13,27 @@ def _keys(df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({"sku": text(df["sku"]), "location": text(df["location"])})
 
 
+def base_keys(tables: dict[str, pd.DataFrame], cycle: str, horizon: int) -> pd.DataFrame:
+    """(sku, location) named directly: history, SKU-level forecast rows, inventory, open orders."""
+    periods = set(horizon_periods(cycle, horizon))
+    forecast = get_table(tables, "sales_forecast")
+    forecast = forecast[text(forecast["period"]).isin(periods) & (text(forecast["sku"]) != "")]
+    base = pd.concat(
+        [_keys(get_table(tables, name)) for name in ("sales_history", "inventory", "open_orders")]
+        + [_keys(forecast)],
+        ignore_index=True,
+    ).drop_duplicates()
+    return base[(base["sku"] != "") & (base["location"] != "")].reset_index(drop=True)
+
+
+def split_targets(tables: dict[str, pd.DataFrame], cycle: str, horizon: int) -> pd.DataFrame:
+    """(family, location, sku) that the horizon's family forecast rows are split over."""
+    periods = set(horizon_periods(cycle, horizon))
+    forecast = get_table(tables, "sales_forecast")
+    fam_rows = family_rows_of(forecast[text(forecast["period"]).isin(periods)])
+    return family_targets(fam_rows, products_frame(tables), base_keys(tables, cycle, horizon))
+
+
 def planned_keys(tables: dict[str, pd.DataFrame], cycle: str, horizon: int) -> pd.DataFrame:
     """The (sku, location) pairs to plan, sorted, plus the flags that put them there.
 
@@ -23,7 +44,6 @@ def planned_keys(tables: dict[str, pd.DataFrame], cycle: str, horizon: int) -> p
     """
     periods = set(horizon_periods(cycle, horizon))
     products = products_frame(tables)
-    history = get_table(tables, "sales_history")
     forecast = get_table(tables, "sales_forecast")
     inventory = get_table(tables, "inventory")
     orders = get_table(tables, "open_orders")
@@ -32,10 +52,7 @@ def planned_keys(tables: dict[str, pd.DataFrame], cycle: str, horizon: int) -> p
     sku_rows = forecast[text(forecast["sku"]) != ""]
     fam_rows = family_rows_of(forecast)
 
-    base = pd.concat(
-        [_keys(history), _keys(sku_rows), _keys(inventory), _keys(orders)], ignore_index=True
-    ).drop_duplicates()
-    base = base[(base["sku"] != "") & (base["location"] != "")]
+    base = base_keys(tables, cycle, horizon)
     targets = family_targets(fam_rows, products, base)
     keys = pd.concat([base, targets[KEY]], ignore_index=True).drop_duplicates()
 

@@ -33,7 +33,7 @@ class PlanSettings(BaseModel):
     prior_strength: float = Field(
         24.0, gt=0,
         description="Pseudo-observations behind the prior: the weight is "
-        "(n*fitted + prior_strength*prior)/(n + prior_strength), so evidence takes over as n grows.",
+        "(n*fitted + prior_strength*prior)/(n + prior_strength): evidence takes over as n grows.",
     )
     trust_reference_months: int = Field(
         12, ge=1, le=36,
@@ -53,8 +53,8 @@ class PlanSettings(BaseModel):
     # --- plausibility ------------------------------------------------------------------------
     promo_plausibility_factor: float = Field(
         1.5, ge=1,
-        description="A planned uplift is implausible above factor x the best uplift past promotions "
-        "of the SKU (or family) delivered, plus promo_plausibility_margin_pct.",
+        description="A planned uplift is implausible above factor x the best uplift past "
+        "promotions of the SKU (or family) delivered, plus promo_plausibility_margin_pct.",
     )
     promo_plausibility_margin_pct: float = Field(
         10.0, ge=0, description="Absolute slack in percentage points for the promo check."
@@ -83,9 +83,9 @@ class PlanSettings(BaseModel):
         description="Overtime cost per pallet where warehouses.overtime_cost_per_pallet is empty.",
     )
     tier_ratio: float = Field(
-        4.0, ge=2,
+        2.0, ge=1.5,
         description="How much each objective tier outweighs the worst case of the tier below "
-        "(serve demand > safety stock > overtime > holding); larger is more strictly lexicographic.",
+        "(serve demand > safety stock > overtime > holding); larger = more strictly lexicographic.",
     )
     slack_penalty_factor: float = Field(
         100.0, ge=10,

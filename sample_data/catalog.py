@@ -1,4 +1,4 @@
-"""The synthetic assortment: families, SKUs, locations, sales teams and which SKU is stocked where."""
+"""The synthetic assortment: families, SKUs, locations, sales teams, what is stocked where."""
 
 from dataclasses import dataclass
 from typing import Final
@@ -26,7 +26,13 @@ PALLET_SIZES: Final[dict[str, tuple[int, ...]]] = {
     "PERSONAL_CARE": (144, 200, 240, 288),
     "CONFECTIONERY": (200, 240, 288),
 }
-NAMED_LOCATIONS: Final[tuple[str, ...]] = ("DC-NORTH", "DC-SOUTH", "DC-EAST", "DC-WEST", "DC-CENTRAL")
+NAMED_LOCATIONS: Final[tuple[str, ...]] = (
+    "DC-NORTH",
+    "DC-SOUTH",
+    "DC-EAST",
+    "DC-WEST",
+    "DC-CENTRAL",
+)
 # Relative size of each location: the first warehouses are the big ones.
 LOCATION_WEIGHTS: Final[tuple[float, ...]] = (1.0, 0.85, 0.65, 0.5, 0.4)
 # Sales teams' systematic bias (submitted / true expected demand - 1), per named location.
@@ -90,7 +96,10 @@ def build_catalog(rng: np.random.Generator, n_skus: int, n_locations: int) -> Ca
     shares = np.array([f[3] for f in fam])
     # Every family gets at least one SKU; the rest are drawn by share.
     sku_family = np.concatenate(
-        [np.arange(n_families), rng.choice(n_families, size=n_skus - n_families, p=shares / shares.sum())]
+        [
+            np.arange(n_families),
+            rng.choice(n_families, size=n_skus - n_families, p=shares / shares.sum()),
+        ]
     )
     sku_family = rng.permutation(sku_family)
 
@@ -110,7 +119,9 @@ def build_catalog(rng: np.random.Generator, n_skus: int, n_locations: int) -> Ca
     late[order[start : start + n_late]] = True
 
     locations = location_names(n_locations)
-    weights = np.array([LOCATION_WEIGHTS[i] if i < len(LOCATION_WEIGHTS) else 0.3 for i in range(n_locations)])
+    weights = np.array(
+        [LOCATION_WEIGHTS[i] if i < len(LOCATION_WEIGHTS) else 0.3 for i in range(n_locations)]
+    )
     k = rng.choice(np.arange(1, 4), size=n_skus, p=LOCATIONS_PER_SKU_P)
     k = np.minimum(k, n_locations)
     # Weighted sampling without replacement in one shot: exponential race keys, smallest first.

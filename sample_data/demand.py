@@ -38,7 +38,9 @@ class TimeAxis:
 def build_time_axis(cycle: str, history_months: int, horizon: int) -> TimeAxis:
     """Months from `cycle - history_months` to `cycle + horizon - 1`."""
     start = add_months(cycle, -history_months)
-    periods = np.array([add_months(start, i) for i in range(history_months + horizon)], dtype=object)
+    periods = np.array(
+        [add_months(start, i) for i in range(history_months + horizon)], dtype=object
+    )
     return TimeAxis(periods=periods, n_history=history_months, horizon=horizon)
 
 
@@ -63,7 +65,9 @@ class DemandPaths:
     launch: np.ndarray  # per series: first month index with demand (0 if from the start)
 
 
-def _life_cycle(rng: np.random.Generator, cat: Catalog, axis: TimeAxis) -> tuple[np.ndarray, np.ndarray]:
+def _life_cycle(
+    rng: np.random.Generator, cat: Catalog, axis: TimeAxis
+) -> tuple[np.ndarray, np.ndarray]:
     """Multiplier per series x month for late launches, new items and phase-outs."""
     n, h = cat.n_series, axis.n_history
     status = cat.sku_status[cat.series_sku]
@@ -103,7 +107,9 @@ def _seasonality(rng: np.random.Generator, cat: Catalog, axis: TimeAxis) -> np.n
     return 1.0 + amp_s[:, None] * np.cos(2 * np.pi * (moy - peak_s[:, None]) / 12.0)
 
 
-def _promotions(rng: np.random.Generator, cat: Catalog, axis: TimeAxis, life: np.ndarray) -> Promotions:
+def _promotions(
+    rng: np.random.Generator, cat: Catalog, axis: TimeAxis, life: np.ndarray
+) -> Promotions:
     """Non-overlapping 1-2 month promotions: at most one per 12-month window per series."""
     h = axis.n_history
     # Windows never straddle the cycle: past and planned promotions are cleanly separated.
@@ -134,7 +140,9 @@ def _promotions(rng: np.random.Generator, cat: Catalog, axis: TimeAxis, life: np
     return Promotions(series=series, start=start, end=start + dur - 1, uplift_pct=uplift)
 
 
-def _promo_factor(promos: Promotions, shape: tuple[int, int], realised: np.ndarray | None) -> np.ndarray:
+def _promo_factor(
+    promos: Promotions, shape: tuple[int, int], realised: np.ndarray | None
+) -> np.ndarray:
     """Multiplier per series x month: 1 + uplift/100 inside each promotion."""
     factor = np.ones(shape)
     uplift = promos.uplift_pct / 100.0 if realised is None else realised
@@ -188,4 +196,6 @@ def simulate_demand(rng: np.random.Generator, cat: Catalog, axis: TimeAxis) -> D
     actual[inter_idx] = np.where(occurs, 1.0 + rng.poisson(size_mean * noise), 0.0)
     expected[inter_idx] = p_occ * life_i * (1.0 + size_mean)
 
-    return DemandPaths(expected=expected, actual=actual, alive=life, promotions=promos, launch=launch)
+    return DemandPaths(
+        expected=expected, actual=actual, alive=life, promotions=promos, launch=launch
+    )

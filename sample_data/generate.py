@@ -68,7 +68,9 @@ def generate_world(
         "products": products,
         "warehouses": warehouses,
         "inventory": build_inventory(rng, cat, demand, axis),
-        "open_orders": build_open_orders(rng, cat, demand, axis),
+        "open_orders": build_open_orders(
+            rng, cat, demand, axis, products["lead_time_months"].to_numpy()
+        ),
         "promotions": _promotions_table(cat, axis, demand),
         "forecast_history": subs.forecast_history,
         "overrides": overrides,
@@ -141,11 +143,15 @@ def _overrides(
     return pd.DataFrame(rows, columns=INPUT_COLUMNS["overrides"]), factor
 
 
-def _truth(cat: Catalog, axis: TimeAxis, demand: DemandPaths, override_factor: np.ndarray) -> pd.DataFrame:
+def _truth(
+    cat: Catalog, axis: TimeAxis, demand: DemandPaths, override_factor: np.ndarray
+) -> pd.DataFrame:
     """Every series x horizon month, zeros included: the realised continuation of the history."""
     h = axis.n_history
     actual = np.round(demand.actual[:, h:] * override_factor)
     s, m = np.indices(actual.shape)
     s, m = s.ravel(), m.ravel()
     sku, loc = _series_keys(cat, s)
-    return pd.DataFrame({"sku": sku, "location": loc, "period": axis.periods[h + m], "qty": actual.ravel()})
+    return pd.DataFrame(
+        {"sku": sku, "location": loc, "period": axis.periods[h + m], "qty": actual.ravel()}
+    )

@@ -1,4 +1,4 @@
-"""What the sales teams submit: this cycle's forecast and a year of past submissions, each biased."""
+"""What the sales teams submit: this cycle's forecast and a year of past submissions, biased."""
 
 from dataclasses import dataclass
 
@@ -67,7 +67,7 @@ def build_submissions(
     rng: np.random.Generator, cat: Catalog, axis: TimeAxis, demand: DemandPaths
 ) -> Submissions:
     """Sales forecast for the horizon (SKU rows + a few family rows) and past submissions."""
-    h, hz = axis.n_history, axis.horizon
+    h = axis.n_history
     submits = _submitting_series(rng, cat)
     family_rows = _family_combos(rng, cat, submits)
     bias = cat.team_bias[cat.series_loc]

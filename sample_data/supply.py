@@ -16,7 +16,9 @@ SQUEEZE_FACTOR = 0.7  # inbound in squeeze months as a share of that month's nee
 EARLIEST_SQUEEZE = 4  # months after the cycle: leave time to pre-build with lead times <= 3
 
 
-def build_products(rng: np.random.Generator, cat: Catalog, demand: DemandPaths, axis: TimeAxis) -> pd.DataFrame:
+def build_products(
+    rng: np.random.Generator, cat: Catalog, demand: DemandPaths, axis: TimeAxis
+) -> pd.DataFrame:
     """Product master: family, pallet size, lead time, cost, status, safety stock, MOQ."""
     n = cat.skus.size
     fam_names = np.array(cat.family_names, dtype=object)[cat.sku_family]
@@ -52,14 +54,18 @@ def build_products(rng: np.random.Generator, cat: Catalog, demand: DemandPaths, 
     )
 
 
-def build_inventory(rng: np.random.Generator, cat: Catalog, demand: DemandPaths, axis: TimeAxis) -> pd.DataFrame:
+def build_inventory(
+    rng: np.random.Generator, cat: Catalog, demand: DemandPaths, axis: TimeAxis
+) -> pd.DataFrame:
     """On hand at the start of the cycle month: ~1-2 months of demand; new items have none."""
     h = axis.n_history
     status = cat.sku_status[cat.series_sku]
     near = demand.expected[:, h : h + 2].mean(axis=1)
     # Phase-out items carry what is left of their last months' demand, or nothing at all.
     recent = demand.expected[:, max(0, h - 3) : h].mean(axis=1)
-    on_hand = np.round(np.where(status == "phase_out", recent, near) * rng.uniform(1.0, 2.0, size=cat.n_series))
+    on_hand = np.round(
+        np.where(status == "phase_out", recent, near) * rng.uniform(1.0, 2.0, size=cat.n_series)
+    )
     has_row = status != "new"
     has_row &= ~((status == "phase_out") & (rng.random(cat.n_series) < 0.5))
     # A few stock-outs at the start of the month.
@@ -75,34 +81,40 @@ def build_inventory(rng: np.random.Generator, cat: Catalog, demand: DemandPaths,
 
 
 def build_open_orders(
-    rng: np.random.Generator, cat: Catalog, demand: DemandPaths, axis: TimeAxis
+    rng: np.random.Generator,
+    cat: Catalog,
+    demand: DemandPaths,
+    axis: TimeAxis,
+    lead_time: np.ndarray,
 ) -> pd.DataFrame:
-    """Orders already placed, arriving in the first three months (at most one per month)."""
-    h = axis.n_history
-    n = cat.n_series
+    """The pipeline: orders placed in past cycles, arriving before new orders can.
+
+    A SKU with lead time L gets about a month of demand arriving in each of the first
+    L months (a few orders are missing, so some early shortfalls remain); new items get
+    their launch stock if they launch inside their lead time.
+    """
+    h, n = axis.n_history, cat.n_series
     status = cat.sku_status[cat.series_sku]
-    selling = demand.expected[:, h : h + 3].sum(axis=1) > 0
-    monthly = demand.expected[:, h : h + 6].max(axis=1)
-    first = rng.integers(0, 3, size=n)
-    second = (first + rng.integers(1, 3, size=n)) % 3
-    has_first = selling & (status != "phase_out") & (rng.random(n) < 0.35)
-    has_second = has_first & (rng.random(n) < 0.3)
-    # New items get their launch stock on order, arriving in the launch month (if within 3 months).
+    lead = lead_time[cat.series_sku]
+    months = np.arange(min(3, axis.horizon))[None, :]
+    expected = demand.expected[:, h : h + months.shape[1]]
+    in_pipeline = (months < lead[:, None]) & (expected > 0) & (status != "new")[:, None]
+    in_pipeline &= rng.random(in_pipeline.shape) < 0.9
+    qty = np.round(expected * rng.uniform(0.85, 1.15, size=expected.shape))
     launch_offset = demand.launch - h
-    is_new = (status == "new") & (launch_offset < 3)
-    first = np.where(is_new, launch_offset, first)
-    has_first |= is_new
-    s = np.concatenate([np.nonzero(has_first)[0], np.nonzero(has_second)[0]])
-    month = np.concatenate([first[has_first], second[has_second]])
-    qty = np.maximum(1.0, np.round(monthly[s] * rng.uniform(0.8, 1.6, size=s.size)))
-    order = np.lexsort((month, s))
-    s, month, qty = s[order], month[order], qty[order]
+    launch_stock = (status == "new")[:, None] & (months == launch_offset[:, None])
+    launch_stock &= launch_offset[:, None] < lead[:, None]
+    # Launch stock: two months of the ramped-up rate.
+    launch_qty = np.round(2.0 * demand.expected[:, h : h + axis.horizon].max(axis=1))
+    qty = np.where(launch_stock, launch_qty[:, None], qty)
+    s, m = np.nonzero((in_pipeline | launch_stock) & (qty > 0))
+    assert s.size == 0 or s.max() < n
     return pd.DataFrame(
         {
             "sku": cat.skus[cat.series_sku[s]],
             "location": np.array(cat.locations, dtype=object)[cat.series_loc[s]],
-            "period": axis.periods[h + month],
-            "qty": qty,
+            "period": axis.periods[h + m],
+            "qty": qty[s, m].astype(float),
         }
     )
 
@@ -157,7 +169,9 @@ def build_warehouses(
     span = min(SQUEEZE_MONTHS, window.shape[1])
     if span == 0:
         return every, Squeeze(location=cat.locations[0], periods=[])
-    rolling = np.stack([window[:, i : i + span].sum(axis=1) for i in range(window.shape[1] - span + 1)], axis=1)
+    rolling = np.stack(
+        [window[:, i : i + span].sum(axis=1) for i in range(window.shape[1] - span + 1)], axis=1
+    )
     ratio = rolling / np.maximum(loc_pallets.mean(axis=1, keepdims=True) * span, 1e-9)
     loc, start = np.unravel_index(int(np.argmax(ratio)), ratio.shape)
     months = [EARLIEST_SQUEEZE + int(start) + i for i in range(span)]
@@ -174,4 +188,6 @@ def build_warehouses(
         }
     )
     table = pd.concat([every, squeeze_rows], ignore_index=True)
-    return table, Squeeze(location=cat.locations[loc], periods=[str(axis.periods[h + m]) for m in months])
+    return table, Squeeze(
+        location=cat.locations[loc], periods=[str(axis.periods[h + m]) for m in months]
+    )

@@ -1,0 +1,173 @@
+"""pandera contracts of the published tables of SPEC.md, checked right before they are written."""
+
+import itertools
+from typing import Final
+
+import pandas as pd
+import pandera.pandas as pa
+from pandera.typing import Series
+
+from data_contracts.checks import MONTH_REGEX
+from data_contracts.tables import (
+    CAPACITY_STATUSES,
+    DEMAND_CLASSES,
+    OUTPUT_KEYS,
+    REASON_CODES,
+    SEVERITIES,
+)
+
+# Rounding slack for equalities between float columns.
+TOLERANCE = 1e-6
+
+
+def _slack(values: pd.Series) -> pd.Series:
+    return TOLERANCE * values.abs().clip(lower=1.0)
+
+
+class OutputContract(pa.DataFrameModel):
+    """Shared base: SPEC columns are required; added optional columns are allowed."""
+
+    class Config:
+        coerce = True
+        strict = False  # SPEC lets us add optional columns to outputs
+        ordered = False
+
+
+class ConsensusPlan(OutputContract):
+    """One row per sku × location × period of the horizon."""
+
+    cycle: Series[str] = pa.Field(str_matches=MONTH_REGEX, description="cycle of the run")
+    plan_version: Series[int] = pa.Field(ge=1, description="published version, from 1")
+    sku: Series[str] = pa.Field(description="SKU")
+    location: Series[str] = pa.Field(description="location")
+    period: Series[str] = pa.Field(str_matches=MONTH_REGEX, description="month")
+    sales_forecast: Series[float] = pa.Field(
+        ge=0, finite=True, description="sales' number after split"
+    )
+    baseline_forecast: Series[float] = pa.Field(
+        ge=0, finite=True, description="statistical baseline"
+    )
+    consensus_demand: Series[float] = pa.Field(ge=0, finite=True, description="agreed demand")
+    constrained_demand: Series[float] = pa.Field(
+        ge=0, finite=True, description="<= consensus_demand"
+    )
+    shortfall: Series[float] = pa.Field(ge=0, finite=True, description="consensus - constrained")
+    planned_receipts: Series[float] = pa.Field(ge=0, finite=True, description="new units arriving")
+    order_release_period: Series[str] = pa.Field(
+        nullable=True,
+        str_matches=MONTH_REGEX,
+        description="month to place the order (period - lead time)",
+    )
+    projected_on_hand: Series[float] = pa.Field(ge=0, finite=True, description="units at month end")
+    reason: Series[str] = pa.Field(isin=list(REASON_CODES), description="reason code")
+
+    @pa.dataframe_check(
+        name="constrained_le_consensus", error="constrained_demand must be <= consensus_demand"
+    )
+    @classmethod
+    def constrained_le_consensus(cls, df: pd.DataFrame) -> pd.Series:
+        slack = _slack(df["consensus_demand"])
+        return df["constrained_demand"] <= df["consensus_demand"] + slack
+
+    @pa.dataframe_check(
+        name="shortfall_balance", error="shortfall must equal consensus_demand - constrained_demand"
+    )
+    @classmethod
+    def shortfall_balance(cls, df: pd.DataFrame) -> pd.Series:
+        gap = df["consensus_demand"] - df["constrained_demand"]
+        return (df["shortfall"] - gap).abs() <= _slack(df["consensus_demand"])
+
+    class Config:
+        unique = OUTPUT_KEYS["consensus_plan"]
+
+
+class BaselineForecast(OutputContract):
+    """Statistical baseline per sku × location × period, with prediction intervals."""
+
+    sku: Series[str] = pa.Field(description="SKU")
+    location: Series[str] = pa.Field(description="location")
+    period: Series[str] = pa.Field(str_matches=MONTH_REGEX, description="month")
+    model: Series[str] = pa.Field(description="model that produced the forecast")
+    forecast: Series[float] = pa.Field(ge=0, finite=True, description="point forecast, units")
+    lo_80: Series[float] = pa.Field(
+        nullable=True, ge=0, finite=True, description="80% interval, low"
+    )
+    hi_80: Series[float] = pa.Field(
+        nullable=True, ge=0, finite=True, description="80% interval, high"
+    )
+    lo_95: Series[float] = pa.Field(
+        nullable=True, ge=0, finite=True, description="95% interval, low"
+    )
+    hi_95: Series[float] = pa.Field(
+        nullable=True, ge=0, finite=True, description="95% interval, high"
+    )
+    demand_class: Series[str] = pa.Field(isin=list(DEMAND_CLASSES), description="demand pattern")
+
+    @pa.dataframe_check(
+        name="intervals_nested",
+        error="intervals must nest: lo_95 <= lo_80 <= forecast <= hi_80 <= hi_95",
+    )
+    @classmethod
+    def intervals_nested(cls, df: pd.DataFrame) -> pd.Series:
+        ok = pd.Series(True, index=df.index)
+        chain = ["lo_95", "lo_80", "forecast", "hi_80", "hi_95"]
+        for low, high in itertools.pairwise(chain):
+            pair_ok = df[low] <= df[high] + _slack(df[high])
+            ok &= pair_ok | df[low].isna() | df[high].isna()
+        return ok
+
+    class Config:
+        unique = OUTPUT_KEYS["baseline_forecast"]
+
+
+class CapacityReport(OutputContract):
+    """Load against capacity per location × month."""
+
+    location: Series[str] = pa.Field(description="location")
+    period: Series[str] = pa.Field(str_matches=MONTH_REGEX, description="month")
+    inbound_pallets: Series[float] = pa.Field(ge=0, finite=True, description="pallets received")
+    inbound_capacity_pallets: Series[float] = pa.Field(
+        ge=0, finite=True, description="without overtime"
+    )
+    storage_pallets: Series[float] = pa.Field(
+        ge=0, finite=True, description="pallets on hand at month end"
+    )
+    storage_capacity_pallets: Series[float] = pa.Field(
+        ge=0, finite=True, description="max pallets on hand"
+    )
+    outbound_units: Series[float] = pa.Field(ge=0, finite=True, description="units shipped")
+    outbound_capacity_units: Series[float] = pa.Field(
+        ge=0, finite=True, description="without overtime"
+    )
+    overtime_pallets: Series[float] = pa.Field(
+        ge=0, finite=True, description="pallets moved in overtime"
+    )
+    overtime_units: Series[float] = pa.Field(
+        ge=0, finite=True, description="units shipped in overtime"
+    )
+    overtime_cost: Series[float] = pa.Field(ge=0, finite=True, description="cost of overtime")
+    status: Series[str] = pa.Field(isin=list(CAPACITY_STATUSES), description="ok/overtime/short")
+
+    class Config:
+        unique = OUTPUT_KEYS["capacity_report"]
+
+
+class Exceptions(OutputContract):
+    """What the S&OP meeting should look at; sku/location/period empty for wider scopes."""
+
+    sku: Series[str] = pa.Field(nullable=True, description="SKU, empty when not SKU-specific")
+    location: Series[str] = pa.Field(nullable=True, description="location, or empty")
+    period: Series[str] = pa.Field(
+        nullable=True, str_matches=MONTH_REGEX, description="month, or empty"
+    )
+    type: Series[str] = pa.Field(description="exception type")
+    severity: Series[str] = pa.Field(isin=list(SEVERITIES), description="info/warning/error")
+    message: Series[str] = pa.Field(description="what happened, in words")
+
+
+OUTPUT_MODELS: Final[dict[str, type[OutputContract]]] = {
+    "consensus_plan": ConsensusPlan,
+    "baseline_forecast": BaselineForecast,
+    "capacity_report": CapacityReport,
+    "exceptions": Exceptions,
+}

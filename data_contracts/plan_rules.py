@@ -1,0 +1,435 @@
+"""check_plan_rules: SPEC's "Rules the plan always keeps", checked on a plan and its inputs.
+
+Independent of `reconciliation` on purpose (it audits that code): it recomputes stock balances,
+capacity use and the consensus bounds from the input tables. Conventions it relies on, all
+from SPEC or docs/architecture.md: a dated warehouses row overrides the every-month row;
+overlapping promotions use the largest uplift (not compounded); uplift_pct is a percentage and
+overtime_pct a fraction; family rows are split over the family's non-phase_out SKUs (all its
+SKUs if it has only phase_out ones).
+"""
+
+import numpy as np
+import pandas as pd
+
+from data_contracts.periods import add_months, horizon_periods, months_between
+from data_contracts.tables import INPUT_COLUMNS, REASON_CODES
+
+PLAN_REQUIRED = [
+    "sku", "location", "period", "sales_forecast", "baseline_forecast", "consensus_demand",
+    "constrained_demand", "shortfall", "planned_receipts", "order_release_period",
+    "projected_on_hand", "reason",
+]
+QUANTITIES = [
+    "sales_forecast", "baseline_forecast", "consensus_demand", "constrained_demand", "shortfall",
+    "planned_receipts", "projected_on_hand",
+]
+KEY = ["sku", "location"]
+ROW_KEY = ["sku", "location", "period"]
+MAX_LISTED = 5  # sample rows named per violated rule
+
+
+def _table(tables: dict[str, pd.DataFrame], name: str) -> pd.DataFrame:
+    df = tables.get(name)
+    cols = INPUT_COLUMNS[name]
+    if df is None:
+        return pd.DataFrame({c: pd.Series(dtype="object") for c in cols})
+    df = df.reset_index(drop=True).copy()
+    for c in cols:
+        if c not in df.columns:
+            df[c] = np.nan
+    return df
+
+
+def _text(s: pd.Series) -> pd.Series:
+    return s.astype("object").where(s.notna(), "").astype(str).str.strip()
+
+
+def _num(s: pd.Series, default: float = 0.0) -> pd.Series:
+    return pd.to_numeric(s, errors="coerce").astype(float).fillna(default)
+
+
+def _sample(df: pd.DataFrame, cols: list[str]) -> str:
+    rows = df[cols].head(MAX_LISTED).to_dict("records")
+    more = f" (+{len(df) - MAX_LISTED} more)" if len(df) > MAX_LISTED else ""
+    return "; ".join(
+        ", ".join(f"{k}={v:.6g}" if isinstance(v, float) else f"{k}={v}" for k, v in r.items())
+        for r in rows
+    ) + more
+
+
+def _close(a: pd.Series | np.ndarray, b: pd.Series | np.ndarray, tol: float) -> np.ndarray:
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    return np.abs(a - b) <= tol * np.maximum(1.0, np.maximum(np.abs(a), np.abs(b)))
+
+
+def check_plan_rules(
+    plan: pd.DataFrame, capacity_report: pd.DataFrame, tables: dict[str, pd.DataFrame],
+    cycle: str, horizon: int, tol: float = 1e-6,
+) -> list[str]:
+    """Human-readable violations of SPEC's plan rules; [] when every rule holds.
+
+    `plan` is consensus_plan (cycle/plan_version optional), `tables` the validated inputs.
+    Tolerances are relative: |a - b| <= tol * max(1, |a|, |b|).
+    """
+    missing = [c for c in PLAN_REQUIRED if c not in plan.columns]
+    if missing:
+        return [f"consensus_plan lacks columns {missing}"]
+    p = plan.reset_index(drop=True).copy()
+    for c in ("sku", "location", "period", "reason", "order_release_period"):
+        p[c] = _text(p[c])
+    for c in QUANTITIES:
+        p[c] = pd.to_numeric(p[c], errors="coerce").astype(float)
+    products = _products(tables)
+    out: list[str] = []
+    out += _check_rows(p, tables, cycle, horizon, products)
+    out += _check_quantities(p, tol)
+    p = p.sort_values(ROW_KEY, kind="stable").reset_index(drop=True)
+    p = _attach_supply_inputs(p, tables, products, cycle)
+    out += _check_balance(p, tol)
+    out += _check_lead_time(p, tol)
+    cap_use = _capacity_use(p, tables, cycle, horizon)
+    out += _check_capacity(cap_use, tol)
+    out += _check_report(cap_use, capacity_report, tol)
+    out += _check_no_needless_cut(p, cap_use, capacity_report, tol)
+    out += _check_consensus(p, tables, cycle, horizon, products, tol)
+    return out
+
+
+def _products(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    pr = _table(tables, "products")
+    return pd.DataFrame({
+        "sku": _text(pr["sku"]), "family": _text(pr["family"]),
+        "upp": _num(pr["units_per_pallet"], 1.0).where(lambda s: s > 0, 1.0),
+        "lead": _num(pr["lead_time_months"]).round().astype(int),
+        "status": _text(pr["status"]).str.lower().replace("", "active"),
+    }).drop_duplicates("sku", keep="last").set_index("sku")
+
+
+def _check_rows(
+    p: pd.DataFrame, tables: dict[str, pd.DataFrame], cycle: str, horizon: int,
+    products: pd.DataFrame,
+) -> list[str]:
+    out = []
+    periods = horizon_periods(cycle, horizon)
+    dup = p[p.duplicated(ROW_KEY, keep=False)]
+    if not dup.empty:
+        out.append(f"duplicate sku x location x period rows: {_sample(dup, ROW_KEY)}")
+    outside = p[~p["period"].isin(periods)]
+    if not outside.empty:
+        out.append(f"rows outside the horizon {periods[0]}..{periods[-1]}: "
+                   f"{_sample(outside, ROW_KEY)}")
+    counts = p[p["period"].isin(periods)].drop_duplicates(ROW_KEY).groupby(KEY).size()
+    short = counts[counts != len(periods)]
+    if not short.empty:
+        out.append(f"{len(short)} key(s) without all {len(periods)} horizon months, e.g. "
+                   f"{list(short.index[:MAX_LISTED])}")
+    bad_reason = p[~p["reason"].isin(REASON_CODES)]
+    if not bad_reason.empty:
+        out.append(f"invalid reason codes: {_sample(bad_reason, [*ROW_KEY, 'reason'])}")
+
+    # Scope: keys named directly must be planned unless a phase_out SKU with neither a sales
+    # number nor stock; every planned key must come from an input (directly or a family row).
+    window = set(periods)
+    sf = _table(tables, "sales_forecast")
+    sf = sf[_text(sf["period"]).isin(window)]
+    direct = []
+    for name, frame in (("sales_history", _table(tables, "sales_history")),
+                        ("sales_forecast", sf[_text(sf["sku"]) != ""]),
+                        ("inventory", _table(tables, "inventory")),
+                        ("open_orders", _table(tables, "open_orders"))):
+        direct.append(pd.DataFrame({"sku": _text(frame["sku"]),
+                                    "location": _text(frame["location"]), "src": name}))
+    d = pd.concat(direct, ignore_index=True)
+    inv = _table(tables, "inventory")
+    oo = _table(tables, "open_orders")
+    stock = set(zip(_text(inv["sku"])[_num(inv["on_hand"]) > 0],
+                    _text(inv["location"])[_num(inv["on_hand"]) > 0], strict=True))
+    stock |= set(zip(_text(oo["sku"])[_num(oo["qty"]) > 0],
+                     _text(oo["location"])[_num(oo["qty"]) > 0], strict=True))
+    sku_sf = sf[_text(sf["sku"]) != ""]
+    sales = set(zip(_text(sku_sf["sku"])[_num(sku_sf["qty"]) > 0],
+                    _text(sku_sf["location"])[_num(sku_sf["qty"]) > 0], strict=True))
+    planned = set(zip(p["sku"], p["location"], strict=True))
+    status = products["status"]
+    need = {k for k in zip(d["sku"], d["location"], strict=True)
+            if status.get(k[0], "active") != "phase_out" or k in stock or k in sales}
+    absent = sorted(need - planned)
+    if absent:
+        out.append(f"{len(absent)} key(s) in the inputs are not planned, e.g. {absent[:MAX_LISTED]}")
+    fam = sf[(_text(sf["sku"]) == "") & (_text(sf["family"]) != "")]
+    fam_locs = set(zip(_text(fam["family"]), _text(fam["location"]), strict=True))
+    allowed = set(zip(d["sku"], d["location"], strict=True))
+    extra = sorted(k for k in planned - allowed
+                   if (products["family"].get(k[0], ""), k[1]) not in fam_locs)
+    if extra:
+        out.append(f"{len(extra)} planned key(s) come from no input, e.g. {extra[:MAX_LISTED]}")
+    dropped = sorted(k for k in planned - allowed
+                     if status.get(k[0], "active") == "phase_out" and k not in stock
+                     and (products["family"].get(k[0], ""), k[1]) in fam_locs
+                     and (products["status"][products["family"] == products["family"].get(
+                         k[0], "")] != "phase_out").any())
+    if dropped:
+        out.append(f"phase_out SKU(s) planned only through a family split: {dropped[:MAX_LISTED]}")
+    return out
+
+
+def _check_quantities(p: pd.DataFrame, tol: float) -> list[str]:
+    out = []
+    for c in QUANTITIES:
+        bad = p[p[c].isna() | (p[c] < -tol)]
+        if not bad.empty:
+            out.append(f"{c} is negative or missing: {_sample(bad, [*ROW_KEY, c])}")
+    over = p[p["constrained_demand"] > p["consensus_demand"] + tol * np.maximum(
+        1, p["consensus_demand"].abs())]
+    if not over.empty:
+        out.append("constrained_demand > consensus_demand: "
+                   f"{_sample(over, [*ROW_KEY, 'consensus_demand', 'constrained_demand'])}")
+    gap = p[~_close(p["shortfall"], p["consensus_demand"] - p["constrained_demand"], tol)]
+    if not gap.empty:
+        out.append("shortfall != consensus_demand - constrained_demand: "
+                   f"{_sample(gap, [*ROW_KEY, 'shortfall'])}")
+    return out
+
+
+def _attach_supply_inputs(
+    p: pd.DataFrame, tables: dict[str, pd.DataFrame], products: pd.DataFrame, cycle: str
+) -> pd.DataFrame:
+    oo = _table(tables, "open_orders")
+    oo = pd.DataFrame({"sku": _text(oo["sku"]), "location": _text(oo["location"]),
+                       "period": _text(oo["period"]), "oo": _num(oo["qty"])})
+    oo = oo.groupby(ROW_KEY, as_index=False)["oo"].sum()
+    p = p.drop(columns=[c for c in ("oo", "on_hand0") if c in p]).merge(oo, on=ROW_KEY,
+                                                                          how="left")
+    p["oo"] = p["oo"].fillna(0.0)
+    inv = _table(tables, "inventory")
+    inv = pd.DataFrame({"sku": _text(inv["sku"]), "location": _text(inv["location"]),
+                        "on_hand0": _num(inv["on_hand"])}).groupby(KEY, as_index=False).sum()
+    p = p.merge(inv, on=KEY, how="left")
+    p["on_hand0"] = p["on_hand0"].fillna(0.0)
+    p["upp"] = p["sku"].map(products["upp"]).fillna(1.0)
+    p["lead"] = p["sku"].map(products["lead"]).fillna(0).astype(int)
+    p["month"] = [months_between(cycle, x) for x in p["period"]]
+    return p.sort_values(ROW_KEY, kind="stable").reset_index(drop=True)
+
+
+def _check_balance(p: pd.DataFrame, tol: float) -> list[str]:
+    prev = p.groupby(KEY)["projected_on_hand"].shift(1)
+    prev = prev.fillna(p["on_hand0"])
+    expect = prev + p["planned_receipts"] + p["oo"] - p["constrained_demand"]
+    scale = p[["projected_on_hand", "planned_receipts", "oo", "constrained_demand"]].abs().sum(
+        axis=1) + prev.abs()
+    bad = p[np.abs(expect - p["projected_on_hand"]) > tol * np.maximum(1.0, scale)]
+    if bad.empty:
+        return []
+    return ["stock balance broken (on_hand[t] != on_hand[t-1] + receipts + open_orders - "
+            f"constrained): {_sample(bad.assign(expected=expect), [*ROW_KEY, 'projected_on_hand', 'expected'])}"]  # noqa: E501
+
+
+def _check_lead_time(p: pd.DataFrame, tol: float) -> list[str]:
+    out = []
+    early = p[(p["month"] < p["lead"]) & (p["planned_receipts"] > tol)]
+    if not early.empty:
+        out.append("planned receipts before cycle + lead time: "
+                   f"{_sample(early, [*ROW_KEY, 'planned_receipts', 'lead'])}")
+    release = [add_months(x, -int(n)) for x, n in zip(p["period"], p["lead"], strict=True)]
+    wrong = p[p["order_release_period"] != pd.Series(release, index=p.index)]
+    if not wrong.empty:
+        out.append("order_release_period != period - lead_time_months: "
+                   f"{_sample(wrong, [*ROW_KEY, 'order_release_period', 'lead'])}")
+    return out
+
+
+def _capacity(tables: dict[str, pd.DataFrame], cycle: str, horizon: int) -> pd.DataFrame:
+    w = _table(tables, "warehouses")
+    w = pd.DataFrame({
+        "location": _text(w["location"]), "period": _text(w["period"]),
+        "in_cap": _num(w["inbound_pallets"], np.nan), "out_cap": _num(w["outbound_units"], np.nan),
+        "st_cap": _num(w["storage_pallets"], np.nan), "ot": _num(w["overtime_pct"]),
+    })
+    periods = horizon_periods(cycle, horizon)
+    locs = sorted(set(w["location"]))
+    grid = pd.DataFrame({"location": np.repeat(locs, len(periods)),
+                         "period": np.tile(periods, len(locs))})
+    dated = w[w["period"] != ""].drop_duplicates(["location", "period"], keep="last")
+    every = w[w["period"] == ""].drop_duplicates("location", keep="last").drop(columns="period")
+    g = grid.merge(dated, on=["location", "period"], how="left").merge(
+        every, on="location", how="left", suffixes=("", "_all"))
+    for c in ("in_cap", "out_cap", "st_cap", "ot"):
+        g[c] = g[c].fillna(g.pop(f"{c}_all"))
+    return g
+
+
+def _capacity_use(
+    p: pd.DataFrame, tables: dict[str, pd.DataFrame], cycle: str, horizon: int
+) -> pd.DataFrame:
+    use = p.assign(
+        in_pal=(p["planned_receipts"] + p["oo"]) / p["upp"],
+        oo_pal=p["oo"] / p["upp"],
+        st_pal=p["projected_on_hand"] / p["upp"],
+        r_pal=p["planned_receipts"] / p["upp"],
+    ).groupby(["location", "period"], as_index=False).agg(
+        in_pal=("in_pal", "sum"), oo_pal=("oo_pal", "sum"), st_pal=("st_pal", "sum"),
+        out_units=("constrained_demand", "sum"), r_pal=("r_pal", "sum"),
+        short=("shortfall", "sum"),
+    )
+    return use.merge(_capacity(tables, cycle, horizon), on=["location", "period"], how="left")
+
+
+def _check_capacity(u: pd.DataFrame, tol: float) -> list[str]:
+    out = []
+    in_lim = u["in_cap"] * (1 + u["ot"])
+    out_lim = u["out_cap"] * (1 + u["ot"])
+    checks = [
+        ("inbound pallets (receipts + open orders) > inbound_pallets x (1 + overtime_pct)",
+         u["in_pal"], in_lim, u["oo_pal"] > in_lim * (1 + tol)),
+        ("outbound units > outbound_units x (1 + overtime_pct)", u["out_units"], out_lim,
+         pd.Series(False, index=u.index)),
+        ("pallets on hand at month end > storage_pallets", u["st_pal"], u["st_cap"],
+         u["r_pal"] <= tol),
+    ]
+    for text, used, limit, forced in checks:
+        bad = u[limit.notna() & (used > limit + tol * np.maximum(1.0, limit))]
+        if bad.empty:
+            continue
+        b = bad.assign(used=used[bad.index], limit=limit[bad.index],
+                       forced_by_inputs=forced[bad.index])
+        out.append(f"{text}: {_sample(b, ['location', 'period', 'used', 'limit', 'forced_by_inputs'])}")  # noqa: E501
+    return out
+
+
+def _check_report(u: pd.DataFrame, report: pd.DataFrame, tol: float) -> list[str]:
+    need = ["location", "period", "inbound_pallets", "storage_pallets", "outbound_units", "status"]
+    missing = [c for c in need if c not in report.columns]
+    if missing:
+        return [f"capacity_report lacks columns {missing}"]
+    r = report.copy()
+    r["location"], r["period"] = _text(r["location"]), _text(r["period"])
+    m = u.merge(r, on=["location", "period"], how="left", indicator=True)
+    out = []
+    absent = m[m["_merge"] == "left_only"]
+    if not absent.empty:
+        out.append(f"capacity_report lacks location-months of the plan: "
+                   f"{_sample(absent, ['location', 'period'])}")
+    m = m[m["_merge"] == "both"]
+    for mine, theirs in (("in_pal", "inbound_pallets"), ("st_pal", "storage_pallets"),
+                         ("out_units", "outbound_units")):
+        bad = m[~_close(m[mine], pd.to_numeric(m[theirs], errors="coerce"), tol * 10)]
+        if not bad.empty:
+            out.append(f"capacity_report {theirs} disagrees with the plan: "
+                       f"{_sample(bad, ['location', 'period', mine, theirs])}")
+    bad_status = r[~r["status"].isin(["ok", "overtime", "short"])]
+    if not bad_status.empty:
+        out.append(f"invalid capacity_report status: {_sample(bad_status, ['location', 'period', 'status'])}")  # noqa: E501
+    return out
+
+
+def _check_no_needless_cut(
+    p: pd.DataFrame, u: pd.DataFrame, report: pd.DataFrame, tol: float
+) -> list[str]:
+    """Where capacity is ample nothing is cut. A cut is a true violation when the report calls
+    the month 'ok', or when the same month still had free inbound and outbound capacity (incl.
+    overtime) and a receipt was allowed -- receiving and shipping in that month would have served
+    more -- or when stock on hand at the end of the cut month stays unused to the horizon end
+    while outbound had room. (Stock held in a cut month to serve a later month is rationing,
+    not a violation: the total served is the same.)"""
+    out = []
+    cut = p[p["shortfall"] > tol * np.maximum(1.0, p["consensus_demand"])]
+    if cut.empty:
+        return out
+    if "status" in report.columns:
+        st = report.assign(location=_text(report["location"]), period=_text(report["period"]))
+        c = cut.merge(st[["location", "period", "status"]], on=["location", "period"],
+                      how="left")
+        ok = c[c["status"] == "ok"]
+        if not ok.empty:
+            out.append(f"demand cut in a location-month reported 'ok': "
+                       f"{_sample(ok, [*ROW_KEY, 'shortfall'])}")
+    c = cut.merge(u, on=["location", "period"], how="left")
+    in_room = (c["in_cap"] * (1 + c["ot"]) - c["in_pal"]).fillna(np.inf) * c["upp"]
+    out_room = (c["out_cap"] * (1 + c["ot"]) - c["out_units"]).fillna(np.inf)
+    eps = 1e-4 * np.maximum(1.0, c["consensus_demand"])
+    could_receive = (c["month"] >= c["lead"]) & (np.minimum(in_room, out_room) > eps)
+    # Stock that stays on hand from the cut month to the horizon end never serves anything:
+    # shipping it in the cut month would have served more.
+    left = p.iloc[::-1].groupby(KEY)["projected_on_hand"].cummin().iloc[::-1]
+    c["stock_kept"] = cut.merge(p.assign(kept=left)[[*ROW_KEY, "kept"]], on=ROW_KEY,
+                                how="left")["kept"].to_numpy()
+    could_ship = (c["stock_kept"] > eps) & (out_room > eps)
+    bad = c[could_receive | could_ship]
+    if not bad.empty:
+        out.append("demand cut although inbound and outbound capacity (or stock on hand) was "
+                   f"free that month: {_sample(bad, [*ROW_KEY, 'shortfall', 'projected_on_hand'])}")
+    return out
+
+
+def _check_consensus(
+    p: pd.DataFrame, tables: dict[str, pd.DataFrame], cycle: str, horizon: int,
+    products: pd.DataFrame, tol: float,
+) -> list[str]:
+    out = []
+    window = set(horizon_periods(cycle, horizon))
+    pr = _table(tables, "promotions")
+    promos = pd.DataFrame({"sku": _text(pr["sku"]), "location": _text(pr["location"]),
+                           "start": _text(pr["start_period"]), "end": _text(pr["end_period"]),
+                           "uplift": _num(pr["uplift_pct"]).clip(lower=0)})
+    upl = p[ROW_KEY].merge(promos, on=KEY, how="inner")
+    upl = upl[(upl["period"] >= upl["start"]) & (upl["period"] <= upl["end"])]
+    upl = upl.groupby(ROW_KEY, as_index=False)["uplift"].max()
+    q = p.merge(upl, on=ROW_KEY, how="left")
+    q["pab"] = q["baseline_forecast"] * (1 + q["uplift"].fillna(0.0) / 100.0)
+
+    sf = _table(tables, "sales_forecast")
+    sf = sf.assign(sku=_text(sf["sku"]), family=_text(sf["family"]),
+                   location=_text(sf["location"]), period=_text(sf["period"]),
+                   qty=_num(sf["qty"]))
+    sf = sf[sf["period"].isin(window)]
+    sku_rows = set(zip(*[sf.loc[sf["sku"] != "", c] for c in ROW_KEY], strict=True))
+    fam = sf[(sf["sku"] == "") & (sf["family"] != "")]
+    fam_rows = set(zip(fam["family"], fam["location"], fam["period"], strict=True))
+    fam_has_active = products.groupby("family")["status"].apply(lambda s: (s != "phase_out").any())
+    q["family_"] = q["sku"].map(products["family"]).fillna("")
+    status = q["sku"].map(products["status"]).fillna("active")
+    eligible = (status != "phase_out") | ~q["family_"].map(fam_has_active).fillna(False).astype(
+        bool)
+    q["has_sales"] = [
+        (s, loc, per) in sku_rows or (e and (f, loc, per) in fam_rows)
+        for s, loc, per, f, e in zip(q["sku"], q["location"], q["period"], q["family_"],
+                                     eligible, strict=True)
+    ]
+    ov = _table(tables, "overrides")
+    ov = pd.DataFrame({"sku": _text(ov["sku"]), "location": _text(ov["location"]),
+                       "period": _text(ov["period"]), "ov": _num(ov["qty"]).clip(lower=0)})
+    q = q.merge(ov.drop_duplicates(ROW_KEY, keep="last"), on=ROW_KEY, how="left")
+    has_ov = q["ov"].notna()
+
+    cons = q["consensus_demand"]
+    bad_ov = q[has_ov & ~_close(cons, q["ov"], tol)]
+    if not bad_ov.empty:
+        out.append(f"consensus_demand != override: {_sample(bad_ov, [*ROW_KEY, 'consensus_demand', 'ov'])}")  # noqa: E501
+    fake_ov = q[~has_ov & (q["reason"] == "OVERRIDE")]
+    if not fake_ov.empty:
+        out.append(f"reason OVERRIDE without an override: {_sample(fake_ov, ROW_KEY)}")
+    lo = np.minimum(q["pab"], q["sales_forecast"])
+    hi = np.maximum(q["pab"], q["sales_forecast"])
+    slack = tol * np.maximum(1.0, hi)
+    between = q[~has_ov & q["has_sales"] & ((cons < lo - slack) | (cons > hi + slack))]
+    if not between.empty:
+        out.append("consensus_demand not between the promo-adjusted baseline and the sales "
+                   f"number: {_sample(between, [*ROW_KEY, 'consensus_demand', 'pab', 'sales_forecast'])}")  # noqa: E501
+    no_sales = q[~has_ov & ~q["has_sales"] & ~_close(cons, q["pab"], tol)]
+    if not no_sales.empty:
+        out.append("consensus_demand != promo-adjusted baseline where sales submitted no number: "
+                   f"{_sample(no_sales, [*ROW_KEY, 'consensus_demand', 'pab'])}")
+    phantom = q[~q["has_sales"] & (q["sales_forecast"] > tol)]
+    if not phantom.empty:
+        out.append(f"sales_forecast > 0 where sales submitted no number: "
+                   f"{_sample(phantom, [*ROW_KEY, 'sales_forecast'])}")
+    # Family split keeps totals: what sales submitted per location x month is in the plan.
+    want = sf.groupby(["location", "period"])["qty"].sum()
+    got = p.groupby(["location", "period"])["sales_forecast"].sum()
+    both = pd.concat([want.rename("submitted"), got.rename("planned")], axis=1).fillna(0.0)
+    off = both[~_close(both["submitted"], both["planned"], tol * 10)].reset_index()
+    if not off.empty:
+        out.append("sales_forecast totals per location x month differ from the submissions: "
+                   f"{_sample(off, ['location', 'period', 'submitted', 'planned'])}")
+    return out

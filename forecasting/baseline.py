@@ -1,0 +1,468 @@
+"""fit_baselines: promo-free statistical baseline per SKU x location with 80/95% intervals."""
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from scipy.stats import norm
+from statsforecast import StatsForecast
+
+from data_contracts.periods import FREQ, add_months, horizon_periods, is_month
+from forecasting.cleaning import CLEANING_COLUMNS, clean_promotions, clip_outliers
+from forecasting.cold_start import forecast_cold_start
+from forecasting.demand_class import (
+    ERRATIC,
+    INTERMITTENT,
+    LUMPY,
+    NEW,
+    SMOOTH,
+    classify_demand,
+    demand_stats,
+)
+from forecasting.models import ModelSet, intermittent_set, seasonal_set
+from forecasting.panel import KEY, Panel, build_panel
+
+SELECTION_COLUMNS = [*KEY, "demand_class", "model", "cv_error", "runner_up", "runner_up_error",
+                     "history_months", "interval_method"]
+
+
+class BaselineSettings(BaseModel):
+    """How baselines are fitted; every field has a default that suits monthly S&OP data."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    season_length: int = Field(default=12, ge=1, description="Months per seasonal cycle.")
+    levels: tuple[int, int] = Field(
+        default=(80, 95),
+        description="Prediction-interval levels (%), narrow then wide; output columns are "
+        "lo_<level>/hi_<level> (SPEC: 80 and 95).")
+    min_history_months: int | None = Field(
+        default=None, ge=1,
+        description="A series that has sold for fewer months (first sale to the month before "
+        "the cycle) is `new` and gets a cold-start forecast; None = 2 x season_length, the "
+        "least that lets a model estimate a season.")
+    cv_windows: int = Field(default=3, ge=1, description="Rolling-origin CV windows.")
+    cv_horizon: int | None = Field(
+        default=None, ge=1,
+        description="Months forecast per CV window; None = min(horizon, season_length) so "
+        "that 3-year histories still get validated.")
+    cv_step: int | None = Field(
+        default=None, ge=1,
+        description="Months between CV origins; None = max(1, cv_horizon // 4).")
+    min_cv_train_months: int | None = Field(
+        default=None, ge=2,
+        description="Least history before the first CV origin; shorter series skip CV and "
+        "take the group's default model; None = 1.5 x season_length.")
+    selection_margin: float = Field(
+        default=0.2, ge=0.0, lt=1.0,
+        description="A candidate replaces the group's default ensemble for a series only when "
+        "its CV error is this much (relative) lower: CV over a few windows is noisy and "
+        "combinations are the safer bet.")
+    with_ces: bool = Field(default=False, description="Add AutoCES and ETS/Theta/CES ensembles.")
+    interval_method: Literal["model", "conformal"] = Field(
+        default="model",
+        description="`model`: the chosen model's own intervals where it has them, conformal "
+        "from CV residuals otherwise; `conformal`: always conformal.")
+    clean_promotions: bool = Field(default=True, description="De-uplift past promotion months.")
+    clean_outliers: bool = Field(
+        default=True, description="Clip outliers of smooth/erratic series.")
+    outlier_threshold: float = Field(
+        default=3.5, gt=0, description="Clip beyond rolling median ± this many robust sigmas.")
+    cleaning_window: int = Field(
+        default=7, ge=3, description="Months in the centred rolling median (odd).")
+
+    @field_validator("levels")
+    @classmethod
+    def _levels_increasing(cls, v: tuple[int, int]) -> tuple[int, int]:
+        if not (0 < v[0] < v[1] < 100):
+            raise ValueError(f"levels must be increasing and within (0, 100), got {v}")
+        return v
+
+    @field_validator("cleaning_window")
+    @classmethod
+    def _odd_window(cls, v: int) -> int:
+        if v % 2 == 0:
+            raise ValueError(f"cleaning_window must be odd, got {v}")
+        return v
+
+
+@dataclass
+class BaselineResult:
+    """forecast: SPEC `baseline_forecast`; cleaning: changed history cells; selection: per
+    series the chosen model, its CV error and the runner-up."""
+
+    forecast: pd.DataFrame
+    cleaning: pd.DataFrame
+    selection: pd.DataFrame
+
+
+@dataclass
+class _GroupForecast:
+    rows: np.ndarray
+    model: np.ndarray
+    mean: np.ndarray  # (n, horizon)
+    lo: dict[int, np.ndarray]
+    hi: dict[int, np.ndarray]
+    cv_error: np.ndarray
+    runner_up: np.ndarray
+    runner_up_error: np.ndarray
+    interval_method: np.ndarray
+
+
+def fit_baselines(history: pd.DataFrame, horizon: int, settings: BaselineSettings | None = None,
+                  cycle: str | None = None, promotions: pd.DataFrame | None = None,
+                  keys: pd.DataFrame | None = None, products: pd.DataFrame | None = None,
+                  n_jobs: int = 1) -> BaselineResult:
+    """Fit statistical baselines for every sku x location of `history` ∪ `keys`.
+
+    Takes `sales_history` (sku, location, period, qty), returns a BaselineResult whose
+    `forecast` has one row per series x month of the `horizon` months from `cycle`
+    (default: month after the last history month).
+    """
+    settings = settings or BaselineSettings()
+    history = _check_history(history)
+    if horizon < 1:
+        raise ValueError(f"horizon must be >= 1, got {horizon}")
+    if cycle is None:
+        if history.empty:
+            raise ValueError("cycle is required when history is empty")
+        cycle = add_months(str(history["period"].max()), 1)
+    if not is_month(cycle):
+        raise ValueError(f"cycle must be a month in YYYY-MM form, got {cycle!r}")
+    late = history[history["period"] >= cycle]
+    if len(late):
+        raise ValueError(
+            f"sales_history has {len(late)} rows at or after the cycle {cycle}; first: "
+            f"{late.head(3).to_dict('records')}")
+    extra = None
+    if keys is not None:
+        extra = keys[KEY].astype(str)
+    s = settings.season_length
+    min_history = settings.min_history_months or 2 * s
+
+    panel = build_panel(history, cycle, extra)
+    in_history = pd.MultiIndex.from_frame(panel.keys).isin(
+        pd.MultiIndex.from_frame(history[KEY]))
+    values, promo_log = (clean_promotions(panel, promotions, settings.cleaning_window)
+                         if settings.clean_promotions else (panel.values.copy(), None))
+    classes = classify_demand(values, min_history)
+    outlier_log = None
+    if settings.clean_outliers:
+        eligible = np.isin(classes, [SMOOTH, ERRATIC])
+        values, outlier_log = clip_outliers(panel, values, eligible, s,
+                                            settings.cleaning_window, settings.outlier_threshold)
+        # Clipping only lowers CV²; re-classify so the label matches the series modelled.
+        classes = classify_demand(values, min_history)
+
+    levels = tuple(settings.levels)
+    parts: list[_GroupForecast] = []
+    groups = ((seasonal_set(s, settings.with_ces), [SMOOTH, ERRATIC]),
+              (intermittent_set(s), [INTERMITTENT, LUMPY]))
+    for mset, members in groups:
+        rows = np.flatnonzero(np.isin(classes, members))
+        if rows.size:
+            parts.append(_fit_group(panel, values, rows, mset, horizon, settings, n_jobs))
+    new_rows = np.flatnonzero(classes == NEW)
+    if new_rows.size:
+        established = classes != NEW
+        cold = forecast_cold_start(panel, values, new_rows, established, np.asarray(in_history),
+                                   products, cycle, horizon, s, levels)
+        n = new_rows.size
+        parts.append(_GroupForecast(
+            rows=new_rows, model=cold.model, mean=cold.mean, lo=cold.lo, hi=cold.hi,
+            cv_error=np.full(n, np.nan), runner_up=np.full(n, None, dtype=object),
+            runner_up_error=np.full(n, np.nan), interval_method=np.full(n, "cold_start")))
+
+    forecast, selection = _assemble(panel, values, classes, parts, cycle, horizon, levels)
+    logs = [log for log in (promo_log, outlier_log) if log is not None and len(log)]
+    cleaning = (pd.concat(logs, ignore_index=True) if logs
+                else pd.DataFrame(columns=CLEANING_COLUMNS))
+    cleaning = cleaning.astype({"original": float, "cleaned": float})
+    cleaning = cleaning.sort_values([*KEY, "period", "rule"], ignore_index=True)
+    return BaselineResult(forecast=forecast, cleaning=cleaning, selection=selection)
+
+
+def _check_history(history: pd.DataFrame) -> pd.DataFrame:
+    missing = {"sku", "location", "period", "qty"} - set(history.columns)
+    if missing:
+        raise ValueError(f"history lacks columns {sorted(missing)}")
+    out = history[["sku", "location", "period", "qty"]].copy()
+    out["sku"], out["location"] = out["sku"].astype(str), out["location"].astype(str)
+    out["period"] = out["period"].astype(str)
+    out["qty"] = pd.to_numeric(out["qty"], errors="coerce").astype(float)
+    bad = out[out["qty"].isna() | (out["qty"] < 0) | ~out["period"].map(is_month)]
+    if len(bad):
+        raise ValueError(
+            f"history has {len(bad)} rows with a missing/negative qty or a period not in "
+            f"YYYY-MM form; first: {bad.head(3).to_dict('records')}")
+    return out
+
+
+def _cv_shape(settings: BaselineSettings, horizon: int) -> tuple[int, int, int]:
+    s = settings.season_length
+    cv_h = settings.cv_horizon or min(horizon, max(s, 2))
+    step = settings.cv_step or max(1, cv_h // 4)
+    min_train = settings.min_cv_train_months or max(s + s // 2, 6)
+    return cv_h, step, min_train
+
+
+def _fit_group(panel: Panel, values: np.ndarray, rows: np.ndarray, mset: ModelSet, horizon: int,
+               settings: BaselineSettings, n_jobs: int) -> _GroupForecast:
+    """One CV call and one final call of StatsForecast for all series of a group, then
+    vectorised selection and intervals."""
+    levels = tuple(settings.levels)
+    cv_h, step, min_train = _cv_shape(settings, horizon)
+    windows = settings.cv_windows
+    test_size = cv_h + step * (windows - 1)
+    span = np.sum(~np.isnan(values[rows]), axis=1)
+    work = Panel(keys=panel.keys, first_month=panel.first_month, values=values)
+    names = list(mset.candidates)
+    n = rows.size
+
+    # Final fit of every candidate (what plain statsforecast would do).
+    want_levels = list(levels) if settings.interval_method == "model" else None
+    sf = StatsForecast(models=mset.statsforecast_models, freq=FREQ, n_jobs=n_jobs)
+    fc = sf.forecast(df=work.to_long(rows), h=horizon, level=want_levels)
+    fc = _order(fc, rows, horizon)
+    means = {m.alias: fc[m.alias].to_numpy().reshape(n, horizon) for m in mset.models}
+    for ens in mset.ensembles:
+        means[ens.name] = ens.combine([means[m] for m in ens.members])
+    final_ok = np.stack([np.isfinite(means[c]).all(axis=1) for c in names], axis=1)
+
+    # Rolling-origin CV on the series long enough for it.
+    cv_pos = np.flatnonzero(span >= test_size + min_train)
+    errors = np.full((n, len(names)), np.inf)
+    cv_actual = cv_fcst = None
+    if cv_pos.size:
+        sf_cv = StatsForecast(models=mset.statsforecast_models, freq=FREQ, n_jobs=n_jobs)
+        cv = sf_cv.cross_validation(df=work.to_long(rows[cv_pos]), h=cv_h, n_windows=windows,
+                                    step_size=step, refit=mset.cv_refit)
+        cv = _order(cv, rows[cv_pos], windows * cv_h, by_cutoff=True)
+        shape = (cv_pos.size, windows, cv_h)
+        cv_actual = cv["y"].to_numpy().reshape(shape)
+        cv_fcst = {m.alias: cv[m.alias].to_numpy().reshape(shape) for m in mset.models}
+        for ens in mset.ensembles:
+            cv_fcst[ens.name] = ens.combine([cv_fcst[m] for m in ens.members])
+        for j, c in enumerate(names):
+            err = cv_fcst[c] - cv_actual
+            score = (np.mean(np.abs(err), axis=(1, 2)) if mset.cv_metric == "mae"
+                     else np.sqrt(np.mean(err**2, axis=(1, 2))))
+            errors[cv_pos, j] = np.where(np.isfinite(score), score, np.inf)
+    errors[~final_ok] = np.inf
+
+    chosen, runner = _select(errors, names, mset, settings.selection_margin, final_ok)
+    has_cv = np.zeros(n, dtype=bool)
+    has_cv[cv_pos] = True
+    chosen_name = np.array([names[j] if j >= 0 else "Mean(history)" for j in chosen], dtype=object)
+    mean = np.empty((n, horizon))
+    for j, c in enumerate(names):
+        mask = chosen == j
+        mean[mask] = means[c][mask]
+    # Last resort where every candidate failed: the series' own mean level.
+    none = chosen < 0
+    if none.any():
+        with np.errstate(invalid="ignore"), np.testing.suppress_warnings() as sup:
+            sup.filter(RuntimeWarning)
+            mean[none] = np.nan_to_num(np.nanmean(values[rows[none]], axis=1))[:, None]
+
+    scale_actual = np.full(n, np.nan)
+    chosen_err = np.full(n, np.nan)
+    if cv_actual is not None and cv_fcst is not None:
+        with np.errstate(invalid="ignore"):
+            scale_actual[cv_pos] = np.mean(np.abs(cv_actual), axis=(1, 2))
+        chosen_err[has_cv] = errors[np.flatnonzero(has_cv), chosen[has_cv]]
+    lo, hi, method = _intervals(mset, fc, means, chosen, chosen_name, names, mean, levels,
+                                horizon, values[rows], cv_pos, cv_actual, cv_fcst, settings)
+
+    def relative(err: np.ndarray) -> np.ndarray:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rel = np.where(scale_actual > 0, err / scale_actual, err)
+        return np.where(np.isfinite(rel), rel, np.nan)
+
+    runner_name = np.array([names[j] if j >= 0 else None for j in runner], dtype=object)
+    runner_err = np.where(runner >= 0, errors[np.arange(n), np.maximum(runner, 0)], np.nan)
+    return _GroupForecast(rows=rows, model=chosen_name, mean=mean, lo=lo, hi=hi,
+                          cv_error=relative(chosen_err), runner_up=runner_name,
+                          runner_up_error=relative(runner_err), interval_method=method)
+
+
+def _order(df: pd.DataFrame, rows: np.ndarray, per_series: int,
+           by_cutoff: bool = False) -> pd.DataFrame:
+    """Sort statsforecast output into the order of `rows`, checking it is rectangular."""
+    df = df.reset_index(drop=("unique_id" in df.columns))
+    pos = pd.Series(np.arange(rows.size), index=rows.astype(str))
+    df["_pos"] = df["unique_id"].map(pos).to_numpy()
+    order = ["_pos", "cutoff", "ds"] if by_cutoff else ["_pos", "ds"]
+    df = df.sort_values(order, kind="stable", ignore_index=True)
+    if len(df) != rows.size * per_series:
+        raise RuntimeError(f"statsforecast returned {len(df)} rows, expected "
+                           f"{rows.size * per_series}")
+    return df
+
+
+def _select(errors: np.ndarray, names: list[str], mset: ModelSet, margin: float,
+            final_ok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Chosen and runner-up candidate index per series (-1 = none).
+
+    With CV: the default ensemble unless another candidate's CV error is `margin` lower.
+    Without CV (or where the default failed): the default, else the first working fallback.
+    """
+    n = errors.shape[0]
+    order = np.argsort(errors, axis=1, kind="stable")
+    best = order[:, 0]
+    best_err = errors[np.arange(n), best]
+    default = names.index(mset.default)
+    default_err = errors[:, default]
+    has_cv = np.isfinite(errors).any(axis=1) & np.isfinite(best_err)
+    switch = has_cv & (~np.isfinite(default_err) | (best_err < (1.0 - margin) * default_err))
+    chosen = np.where(switch, best, default)
+    # Without CV (or default failed in the final fit): walk the fallback chain.
+    need = ~final_ok[np.arange(n), chosen]
+    for name in mset.fallbacks:
+        j = names.index(name)
+        take = need & final_ok[:, j]
+        chosen[take] = j
+        need &= ~take
+    chosen[need] = -1
+    # Runner-up: the best CV candidate other than the chosen one.
+    masked = errors.copy()
+    masked[np.arange(n), np.maximum(chosen, 0)] = np.inf
+    runner = np.argmin(masked, axis=1)
+    runner = np.where(np.isfinite(masked[np.arange(n), runner]), runner, -1)
+    return chosen, runner
+
+
+def _intervals(mset: ModelSet, fc: pd.DataFrame, means: dict[str, np.ndarray], chosen: np.ndarray,
+               chosen_name: np.ndarray, names: list[str], mean: np.ndarray,
+               levels: tuple[int, ...], horizon: int, history: np.ndarray, cv_pos: np.ndarray,
+               cv_actual: np.ndarray | None, cv_fcst: dict[str, np.ndarray] | None,
+               settings: BaselineSettings) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray],
+                                                    np.ndarray]:
+    """Model intervals where the chosen model has them, else conformal.
+
+    Conformal: signed CV errors of each series' chosen candidate, divided by that series' CV
+    MAE, pooled over the group's series and windows per horizon step (±1 step) give quantiles
+    that are multiplied back by the series' scale. Pooling across series is what makes a
+    handful of windows enough; steps beyond the CV horizon widen with sqrt(step). Series
+    without CV use their one-step naive MAE times the group's median ratio of CV MAE to it.
+    """
+    n = mean.shape[0]
+    lo = {lv: np.full((n, horizon), np.nan) for lv in levels}
+    hi = {lv: np.full((n, horizon), np.nan) for lv in levels}
+    method = np.full(n, "conformal", dtype=object)
+    if settings.interval_method == "model":
+        for m in mset.models:
+            if not m.native_intervals:
+                continue
+            mask = chosen_name == m.alias
+            if not mask.any():
+                continue
+            for lv in levels:
+                lo[lv][mask] = fc[f"{m.alias}-lo-{lv}"].to_numpy().reshape(n, horizon)[mask]
+                hi[lv][mask] = fc[f"{m.alias}-hi-{lv}"].to_numpy().reshape(n, horizon)[mask]
+            method[mask] = "model"
+        usable = np.all([np.isfinite(lo[lv]).all(axis=1) & np.isfinite(hi[lv]).all(axis=1)
+                         for lv in levels], axis=0)
+        method[~usable] = "conformal"
+
+    with np.errstate(invalid="ignore"), np.testing.suppress_warnings() as sup:
+        sup.filter(RuntimeWarning)
+        naive_mae = np.nanmean(np.abs(np.diff(history, axis=1)), axis=1)
+    naive_mae = np.nan_to_num(naive_mae)
+    scale = naive_mae.copy()
+    quantiles: dict[tuple[int, str], np.ndarray] = {}
+    steps = np.arange(1, horizon + 1)
+    usable_cv = np.zeros(0, dtype=int)
+    if cv_actual is not None and cv_fcst is not None and cv_pos.size:
+        pick = chosen[cv_pos]
+        usable_cv = np.flatnonzero(pick >= 0)
+    if usable_cv.size:
+        assert cv_actual is not None and cv_fcst is not None
+        stacked = np.stack([cv_fcst[c] for c in names], axis=0)  # (cand, n_cv, w, h)
+        idx = cv_pos[usable_cv]
+        err = cv_actual[usable_cv] - stacked[chosen[idx], usable_cv]  # (k, w, h)
+        cv_mae = np.mean(np.abs(err), axis=(1, 2))
+        scale[idx] = cv_mae
+        ratio_ok = naive_mae[idx] > 0
+        ratio = (np.median(cv_mae[ratio_ok] / naive_mae[idx][ratio_ok]) if ratio_ok.any()
+                 else 1.0)
+        no_cv = np.ones(n, dtype=bool)
+        no_cv[idx] = False
+        scale[no_cv] = naive_mae[no_cv] * ratio
+        with np.errstate(invalid="ignore", divide="ignore"):
+            z = err / np.where(cv_mae > 0, cv_mae, np.inf)[:, None, None]
+        cv_h = z.shape[2]
+        for lv in levels:
+            qlo, qhi = np.empty(cv_h), np.empty(cv_h)
+            for k in range(cv_h):
+                pool = z[:, :, max(k - 1, 0):k + 2].ravel()
+                qlo[k] = np.quantile(pool, 0.5 - lv / 200.0)
+                qhi[k] = np.quantile(pool, 0.5 + lv / 200.0)
+            # Wider, never narrower, further out; beyond the CV horizon grow like sqrt(step).
+            qlo, qhi = np.minimum.accumulate(qlo), np.maximum.accumulate(qhi)
+            grow = np.sqrt(np.maximum(steps, cv_h) / cv_h)
+            quantiles[(lv, "lo")] = np.concatenate([qlo, np.full(horizon, qlo[-1])])[:horizon]
+            quantiles[(lv, "hi")] = np.concatenate([qhi, np.full(horizon, qhi[-1])])[:horizon]
+            quantiles[(lv, "lo")] *= np.where(steps > cv_h, grow, 1.0)
+            quantiles[(lv, "hi")] *= np.where(steps > cv_h, grow, 1.0)
+    else:
+        # No series of the group could be validated: random-walk-like normal intervals,
+        # MAE -> sigma by sqrt(pi/2).
+        for lv in levels:
+            zq = norm.ppf(0.5 + lv / 200.0) * np.sqrt(np.pi / 2) * np.sqrt(steps)
+            quantiles[(lv, "lo")], quantiles[(lv, "hi")] = -zq, zq
+    conformal = method == "conformal"
+    for lv in levels:
+        lo[lv][conformal] = (mean + scale[:, None] * quantiles[(lv, "lo")][None, :])[conformal]
+        hi[lv][conformal] = (mean + scale[:, None] * quantiles[(lv, "hi")][None, :])[conformal]
+    return lo, hi, method
+
+
+def _assemble(panel: Panel, values: np.ndarray, classes: np.ndarray,
+              parts: list[_GroupForecast], cycle: str, horizon: int,
+              levels: tuple[int, ...]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Stack the groups into SPEC's long `baseline_forecast` and the `selection` table."""
+    n = len(panel.keys)
+    model = np.empty(n, dtype=object)
+    mean = np.zeros((n, horizon))
+    lo = {lv: np.zeros((n, horizon)) for lv in levels}
+    hi = {lv: np.zeros((n, horizon)) for lv in levels}
+    sel = pd.DataFrame(index=np.arange(n), columns=SELECTION_COLUMNS[2:])
+    for p in parts:
+        model[p.rows] = p.model
+        mean[p.rows] = p.mean
+        for lv in levels:
+            lo[lv][p.rows], hi[lv][p.rows] = p.lo[lv], p.hi[lv]
+        sel.loc[p.rows, "model"] = p.model
+        sel.loc[p.rows, "cv_error"] = p.cv_error
+        sel.loc[p.rows, "runner_up"] = p.runner_up
+        sel.loc[p.rows, "runner_up_error"] = p.runner_up_error
+        sel.loc[p.rows, "interval_method"] = p.interval_method
+    # Demand is never negative: floor everything at zero, then force the bounds to nest.
+    mean = np.maximum(np.nan_to_num(mean), 0.0)
+    narrow, wide = levels[0], levels[-1]
+    lo_n = np.clip(np.fmin(lo[narrow], mean), 0.0, None)
+    hi_n = np.fmax(hi[narrow], mean)
+    lo_w = np.clip(np.fmin(lo[wide], lo_n), 0.0, None)
+    hi_w = np.fmax(hi[wide], hi_n)
+    periods = horizon_periods(cycle, horizon)
+    forecast = pd.DataFrame({
+        "sku": np.repeat(panel.keys["sku"].to_numpy(), horizon),
+        "location": np.repeat(panel.keys["location"].to_numpy(), horizon),
+        "period": np.tile(np.array(periods, dtype=object), n),
+        "model": np.repeat(model, horizon).astype(str),
+        "forecast": mean.ravel(),
+        f"lo_{narrow}": lo_n.ravel(), f"hi_{narrow}": hi_n.ravel(),
+        f"lo_{wide}": lo_w.ravel(), f"hi_{wide}": hi_w.ravel(),
+        "demand_class": np.repeat(classes, horizon).astype(str),
+    })
+    forecast = forecast[["sku", "location", "period", "model", "forecast", f"lo_{narrow}",
+                         f"hi_{narrow}", f"lo_{wide}", f"hi_{wide}", "demand_class"]]
+    sel["demand_class"] = classes
+    sel["history_months"] = demand_stats(values)["span"].to_numpy()
+    selection = pd.concat([panel.keys, sel], axis=1)[SELECTION_COLUMNS]
+    selection = selection.astype({"cv_error": float, "runner_up_error": float,
+                                  "history_months": int})
+    return forecast, selection

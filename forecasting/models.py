@@ -1,0 +1,212 @@
+"""Candidate model sets (statsforecast models, ensembles, fallbacks) for each demand-class group."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+from statsforecast.models import (
+    ADIDA,
+    IMAPA,
+    TSB,
+    AutoCES,
+    AutoETS,
+    CrostonSBA,
+    DynamicOptimizedTheta,
+    HistoricAverage,
+    Naive,
+    SeasonalNaive,
+)
+
+
+class GuardedModel:
+    """Wraps a statsforecast model so that a failure yields NaN instead of an exception.
+
+    statsforecast's own `fallback_model` silently writes the fallback's numbers under the
+    failing model's name, so nobody could tell which model produced a row. NaN marks the
+    failure per series; selection then simply skips that candidate and the audit trail
+    (`selection.model`) names the model that really produced the numbers.
+    """
+
+    uses_exog = False
+
+    def __init__(self, model: Any, native_intervals: bool) -> None:
+        self.model = model
+        self.alias: str = model.alias
+        # Only models whose own intervals are cheap and meaningful are asked for them;
+        # the rest get conformal intervals from the cross-validation residuals.
+        self.native_intervals = native_intervals
+        self._fitted: Any = None
+
+    def __repr__(self) -> str:
+        return self.alias
+
+    def new(self) -> "GuardedModel":
+        clone = GuardedModel(self.model, self.native_intervals)
+        return clone
+
+    def _empty(self, h: int, level: Sequence[int] | None) -> dict[str, np.ndarray]:
+        out = {"mean": np.full(h, np.nan)}
+        for lv in sorted(level or ()):
+            out[f"lo-{lv}"] = np.full(h, np.nan)
+        for lv in sorted(level or ()):
+            out[f"hi-{lv}"] = np.full(h, np.nan)
+        return out
+
+    def _normalise(
+        self, res: dict[str, np.ndarray], h: int, level: Sequence[int] | None
+    ) -> dict[str, np.ndarray]:
+        # statsforecast names output columns from the *last* series' keys, so every series
+        # must return the same keys in the same order, failed or not.
+        out = self._empty(h, level)
+        for key in out:
+            if key in res:
+                out[key] = np.asarray(res[key], dtype=float)
+        return out
+
+    def _call(
+        self, method: str, y: np.ndarray, h: int, level: Sequence[int] | None, **kw: Any
+    ) -> dict[str, np.ndarray]:
+        target = self.model if method == "forecast" else self._fitted
+        if target is None:
+            return self._empty(h, level)
+        try:
+            kwargs: dict[str, Any] = {"y": y, "h": h, **kw}
+            if level and self.native_intervals:
+                kwargs["level"] = list(level)
+            res = getattr(target, method)(**kwargs)
+        except Exception:  # any model error is a per-series failure, handled by selection
+            return self._empty(h, level)
+        return self._normalise(res, h, level)
+
+    def forecast(
+        self,
+        y: np.ndarray,
+        h: int,
+        X: np.ndarray | None = None,
+        X_future: np.ndarray | None = None,
+        level: Sequence[int] | None = None,
+        fitted: bool = False,
+    ) -> dict[str, np.ndarray]:
+        return self._call("forecast", y, h, level, X=X, X_future=X_future)
+
+    def fit(self, y: np.ndarray, X: np.ndarray | None = None) -> "GuardedModel":
+        try:
+            self._fitted = self.model.new().fit(y=y, X=X)
+        except Exception:  # a failed fit makes every later forward NaN
+            self._fitted = None
+        return self
+
+    def forward(
+        self,
+        y: np.ndarray,
+        h: int,
+        X: np.ndarray | None = None,
+        X_future: np.ndarray | None = None,
+        level: Sequence[int] | None = None,
+        fitted: bool = False,
+    ) -> dict[str, np.ndarray]:
+        return self._call("forward", y, h, level, X=X, X_future=X_future)
+
+
+@dataclass(frozen=True)
+class Ensemble:
+    """A combination of member forecasts, computed after the fact (no extra fitting)."""
+
+    name: str
+    members: tuple[str, ...]
+    how: Literal["mean", "median"] = "mean"
+
+    def combine(self, columns: Sequence[np.ndarray]) -> np.ndarray:
+        """Combine member arrays; a NaN member (failed model) makes the ensemble NaN."""
+        stacked = np.stack(columns, axis=0)
+        return stacked.mean(axis=0) if self.how == "mean" else np.median(stacked, axis=0)
+
+
+@dataclass(frozen=True)
+class ModelSet:
+    """The candidates fitted for one group of series, and how to choose among them.
+
+    `default` is used where a series is too short for cross-validation; `fallbacks` are
+    tried in order where the chosen (or default) candidate failed for a series.
+    """
+
+    name: str
+    models: tuple[GuardedModel, ...]
+    ensembles: tuple[Ensemble, ...] = ()
+    default: str = ""
+    fallbacks: tuple[str, ...] = ()
+    cv_metric: Literal["mae", "rmse"] = "mae"
+    # refit=False fits once per series at the first CV cutoff and rolls forward: CV then
+    # costs about one fit; only models with a `forward` method allow it.
+    cv_refit: bool = False
+    candidates: tuple[str, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        names = tuple(m.alias for m in self.models) + tuple(e.name for e in self.ensembles)
+        object.__setattr__(self, "candidates", names)
+
+    @property
+    def statsforecast_models(self) -> list[GuardedModel]:
+        return [m.new() for m in self.models]
+
+
+def seasonal_set(season_length: int, with_ces: bool = False) -> ModelSet:
+    """Smooth/erratic series: AutoETS, DynamicOptimizedTheta, their mean (the default),
+    SeasonalNaive as a floor and Naive as the last fallback; AutoCES optionally.
+
+    DynamicOptimizedTheta rather than AutoTheta: AutoTheta picks its variant in-sample and
+    was clearly worse in rolling-origin CV on M3's training part. AutoCES is off by default:
+    its `forward` (used by the one-fit CV) degrades badly after the first window in
+    statsforecast 2.1, which makes its CV errors, and so selection and conformal intervals,
+    unreliable.
+    """
+    models = [
+        GuardedModel(AutoETS(season_length=season_length, alias="AutoETS"), True),
+        GuardedModel(
+            DynamicOptimizedTheta(season_length=season_length, alias="DynamicOptimizedTheta"),
+            True,
+        ),
+    ]
+    members = ["AutoETS", "DynamicOptimizedTheta"]
+    ensembles = [Ensemble("Mean(ETS,DOTheta)", tuple(members), "mean")]
+    if with_ces:
+        # CES's own intervals are simulated and cost ~10x its fit: conformal instead.
+        models.append(GuardedModel(AutoCES(season_length=season_length, alias="AutoCES"), False))
+        ensembles.append(Ensemble("Mean(ETS,DOTheta,CES)", (*members, "AutoCES"), "mean"))
+        ensembles.append(Ensemble("Median(ETS,DOTheta,CES)", (*members, "AutoCES"), "median"))
+    models += [
+        GuardedModel(SeasonalNaive(season_length=season_length, alias="SeasonalNaive"), True),
+        GuardedModel(Naive(alias="Naive"), True),
+    ]
+    return ModelSet(
+        name="seasonal",
+        models=tuple(models),
+        ensembles=tuple(ensembles),
+        default=ensembles[0].name,
+        fallbacks=("AutoETS", "DynamicOptimizedTheta", "SeasonalNaive", "Naive"),
+        cv_metric="mae",
+        cv_refit=False,
+    )
+
+
+def intermittent_set(season_length: int) -> ModelSet:
+    """Intermittent/lumpy series: Croston SBA, TSB, ADIDA, IMAPA; HistoricAverage as fallback."""
+    models = [
+        GuardedModel(CrostonSBA(alias="CrostonSBA"), False),
+        GuardedModel(TSB(alpha_d=0.1, alpha_p=0.1, alias="TSB"), False),
+        GuardedModel(ADIDA(alias="ADIDA"), False),
+        GuardedModel(IMAPA(alias="IMAPA"), False),
+        GuardedModel(HistoricAverage(alias="HistoricAverage"), False),
+    ]
+    return ModelSet(
+        name="intermittent",
+        models=tuple(models),
+        ensembles=(Ensemble("Mean(SBA,TSB,ADIDA,IMAPA)", ("CrostonSBA", "TSB", "ADIDA", "IMAPA")),),
+        default="CrostonSBA",
+        fallbacks=("TSB", "ADIDA", "HistoricAverage"),
+        # MAE rewards forecasting zero on intermittent data; squared error keeps the mean.
+        cv_metric="rmse",
+        # These models have no `forward`; they are cheap, so refitting per window is fine.
+        cv_refit=True,
+    )

@@ -1,0 +1,131 @@
+"""build_plan: scope -> consensus demand -> capacity plan -> reasons, exceptions, family totals."""
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from data_contracts.periods import add_months
+from reconciliation.capacity import REPORT_COLUMNS, plan_capacity
+from reconciliation.consensus import build_demand
+from reconciliation.inputs import get_table, number, products_frame, text
+from reconciliation.promotions import (
+    EXCEPTION_COLUMNS,
+    check_promo_uplifts,
+    clean_promotions,
+    promotion_load,
+)
+from reconciliation.reasons import assign_reasons
+from reconciliation.scope import planned_keys
+from reconciliation.settings import PlanSettings
+from reconciliation.trust import TRUST_COLUMNS
+
+PLAN_COLUMNS = [
+    "sku", "location", "period", "sales_forecast", "baseline_forecast", "consensus_demand",
+    "constrained_demand", "shortfall", "planned_receipts", "order_release_period",
+    "projected_on_hand", "reason",
+]
+# Optional columns kept for planners and the report (SPEC allows additions).
+EXTRA_PLAN_COLUMNS = [
+    "family", "promo_uplift_pct", "promo_adjusted_baseline", "submitted_by", "sales_weight",
+    "open_orders", "demand_class",
+]
+FAMILY_COLUMNS = [
+    "family", "location", "period", "sales_forecast", "baseline_forecast", "consensus_demand",
+    "constrained_demand", "shortfall", "planned_receipts",
+]
+SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
+
+
+@dataclass
+class PlanResult:
+    """Everything build_plan produces; frames are ready for contracts and publishing."""
+
+    consensus_plan: pd.DataFrame
+    capacity_report: pd.DataFrame
+    exceptions: pd.DataFrame
+    trust: pd.DataFrame
+    family_plan: pd.DataFrame
+    promotion_load: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+
+def build_plan(
+    tables: dict[str, pd.DataFrame], baseline: pd.DataFrame, cycle: str, horizon: int,
+    settings: PlanSettings | None = None,
+) -> PlanResult:
+    """The consensus, capacity-constrained plan of `cycle` for `horizon` months.
+
+    `tables` are validated SPEC input tables (optional ones may be absent); `baseline` is the
+    SPEC baseline_forecast for every planned SKU x location x month. Exceptions use "" for a
+    sku/location/period that does not apply (location-level rows have sku "").
+    """
+    settings = settings or PlanSettings()
+    products = products_frame(tables)
+    keys = planned_keys(tables, cycle, horizon)
+    rows, trust, exc_demand = build_demand(
+        tables, baseline, keys, products, cycle, horizon, settings
+    )
+    rows, report, exc_supply = plan_capacity(rows, tables, products, cycle, horizon, settings)
+    rows["reason"] = assign_reasons(rows, settings.tolerance)
+    lead = rows["sku"].map(products["lead_time_months"]).fillna(0).astype(int)
+    rows["order_release_period"] = [add_months(p, -int(n)) for p, n in
+                                    zip(rows["period"], lead, strict=True)]
+    plan = rows[PLAN_COLUMNS + EXTRA_PLAN_COLUMNS].reset_index(drop=True)
+
+    sh = get_table(tables, "sales_history")
+    history = pd.DataFrame({"sku": text(sh["sku"]), "location": text(sh["location"]),
+                            "period": text(sh["period"]), "qty": number(sh["qty"])})
+    promos = clean_promotions(tables)
+    load, exc_load = promotion_load(promos, plan, products)
+    exc_promo = check_promo_uplifts(promos, history[history["period"] < cycle], products, cycle,
+                                    settings)
+    exceptions = collect_exceptions(
+        [exc_demand, exc_supply, exc_promo, exc_load, moq_exceptions(plan, products, settings)]
+    )
+    return PlanResult(
+        consensus_plan=plan,
+        capacity_report=report[REPORT_COLUMNS].reset_index(drop=True) if not report.empty
+        else pd.DataFrame(columns=REPORT_COLUMNS),
+        exceptions=exceptions,
+        trust=trust if not trust.empty else pd.DataFrame(columns=TRUST_COLUMNS),
+        family_plan=family_totals(plan),
+        promotion_load=load,
+    )
+
+
+def family_totals(plan: pd.DataFrame) -> pd.DataFrame:
+    """family x location x period sums of the plan's quantities (coherent by construction)."""
+    if plan.empty:
+        return pd.DataFrame(columns=FAMILY_COLUMNS)
+    return plan.groupby(["family", "location", "period"], as_index=False)[
+        FAMILY_COLUMNS[3:]].sum()
+
+
+def moq_exceptions(
+    plan: pd.DataFrame, products: pd.DataFrame, settings: PlanSettings
+) -> pd.DataFrame:
+    """Info rows where a planned receipt is below min_order_qty (the LP does not round to MOQ:
+    that needs integer variables; the buyer rounds or combines months)."""
+    moq = plan["sku"].map(products["min_order_qty"]).fillna(0.0)
+    low = plan[(plan["planned_receipts"] > settings.tolerance) & (plan["planned_receipts"] < moq)]
+    return pd.DataFrame({
+        "sku": low["sku"], "location": low["location"], "period": low["period"],
+        "type": "BELOW_MIN_ORDER_QTY", "severity": "info",
+        "message": [f"planned receipt {q:,.0f} is below the minimum order quantity {m:,.0f}"
+                    for q, m in zip(low["planned_receipts"], moq[low.index], strict=True)],
+    })
+
+
+def collect_exceptions(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """All exceptions in SPEC columns, "" for missing keys, errors first."""
+    parts = [p for p in parts if not p.empty]
+    if not parts:
+        return pd.DataFrame({c: pd.Series(dtype="object") for c in EXCEPTION_COLUMNS})
+    exc = pd.concat([p[EXCEPTION_COLUMNS] for p in parts], ignore_index=True)
+    for c in ("sku", "location", "period", "type", "severity", "message"):
+        exc[c] = text(exc[c])
+    order = exc["severity"].map(SEVERITY_ORDER).fillna(3)
+    exc = exc.assign(_o=order).sort_values(["_o", "location", "sku", "period", "type"],
+                                           kind="stable")
+    return exc.drop(columns="_o").reset_index(drop=True)
+
+

@@ -1,0 +1,458 @@
+"""The key figures of the S&OP pack, computed once and shared by the HTML report and the summary.
+
+Every function takes the published tables (SPEC columns) and tolerates missing optional
+columns and empty frames: a meeting pack must still render when a stage produced little.
+"""
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from data_contracts.tables import SEVERITIES
+
+MEASURES: tuple[str, ...] = (
+    "sales_forecast",
+    "baseline_forecast",
+    "consensus_demand",
+    "constrained_demand",
+)
+MEASURE_LABELS: dict[str, str] = {
+    "sales_forecast": "Sales",
+    "baseline_forecast": "Baseline",
+    "consensus_demand": "Consensus",
+    "constrained_demand": "Constrained",
+    "shortfall": "Shortfall",
+}
+SEVERITY_RANK: dict[str, int] = {"error": 0, "warning": 1, "info": 2}
+OTHER_FAMILIES = "(other families)"
+UNKNOWN_FAMILY = "(no family)"
+
+
+def numeric(df: pd.DataFrame, col: str) -> pd.Series:
+    """A column as floats (0 where missing or unparsable), so sums never fail."""
+    if col not in df.columns:
+        return pd.Series(0.0, index=df.index)
+    return pd.to_numeric(df[col], errors="coerce").fillna(0.0).astype(float)
+
+
+def text(df: pd.DataFrame, col: str, default: str = "") -> pd.Series:
+    """A column as strings (default where missing)."""
+    if col not in df.columns:
+        return pd.Series(default, index=df.index, dtype=object)
+    return df[col].astype(object).where(df[col].notna(), default).astype(str)
+
+
+def _measures(plan: pd.DataFrame) -> pd.DataFrame:
+    out = pd.DataFrame({m: numeric(plan, m) for m in MEASURES}, index=plan.index)
+    if "shortfall" in plan.columns:
+        out["shortfall"] = numeric(plan, "shortfall")
+    else:
+        out["shortfall"] = (out["consensus_demand"] - out["constrained_demand"]).clip(lower=0)
+    return out
+
+
+def pct(part: float, whole: float) -> float:
+    """part / whole, NaN when whole is 0 (a % of nothing is undefined, not 0)."""
+    return part / whole if whole else math.nan
+
+
+@dataclass(frozen=True)
+class Headline:
+    """Horizon totals of the plan, in units."""
+
+    sales: float
+    baseline: float
+    consensus: float
+    constrained: float
+    shortfall: float
+    n_skus: int
+    n_series: int
+    n_periods: int
+
+    @property
+    def gap_to_sales(self) -> float:
+        """Consensus minus sales: negative when the meeting trimmed an optimistic number."""
+        return self.consensus - self.sales
+
+    @property
+    def gap_to_sales_pct(self) -> float:
+        return pct(self.gap_to_sales, self.sales)
+
+    @property
+    def consensus_vs_baseline_pct(self) -> float:
+        return pct(self.consensus - self.baseline, self.baseline)
+
+    @property
+    def service_pct(self) -> float:
+        """Share of consensus demand that capacity can serve."""
+        return pct(self.constrained, self.consensus)
+
+
+def headline_totals(plan: pd.DataFrame) -> Headline:
+    m = _measures(plan)
+    skus = text(plan, "sku")
+    locs = text(plan, "location")
+    return Headline(
+        sales=float(m["sales_forecast"].sum()),
+        baseline=float(m["baseline_forecast"].sum()),
+        consensus=float(m["consensus_demand"].sum()),
+        constrained=float(m["constrained_demand"].sum()),
+        shortfall=float(m["shortfall"].sum()),
+        n_skus=int(skus.nunique()),
+        n_series=int((skus + "\x1f" + locs).nunique()),
+        n_periods=int(text(plan, "period").nunique()),
+    )
+
+
+def monthly_totals(plan: pd.DataFrame) -> pd.DataFrame:
+    """period -> sales, baseline, consensus, constrained, shortfall (sorted by period)."""
+    m = _measures(plan)
+    m["period"] = text(plan, "period")
+    cols = [*MEASURES, "shortfall"]
+    if m.empty:
+        return pd.DataFrame(columns=["period", *cols])
+    return m.groupby("period", sort=True)[cols].sum().reset_index()
+
+
+def family_totals(plan: pd.DataFrame, products: pd.DataFrame, top_n: int = 25) -> pd.DataFrame:
+    """family -> measures + gap to sales (units, %), largest families first, the tail folded."""
+    m = _measures(plan)
+    fam_of = (
+        dict(zip(text(products, "sku"), text(products, "family", UNKNOWN_FAMILY), strict=True))
+        if not products.empty
+        else {}
+    )
+    m["family"] = text(plan, "sku").map(fam_of).fillna(UNKNOWN_FAMILY)
+    cols = [*MEASURES, "shortfall"]
+    if m.empty:
+        return pd.DataFrame(columns=["family", *cols, "gap_units", "gap_pct"])
+    fam = m.groupby("family")[cols].sum().sort_values("consensus_demand", ascending=False)
+    if len(fam) > top_n:  # thousands of families would make an unreadable table
+        head, tail = fam.iloc[: top_n - 1], fam.iloc[top_n - 1 :]
+        fam = pd.concat([head, tail.sum().to_frame(OTHER_FAMILIES).T])
+    fam["gap_units"] = fam["consensus_demand"] - fam["sales_forecast"]
+    fam["gap_pct"] = [
+        pct(g, s) for g, s in zip(fam["gap_units"], fam["sales_forecast"], strict=True)
+    ]
+    return fam.rename_axis("family").reset_index()
+
+
+UTIL_METRICS: tuple[tuple[str, str, str], ...] = (
+    ("inbound", "inbound_pallets", "inbound_capacity_pallets"),
+    ("storage", "storage_pallets", "storage_capacity_pallets"),
+    ("outbound", "outbound_units", "outbound_capacity_units"),
+)
+
+
+def capacity_utilisation(capacity: pd.DataFrame) -> pd.DataFrame:
+    """location, period, <metric>_util (load / capacity, NaN without capacity), status, costs."""
+    out = pd.DataFrame(
+        {"location": text(capacity, "location"), "period": text(capacity, "period")},
+        index=capacity.index,
+    )
+    for name, load, cap in UTIL_METRICS:
+        c = numeric(capacity, cap)
+        out[f"{name}_util"] = (numeric(capacity, load) / c.where(c > 0)).astype(float)
+    out["status"] = text(capacity, "status", "ok").str.lower()
+    out["overtime_cost"] = numeric(capacity, "overtime_cost")
+    out["overtime_pallets"] = numeric(capacity, "overtime_pallets")
+    return out.sort_values(["location", "period"]).reset_index(drop=True)
+
+
+def capacity_by_location(capacity: pd.DataFrame) -> pd.DataFrame:
+    """Per warehouse: months ok/overtime/short, peak utilisation, overtime cost, which months."""
+    util = capacity_utilisation(capacity)
+    cols = [
+        "location",
+        "months",
+        "ok",
+        "overtime",
+        "short",
+        "peak_util",
+        "overtime_cost",
+        "overtime_months",
+        "short_months",
+    ]
+    if util.empty:
+        return pd.DataFrame(columns=cols)
+    rows = []
+    for loc, g in util.groupby("location", sort=True):  # one row per warehouse: a handful
+        peak = g[[f"{n}_util" for n, _, _ in UTIL_METRICS]].max().max()
+        rows.append(
+            {
+                "location": loc,
+                "months": len(g),
+                "ok": int((g["status"] == "ok").sum()),
+                "overtime": int((g["status"] == "overtime").sum()),
+                "short": int((g["status"] == "short").sum()),
+                "peak_util": float(peak) if pd.notna(peak) else math.nan,
+                "overtime_cost": float(g["overtime_cost"].sum()),
+                "overtime_months": g.loc[g["status"] == "overtime", "period"].tolist(),
+                "short_months": g.loc[g["status"] == "short", "period"].tolist(),
+            }
+        )
+    return pd.DataFrame(rows, columns=cols)
+
+
+def location_status(row: pd.Series) -> str:
+    """The worst status of a warehouse over the horizon."""
+    if row["short"]:
+        return "short"
+    return "overtime" if row["overtime"] else "ok"
+
+
+def exception_counts(exceptions: pd.DataFrame) -> dict[str, int]:
+    """severity -> count, always with error/warning/info (in that order)."""
+    sev = text(exceptions, "severity", "info").str.lower()
+    counts = {s: int((sev == s).sum()) for s in sorted(SEVERITIES, key=SEVERITY_RANK.__getitem__)}
+    other = int((~sev.isin(SEVERITIES)).sum())
+    if other:
+        counts["other"] = other
+    return counts
+
+
+def exception_types(exceptions: pd.DataFrame, top_n: int = 20) -> pd.DataFrame:
+    """type x severity counts, most severe and most frequent first."""
+    df = pd.DataFrame(
+        {
+            "type": text(exceptions, "type", "(none)"),
+            "severity": text(exceptions, "severity", "info"),
+        }
+    )
+    if df.empty:
+        return pd.DataFrame(columns=["type", "error", "warning", "info", "total"])
+    table = pd.crosstab(df["type"], df["severity"].str.lower())
+    for s in ("error", "warning", "info"):
+        if s not in table.columns:
+            table[s] = 0
+    table = table[["error", "warning", "info"]]
+    table["total"] = table.sum(axis=1)
+    table = table.sort_values(["error", "warning", "total"], ascending=False).head(top_n)
+    return table.rename_axis("type").reset_index().rename_axis(None, axis=1)
+
+
+# What the meeting has to decide, by keywords in the exception type (types are owned by
+# reconciliation/ and data_contracts/, so match loosely rather than on an exact list).
+DECISIONS: tuple[tuple[tuple[str, ...], str], ...] = (
+    (
+        ("short", "capacity", "overflow", "inbound", "storage", "outbound"),
+        "Accept the cut, buy overtime, pre-build or move volume to another warehouse",
+    ),
+    (
+        ("stockout", "stock_out", "below_safety", "safety"),
+        "Expedite supply or agree which customers are served first",
+    ),
+    (
+        ("bias", "optimis", "trust", "gap", "sales"),
+        "Confirm the sales number with evidence or accept the consensus",
+    ),
+    (("override",), "Re-confirm the override or withdraw it"),
+    (
+        ("baseline_missing", "no_baseline", "no_history"),
+        "Agree a volume for the item without usable history, or confirm the sales number",
+    ),
+    (("new", "launch", "cold"), "Agree the launch volume and who owns it"),
+    (("promo",), "Confirm the promotion volume and that supply can follow"),
+    (("phase", "obsolete", "excess", "overstock"), "Decide run-out, markdown or transfer"),
+    (
+        ("contract", "reject", "quarantin", "missing", "invalid", "data"),
+        "Fix the source data or accept the quarantine for this cycle",
+    ),
+    (("moq", "min_order", "lead"), "Accept the order constraint or negotiate with the supplier"),
+)
+DEFAULT_DECISION = "Review, decide and name an owner"
+
+
+def decision_for(exception_type: str) -> str:
+    key = exception_type.lower()
+    for words, decision in DECISIONS:
+        if any(w in key for w in words):
+            return decision
+    return DEFAULT_DECISION
+
+
+def top_exceptions(exceptions: pd.DataFrame, top_n: int = 25) -> pd.DataFrame:
+    """Errors first, then warnings (info only if nothing else), with the decision needed."""
+    cols = ["severity", "type", "sku", "location", "period", "message", "decision"]
+    df = pd.DataFrame({c: text(exceptions, c) for c in cols[:-1]})
+    if df.empty:
+        return pd.DataFrame(columns=cols)
+    df["severity"] = df["severity"].str.lower()
+    rank = df["severity"].map(SEVERITY_RANK).fillna(3)
+    serious = rank <= 1
+    if serious.any():
+        df, rank = df[serious], rank[serious]
+    # Round-robin over types within a severity: the first rows show one of each kind of
+    # problem instead of 25 copies of the most frequent one.
+    df = df.assign(_rank=rank).sort_values(["_rank", "type", "period", "sku", "location"])
+    df["_nth"] = df.groupby(["_rank", "type"]).cumcount()
+    df = df.sort_values(["_rank", "_nth", "type"], kind="stable")
+    df = df.head(top_n).drop(columns=["_rank", "_nth"])
+    df["decision"] = df["type"].map(decision_for)
+    return df.reset_index(drop=True)
+
+
+def promotion_load(
+    promotions: pd.DataFrame | None,
+    plan: pd.DataFrame,
+    products: pd.DataFrame,
+    cycle: str,
+    capacity: pd.DataFrame | None = None,
+    top_n: int = 20,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Planned promotions in the horizon and their extra load.
+
+    Extra units = promo-free baseline x uplift_pct / 100 in each promo month (SPEC: the
+    baseline is promo-free and uplift_pct is a percentage). Returns (top promotions, with
+    the months they fall into a warehouse's overtime/short month, and extra units and
+    pallets per location x period).
+    """
+    promo_cols = [
+        "promo_id",
+        "sku",
+        "location",
+        "start_period",
+        "end_period",
+        "uplift_pct",
+        "months",
+        "extra_units",
+        "extra_pallets",
+        "capacity_flag",
+    ]
+    load_cols = ["location", "period", "extra_units", "extra_pallets"]
+    if promotions is None or promotions.empty or plan.empty:
+        return pd.DataFrame(columns=promo_cols), pd.DataFrame(columns=load_cols)
+    promos = pd.DataFrame(
+        {
+            "promo_id": text(promotions, "promo_id"),
+            "sku": text(promotions, "sku"),
+            "location": text(promotions, "location"),
+            "start_period": text(promotions, "start_period"),
+            "end_period": text(promotions, "end_period"),
+            "uplift_pct": numeric(promotions, "uplift_pct"),
+        }
+    )
+    periods = sorted(text(plan, "period").unique())
+    if not periods:
+        return pd.DataFrame(columns=promo_cols), pd.DataFrame(columns=load_cols)
+    last = periods[-1]
+    promos = promos[(promos["end_period"] >= cycle) & (promos["start_period"] <= last)]
+    if promos.empty:
+        return pd.DataFrame(columns=promo_cols), pd.DataFrame(columns=load_cols)
+    # Expand each promotion to its months in the horizon (promotions are few: months x promos).
+    per = pd.DataFrame({"period": periods})
+    expanded = promos.merge(per, how="cross")
+    expanded = expanded[
+        (expanded["period"] >= expanded["start_period"])
+        & (expanded["period"] <= expanded["end_period"])
+    ]
+    base = pd.DataFrame(
+        {
+            "sku": text(plan, "sku"),
+            "location": text(plan, "location"),
+            "period": text(plan, "period"),
+            "baseline": numeric(plan, "baseline_forecast"),
+        }
+    )
+    expanded = expanded.merge(base, on=["sku", "location", "period"], how="left")
+    expanded["extra_units"] = expanded["baseline"].fillna(0.0) * expanded["uplift_pct"] / 100.0
+    upp = (
+        dict(zip(text(products, "sku"), numeric(products, "units_per_pallet"), strict=True))
+        if not products.empty
+        else {}
+    )
+    pallets = expanded["sku"].map(upp).astype(float)
+    expanded["extra_pallets"] = expanded["extra_units"] / pallets.where(pallets > 0)
+    load = (
+        expanded.groupby(["location", "period"], sort=True)[["extra_units", "extra_pallets"]]
+        .sum(min_count=1)
+        .reset_index()
+    )
+    top = (
+        expanded.groupby("promo_id", sort=False)
+        .agg(
+            sku=("sku", "first"),
+            location=("location", "first"),
+            start_period=("start_period", "first"),
+            end_period=("end_period", "first"),
+            uplift_pct=("uplift_pct", "first"),
+            months=("period", "count"),
+            extra_units=("extra_units", "sum"),
+            extra_pallets=("extra_pallets", "sum"),
+            periods=("period", list),
+        )
+        .reset_index()
+        .sort_values("extra_units", ascending=False)
+        .head(top_n)
+    )
+    tight: dict[tuple[str, str], str] = {}
+    if capacity is not None and not capacity.empty:
+        util = capacity_utilisation(capacity)
+        util = util[util["status"] != "ok"]
+        tight = dict(
+            zip(zip(util["location"], util["period"], strict=True), util["status"], strict=True)
+        )
+    top["capacity_flag"] = [
+        ", ".join(f"{p} {tight[(loc, p)]}" for p in ps if (loc, p) in tight)
+        for loc, ps in zip(top["location"], top["periods"], strict=True)
+    ]
+    return top[promo_cols].reset_index(drop=True), load
+
+
+def focus_series(plan: pd.DataFrame, n: int) -> pd.DataFrame:
+    """The n SKU x locations most worth a chart: largest sales gap plus shortfall."""
+    cols = ["sku", "location", "gap_units", "shortfall", "score"]
+    if plan.empty or n <= 0:
+        return pd.DataFrame(columns=cols)
+    m = _measures(plan)
+    sales = m["sales_forecast"]
+    # Only months where sales gave a number: elsewhere "gap" would just be the baseline.
+    gap = (m["consensus_demand"] - sales).where(sales > 0, 0.0)
+    df = pd.DataFrame(
+        {
+            "sku": text(plan, "sku"),
+            "location": text(plan, "location"),
+            "gap_units": gap,
+            "abs_gap": gap.abs(),
+            "shortfall": m["shortfall"],
+        }
+    )
+    g = df.groupby(["sku", "location"], sort=False)[["gap_units", "abs_gap", "shortfall"]].sum()
+    g["score"] = g["abs_gap"] + g["shortfall"]
+    g = g[g["score"] > 0].sort_values("score", ascending=False, kind="stable").head(n)
+    return g.reset_index()[cols]
+
+
+TRUST_COLUMNS: tuple[str, ...] = ("submitted_by", "direction", "weight", "n_obs", "bias", "wape")
+
+
+def trust_view(trust: pd.DataFrame | None) -> pd.DataFrame:
+    """The trust table with the columns present, most-weighted teams first."""
+    if trust is None or trust.empty:
+        return pd.DataFrame(columns=["submitted_by"])
+    cols = [c for c in TRUST_COLUMNS if c in trust.columns]
+    extra = [c for c in trust.columns if c not in TRUST_COLUMNS][:4]  # keep the table narrow
+    view = trust[cols + extra].copy()
+    order = [c for c in ("submitted_by", "direction") if c in view.columns]
+    return view.sort_values(order).reset_index(drop=True) if order else view.reset_index(drop=True)
+
+
+def contract_outcome(summary: dict[str, Any] | None) -> str:
+    """'passed' / 'failed' / 'warnings' / 'unknown' from a loosely structured summary."""
+    if not summary:
+        return "unknown"
+    for key in ("passed", "success", "ok"):
+        if key in summary and isinstance(summary[key], bool):
+            if not summary[key]:
+                return "failed"
+            warnings = summary.get("warnings")
+            has_warnings = bool(warnings) and not (
+                isinstance(warnings, int | float) and warnings == 0
+            )
+            return "warnings" if has_warnings else "passed"
+    status = str(summary.get("status", summary.get("outcome", ""))).lower()
+    if status in {"passed", "success", "ok", "failed", "warnings"}:
+        return {"success": "passed", "ok": "passed"}.get(status, status)
+    return "unknown"

@@ -1,0 +1,428 @@
+"""The S&OP meeting pack: one self-contained HTML page (inline CSS and SVG, no external URL).
+
+Built from the published tables only. Its size is bounded whatever the number of SKUs:
+everything is aggregated (months, families, warehouses), tables are capped at top-N rows
+and the number of SKU charts is fixed.
+"""
+
+import re
+from typing import Any
+
+import pandas as pd
+
+from reporting import figures as fig
+from reporting.markdown import render_markdown_summary
+from reporting.markup import Col, decimal, esc, html_table, percent, signed_units, units
+from reporting.sku_charts import render_sku_charts
+from reporting.style import CSS
+from reporting.svg import (
+    COLOR_BASELINE,
+    COLOR_CONSENSUS,
+    COLOR_CONSTRAINED,
+    COLOR_SALES,
+    HeatRow,
+    Line,
+    heatmap,
+    line_chart,
+    utilisation_color,
+)
+
+__all__ = ["SECTIONS", "render_markdown_summary", "render_report"]
+
+# id -> title, in page order. Tests and the browser check rely on these ids.
+SECTIONS: dict[str, str] = {
+    "headline": "Headline: sales vs baseline vs consensus",
+    "capacity": "Capacity per warehouse and month",
+    "promotions": "Promotions and their extra load",
+    "exceptions": "Exceptions: what the meeting must decide",
+    "trust": "Trust in each sales team",
+    "contracts": "Data contracts",
+    "sku-charts": "SKUs to discuss",
+}
+TOP_FAMILIES = 25
+TOP_EXCEPTIONS = 25
+TOP_PROMOTIONS = 15
+MAX_LOCATIONS_IN_HEATMAP = 30
+MAX_CONTRACT_ROWS = 30
+
+
+# Relative links only: no scheme ("https:", "javascript:") and no protocol-relative "//".
+_SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
+
+
+def safe_relative_href(href: str | None) -> str | None:
+    """The href if it is a relative path, else None (the report must never call out)."""
+    if not href:
+        return None
+    h = href.strip()
+    if not h or _SCHEME.match(h) or h.startswith(("//", "\\\\")) or "\\" in h[:2]:
+        return None
+    return h
+
+
+def _signed_pct_html(v: object) -> str:
+    s = percent(v, signed=True)
+    if s.startswith("-"):
+        return f'<span class="neg">{s}</span>'
+    return s
+
+
+def _badge(status: str) -> str:
+    return f'<span class="badge {esc(status)}">{esc(status)}</span>'
+
+
+def _card(key: str, value: str, detail: str = "") -> str:
+    d = f'<div class="d">{detail}</div>' if detail else ""
+    return f'<div class="card"><div class="k">{esc(key)}</div><div class="v">{value}</div>{d}</div>'
+
+
+# --- sections --------------------------------------------------------------------------------
+
+
+def _headline(cycle: str, plan: pd.DataFrame, products: pd.DataFrame) -> str:
+    h = fig.headline_totals(plan)
+    cards = "".join(
+        [
+            _card("Sales", units(h.sales), f"{h.n_skus:,} SKUs, {h.n_series:,} SKU × locations"),
+            _card("Baseline", units(h.baseline), "statistical, promo-free"),
+            _card(
+                "Consensus",
+                units(h.consensus),
+                f"{_signed_pct_html(h.gap_to_sales_pct)} vs sales, "
+                f"{_signed_pct_html(h.consensus_vs_baseline_pct)} vs baseline",
+            ),
+            _card(
+                "Constrained",
+                units(h.constrained),
+                f"{percent(h.service_pct)} of consensus servable",
+            ),
+            _card("Shortfall", units(h.shortfall), "consensus that capacity cannot serve"),
+            _card(
+                "Gap to sales", signed_units(h.gap_to_sales), _signed_pct_html(h.gap_to_sales_pct)
+            ),
+        ]
+    )
+    monthly = fig.monthly_totals(plan)
+    periods = monthly["period"].tolist()
+    chart = line_chart(
+        periods,
+        [
+            Line("Sales", monthly["sales_forecast"].tolist(), COLOR_SALES, "6 4"),
+            Line("Baseline", monthly["baseline_forecast"].tolist(), COLOR_BASELINE, "2 3"),
+            Line("Consensus", monthly["consensus_demand"].tolist(), COLOR_CONSENSUS, None, 3.0),
+            Line(
+                "Constrained", monthly["constrained_demand"].tolist(), COLOR_CONSTRAINED, None, 1.5
+            ),
+        ],
+        title=f"Monthly demand, all SKUs and warehouses, cycle {cycle}",
+        zero_based=False,
+    )
+    fam = fig.family_totals(plan, products, top_n=TOP_FAMILIES)
+    table = html_table(
+        fam,
+        [
+            Col("family", "Family"),
+            Col("sales_forecast", "Sales", units, True),
+            Col("baseline_forecast", "Baseline", units, True),
+            Col("consensus_demand", "Consensus", units, True),
+            Col("constrained_demand", "Constrained", units, True),
+            Col("gap_units", "Gap to sales", signed_units, True),
+            Col("gap_pct", "Gap %", _signed_pct_html, True),
+            Col("shortfall", "Shortfall", units, True),
+        ],
+        max_rows=TOP_FAMILIES,
+    )
+    return (
+        f'<div class="cards">{cards}</div>'
+        f'<p class="sub">Horizon {esc(h.n_periods)} months from {esc(cycle)}; '
+        "all figures in units (the chart’s axis does not start at zero).</p>"
+        f"{chart}<h3>By family</h3>{table}"
+    )
+
+
+def _capacity(capacity: pd.DataFrame) -> str:
+    if capacity.empty:
+        return '<p class="empty">No capacity report.</p>'
+    per_loc = fig.capacity_by_location(capacity)
+    per_loc["status"] = per_loc.apply(fig.location_status, axis=1)
+
+    def months_list(v: object) -> str:
+        items = list(v) if isinstance(v, list) else []
+        more = f" (+{len(items) - 6} more)" if len(items) > 6 else ""
+        return esc(", ".join(items[:6]) + more)
+
+    table = html_table(
+        per_loc,
+        [
+            Col("location", "Warehouse"),
+            Col("status", "Status", lambda s: _badge(str(s))),
+            Col("overtime", "Overtime months", units, True),
+            Col("short", "Short months", units, True),
+            Col("peak_util", "Peak utilisation", percent, True),
+            Col("overtime_cost", "Overtime cost", units, True),
+            Col("overtime_months", "Overtime in", months_list),
+            Col("short_months", "Short in", months_list),
+        ],
+        max_rows=MAX_LOCATIONS_IN_HEATMAP,
+    )
+    util = fig.capacity_utilisation(capacity)
+    periods = sorted(util["period"].unique())
+    locations = per_loc.sort_values(["short", "overtime"], ascending=False)["location"].tolist()
+    rows: list[HeatRow] = []
+    for loc in locations[:MAX_LOCATIONS_IN_HEATMAP]:
+        g = util[util["location"] == loc].set_index("period").reindex(periods)
+        status = g["status"].fillna("ok").tolist()
+        for i, (name, _, _) in enumerate(fig.UTIL_METRICS):
+            values = [None if pd.isna(v) else float(v) for v in g[f"{name}_util"]]
+            # Overtime/short are flagged on the resource that exceeds its regular capacity.
+            marks = [
+                s if s != "ok" and v is not None and v > 1.0 + 1e-9 else ""
+                for s, v in zip(status, values, strict=True)
+            ]
+            if name != "storage" and not any(marks):  # status without a visible culprit
+                marks = [s if s != "ok" and name == "inbound" else "" for s in status]
+            rows.append(HeatRow(f"{loc} · {name}", values, marks, group_start=i == 0))
+    legend = (
+        '<div class="legendbar">Utilisation:'
+        + "".join(
+            f'<span class="sw" style="background:{utilisation_color(u)}"></span>{int(u * 100)}%'
+            for u in (0.0, 0.5, 0.8, 1.0, 1.15, 1.25)
+        )
+        + " · <b>purple corner</b> = overtime used"
+        + " · <b>red border and !</b> = short (demand cut)</div>"
+    )
+    hidden = len(locations) - MAX_LOCATIONS_IN_HEATMAP
+    note = f'<p class="note">{hidden} more warehouses not drawn.</p>' if hidden > 0 else ""
+    chart = heatmap(periods, rows, title="Capacity utilisation per warehouse and month")
+    return f"{table}<h3>Utilisation heatmap (load ÷ regular capacity)</h3>{legend}{chart}{note}"
+
+
+def _promotions(
+    promotions: pd.DataFrame | None,
+    plan: pd.DataFrame,
+    products: pd.DataFrame,
+    cycle: str,
+    capacity: pd.DataFrame,
+) -> str:
+    top, load = fig.promotion_load(
+        promotions, plan, products, cycle, capacity, top_n=TOP_PROMOTIONS
+    )
+    if top.empty:
+        return '<p class="empty">No promotions planned in the horizon.</p>'
+    n_planned = _count_planned(promotions, cycle)
+    total_units = float(load["extra_units"].sum())
+    total_pallets = float(load["extra_pallets"].sum())
+    intro = (
+        f'<p class="sub">{n_planned:,} promotions touch the horizon, adding about '
+        f"{units(total_units)} units ({units(total_pallets)} pallets) "
+        "over the promo-free baseline. "
+        "Extra load = baseline × uplift %.</p>"
+    )
+    table = html_table(
+        top,
+        [
+            Col("promo_id", "Promotion"),
+            Col("sku", "SKU"),
+            Col("location", "Warehouse"),
+            Col("start_period", "From"),
+            Col("end_period", "To"),
+            Col("uplift_pct", "Uplift %", lambda v: decimal(v, 0), True),
+            Col("extra_units", "Extra units", units, True),
+            Col("extra_pallets", "Extra pallets", lambda v: decimal(v, 1), True),
+            Col("capacity_flag", "Lands in a tight month"),
+        ],
+        max_rows=TOP_PROMOTIONS,
+        total_rows=n_planned,
+    )
+    pivot = load.pivot_table(
+        index="location", columns="period", values="extra_pallets", aggfunc="sum"
+    )
+    pivot = pivot.reindex(sorted(pivot.columns), axis=1).head(MAX_LOCATIONS_IN_HEATMAP)
+    head = "".join(f'<th class="num">{esc(p)}</th>' for p in pivot.columns)
+    body = "".join(
+        f"<tr><td>{esc(loc)}</td>"
+        + "".join(f'<td class="num">{decimal(v, 0)}</td>' for v in row)
+        + "</tr>"
+        for loc, row in zip(pivot.index, pivot.to_numpy(), strict=True)
+    )
+    by_month = (
+        f'<h3>Extra pallets per warehouse and month</h3><div class="wide"><table><thead><tr>'
+        f"<th>Warehouse</th>{head}</tr></thead><tbody>{body}</tbody></table></div>"
+    )
+    return intro + table + by_month
+
+
+def _count_planned(promotions: pd.DataFrame | None, cycle: str) -> int:
+    if promotions is None or promotions.empty:
+        return 0
+    return int((fig.text(promotions, "end_period") >= cycle).sum())
+
+
+def _exceptions(exceptions: pd.DataFrame) -> str:
+    counts = fig.exception_counts(exceptions)
+    badges = " ".join(f"{_badge(s)} {n:,}" for s, n in counts.items())
+    types = fig.exception_types(exceptions)
+    type_table = html_table(
+        types,
+        [
+            Col("type", "Type"),
+            Col("error", "Errors", units, True),
+            Col("warning", "Warnings", units, True),
+            Col("info", "Info", units, True),
+            Col("total", "Total", units, True),
+        ],
+        max_rows=20,
+        total_rows=int(fig.text(exceptions, "type").nunique()),
+    )
+    top = fig.top_exceptions(exceptions, TOP_EXCEPTIONS)
+    serious = counts.get("error", 0) + counts.get("warning", 0)
+    top_table = html_table(
+        top,
+        [
+            Col("severity", "Severity", lambda s: _badge(str(s))),
+            Col("type", "Type"),
+            Col("sku", "SKU"),
+            Col("location", "Warehouse"),
+            Col("period", "Month", lambda v: f'<span class="nw">{esc(v)}</span>'),
+            Col("message", "What happened"),
+            Col("decision", "Decision needed"),
+        ],
+        max_rows=TOP_EXCEPTIONS,
+        total_rows=serious or len(exceptions),
+        row_class=lambda r: str(r["severity"]),
+    )
+    return (
+        f"<p>{badges}</p><h3>By type</h3>{type_table}"
+        f"<h3>Top exceptions (errors first)</h3>{top_table}"
+    )
+
+
+def _trust(trust: pd.DataFrame | None) -> str:
+    view = fig.trust_view(trust)
+    if view.empty:
+        return '<p class="empty">No trust evidence (no forecast history).</p>'
+    known = {
+        "submitted_by": Col("submitted_by", "Sales team"),
+        "direction": Col("direction", "Direction"),
+        "weight": Col("weight", "Weight given", lambda v: decimal(v, 2), True),
+        "n_obs": Col("n_obs", "Observations", units, True),
+        "bias": Col("bias", "Bias", _signed_pct_html, True),
+        "wape": Col("wape", "WAPE", percent, True),
+    }
+    cols = [known.get(c, Col(c, c.replace("_", " ").capitalize())) for c in view.columns]
+    return (
+        '<p class="sub">Bias = submitted ÷ actual − 1 on past submissions (positive = optimistic). '
+        "The weight is how much of the team's number the consensus takes over the baseline.</p>"
+        + html_table(view, cols, max_rows=50)
+    )
+
+
+def _kv_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return _badge("passed" if v else "failed")
+    if isinstance(v, int | float):
+        return esc(f"{v:,}")
+    return esc(v)
+
+
+def _contracts(summary: dict[str, Any] | None, data_docs_href: str | None) -> str:
+    outcome = fig.contract_outcome(summary)
+    href = safe_relative_href(data_docs_href)
+    parts = [f"<p>Outcome: {_badge(outcome)}</p>"]
+    if href:
+        parts.append(f'<p><a href="{esc(href)}">Open the Data Docs (validation details)</a></p>')
+    elif data_docs_href:
+        # Not linked: an absolute URL would make the pack call out; show where to look instead.
+        parts.append(f'<p class="note">Data Docs: {esc(data_docs_href)}</p>')
+    if not summary:
+        parts.append('<p class="empty">No contract summary was provided.</p>')
+        return "".join(parts)
+    scalars = {k: v for k, v in summary.items() if not isinstance(v, dict | list | tuple)}
+    if scalars:
+        parts.append(
+            '<dl class="kv">'
+            + "".join(f"<dt>{esc(k)}</dt><dd>{_kv_value(v)}</dd>" for k, v in scalars.items())
+            + "</dl>"
+        )
+    for key, value in summary.items():
+        if isinstance(value, dict) and value:
+            rows = pd.DataFrame({"item": [str(k) for k in value], "value": list(value.values())})
+            parts.append(f"<h3>{esc(key)}</h3>")
+            parts.append(
+                html_table(
+                    rows,
+                    [Col("item", "Item"), Col("value", "Value", _kv_value)],
+                    max_rows=MAX_CONTRACT_ROWS,
+                )
+            )
+        elif isinstance(value, list | tuple) and value:
+            parts.append(f"<h3>{esc(key)}</h3>")
+            if all(isinstance(v, dict) for v in value):
+                df = pd.DataFrame(list(value))
+                cols = [Col(str(c), str(c), _kv_value) for c in list(df.columns)[:8]]
+                parts.append(html_table(df, cols, max_rows=MAX_CONTRACT_ROWS))
+            else:
+                items = "".join(f"<li>{esc(v)}</li>" for v in list(value)[:MAX_CONTRACT_ROWS])
+                parts.append(f"<ul>{items}</ul>")
+    return "".join(parts)
+
+
+# --- page ------------------------------------------------------------------------------------
+
+
+def render_report(
+    *,
+    cycle: str,
+    version: int,
+    consensus_plan: pd.DataFrame,
+    baseline_forecast: pd.DataFrame,
+    capacity_report: pd.DataFrame,
+    exceptions: pd.DataFrame,
+    history: pd.DataFrame,
+    products: pd.DataFrame,
+    promotions: pd.DataFrame | None = None,
+    trust: pd.DataFrame | None = None,
+    contract_summary: dict[str, Any] | None = None,
+    data_docs_href: str | None = None,
+    max_sku_charts: int = 6,
+) -> str:
+    """The S&OP meeting pack as one self-contained HTML document (a str).
+
+    Takes the published tables (SPEC columns; `history` is `sales_history`), returns HTML
+    with inline CSS and SVG and no external URL. `data_docs_href` is linked only when it is
+    a relative path.
+    """
+    bodies = {
+        "headline": _headline(cycle, consensus_plan, products),
+        "capacity": _capacity(capacity_report),
+        "promotions": _promotions(promotions, consensus_plan, products, cycle, capacity_report),
+        "exceptions": _exceptions(exceptions),
+        "trust": _trust(trust),
+        "contracts": _contracts(contract_summary, data_docs_href),
+        "sku-charts": render_sku_charts(
+            cycle, consensus_plan, baseline_forecast, history, max_sku_charts
+        ),
+    }
+    nav = "".join(f'<li><a href="#{sid}">{esc(title)}</a></li>' for sid, title in SECTIONS.items())
+    sections = "".join(
+        f'<section id="{sid}"><h2>{esc(SECTIONS[sid])}</h2>{body}</section>'
+        for sid, body in bodies.items()
+    )
+    title = f"S&OP meeting pack — cycle {cycle}, plan version {version}"
+    return (
+        "<!DOCTYPE html>\n"
+        '<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        # Belt and braces: even if some markup slipped through, the browser may not fetch anything.
+        '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
+        "style-src 'unsafe-inline'; img-src data:\">"
+        f"<title>{esc(title)}</title><style>{CSS}</style></head><body>"
+        f'<header><h1>{esc(title)}</h1><p class="sub">'
+        "Consensus demand plan for the S&amp;OP meeting: "
+        "sales versus the statistical baseline, capacity, promotions, exceptions.</p>"
+        f"<nav><ol>{nav}</ol></nav></header>"
+        f"<main>{sections}</main>"
+        f"<footer>Generated from plan version {esc(version)} of cycle {esc(cycle)}. "
+        "Self-contained: no external resources.</footer>"
+        "</body></html>\n"
+    )

@@ -1,0 +1,105 @@
+"""Small HTML building blocks: escaped text, number formats and capped tables."""
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from html import escape
+from typing import Any
+
+import pandas as pd
+
+
+def esc(value: object) -> str:
+    """Escape anything for HTML text and attribute values (quotes included)."""
+    return escape("" if value is None else str(value), quote=True)
+
+
+def is_missing(value: object) -> bool:
+    if value is None:
+        return True
+    try:
+        return bool(pd.isna(value))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return False
+
+
+def units(value: object) -> str:
+    """1234567.8 -> '1,234,568'; missing -> '–'."""
+    if is_missing(value):
+        return "–"
+    try:
+        return f"{float(value):,.0f}"  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return esc(value)
+
+
+def signed_units(value: object) -> str:
+    if is_missing(value):
+        return "–"
+    return f"{float(value):+,.0f}"  # type: ignore[arg-type]
+
+
+def percent(value: object, signed: bool = False, digits: int = 1) -> str:
+    """0.123 -> '12.3%' ('+12.3%' when signed); NaN -> '–'."""
+    if is_missing(value):
+        return "–"
+    v = float(value)  # type: ignore[arg-type]
+    if not math.isfinite(v):
+        return "–"
+    return f"{v * 100:+.{digits}f}%" if signed else f"{v * 100:.{digits}f}%"
+
+
+def decimal(value: object, digits: int = 2) -> str:
+    if is_missing(value):
+        return "–"
+    try:
+        return f"{float(value):,.{digits}f}"  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return esc(value)
+
+
+Formatter = Callable[[Any], str]
+
+
+@dataclass(frozen=True)
+class Col:
+    """One table column: source column, header, formatter returning safe HTML, alignment."""
+
+    name: str
+    header: str
+    fmt: Formatter | None = None  # None: the value is escaped as text
+    num: bool = False  # right-aligned
+
+
+def html_table(
+    df: pd.DataFrame,
+    columns: Sequence[Col],
+    *,
+    max_rows: int,
+    total_rows: int | None = None,
+    row_class: Callable[[pd.Series], str] | None = None,
+) -> str:
+    """A table showing at most max_rows rows, with a note on how many were left out."""
+    shown = df.head(max_rows)
+    total = len(df) if total_rows is None else total_rows
+    if shown.empty:
+        return '<p class="empty">Nothing to show.</p>'
+    head = "".join(
+        f'<th class="num">{esc(c.header)}</th>' if c.num else f"<th>{esc(c.header)}</th>"
+        for c in columns
+    )
+    body: list[str] = []
+    for _, row in shown.iterrows():  # capped at max_rows: small by construction
+        cells = []
+        for c in columns:
+            value = row[c.name] if c.name in row.index else None
+            content = c.fmt(value) if c.fmt else esc("" if is_missing(value) else value)
+            cells.append(f'<td class="num">{content}</td>' if c.num else f"<td>{content}</td>")
+        cls = row_class(row) if row_class else ""
+        attr = f' class="{esc(cls)}"' if cls else ""
+        body.append(f"<tr{attr}>{''.join(cells)}</tr>")
+    note = ""
+    if total > len(shown):
+        note = f'<p class="note">Showing the top {len(shown):,} of {total:,} rows.</p>'
+    table = f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    return f'<div class="wide">{table}</div>{note}'

@@ -1,0 +1,125 @@
+"""Write-audit-publish: versions are immutable, atomic, and survive crashes and concurrency."""
+
+import hashlib
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from flows.publish import claim_version, folder_current, promote, stage_version
+from flows.store import PlanStore
+
+
+def _frames(qty: float) -> dict[str, pd.DataFrame]:
+    plan = pd.DataFrame(
+        {
+            "cycle": ["2026-01"] * 2, "plan_version": [0, 0],
+            "sku": ["A", "B"], "location": ["L", "L"], "period": ["2026-01", "2026-01"],
+            "sales_forecast": [qty, qty], "baseline_forecast": [qty, qty],
+            "consensus_demand": [qty, qty], "constrained_demand": [qty, qty],
+            "shortfall": [0.0, 0.0], "planned_receipts": [qty, qty],
+            "order_release_period": ["2026-01", "2026-01"], "projected_on_hand": [0.0, 0.0],
+            "reason": ["BASELINE", "BASELINE"],
+        }
+    )
+    baseline = pd.DataFrame(
+        {"sku": ["A"], "location": ["L"], "period": ["2026-01"], "model": ["AutoETS"],
+         "forecast": [qty], "lo_80": [qty], "hi_80": [qty], "lo_95": [qty], "hi_95": [qty],
+         "demand_class": ["smooth"]}
+    )
+    capacity = pd.DataFrame(
+        {"location": ["L"], "period": ["2026-01"], "inbound_pallets": [1.0],
+         "inbound_capacity_pallets": [10.0], "storage_pallets": [0.0],
+         "storage_capacity_pallets": [10.0], "outbound_units": [2 * qty],
+         "outbound_capacity_units": [100.0], "overtime_pallets": [0.0], "overtime_units": [0.0],
+         "overtime_cost": [0.0], "status": ["ok"]}
+    )
+    exceptions = pd.DataFrame(
+        {"sku": [""], "location": ["L"], "period": [""], "type": ["t"], "severity": ["info"],
+         "message": ["m"]}
+    )
+    return {"consensus_plan": plan, "baseline_forecast": baseline,
+            "capacity_report": capacity, "exceptions": exceptions}
+
+
+def publish_once(out: Path, store_url: str, qty: float, crash: bool = False) -> int:
+    store = PlanStore(store_url)
+    version = claim_version(out, "2026-01", store, run_id=None)
+    frames = _frames(qty)
+    frames["consensus_plan"]["plan_version"] = version
+    staging = stage_version(out, "2026-01", version, frames, "<html></html>", {"v": version})
+
+    def boom() -> None:
+        raise RuntimeError("crash between the folder and the store")
+
+    promote(staging, out, "2026-01", version, frames, store, "sha",
+            before_store=boom if crash else None)
+    store.dispose()
+    return version
+
+
+def _tree_hash(folder: Path) -> str:
+    digest = hashlib.sha256()
+    for p in sorted(folder.rglob("*")):
+        if p.is_file():
+            digest.update(p.name.encode() + p.read_bytes())
+    return digest.hexdigest()
+
+
+@pytest.fixture(params=["duckdb", "postgresql"])
+def store_url(request, tmp_path) -> str:
+    if request.param == "duckdb":
+        return f"duckdb:///{tmp_path / 'sop.duckdb'}"
+    return request.getfixturevalue("postgres_url")
+
+
+def test_rerun_adds_a_version_and_never_touches_the_old_one(tmp_path, store_url) -> None:
+    out = tmp_path / "out"
+    assert publish_once(out, store_url, 5.0) == 1
+    before = _tree_hash(out / "cycle=2026-01" / "version=1")
+    assert publish_once(out, store_url, 7.0) == 2
+    assert _tree_hash(out / "cycle=2026-01" / "version=1") == before
+    current = PlanStore(store_url).read_current("2026-01")
+    assert set(current["plan_version"]) == {2}
+    assert current["consensus_demand"].tolist() == [7.0, 7.0]
+    assert folder_current(out, "2026-01") == 2
+
+
+def test_crash_before_store_keeps_previous_version_current(tmp_path, store_url) -> None:
+    out = tmp_path / "out"
+    publish_once(out, store_url, 5.0)
+    with pytest.raises(RuntimeError, match="crash"):
+        publish_once(out, store_url, 9.0, crash=True)
+    store = PlanStore(store_url)
+    current = store.read_current("2026-01")
+    assert set(current["plan_version"]) == {1} and len(current) == 2
+    assert folder_current(out, "2026-01") == 1
+    # The orphaned folder is never reused: the next run gets version 3.
+    assert publish_once(out, store_url, 6.0) == 3
+    assert set(store.read_current("2026-01")["plan_version"]) == {3}
+
+
+def test_concurrent_runs_get_distinct_complete_versions(tmp_path, store_url) -> None:
+    out = tmp_path / "out"
+    PlanStore(store_url).ensure_schema()
+    # Separate processes, as two scheduled or UI-triggered runs would be.
+    script = Path(__file__).with_name("publish_worker.py")
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(script), str(out), store_url, str(q)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        for q in (1, 2, 3)
+    ]
+    results = [p.communicate(timeout=120) for p in procs]
+    assert all(p.returncode == 0 for p in procs), results
+    versions = [int(stdout.strip().splitlines()[-1]) for stdout, _ in results]
+    assert sorted(versions) == [1, 2, 3]
+    runs = PlanStore(store_url).runs()
+    assert (runs["status"] == "published").all()
+    current = PlanStore(store_url).read_current("2026-01")
+    assert set(current["plan_version"]) == {3} and len(current) == 2
+    for v in versions:
+        assert (out / "cycle=2026-01" / f"version={v}" / "manifest.json").exists()
