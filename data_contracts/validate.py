@@ -368,7 +368,7 @@ def validate_outputs(outputs: Mapping[str, pd.DataFrame]) -> None:
         schema = model.to_schema()
         data = frame.reset_index(drop=True)
         data.index = pd.RangeIndex(1, len(data) + 1, name="row")
-        for column in data.columns[data.dtypes == object]:
+        for column in data.select_dtypes(include="object").columns:
             # "" and NaN both mean empty (e.g. exceptions without a sku or period)
             blank = data[column].astype(str).str.strip().eq("")
             if blank.any():

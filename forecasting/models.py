@@ -136,6 +136,9 @@ class ModelSet:
     ensembles: tuple[Ensemble, ...] = ()
     default: str = ""
     fallbacks: tuple[str, ...] = ()
+    # Fitted and usable as fallbacks, but never picked by CV: a random walk can win a few
+    # noisy windows without being a good 18-month forecast.
+    fallback_only: tuple[str, ...] = ()
     cv_metric: Literal["mae", "rmse"] = "mae"
     # refit=False fits once per series at the first CV cutoff and rolls forward: CV then
     # costs about one fit; only models with a `forward` method allow it.
@@ -185,6 +188,7 @@ def seasonal_set(season_length: int, with_ces: bool = False) -> ModelSet:
         ensembles=tuple(ensembles),
         default=ensembles[0].name,
         fallbacks=("AutoETS", "DynamicOptimizedTheta", "SeasonalNaive", "Naive"),
+        fallback_only=("Naive",),
         cv_metric="mae",
         cv_refit=False,
     )

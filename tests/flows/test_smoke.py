@@ -1,0 +1,64 @@
+"""Every flow and deployment imports, and their parameters validate as the UI would."""
+
+import pytest
+from pydantic import ValidationError
+
+from flows.deploy import MONTHLY, build_deployments
+from flows.params import RunParams, cycle_for
+
+
+def test_deployments_build_with_monthly_schedule() -> None:
+    deployments = build_deployments(inputs="in", out="out", timezone="Europe/Paris")
+    names = {d.full_name for d in deployments}
+    assert MONTHLY in names
+    assert {
+        "sop-baselines/on-demand",
+        "sop-reconcile/on-demand",
+        "sop-publish/on-demand",
+        "sop-ingest-and-check/on-demand",
+    } <= names
+    monthly = next(d for d in deployments if d.full_name == MONTHLY)
+    crons = sorted(s.schedule.cron for s in monthly.schedules)
+    assert crons == ["0 6 1 * 1-5", "0 6 2,3 * 1"]
+    assert all(s.schedule.timezone == "Europe/Paris" for s in monthly.schedules)
+    schema = monthly._parameter_openapi_schema.model_dump()
+    assert "params" in schema["properties"]
+
+
+@pytest.mark.parametrize("cycle", ["../x", "2026-01'; drop table x", "2026-13", "26-01"])
+def test_params_refuse_unsafe_cycles(cycle: str) -> None:
+    with pytest.raises(ValidationError):
+        RunParams(cycle=cycle)
+
+
+def test_default_cycle_is_the_run_month() -> None:
+    from datetime import date
+
+    assert cycle_for(date(2027, 3, 1)) == "2027-03"
+    assert RunParams().resolved_cycle(date(2027, 3, 2)) == "2027-03"
+
+
+def test_first_working_day_rule() -> None:
+    """Prefect's own schedule evaluation fires once a month, on its first weekday."""
+    import asyncio
+    from datetime import UTC, datetime
+
+    from prefect.server.schemas.schedules import CronSchedule
+
+    from flows.deploy import first_working_day_schedules
+
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    end = datetime(2027, 12, 31, tzinfo=UTC)
+    fired: list[datetime] = []
+    for schedule in first_working_day_schedules("UTC"):
+        server_side = CronSchedule(
+            cron=schedule.cron, day_or=schedule.day_or, timezone=schedule.timezone
+        )
+        fired += asyncio.run(server_side.get_dates(n=100, start=start, end=end))
+    months = sorted((d.year, d.month) for d in fired)
+    assert len(months) == 24 and len(set(months)) == 24
+    for d in fired:
+        first_weekday = next(
+            day for day in range(1, 8) if datetime(d.year, d.month, day).weekday() < 5
+        )
+        assert (d.day, d.hour) == (first_weekday, 6)
