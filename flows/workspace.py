@@ -20,7 +20,8 @@ class Workspace:
     @classmethod
     def new(cls, out: str | Path, cycle: str, run_id: str | None = None) -> "Workspace":
         run_id = run_id or uuid.uuid4().hex[:12]
-        root = Path(out) / "runs" / f"cycle={cycle}" / f"run={run_id}"
+        # Absolute: great-expectations refuses relative Data Docs folders.
+        root = (Path(out) / "runs" / f"cycle={cycle}" / f"run={run_id}").resolve()
         root.mkdir(parents=True, exist_ok=True)
         return cls(root)
 

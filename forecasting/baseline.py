@@ -24,16 +24,8 @@ from forecasting.demand_class import (
 from forecasting.models import ModelSet, intermittent_set, seasonal_set
 from forecasting.panel import KEY, Panel, build_panel
 
-SELECTION_COLUMNS = [
-    *KEY,
-    "demand_class",
-    "model",
-    "cv_error",
-    "runner_up",
-    "runner_up_error",
-    "history_months",
-    "interval_method",
-]
+SELECTION_COLUMNS = [*KEY, "demand_class", "model", "cv_error", "runner_up", "runner_up_error",
+                     "history_months", "interval_method"]
 
 
 class BaselineSettings(BaseModel):
@@ -45,55 +37,41 @@ class BaselineSettings(BaseModel):
     levels: tuple[int, int] = Field(
         default=(80, 95),
         description="Prediction-interval levels (%), narrow then wide; output columns are "
-        "lo_<level>/hi_<level> (SPEC: 80 and 95).",
-    )
+        "lo_<level>/hi_<level> (SPEC: 80 and 95).")
     min_history_months: int | None = Field(
-        default=None,
-        ge=1,
+        default=None, ge=1,
         description="A series that has sold for fewer months (first sale to the month before "
         "the cycle) is `new` and gets a cold-start forecast; None = 2 x season_length, the "
-        "least that lets a model estimate a season.",
-    )
+        "least that lets a model estimate a season.")
     cv_windows: int = Field(default=3, ge=1, description="Rolling-origin CV windows.")
     cv_horizon: int | None = Field(
-        default=None,
-        ge=1,
+        default=None, ge=1,
         description="Months forecast per CV window; None = min(horizon, season_length) so "
-        "that 3-year histories still get validated.",
-    )
+        "that 3-year histories still get validated.")
     cv_step: int | None = Field(
-        default=None, ge=1, description="Months between CV origins; None = max(1, cv_horizon // 4)."
-    )
+        default=None, ge=1,
+        description="Months between CV origins; None = max(1, cv_horizon // 4).")
     min_cv_train_months: int | None = Field(
-        default=None,
-        ge=2,
+        default=None, ge=2,
         description="Least history before the first CV origin; shorter series skip CV and "
-        "take the group's default model; None = 1.5 x season_length.",
-    )
+        "take the group's default model; None = 1.5 x season_length.")
     selection_margin: float = Field(
-        default=0.2,
-        ge=0.0,
-        lt=1.0,
+        default=0.2, ge=0.0, lt=1.0,
         description="A candidate replaces the group's default ensemble for a series only when "
         "its CV error is this much (relative) lower: CV over a few windows is noisy and "
-        "combinations are the safer bet.",
-    )
+        "combinations are the safer bet.")
     with_ces: bool = Field(default=False, description="Add AutoCES and ETS/Theta/CES ensembles.")
     interval_method: Literal["model", "conformal"] = Field(
         default="model",
         description="`model`: the chosen model's own intervals where it has them, conformal "
-        "from CV residuals otherwise; `conformal`: always conformal.",
-    )
+        "from CV residuals otherwise; `conformal`: always conformal.")
     clean_promotions: bool = Field(default=True, description="De-uplift past promotion months.")
     clean_outliers: bool = Field(
-        default=True, description="Clip outliers of smooth/erratic series."
-    )
+        default=True, description="Clip outliers of smooth/erratic series.")
     outlier_threshold: float = Field(
-        default=3.5, gt=0, description="Clip beyond rolling median ± this many robust sigmas."
-    )
+        default=3.5, gt=0, description="Clip beyond rolling median ± this many robust sigmas.")
     cleaning_window: int = Field(
-        default=7, ge=3, description="Months in the centred rolling median (odd)."
-    )
+        default=7, ge=3, description="Months in the centred rolling median (odd).")
 
     @field_validator("levels")
     @classmethod
@@ -133,16 +111,10 @@ class _GroupForecast:
     interval_method: np.ndarray
 
 
-def fit_baselines(
-    history: pd.DataFrame,
-    horizon: int,
-    settings: BaselineSettings | None = None,
-    cycle: str | None = None,
-    promotions: pd.DataFrame | None = None,
-    keys: pd.DataFrame | None = None,
-    products: pd.DataFrame | None = None,
-    n_jobs: int = 1,
-) -> BaselineResult:
+def fit_baselines(history: pd.DataFrame, horizon: int, settings: BaselineSettings | None = None,
+                  cycle: str | None = None, promotions: pd.DataFrame | None = None,
+                  keys: pd.DataFrame | None = None, products: pd.DataFrame | None = None,
+                  n_jobs: int = 1) -> BaselineResult:
     """Fit statistical baselines for every sku x location of `history` ∪ `keys`.
 
     Takes `sales_history` (sku, location, period, qty), returns a BaselineResult whose
@@ -163,8 +135,7 @@ def fit_baselines(
     if len(late):
         raise ValueError(
             f"sales_history has {len(late)} rows at or after the cycle {cycle}; first: "
-            f"{late.head(3).to_dict('records')}"
-        )
+            f"{late.head(3).to_dict('records')}")
     extra = None
     if keys is not None:
         extra = keys[KEY].astype(str)
@@ -172,28 +143,23 @@ def fit_baselines(
     min_history = settings.min_history_months or 2 * s
 
     panel = build_panel(history, cycle, extra)
-    in_history = pd.MultiIndex.from_frame(panel.keys).isin(pd.MultiIndex.from_frame(history[KEY]))
-    values, promo_log = (
-        clean_promotions(panel, promotions, settings.cleaning_window)
-        if settings.clean_promotions
-        else (panel.values.copy(), None)
-    )
+    in_history = pd.MultiIndex.from_frame(panel.keys).isin(
+        pd.MultiIndex.from_frame(history[KEY]))
+    values, promo_log = (clean_promotions(panel, promotions, settings.cleaning_window)
+                         if settings.clean_promotions else (panel.values.copy(), None))
     classes = classify_demand(values, min_history)
     outlier_log = None
     if settings.clean_outliers:
         eligible = np.isin(classes, [SMOOTH, ERRATIC])
-        values, outlier_log = clip_outliers(
-            panel, values, eligible, s, settings.cleaning_window, settings.outlier_threshold
-        )
+        values, outlier_log = clip_outliers(panel, values, eligible, s,
+                                            settings.cleaning_window, settings.outlier_threshold)
         # Clipping only lowers CV²; re-classify so the label matches the series modelled.
         classes = classify_demand(values, min_history)
 
     levels = tuple(settings.levels)
     parts: list[_GroupForecast] = []
-    groups = (
-        (seasonal_set(s, settings.with_ces), [SMOOTH, ERRATIC]),
-        (intermittent_set(s), [INTERMITTENT, LUMPY]),
-    )
+    groups = ((seasonal_set(s, settings.with_ces), [SMOOTH, ERRATIC]),
+              (intermittent_set(s), [INTERMITTENT, LUMPY]))
     for mset, members in groups:
         rows = np.flatnonzero(np.isin(classes, members))
         if rows.size:
@@ -201,38 +167,18 @@ def fit_baselines(
     new_rows = np.flatnonzero(classes == NEW)
     if new_rows.size:
         established = classes != NEW
-        cold = forecast_cold_start(
-            panel,
-            values,
-            new_rows,
-            established,
-            np.asarray(in_history),
-            products,
-            cycle,
-            horizon,
-            s,
-            levels,
-        )
+        cold = forecast_cold_start(panel, values, new_rows, established, np.asarray(in_history),
+                                   products, cycle, horizon, s, levels)
         n = new_rows.size
-        parts.append(
-            _GroupForecast(
-                rows=new_rows,
-                model=cold.model,
-                mean=cold.mean,
-                lo=cold.lo,
-                hi=cold.hi,
-                cv_error=np.full(n, np.nan),
-                runner_up=np.full(n, None, dtype=object),
-                runner_up_error=np.full(n, np.nan),
-                interval_method=np.full(n, "cold_start"),
-            )
-        )
+        parts.append(_GroupForecast(
+            rows=new_rows, model=cold.model, mean=cold.mean, lo=cold.lo, hi=cold.hi,
+            cv_error=np.full(n, np.nan), runner_up=np.full(n, None, dtype=object),
+            runner_up_error=np.full(n, np.nan), interval_method=np.full(n, "cold_start")))
 
     forecast, selection = _assemble(panel, values, classes, parts, cycle, horizon, levels)
     logs = [log for log in (promo_log, outlier_log) if log is not None and len(log)]
-    cleaning = (
-        pd.concat(logs, ignore_index=True) if logs else pd.DataFrame(columns=CLEANING_COLUMNS)
-    )
+    cleaning = (pd.concat(logs, ignore_index=True) if logs
+                else pd.DataFrame(columns=CLEANING_COLUMNS))
     cleaning = cleaning.astype({"original": float, "cleaned": float})
     cleaning = cleaning.sort_values([*KEY, "period", "rule"], ignore_index=True)
     return BaselineResult(forecast=forecast, cleaning=cleaning, selection=selection)
@@ -250,8 +196,7 @@ def _check_history(history: pd.DataFrame) -> pd.DataFrame:
     if len(bad):
         raise ValueError(
             f"history has {len(bad)} rows with a missing/negative qty or a period not in "
-            f"YYYY-MM form; first: {bad.head(3).to_dict('records')}"
-        )
+            f"YYYY-MM form; first: {bad.head(3).to_dict('records')}")
     return out
 
 
@@ -263,15 +208,8 @@ def _cv_shape(settings: BaselineSettings, horizon: int) -> tuple[int, int, int]:
     return cv_h, step, min_train
 
 
-def _fit_group(
-    panel: Panel,
-    values: np.ndarray,
-    rows: np.ndarray,
-    mset: ModelSet,
-    horizon: int,
-    settings: BaselineSettings,
-    n_jobs: int,
-) -> _GroupForecast:
+def _fit_group(panel: Panel, values: np.ndarray, rows: np.ndarray, mset: ModelSet, horizon: int,
+               settings: BaselineSettings, n_jobs: int) -> _GroupForecast:
     """One CV call and one final call of StatsForecast for all series of a group, then
     vectorised selection and intervals."""
     levels = tuple(settings.levels)
@@ -299,13 +237,8 @@ def _fit_group(
     cv_actual = cv_fcst = None
     if cv_pos.size:
         sf_cv = StatsForecast(models=mset.statsforecast_models, freq=FREQ, n_jobs=n_jobs)
-        cv = sf_cv.cross_validation(
-            df=work.to_long(rows[cv_pos]),
-            h=cv_h,
-            n_windows=windows,
-            step_size=step,
-            refit=mset.cv_refit,
-        )
+        cv = sf_cv.cross_validation(df=work.to_long(rows[cv_pos]), h=cv_h, n_windows=windows,
+                                    step_size=step, refit=mset.cv_refit)
         cv = _order(cv, rows[cv_pos], windows * cv_h, by_cutoff=True)
         shape = (cv_pos.size, windows, cv_h)
         cv_actual = cv["y"].to_numpy().reshape(shape)
@@ -314,11 +247,8 @@ def _fit_group(
             cv_fcst[ens.name] = ens.combine([cv_fcst[m] for m in ens.members])
         for j, c in enumerate(names):
             err = cv_fcst[c] - cv_actual
-            score = (
-                np.mean(np.abs(err), axis=(1, 2))
-                if mset.cv_metric == "mae"
-                else np.sqrt(np.mean(err**2, axis=(1, 2)))
-            )
+            score = (np.mean(np.abs(err), axis=(1, 2)) if mset.cv_metric == "mae"
+                     else np.sqrt(np.mean(err**2, axis=(1, 2))))
             errors[cv_pos, j] = np.where(np.isfinite(score), score, np.inf)
         for c in mset.fallback_only:
             errors[:, names.index(c)] = np.inf
@@ -345,22 +275,8 @@ def _fit_group(
         with np.errstate(invalid="ignore"):
             scale_actual[cv_pos] = np.mean(np.abs(cv_actual), axis=(1, 2))
         chosen_err[has_cv] = errors[np.flatnonzero(has_cv), chosen[has_cv]]
-    lo, hi, method = _intervals(
-        mset,
-        fc,
-        means,
-        chosen,
-        chosen_name,
-        names,
-        mean,
-        levels,
-        horizon,
-        values[rows],
-        cv_pos,
-        cv_actual,
-        cv_fcst,
-        settings,
-    )
+    lo, hi, method = _intervals(mset, fc, means, chosen, chosen_name, names, mean, levels,
+                                horizon, values[rows], cv_pos, cv_actual, cv_fcst, settings)
 
     def relative(err: np.ndarray) -> np.ndarray:
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -369,22 +285,13 @@ def _fit_group(
 
     runner_name = np.array([names[j] if j >= 0 else None for j in runner], dtype=object)
     runner_err = np.where(runner >= 0, errors[np.arange(n), np.maximum(runner, 0)], np.nan)
-    return _GroupForecast(
-        rows=rows,
-        model=chosen_name,
-        mean=mean,
-        lo=lo,
-        hi=hi,
-        cv_error=relative(chosen_err),
-        runner_up=runner_name,
-        runner_up_error=relative(runner_err),
-        interval_method=method,
-    )
+    return _GroupForecast(rows=rows, model=chosen_name, mean=mean, lo=lo, hi=hi,
+                          cv_error=relative(chosen_err), runner_up=runner_name,
+                          runner_up_error=relative(runner_err), interval_method=method)
 
 
-def _order(
-    df: pd.DataFrame, rows: np.ndarray, per_series: int, by_cutoff: bool = False
-) -> pd.DataFrame:
+def _order(df: pd.DataFrame, rows: np.ndarray, per_series: int,
+           by_cutoff: bool = False) -> pd.DataFrame:
     """Sort statsforecast output into the order of `rows`, checking it is rectangular."""
     df = df.reset_index(drop=("unique_id" in df.columns))
     pos = pd.Series(np.arange(rows.size), index=rows.astype(str))
@@ -392,15 +299,13 @@ def _order(
     order = ["_pos", "cutoff", "ds"] if by_cutoff else ["_pos", "ds"]
     df = df.sort_values(order, kind="stable", ignore_index=True)
     if len(df) != rows.size * per_series:
-        raise RuntimeError(
-            f"statsforecast returned {len(df)} rows, expected {rows.size * per_series}"
-        )
+        raise RuntimeError(f"statsforecast returned {len(df)} rows, expected "
+                           f"{rows.size * per_series}")
     return df
 
 
-def _select(
-    errors: np.ndarray, names: list[str], mset: ModelSet, margin: float, final_ok: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
+def _select(errors: np.ndarray, names: list[str], mset: ModelSet, margin: float,
+            final_ok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Chosen and runner-up candidate index per series (-1 = none).
 
     With CV: the default ensemble unless another candidate's CV error is `margin` lower.
@@ -431,22 +336,12 @@ def _select(
     return chosen, runner
 
 
-def _intervals(
-    mset: ModelSet,
-    fc: pd.DataFrame,
-    means: dict[str, np.ndarray],
-    chosen: np.ndarray,
-    chosen_name: np.ndarray,
-    names: list[str],
-    mean: np.ndarray,
-    levels: tuple[int, ...],
-    horizon: int,
-    history: np.ndarray,
-    cv_pos: np.ndarray,
-    cv_actual: np.ndarray | None,
-    cv_fcst: dict[str, np.ndarray] | None,
-    settings: BaselineSettings,
-) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray], np.ndarray]:
+def _intervals(mset: ModelSet, fc: pd.DataFrame, means: dict[str, np.ndarray], chosen: np.ndarray,
+               chosen_name: np.ndarray, names: list[str], mean: np.ndarray,
+               levels: tuple[int, ...], horizon: int, history: np.ndarray, cv_pos: np.ndarray,
+               cv_actual: np.ndarray | None, cv_fcst: dict[str, np.ndarray] | None,
+               settings: BaselineSettings) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray],
+                                                    np.ndarray]:
     """Model intervals where the chosen model has them, else conformal.
 
     Conformal: signed CV errors of each series' chosen candidate, divided by that series' CV
@@ -470,10 +365,8 @@ def _intervals(
                 lo[lv][mask] = fc[f"{m.alias}-lo-{lv}"].to_numpy().reshape(n, horizon)[mask]
                 hi[lv][mask] = fc[f"{m.alias}-hi-{lv}"].to_numpy().reshape(n, horizon)[mask]
             method[mask] = "model"
-        usable = np.all(
-            [np.isfinite(lo[lv]).all(axis=1) & np.isfinite(hi[lv]).all(axis=1) for lv in levels],
-            axis=0,
-        )
+        usable = np.all([np.isfinite(lo[lv]).all(axis=1) & np.isfinite(hi[lv]).all(axis=1)
+                         for lv in levels], axis=0)
         method[~usable] = "conformal"
 
     with np.errstate(invalid="ignore"), np.testing.suppress_warnings() as sup:
@@ -495,7 +388,8 @@ def _intervals(
         cv_mae = np.mean(np.abs(err), axis=(1, 2))
         scale[idx] = cv_mae
         ratio_ok = naive_mae[idx] > 0
-        ratio = np.median(cv_mae[ratio_ok] / naive_mae[idx][ratio_ok]) if ratio_ok.any() else 1.0
+        ratio = (np.median(cv_mae[ratio_ok] / naive_mae[idx][ratio_ok]) if ratio_ok.any()
+                 else 1.0)
         no_cv = np.ones(n, dtype=bool)
         no_cv[idx] = False
         scale[no_cv] = naive_mae[no_cv] * ratio
@@ -505,7 +399,7 @@ def _intervals(
         for lv in levels:
             qlo, qhi = np.empty(cv_h), np.empty(cv_h)
             for k in range(cv_h):
-                pool = z[:, :, max(k - 1, 0) : k + 2].ravel()
+                pool = z[:, :, max(k - 1, 0):k + 2].ravel()
                 qlo[k] = np.quantile(pool, 0.5 - lv / 200.0)
                 qhi[k] = np.quantile(pool, 0.5 + lv / 200.0)
             # Wider, never narrower, further out; beyond the CV horizon grow like sqrt(step).
@@ -528,15 +422,9 @@ def _intervals(
     return lo, hi, method
 
 
-def _assemble(
-    panel: Panel,
-    values: np.ndarray,
-    classes: np.ndarray,
-    parts: list[_GroupForecast],
-    cycle: str,
-    horizon: int,
-    levels: tuple[int, ...],
-) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _assemble(panel: Panel, values: np.ndarray, classes: np.ndarray,
+              parts: list[_GroupForecast], cycle: str, horizon: int,
+              levels: tuple[int, ...]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Stack the groups into SPEC's long `baseline_forecast` and the `selection` table."""
     n = len(panel.keys)
     model = np.empty(n, dtype=object)
@@ -562,38 +450,21 @@ def _assemble(
     lo_w = np.clip(np.fmin(lo[wide], lo_n), 0.0, None)
     hi_w = np.fmax(hi[wide], hi_n)
     periods = horizon_periods(cycle, horizon)
-    forecast = pd.DataFrame(
-        {
-            "sku": np.repeat(panel.keys["sku"].to_numpy(), horizon),
-            "location": np.repeat(panel.keys["location"].to_numpy(), horizon),
-            "period": np.tile(np.array(periods, dtype=object), n),
-            "model": np.repeat(model, horizon).astype(str),
-            "forecast": mean.ravel(),
-            f"lo_{narrow}": lo_n.ravel(),
-            f"hi_{narrow}": hi_n.ravel(),
-            f"lo_{wide}": lo_w.ravel(),
-            f"hi_{wide}": hi_w.ravel(),
-            "demand_class": np.repeat(classes, horizon).astype(str),
-        }
-    )
-    forecast = forecast[
-        [
-            "sku",
-            "location",
-            "period",
-            "model",
-            "forecast",
-            f"lo_{narrow}",
-            f"hi_{narrow}",
-            f"lo_{wide}",
-            f"hi_{wide}",
-            "demand_class",
-        ]
-    ]
+    forecast = pd.DataFrame({
+        "sku": np.repeat(panel.keys["sku"].to_numpy(), horizon),
+        "location": np.repeat(panel.keys["location"].to_numpy(), horizon),
+        "period": np.tile(np.array(periods, dtype=object), n),
+        "model": np.repeat(model, horizon).astype(str),
+        "forecast": mean.ravel(),
+        f"lo_{narrow}": lo_n.ravel(), f"hi_{narrow}": hi_n.ravel(),
+        f"lo_{wide}": lo_w.ravel(), f"hi_{wide}": hi_w.ravel(),
+        "demand_class": np.repeat(classes, horizon).astype(str),
+    })
+    forecast = forecast[["sku", "location", "period", "model", "forecast", f"lo_{narrow}",
+                         f"hi_{narrow}", f"lo_{wide}", f"hi_{wide}", "demand_class"]]
     sel["demand_class"] = classes
     sel["history_months"] = demand_stats(values)["span"].to_numpy()
     selection = pd.concat([panel.keys, sel], axis=1)[SELECTION_COLUMNS]
-    selection = selection.astype(
-        {"cv_error": float, "runner_up_error": float, "history_months": int}
-    )
+    selection = selection.astype({"cv_error": float, "runner_up_error": float,
+                                  "history_months": int})
     return forecast, selection

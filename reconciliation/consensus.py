@@ -153,7 +153,7 @@ def build_demand(
     sales = sales_numbers(tables, keys, baseline, cycle, horizon)
     rows = rows.merge(sales, on=ROW_KEY, how="left")
     rows["has_sales"] = rows["sales_forecast"].notna()
-    rows["sales_forecast"] = rows["sales_forecast"].fillna(0.0).clip(lower=0)
+    rows["sales_forecast"] = rows["sales_forecast"].astype(float).fillna(0.0).clip(lower=0)
     rows["submitted_by"] = rows["submitted_by"].fillna("")
     rows["is_new"] = (rows["demand_class"] == "new") | (
         rows["sku"].map(products["status"]).fillna("active") == "new"

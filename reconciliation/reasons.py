@@ -3,9 +3,10 @@
 Precedence, first match wins (why: the code names the most decision-relevant fact of the row):
   1. OVERRIDE            the S&OP meeting decided the number
   2. CAPACITY_SHORTFALL  demand is cut (capacity, or lead time before the first possible receipt)
-  3. CAPACITY_OVERTIME   the row receives or ships in a location-month that uses overtime
-  4. CAPACITY_PREBUILD   the row receives more than the month needs (stock built ahead of a
-                         later capacity limit)
+  3. CAPACITY_PREBUILD   the row receives more than the month needs (stock built ahead of a
+                         later capacity limit) -- row-specific, so it beats overtime, which the
+                         capacity_report shows per location-month anyway
+  4. CAPACITY_OVERTIME   the row receives or ships in a location-month that uses overtime
   5. NEW_ITEM            status 'new' or baseline demand_class 'new' (cold-start baseline)
   6. PROMO_UPLIFT        a promotion lifts the baseline this month
   7. SALES_ACCEPTED      sales' number taken as is (consensus = sales number)
@@ -19,7 +20,7 @@ import pandas as pd
 from data_contracts.tables import REASON_CODES
 
 PRECEDENCE: tuple[str, ...] = (
-    "OVERRIDE", "CAPACITY_SHORTFALL", "CAPACITY_OVERTIME", "CAPACITY_PREBUILD", "NEW_ITEM",
+    "OVERRIDE", "CAPACITY_SHORTFALL", "CAPACITY_PREBUILD", "CAPACITY_OVERTIME", "NEW_ITEM",
     "PROMO_UPLIFT", "SALES_ACCEPTED", "SALES_SHRUNK", "BASELINE",
 )
 assert set(PRECEDENCE) == set(REASON_CODES)
@@ -33,8 +34,8 @@ def assign_reasons(rows: pd.DataFrame, tol: float = 1e-6) -> pd.Series:
     conditions = [
         rows["has_override"],
         rows["shortfall"] > tol,
-        rows["overtime"],
         rows["prebuilt"],
+        rows["overtime"],
         rows["is_new"],
         rows["promo_uplift_pct"] > 0,
         rows["has_sales"] & accepted,

@@ -21,7 +21,7 @@ def wape(forecast: np.ndarray, actual: np.ndarray) -> float:
 def truth_world(
     seed: int, n_keys: int = 80, horizon: int = 6, history: int = 36, past_cycles: int = 12,
     bias: float = 0.3, sales_noise: float = 0.2, baseline_noise: float = 0.2,
-    demand_noise: float = 0.25, seasonal: bool = True,
+    demand_noise: float = 0.25, seasonal: bool = True, informed: bool = True,
 ) -> tuple[dict[str, pd.DataFrame], pd.DataFrame, pd.DataFrame, str]:
     """Tables, baseline and the horizon's actuals (sku, location, period, actual)."""
     rng = np.random.default_rng(seed)
@@ -40,7 +40,8 @@ def truth_world(
     factor = np.where(team == "optimistic", 1 + bias, 1.0)[:, None]
 
     def submission(cols: np.ndarray) -> np.ndarray:
-        return actual[:, cols] * factor * rng.lognormal(-sales_noise ** 2 / 2, sales_noise,
+        seen = actual if informed else mean  # informed teams know something about the month
+        return seen[:, cols] * factor * rng.lognormal(-sales_noise ** 2 / 2, sales_noise,
                                                         (n_keys, len(cols)))
 
     hist = pd.DataFrame({
@@ -85,8 +86,8 @@ def truth_world(
     return tables, baseline, truth, cycle
 
 
-def accuracy(seed: int, **kw: float) -> dict[str, float]:
-    tables, baseline, truth, cycle = truth_world(seed, **kw)
+def accuracy(seed: int, **kw: float | bool) -> dict[str, float]:
+    tables, baseline, truth, cycle = truth_world(seed, **kw)  # type: ignore[arg-type]
     res = build_plan(tables, baseline, cycle, 6, PlanSettings())
     m = res.consensus_plan.merge(truth, on=["sku", "location", "period"])
     a = m["actual"].to_numpy()

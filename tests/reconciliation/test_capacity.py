@@ -1,0 +1,143 @@
+"""The capacity LP: pre-build and overtime before any cut, cut rule, degenerate inputs."""
+
+import numpy as np
+import pandas as pd
+
+from data_contracts.periods import horizon_periods
+from data_contracts.plan_rules import check_plan_rules
+from reconciliation import PlanSettings, build_plan
+from reconciliation.capacity import objective_weights
+
+CYCLE = "2025-01"
+
+
+def one_location(
+    demand: dict[str, list[float]], inbound: float = 1e6, outbound: float = 1e9,
+    storage: float = 1e6, overtime: float = 0.2, lead: int = 0, on_hand: float = 0.0,
+    unit_cost: dict[str, float] | None = None, open_orders: pd.DataFrame | None = None,
+    safety_stock: float = 0.0,
+) -> tuple[dict[str, pd.DataFrame], pd.DataFrame, int]:
+    """Tables where sales submit nothing, so consensus = baseline = `demand`."""
+    skus = list(demand)
+    h = len(next(iter(demand.values())))
+    periods = horizon_periods(CYCLE, h)
+    baseline = pd.DataFrame([
+        [s, "W", p, "test", q, q, q, q, q, "smooth"]
+        for s in skus for p, q in zip(periods, demand[s], strict=True)
+    ], columns=["sku", "location", "period", "model", "forecast", "lo_80", "hi_80", "lo_95",
+                "hi_95", "demand_class"])
+    tables = {
+        "sales_history": pd.DataFrame({"sku": skus, "location": "W", "period": "2024-12",
+                                       "qty": 1.0}),
+        "sales_forecast": pd.DataFrame(columns=["sku", "family", "location", "period", "qty",
+                                                "submitted_by"]),
+        "products": pd.DataFrame({
+            "sku": skus, "family": "F", "units_per_pallet": 10.0, "lead_time_months": lead,
+            "unit_cost": [(unit_cost or {}).get(s, 1.0) for s in skus],
+            "safety_stock_units": safety_stock,
+        }),
+        "warehouses": pd.DataFrame({"location": ["W"], "period": [np.nan],
+                                    "storage_pallets": [storage], "inbound_pallets": [inbound],
+                                    "outbound_units": [outbound], "overtime_pct": [overtime],
+                                    "overtime_cost_per_pallet": [20.0]}),
+        "inventory": pd.DataFrame({"sku": skus, "location": "W", "on_hand": on_hand}),
+    }
+    if open_orders is not None:
+        tables["open_orders"] = open_orders
+    return tables, baseline, h
+
+
+def test_tight_inbound_prebuilds_then_uses_overtime_before_cutting() -> None:
+    tables, baseline, h = one_location({"A": [100, 100, 100, 400, 100, 100]}, inbound=15)
+    res = build_plan(tables, baseline, CYCLE, h)
+    plan = res.consensus_plan
+    assert check_plan_rules(plan, res.capacity_report, tables, CYCLE, h) == []
+    assert plan["shortfall"].max() < 1e-6                      # nothing cut
+    assert "CAPACITY_PREBUILD" in set(plan["reason"])
+    assert "CAPACITY_OVERTIME" in set(plan["reason"])
+    assert "overtime" in set(res.capacity_report["status"])
+    # Pre-build (cheap) is used in full before overtime (dear): 50 spare units in each of the
+    # three months before the spike are received, and only the rest comes on overtime.
+    inbound = res.capacity_report["inbound_pallets"].to_numpy()
+    assert np.all(inbound[:3] >= 15 - 1e-6)
+    assert np.isclose(res.capacity_report["overtime_pallets"].sum(), 10.0)  # 100 units
+
+
+def test_cut_only_when_prebuild_and_overtime_are_exhausted() -> None:
+    tables, baseline, h = one_location({"A": [100, 100, 100, 700, 100, 100]}, inbound=15)
+    res = build_plan(tables, baseline, CYCLE, h)
+    plan, rep = res.consensus_plan, res.capacity_report
+    assert check_plan_rules(plan, rep, tables, CYCLE, h) == []
+    assert plan["shortfall"].sum() > 0
+    assert np.allclose(rep["inbound_pallets"].to_numpy()[:4], 15 * 1.2)  # all used, incl. OT
+    cut = plan[plan["shortfall"] > 0]
+    assert set(cut["reason"]) == {"CAPACITY_SHORTFALL"}
+    exc = res.exceptions
+    assert (exc["type"] == "CAPACITY_SHORTFALL").any()
+
+
+def test_ample_capacity_cuts_nothing_and_receives_just_in_time() -> None:
+    tables, baseline, h = one_location({"A": [50, 80, 20, 0, 60], "B": [5, 5, 5, 5, 5]})
+    res = build_plan(tables, baseline, CYCLE, h)
+    plan = res.consensus_plan
+    assert np.allclose(plan["constrained_demand"], plan["consensus_demand"])
+    assert np.allclose(plan["planned_receipts"], plan["consensus_demand"])  # just in time
+    assert np.allclose(plan["projected_on_hand"], 0)
+    assert set(res.capacity_report["status"]) == {"ok"}
+
+
+def test_lead_time_shortfall_is_labelled_and_explained() -> None:
+    tables, baseline, h = one_location({"A": [50, 50, 50, 50]}, lead=2, on_hand=60)
+    res = build_plan(tables, baseline, CYCLE, h)
+    plan = res.consensus_plan.set_index("period")
+    assert check_plan_rules(res.consensus_plan, res.capacity_report, tables, CYCLE, h) == []
+    assert plan["shortfall"].sum() == 40                       # 100 needed before 2025-03, 60 held
+    assert plan.loc["2025-03", "shortfall"] == 0
+    assert plan.loc["2025-01", "planned_receipts"] == 0
+    assert plan["order_release_period"].tolist() == ["2024-11", "2024-12", "2025-01", "2025-02"]
+    lt = res.exceptions[res.exceptions["type"] == "LEAD_TIME_SHORTFALL"]
+    assert len(lt) >= 1 and "lead time" in lt["message"].iloc[0]
+
+
+def test_value_cut_rule_cuts_the_cheaper_item_first() -> None:
+    tables, baseline, h = one_location({"CHEAP": [100, 100], "DEAR": [100, 100]}, outbound=150,
+                                       overtime=0.0, unit_cost={"CHEAP": 1.0, "DEAR": 50.0})
+    res = build_plan(tables, baseline, CYCLE, h, PlanSettings(cut_rule="value"))
+    short = res.consensus_plan.groupby("sku")["shortfall"].sum()
+    assert short["DEAR"] < 1e-6 and np.isclose(short["CHEAP"], 100)
+
+
+def test_safety_stock_is_built_when_capacity_allows() -> None:
+    tables, baseline, h = one_location({"A": [10, 10, 10]}, safety_stock=25)
+    res = build_plan(tables, baseline, CYCLE, h)
+    assert np.allclose(res.consensus_plan["projected_on_hand"], 25)
+
+
+def test_stock_above_storage_gives_an_error_not_a_crash() -> None:
+    tables, baseline, h = one_location({"A": [10, 10, 10]}, storage=5, on_hand=1000)
+    res = build_plan(tables, baseline, CYCLE, h)
+    err = res.exceptions[res.exceptions["severity"] == "error"]
+    assert (err["type"] == "CAPACITY_INFEASIBLE").any()
+    assert "storage" in " ".join(err["message"])
+    assert len(res.consensus_plan) == 3
+    assert (res.capacity_report["status"] == "short").all()
+    # The plan is still balanced and serves demand from the stock it has.
+    assert np.allclose(res.consensus_plan["constrained_demand"], 10)
+
+
+def test_open_orders_above_inbound_give_an_error_not_a_crash() -> None:
+    oo = pd.DataFrame({"sku": ["A"], "location": ["W"], "period": ["2025-02"], "qty": [500.0]})
+    tables, baseline, h = one_location({"A": [10, 10, 10]}, inbound=2, open_orders=oo)
+    res = build_plan(tables, baseline, CYCLE, h)
+    err = res.exceptions[res.exceptions["severity"] == "error"]
+    assert err["message"].str.contains("open orders").any()
+    violations = check_plan_rules(res.consensus_plan, res.capacity_report, tables, CYCLE, h)
+    assert len(violations) == 1 and "forced_by_inputs=True" in violations[0]
+
+
+def test_objective_tiers_dominate() -> None:
+    w = objective_weights(18, PlanSettings())
+    h = 18
+    assert w["ot"] / 2 > h                         # cheapest overtime pallet > all holding
+    assert w["ss"] > w["ot"] + h
+    assert w["serve"] > h * w["ss"] + 2 * w["ot"] + h
