@@ -1,1 +1,1 @@
-"""Prefect flows, I/O, publishing and the `sop` command line: the thin shell around the pure core."""
+"""Prefect flows, I/O, publishing and the `sop` command line: the shell around the pure core."""

@@ -1,4 +1,4 @@
-"""The `sop` command line: thin wrappers that parse options, call a flow or the core, map exit codes.
+"""The `sop` command line: parse options, call a flow or the core, map failures to exit codes.
 
 Exit codes (SPEC): 0 success, 2 wrong usage, 3 data contract breached, 1 any other failure.
 """
@@ -6,8 +6,9 @@ Exit codes (SPEC): 0 success, 2 wrong usage, 3 data contract breached, 1 any oth
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn, TypeVar
 
 import typer
 from pydantic import ValidationError
@@ -20,6 +21,7 @@ EXIT_USAGE = 2
 EXIT_CONTRACT = 3
 EXIT_FAILURE = 1
 DEMO_CYCLE = "2026-12"
+T = TypeVar("T")
 
 app = typer.Typer(
     help="S&OP consensus pipeline: data contracts, statistical baselines, consensus and "
@@ -41,24 +43,25 @@ def _cycle(value: str | None) -> str | None:
 CycleOpt = Annotated[str, typer.Option(help="First month planned, YYYY-MM", callback=_cycle)]
 
 
-def _fail(message: str, code: int) -> None:
+def _fail(message: str, code: int) -> NoReturn:
     err_console.print(message, markup=False, highlight=False)
     raise typer.Exit(code)
 
 
-def _run_guarded(work):  # type: ignore[no-untyped-def]
+def _run_guarded(work: Callable[[], T]) -> T:
     """Run `work()` and turn known failures into SPEC exit codes."""
     from data_contracts import ContractBreach
 
     try:
         return work()
-    except ContractBreach as breach:
-        _fail(str(breach), EXIT_CONTRACT)
-    except (ValidationError, ValueError) as exc:
-        if isinstance(exc, ValidationError) or "config" in str(exc):
-            _fail(f"wrong usage: {exc}", EXIT_USAGE)
-        raise
-    return None
+    except Exception as exc:
+        cause = getattr(exc, "cause", exc)  # a StageFailed wraps the stage's own error
+        if isinstance(cause, ContractBreach):
+            _fail(str(cause), EXIT_CONTRACT)
+        if isinstance(cause, ValidationError):
+            _fail(f"wrong usage: {cause}", EXIT_USAGE)
+        _fail(f"failed, nothing published: {exc}", EXIT_FAILURE)
+    raise AssertionError("unreachable")
 
 
 def _print_run(result: dict) -> None:
@@ -76,6 +79,8 @@ def _print_run(result: dict) -> None:
 def _quiet_prefect() -> None:
     # Prefect's INFO logs drown the summary on a terminal; engineers can raise them back.
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    # No telemetry from a planning run: these machines may have no route out.
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 
 def _execute_run(
@@ -180,7 +185,7 @@ def forecast(
     n_jobs: Annotated[int, typer.Option(help="Processes for model fitting (-1 = all)")] = 1,
 ) -> None:
     """Statistical baselines only: sales_history in, baseline_forecast out."""
-    from data_contracts import ContractBreach, read_error, validate_history
+    from data_contracts import read_error, validate_history
     from flows.io import TableReadError, read_table_file, write_table
     from forecasting import BaselineSettings, fit_baselines
 
@@ -200,10 +205,7 @@ def forecast(
             f"{len(result.forecast)} rows written to {out}"
         )
 
-    try:
-        _run_guarded(work)
-    except ContractBreach:  # pragma: no cover - handled in _run_guarded
-        raise
+    _run_guarded(work)
 
 
 @app.command()

@@ -8,6 +8,7 @@ import yaml
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from data_contracts import QualitySettings
 from data_contracts.tables import INPUT_TABLES
 from forecasting import BaselineSettings
 from reconciliation import PlanSettings
@@ -23,8 +24,9 @@ class ContractsConfig(BaseModel):
             "instead of stopping the run. Absent tables: any bad row stops the run."
         ),
     )
-    drift_warning_pct: float = Field(
-        50.0, ge=0, description="Total sales forecast change vs last cycle that raises a warning"
+    quality: QualitySettings = Field(
+        default_factory=QualitySettings,
+        description="Thresholds and severities of the great-expectations quality suites",
     )
 
     def model_post_init(self, __context: object) -> None:

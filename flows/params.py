@@ -6,6 +6,7 @@ from typing import Annotated
 from pydantic import BaseModel, Field, StringConstraints
 
 from data_contracts.periods import add_months
+from flows.config import RunConfig
 
 # Anchored pattern: a cycle becomes part of paths and SQL, so nothing else may pass.
 Cycle = Annotated[str, StringConstraints(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
@@ -39,6 +40,10 @@ class RunParams(BaseModel):
         ),
     )
     config: str | None = Field(None, description="YAML/JSON/TOML run configuration file")
+    settings: RunConfig | None = Field(
+        None, description="Policy settings (contracts, forecasting, reconciliation); "
+        "when given they replace the config file"
+    )
 
     def resolved_cycle(self, today: date | None = None) -> str:
         return self.cycle or cycle_for(today or date.today())

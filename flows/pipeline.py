@@ -26,12 +26,18 @@ from data_contracts import (
     validate_inputs,
     validate_outputs,
 )
-from data_contracts.periods import add_months
 from data_contracts.tables import OUTPUT_COLUMNS
 from flows.config import RunConfig, SopSettings, load_config
 from flows.io import InputFile, TableReadError, read_inputs, write_table
 from flows.params import Cycle, RunParams
-from flows.publish import claim_version, discard, promote, read_staged, stage_version
+from flows.publish import (
+    claim_version,
+    discard,
+    folder_current,
+    promote,
+    read_staged,
+    stage_version,
+)
 from flows.store import PlanStore, default_store_url
 from flows.workspace import Workspace
 from forecasting import fit_baselines
@@ -86,11 +92,17 @@ def _contract_exceptions(findings: list[Any]) -> pd.DataFrame:
 
 @flow(name="sop-ingest-and-check")
 def ingest_and_check(
-    inputs: str, cycle: Cycle, workdir: str, config: str | None = None
+    inputs: str,
+    cycle: Cycle,
+    workdir: str,
+    config: str | None = None,
+    horizon: int | None = None,
+    out: str | None = None,
 ) -> dict[str, Any]:
     """Read the input tables, check every contract, keep the checked tables in the workspace.
 
     Raises ContractBreach (exit 3) with the offending rows written next to the workspace.
+    `out` (the output folder) lets drift checks compare with the last published cycle.
     """
     logger = get_run_logger()
     cfg = load_config(config)
@@ -98,13 +110,17 @@ def ingest_and_check(
     start = time.perf_counter()
     tables, files = read_input_tables(inputs)
     policy = QuarantinePolicy(max_share=cfg.contracts.quarantine)
+    previous = previous_inputs(out, cycle) if out else None
     try:
-        checked = validate_inputs(tables, cycle, policy)
+        checked = validate_inputs(tables, cycle, policy, previous, horizon=horizon)
+        quality = run_quality_suites(
+            checked.tables, cycle, ws.root / "data_docs", previous=previous,
+            settings=cfg.contracts.quality,
+        )
     except ContractBreach as breach:
         path = write_rejects(breach.rejects, ws.path("check", "rejects.csv"))
         breach.rejects_path = str(path)
         raise
-    quality = run_quality_suites(checked.tables, cycle, ws.root / "data_docs")
     findings = [*checked.findings, *quality.findings]
     ws.save_frames("check", checked.tables)
     ws.save_frames("check", {"rejects": checked.rejects})
@@ -287,6 +303,8 @@ def publish_stage(
             "exceptions": _order(exceptions.reset_index(drop=True), "exceptions"),
             "rejects": rejects.reset_index(drop=True),
         }
+        snapshot = {f"inputs/{t}": tables[t].reset_index(drop=True)
+                    for t in SNAPSHOT_TABLES if t in tables}
         summaries = {
             stage: ws.load_json(stage, "summary") for stage in ("check", "baseline", "plan")
         }
@@ -327,7 +345,7 @@ def publish_stage(
             contract_summary=manifest["contracts"],
             data_docs_href=_relative_docs(check_summary["data_docs"], out, cycle, version),
         )
-        staging = stage_version(out, cycle, version, frames, report, manifest)
+        staging = stage_version(out, cycle, version, {**frames, **snapshot}, report, manifest)
         audit_plan(read_staged(staging), tables, cycle, horizon)
         publication = promote(staging, out, cycle, version, frames, plan_store, inputs_sha)
         staging = None
@@ -406,22 +424,53 @@ def publish_artifacts(frames: dict[str, pd.DataFrame], manifest: dict, path: Pat
 # ---------------------------------------------------------------- the monthly flow
 
 
+class StageFailed(Exception):
+    """A stage of the monthly flow failed; the message names the stage and the cause."""
+
+    def __init__(self, stage: str, cause: BaseException) -> None:
+        super().__init__(f"stage '{stage}' failed: {type(cause).__name__}: {cause}")
+        self.stage = stage
+        self.cause = cause
+
+
+def _run_stage(stage: str, call: Any, *args: Any) -> dict[str, Any]:
+    """Call a stage sub-flow so that a failure says, in the run's final state, which stage."""
+    try:
+        return call(*args)
+    except Exception as exc:
+        raise StageFailed(stage, exc) from exc
+
+
+def _config_for_run(params: RunParams, ws: Workspace) -> str | None:
+    """Settings typed in the UI win over the config file; stages read one file either way."""
+    if params.settings is None:
+        return params.config
+    path = ws.path("config", "run_config.json")
+    path.write_text(params.settings.model_dump_json(indent=2))
+    return str(path)
+
+
 @flow(name="sop-monthly", log_prints=True)
 def monthly_sop(params: RunParams) -> dict[str, Any]:
     """The monthly S&OP job: check -> baselines -> reconcile -> publish."""
     cycle = params.resolved_cycle()
     ws = Workspace.new(params.out, cycle, run_id=_short_run_id())
+    config = _config_for_run(params, ws)
     cache_dir = str(Path(params.out) / "cache" / "baselines")
-    check = ingest_and_check(params.inputs, cycle, str(ws.root), params.config)
-    base = baselines_stage(str(ws.root), cycle, params.horizon, params.config, cache_dir)
-    plan = reconcile_stage(str(ws.root), cycle, params.horizon, params.config)
-    published = publish_stage(str(ws.root), params.out, cycle, params.horizon, params.store)
+    root = str(ws.root)
+    check = _run_stage("ingest_and_check", ingest_and_check, params.inputs, cycle, root, config,
+                       params.horizon, params.out)
+    base = _run_stage("baselines", baselines_stage, root, cycle, params.horizon, config,
+                      cache_dir)
+    plan = _run_stage("reconcile", reconcile_stage, root, cycle, params.horizon, config)
+    published = _run_stage("publish", publish_stage, root, params.out, cycle, params.horizon,
+                           params.store)
     return {
         "cycle": cycle,
         "plan_version": published["plan_version"],
         "path": published["path"],
         "store": published["store"],
-        "workspace": str(ws.root),
+        "workspace": root,
         "seconds": {
             "ingest_and_check": check["seconds"],
             "baselines": base["seconds"],
@@ -443,5 +492,22 @@ def _short_run_id() -> str:
     return str(run_id)[:8] if run_id else time.strftime("%Y%m%d%H%M%S")
 
 
-def previous_cycle(cycle: str) -> str:
-    return add_months(cycle, -1)
+SNAPSHOT_TABLES = ("sales_forecast",)
+
+
+def previous_inputs(out: str, cycle: str) -> dict[str, pd.DataFrame] | None:
+    """The inputs snapshot of the latest published version of the latest earlier cycle."""
+    root = Path(out)
+    earlier = sorted(
+        p.name.removeprefix("cycle=") for p in root.glob("cycle=*")
+        if p.name.removeprefix("cycle=") < cycle
+    )
+    for prev in reversed(earlier):
+        version = folder_current(out, prev)
+        if version is None:
+            continue
+        folder = root / f"cycle={prev}" / f"version={version}" / "inputs"
+        frames = {p.stem: pd.read_parquet(p) for p in folder.glob("*.parquet")}
+        if frames:
+            return frames
+    return None

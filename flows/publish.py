@@ -11,6 +11,7 @@ A crash before 5 leaves the previous version current in the store; a crash befor
 leaves no folder at all. Failed claims are marked `failed`, never reused.
 """
 
+import contextlib
 import os
 import re
 import shutil
@@ -71,7 +72,9 @@ def stage_version(
     for name, df in frames.items():
         if name == "rejects" and df.empty:
             continue  # SPEC: rejects.parquet only when there are any
-        df.to_parquet(staging / f"{name}.parquet", index=False)
+        target = staging / f"{name}.parquet"  # "inputs/x" names land in a sub-folder
+        target.parent.mkdir(parents=True, exist_ok=True)
+        df.to_parquet(target, index=False)
     (staging / "report.html").write_text(report_html, encoding="utf-8")
     # The manifest is written last: a folder with a manifest is a complete folder.
     write_json(manifest, staging / "manifest.json")
@@ -127,7 +130,6 @@ def discard(staging: Path | None, store: PlanStore, cycle: str, version: int, wh
     """Clean up after a failed publication: the claimed version is marked failed."""
     if staging is not None and staging.exists():
         shutil.rmtree(staging, ignore_errors=True)
-    try:
+    # The original error matters more than a failure to record it.
+    with contextlib.suppress(Exception):
         store.mark_failed(cycle, version, why)
-    except Exception:  # noqa: BLE001 - the original error matters more than this one
-        pass

@@ -218,10 +218,10 @@ class PlanStore:
         elif self.dialect == "postgresql":
             cols = ", ".join(df.columns)
             records = df.astype(object).where(df.notna(), None).itertuples(index=False)
-            with conn.connection.driver_connection.cursor() as cur:
-                with cur.copy(f"COPY {name} ({cols}) FROM STDIN") as copy:
-                    for row in records:
-                        copy.write_row(row)
+            raw = conn.connection.driver_connection
+            with raw.cursor() as cur, cur.copy(f"COPY {name} ({cols}) FROM STDIN") as copy:
+                for row in records:
+                    copy.write_row(row)
         else:
             df.to_sql(name, conn, if_exists="append", index=False, chunksize=10_000)
 

@@ -44,7 +44,7 @@ def test_same_table_in_two_formats_is_refused(tmp_path) -> None:
     df = pd.DataFrame({"sku": ["A"], "location": ["L"], "on_hand": [1.0]})
     write_inputs({"inventory": df}, tmp_path, fmt="csv")
     write_inputs({"inventory": df}, tmp_path, fmt="parquet")
-    with pytest.raises(TableReadError, match="both inventory.csv and inventory.parquet"):
+    with pytest.raises(TableReadError, match=r"both inventory\.csv and inventory\.parquet"):
         read_inputs(str(tmp_path))
 
 
