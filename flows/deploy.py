@@ -4,7 +4,7 @@ Kept apart from the pipeline so importing the flows never touches a Prefect serv
 """
 
 from prefect import serve
-from prefect.deployments.runner import RunnerDeployment
+from prefect.deployments.runner import EntrypointType, RunnerDeployment
 from prefect.schedules import Cron, Schedule
 
 from flows.config import SopSettings
@@ -45,13 +45,15 @@ def build_deployments(
         parameters={"params": {"inputs": inputs, "out": out}},
         description="Monthly S&OP consensus plan; the cycle defaults to the run's month.",
         tags=["sop"],
+        # Module path, not file path: runs work from any folder where the package is installed.
+        entrypoint_type=EntrypointType.MODULE_PATH,
     )
     stages = [
-        validate_flow.to_deployment(name="on-demand", tags=["sop", "stage"]),
-        ingest_and_check.to_deployment(name="on-demand", tags=["sop", "stage"]),
-        baselines_stage.to_deployment(name="on-demand", tags=["sop", "stage"]),
-        reconcile_stage.to_deployment(name="on-demand", tags=["sop", "stage"]),
-        publish_stage.to_deployment(name="on-demand", tags=["sop", "stage"]),
+        stage.to_deployment(
+            name="on-demand", tags=["sop", "stage"], entrypoint_type=EntrypointType.MODULE_PATH
+        )
+        for stage in (validate_flow, ingest_and_check, baselines_stage, reconcile_stage,
+                      publish_stage)
     ]
     return [monthly, *stages]
 

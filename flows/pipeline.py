@@ -355,7 +355,9 @@ def publish_stage(
     finally:
         plan_store.dispose()
     logger.info("published %s version %d at %s", cycle, version, publication.path)
-    publish_artifacts(frames, manifest, publication.path)
+    if flow_run.get_parent_flow_run_id() is None:
+        # Run on its own (re-run from the UI): the artifacts belong to this run.
+        publish_artifacts(publication.path)
     return {
         "cycle": cycle,
         "plan_version": version,
@@ -389,8 +391,19 @@ def audit_plan(
         )
 
 
-def publish_artifacts(frames: dict[str, pd.DataFrame], manifest: dict, path: Path) -> None:
-    """Summary and top exceptions in the Prefect UI, from the same figures as the report."""
+@task(retries=2, retry_delay_seconds=[1, 5], cache_policy=NONE)
+def publish_artifacts(path: Path) -> None:
+    """Summary and top exceptions of a published version in the Prefect UI.
+
+    Read back from the published folder, so the UI shows exactly what readers get, computed
+    by the same functions as the report.
+    """
+    path = Path(path)
+    manifest = json.loads((path / "manifest.json").read_text())
+    frames = {
+        name: pd.read_parquet(path / f"{name}.parquet")
+        for name in ("consensus_plan", "capacity_report", "exceptions")
+    }
     markdown = render_markdown_summary(
         cycle=manifest["cycle"],
         version=manifest["plan_version"],
@@ -465,6 +478,7 @@ def monthly_sop(params: RunParams) -> dict[str, Any]:
     plan = _run_stage("reconcile", reconcile_stage, root, cycle, params.horizon, config)
     published = _run_stage("publish", publish_stage, root, params.out, cycle, params.horizon,
                            params.store)
+    publish_artifacts(Path(published["path"]))
     return {
         "cycle": cycle,
         "plan_version": published["plan_version"],
