@@ -5,8 +5,9 @@ import tomllib
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
 
 from data_contracts import QualitySettings
 from data_contracts.tables import INPUT_TABLES
@@ -74,3 +75,31 @@ class SopSettings(BaseSettings):
     inputs: str = Field("inputs", description="Default input folder or fsspec URL")
     out: str = Field("sop-out", description="Default output folder")
     timezone: str = Field("UTC", description="Timezone of the monthly schedule")
+    store_password: SecretStr | None = Field(
+        None, description="Password of the store, added to a store URL that has none"
+    )
+    store_password_block: str | None = Field(
+        None, description="Name of a Prefect Secret block holding the store password"
+    )
+
+
+def resolve_store_url(url: str, settings: SopSettings | None = None) -> str:
+    """Add the store password from the environment or a Prefect Secret block.
+
+    URLs in parameters, deployments and logs stay password-free; the secret joins the URL
+    only in memory, right before connecting.
+    """
+    settings = settings or SopSettings()
+    parsed = make_url(url)
+    if parsed.password or parsed.get_backend_name() == "duckdb":
+        return url
+    password: str | None = None
+    if settings.store_password is not None:
+        password = settings.store_password.get_secret_value()
+    elif settings.store_password_block:
+        from prefect.blocks.system import Secret
+
+        password = str(Secret.load(settings.store_password_block).get())
+    if password is None:
+        return url
+    return parsed.set(password=password).render_as_string(hide_password=False)

@@ -27,7 +27,7 @@ from data_contracts import (
     validate_outputs,
 )
 from data_contracts.tables import OUTPUT_COLUMNS
-from flows.config import RunConfig, SopSettings, load_config
+from flows.config import RunConfig, SopSettings, load_config, resolve_store_url
 from flows.io import InputFile, TableReadError, read_inputs, write_table
 from flows.params import Cycle, RunParams
 from flows.publish import (
@@ -41,6 +41,7 @@ from flows.publish import (
 from flows.store import PlanStore, default_store_url
 from flows.workspace import Workspace
 from forecasting import fit_baselines
+from forecasting.engines import EngineName, open_engine
 from reconciliation import build_plan, planned_keys
 from reporting import render_markdown_summary, render_report
 
@@ -141,23 +142,30 @@ def ingest_and_check(
     return summary
 
 
-def baseline_cache_key(ws: Workspace, cycle: str, horizon: int, cfg: RunConfig) -> str:
+BASELINE_TABLES = ("sales_history", "promotions", "products")
+
+
+def baseline_cache_key(
+    ws: Workspace, cycle: str, horizon: int, cfg: RunConfig, keys: pd.DataFrame
+) -> str:
     """Inputs that decide the baselines: history, promotions, products, the planned keys,
-    the settings and the code version. Same key, same baselines: no refit."""
+    the settings and the code version. Same key, same baselines: no refit.
+
+    The other tables only matter through the set of planned sku x location pairs, so a new
+    sales forecast with the same pairs (new quantities) reuses the baselines."""
     summary = ws.load_json("check", "summary")
-    hashes = {
-        f["table"]: f["sha256"]
-        for f in summary["inputs"]
-        if f["table"] in ("sales_history", "promotions", "products", "sales_forecast",
-                          "inventory", "open_orders")
-    }
+    hashes = {f["table"]: f["sha256"] for f in summary["inputs"] if f["table"] in BASELINE_TABLES}
+    pairs = keys["sku"].astype(str) + "\x1f" + keys["location"].astype(str)
+    planned = hashlib.sha256("\n".join(sorted(pairs)).encode()).hexdigest()
+    quarantined = summary.get("quarantined_rows", {})
     payload = json.dumps(
         {
             "inputs": hashes,
+            "planned_keys": planned,
             "cycle": cycle,
             "horizon": horizon,
             "settings": cfg.forecasting.model_dump(mode="json"),
-            "quarantined": summary.get("quarantined_rows", {}),
+            "quarantined": {t: n for t, n in quarantined.items() if t in BASELINE_TABLES},
             "statsforecast": package_version("statsforecast"),
             "sop": package_version("sop-consensus"),
         },
@@ -169,31 +177,36 @@ def baseline_cache_key(ws: Workspace, cycle: str, horizon: int, cfg: RunConfig) 
 @flow(name="sop-baselines")
 def baselines_stage(
     workdir: str, cycle: Cycle, horizon: int, config: str | None = None,
-    cache_dir: str | None = None,
+    cache_dir: str | None = None, engine: EngineName = "local", dask_address: str | None = None,
 ) -> dict[str, Any]:
-    """Fit statistical baselines for every planned SKU x location (cached on input hashes)."""
+    """Fit statistical baselines for every planned SKU x location (cached on input hashes).
+
+    `engine` says where statsforecast fits: here, or on Dask (`dask_address` = a scheduler;
+    none = a local cluster for this stage). The baselines are the same either way."""
     logger = get_run_logger()
     cfg = load_config(config)
     ws = Workspace(Path(workdir))
     start = time.perf_counter()
-    key = baseline_cache_key(ws, cycle, horizon, cfg)
+    tables = ws.load_frames("check")
+    keys = planned_keys(tables, cycle, horizon)
+    key = baseline_cache_key(ws, cycle, horizon, cfg, keys)
     cache = Path(cache_dir) / key if cache_dir else None
     if cache is not None and (cache / "baseline_forecast.parquet").exists():
         frames = {p.stem: pd.read_parquet(p) for p in cache.glob("*.parquet")}
         logger.info("baselines reused from cache %s", key)
         reused = True
     else:
-        tables = ws.load_frames("check")
-        keys = planned_keys(tables, cycle, horizon)
-        result = fit_baselines(
-            tables["sales_history"],
-            horizon=horizon,
-            settings=cfg.forecasting,
-            cycle=cycle,
-            promotions=tables.get("promotions"),
-            keys=keys,
-            products=tables.get("products"),
-        )
+        with open_engine(engine, dask_address) as fitter:
+            result = fit_baselines(
+                tables["sales_history"],
+                horizon=horizon,
+                settings=cfg.forecasting,
+                cycle=cycle,
+                promotions=tables.get("promotions"),
+                keys=keys,
+                products=tables.get("products"),
+                engine=fitter,
+            )
         frames = {
             "baseline_forecast": result.forecast,
             "cleaning": result.cleaning,
@@ -208,6 +221,7 @@ def baselines_stage(
     summary = {
         "cache_key": key,
         "reused": reused,
+        "engine": engine,
         "series": int(frames["baseline_forecast"][["sku", "location"]].drop_duplicates().shape[0]),
         "models": frames["baseline_forecast"].drop_duplicates(["sku", "location"])["model"]
         .value_counts()
@@ -289,7 +303,7 @@ def publish_stage(
         [_contract_exceptions(findings), plan["exceptions"]], ignore_index=True
     )
     store_url = store or SopSettings().store_url or default_store_url(out)
-    plan_store = PlanStore(store_url)
+    plan_store = PlanStore(resolve_store_url(store_url))
     run_id = str(flow_run.get_id() or "")
     version = claim_version(out, cycle, plan_store, run_id)
     staging = None
@@ -316,6 +330,7 @@ def publish_stage(
             "plan_version": version,
             "horizon": horizon,
             "run_id": run_id,
+            "workspace": str(ws.root),  # checked inputs, for what-if analyses (issue 9)
             "inputs": check_summary["inputs"],
             "inputs_sha256": inputs_sha,
             "versions": _package_versions(),
@@ -474,7 +489,7 @@ def monthly_sop(params: RunParams) -> dict[str, Any]:
     check = _run_stage("ingest_and_check", ingest_and_check, params.inputs, cycle, root, config,
                        params.horizon, params.out)
     base = _run_stage("baselines", baselines_stage, root, cycle, params.horizon, config,
-                      cache_dir)
+                      cache_dir, params.engine, params.dask_address)
     plan = _run_stage("reconcile", reconcile_stage, root, cycle, params.horizon, config)
     published = _run_stage("publish", publish_stage, root, params.out, cycle, params.horizon,
                            params.store)

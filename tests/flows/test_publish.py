@@ -123,3 +123,30 @@ def test_concurrent_runs_get_distinct_complete_versions(tmp_path, store_url) -> 
     assert set(current["plan_version"]) == {3} and len(current) == 2
     for v in versions:
         assert (out / "cycle=2026-01" / f"version={v}" / "manifest.json").exists()
+
+
+def test_crash_inside_the_store_transaction_leaves_no_partial_version(
+    tmp_path, store_url, monkeypatch
+) -> None:
+    out = tmp_path / "out"
+    publish_once(out, store_url, 5.0)
+    original = PlanStore._insert
+
+    def failing_insert(self, conn, name, df):  # type: ignore[no-untyped-def]
+        if name == "capacity_report":
+            raise RuntimeError("connection lost mid-publish")
+        return original(self, conn, name, df)
+
+    monkeypatch.setattr(PlanStore, "_insert", failing_insert)
+    with pytest.raises(RuntimeError, match="mid-publish"):
+        publish_once(out, store_url, 9.0)
+    monkeypatch.setattr(PlanStore, "_insert", original)
+    store = PlanStore(store_url)
+    import sqlalchemy as sa
+
+    with store.engine.connect() as conn:
+        versions = conn.execute(
+            sa.text("SELECT DISTINCT plan_version FROM consensus_plan")
+        ).scalars().all()
+    assert versions == [1]  # the rows of version 2 were rolled back with the transaction
+    assert set(store.read_current("2026-01")["plan_version"]) == {1}

@@ -62,3 +62,33 @@ def test_first_working_day_rule() -> None:
             day for day in range(1, 8) if datetime(d.year, d.month, day).weekday() < 5
         )
         assert (d.day, d.hour) == (first_weekday, 6)
+
+
+def test_store_password_comes_from_the_environment(monkeypatch) -> None:
+    from flows.config import SopSettings, resolve_store_url
+
+    monkeypatch.setenv("SOP_STORE_PASSWORD", "s3cret")
+    url = resolve_store_url("postgresql+psycopg://planner@db:5432/sop", SopSettings())
+    assert url == "postgresql+psycopg://planner:s3cret@db:5432/sop"
+    # A URL that carries its own password, and DuckDB, are left alone.
+    assert resolve_store_url("postgresql+psycopg://a:b@db/sop") == "postgresql+psycopg://a:b@db/sop"
+    assert resolve_store_url("duckdb:///x.duckdb") == "duckdb:///x.duckdb"
+
+
+def test_prefect_yaml_matches_the_code() -> None:
+    """prefect.yaml (for `prefect deploy`) names real flows and the same schedule as sop deploy."""
+    import importlib
+    from pathlib import Path
+
+    import yaml
+
+    from flows.deploy import first_working_day_schedules
+
+    spec = yaml.safe_load((Path(__file__).parents[2] / "prefect.yaml").read_text())
+    for deployment in spec["deployments"]:
+        path, func = deployment["entrypoint"].split(":")
+        module = importlib.import_module(path.removesuffix(".py").replace("/", "."))
+        assert hasattr(getattr(module, func), "deploy")  # a Prefect flow
+    monthly = next(d for d in spec["deployments"] if d["name"] == "monthly")
+    expected = [(s.cron, s.day_or) for s in first_working_day_schedules("UTC")]
+    assert [(s["cron"], s["day_or"]) for s in monthly["schedules"]] == expected
