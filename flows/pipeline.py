@@ -397,7 +397,8 @@ def audit_plan(
     """The last gate: what readers would get must keep every contract and SPEC rule."""
     validate_outputs({k: staged[k] for k in OUTPUT_COLUMNS})
     violations = check_plan_rules(
-        staged["consensus_plan"], staged["capacity_report"], tables, cycle, horizon
+        staged["consensus_plan"], staged["capacity_report"], tables, cycle, horizon,
+        allow_forced=True,
     )
     if violations:
         shown = "\n".join(f"- {v}" for v in violations[:20])

@@ -67,8 +67,13 @@ def build_plan(
     rows, report, exc_supply = plan_capacity(rows, tables, products, cycle, horizon, settings)
     rows["reason"] = assign_reasons(rows, settings.tolerance)
     lead = rows["sku"].map(products["lead_time_months"]).fillna(0).astype(int)
-    rows["order_release_period"] = [add_months(p, -int(n)) for p, n in
-                                    zip(rows["period"], lead, strict=True)]
+    pairs = pd.DataFrame({"period": rows["period"], "lead": lead})
+    uniq = pairs.drop_duplicates()
+    release = dict(zip(zip(uniq["period"], uniq["lead"], strict=True),
+                       [add_months(p, -int(n)) for p, n in
+                        zip(uniq["period"], uniq["lead"], strict=True)], strict=True))
+    rows["order_release_period"] = [release[k] for k in
+                                    zip(pairs["period"], pairs["lead"], strict=True)]
     plan = rows[PLAN_COLUMNS + EXTRA_PLAN_COLUMNS].reset_index(drop=True)
 
     sh = get_table(tables, "sales_history")

@@ -12,89 +12,91 @@ class PlanSettings(BaseModel):
 
     # --- consensus policy: how far to move from the baseline toward the sales number ---------
     prior_weight_up: float = Field(
-        0.35, ge=0, le=1,
+        default=0.35, ge=0, le=1,
         description="Prior share of an upward sales adjustment that is kept when a team has little "
         "track record (Fildes et al. 2009: upward adjustments add little accuracy).",
     )
     prior_weight_down: float = Field(
-        0.75, ge=0, le=1,
+        default=0.75, ge=0, le=1,
         description="Prior share of a downward sales adjustment that is kept (downward adjustments "
         "are usually informed and improve accuracy).",
     )
     small_adjustment_pct: float = Field(
-        10.0, ge=0,
+        default=10.0, ge=0,
         description="Adjustments smaller than this % of the reference count as 'small'; small "
         "adjustments get a lower prior (large adjustments are the useful ones).",
     )
     small_adjustment_prior_factor: float = Field(
-        0.6, ge=0, le=1,
+        default=0.6, ge=0, le=1,
         description="Multiplier on the prior weight for small adjustments.",
     )
     prior_strength: float = Field(
-        24.0, gt=0,
+        default=24.0, gt=0,
         description="Pseudo-observations behind the prior: the weight is "
         "(n*fitted + prior_strength*prior)/(n + prior_strength): evidence takes over as n grows.",
     )
     trust_reference_months: int = Field(
-        12, ge=1, le=36,
+        default=12, ge=1, le=36,
         description="Months of history before a past cycle averaged into the reference level that "
         "past sales submissions are judged against.",
     )
     trust_min_actual_months: int = Field(
-        3, ge=1,
+        default=3, ge=1,
         description="A past submission is used only when the series had at least this many months "
         "of history before that cycle (otherwise no reference can be computed).",
     )
     new_item_sales_weight: float = Field(
-        0.8, ge=0, le=1,
+        default=0.8, ge=0, le=1,
         description="Share of the sales number kept for new items (status 'new' or demand_class "
         "'new'): their baseline is a cold start, so the sales number carries most information.",
     )
     # --- plausibility ------------------------------------------------------------------------
     promo_plausibility_factor: float = Field(
-        1.5, ge=1,
+        default=1.5, ge=1,
         description="A planned uplift is implausible above factor x the best uplift past "
         "promotions of the SKU (or family) delivered, plus promo_plausibility_margin_pct.",
     )
     promo_plausibility_margin_pct: float = Field(
-        10.0, ge=0, description="Absolute slack in percentage points for the promo check."
+        default=10.0, ge=0, description="Absolute slack in percentage points for the promo check."
     )
     promo_reference_months: int = Field(
-        6, ge=1,
+        default=6, ge=1,
         description="Non-promo months before a past promotion averaged as the level its realised "
         "uplift is measured against.",
     )
     # --- capacity plan -----------------------------------------------------------------------
     cut_rule: Literal["value", "units"] = Field(
-        "value",
+        default="value",
         description="Which demand is cut first when capacity is short: 'value' cuts the cheapest "
         "units first (penalty per unit grows with unit_cost), 'units' maximises units served.",
     )
     holding_cost_rate: float = Field(
-        0.02, ge=0,
+        default=0.02, ge=0,
         description="Monthly carrying cost as a fraction of unit_cost; with pallet_month_cost it "
         "ranks which SKUs are pre-built first (the cheapest to hold).",
     )
     pallet_month_cost: float = Field(
-        1.0, ge=0, description="Warehouse cost of one pallet held for one month (same currency)."
+        default=1.0, ge=0,
+        description="Warehouse cost of one pallet held for one month (same currency).",
     )
     default_overtime_cost_per_pallet: float = Field(
-        0.0, ge=0,
+        default=0.0, ge=0,
         description="Overtime cost per pallet where warehouses.overtime_cost_per_pallet is empty.",
     )
     tier_ratio: float = Field(
-        2.0, ge=1.5,
+        default=2.0, ge=1.5,
         description="How much each objective tier outweighs the worst case of the tier below "
         "(serve demand > safety stock > overtime > holding); larger = more strictly lexicographic.",
     )
     slack_penalty_factor: float = Field(
-        100.0, ge=10,
+        default=100.0, ge=10,
         description="Penalty on capacity slack (only used when inputs make the plan infeasible, "
         "e.g. stock on hand above storage) relative to the largest unserved-demand penalty.",
     )
     solver_time_limit_s: float = Field(
-        300.0, gt=0, description="Time limit for each location's LP."
+        default=300.0, gt=0, description="Time limit for each location's LP."
     )
     tolerance: float = Field(
-        1e-6, gt=0, description="Quantities below this are treated as zero when labelling rows."
+        default=1e-6, gt=0,
+        description="Quantities below this are treated as zero when labelling rows.",
     )

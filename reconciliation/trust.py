@@ -42,6 +42,12 @@ def _weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
     return float(v[np.searchsorted(cum, 0.5 * cum[-1])])
 
 
+def _month_offsets(periods: pd.Series, start: str) -> np.ndarray:
+    """Months from `start` to each period, computed once per distinct month."""
+    codes, months = pd.factorize(periods)
+    return np.array([months_between(start, str(m)) for m in months], dtype=int)[codes]
+
+
 def past_references(
     history: pd.DataFrame, submissions: pd.DataFrame, promos: pd.DataFrame,
     settings: PlanSettings,
@@ -60,11 +66,11 @@ def past_references(
     series = history[["sku", "location"]].drop_duplicates().reset_index(drop=True)
     series["k"] = np.arange(len(series))
     h = history.merge(series, on=["sku", "location"])
-    col = np.array([months_between(first_month, p) for p in h["period"]])
+    col = _month_offsets(h["period"], first_month)
     y = np.zeros((len(series), n_months))
     np.add.at(y, (h["k"].to_numpy(), col), h["qty"].to_numpy(dtype=float))
     csum = np.concatenate([np.zeros((len(series), 1)), np.cumsum(y, axis=1)], axis=1)
-    first_col = h.groupby("k")["period"].min().map(lambda p: months_between(first_month, p))
+    first_col = pd.Series(col).groupby(h["k"].to_numpy()).min()
     first_col = first_col.reindex(series["k"]).to_numpy()
 
     subs = submissions.merge(series, on=["sku", "location"], how="inner")
@@ -81,7 +87,7 @@ def past_references(
         span = np.clip(np.minimum(avail, settings.trust_reference_months), 1, None)
         level = (csum[k, c] - csum[k, np.maximum(c - span, 0)]) / span
         # Month-of-year index from the last 2 or 3 full years, where the series has them.
-        p_col = np.array([months_between(first_month, p) for p in grp["period"]])
+        p_col = _month_offsets(grp["period"], first_month)
         season = np.ones(len(grp))
         for years in (2, 3):
             w = 12 * years

@@ -89,8 +89,8 @@ def make_world(
             fc.append(["", "F0", locs[-1], p, 200.0, "south"])
     sales_forecast = pd.DataFrame(
         fc, columns=["sku", "family", "location", "period", "qty", "submitted_by"])
-    sales_forecast["sku"] = sales_forecast["sku"].replace("", np.nan)
-    sales_forecast["family"] = sales_forecast["family"].replace("", np.nan)
+    for c in ("sku", "family"):
+        sales_forecast[c] = sales_forecast[c].astype(object).where(sales_forecast[c] != "")
 
     inv = [[s, loc, float(round(lv * rng.uniform(0, 1.5)))] for (s, loc), lv in level.items()
            if rng.random() < 0.8]
@@ -161,3 +161,55 @@ def world() -> Callable[..., Any]:
 @pytest.fixture(scope="session")
 def baseline_for() -> Callable[..., pd.DataFrame]:
     return make_baseline
+
+
+# ---------------------------------------------------------------- what-if world (issue 9)
+# A small, fully controlled world: sales numbers equal the baseline. W1 has ample capacity.
+# W2 receives exactly its regular inbound capacity (20 pallets) every month, has 20%
+# overtime at 10 per pallet and little storage: extra load there needs overtime, then cuts.
+
+WHATIF_CYCLE = "2025-01"
+WHATIF_HORIZON = 6
+WHATIF_PERIODS = horizon_periods(WHATIF_CYCLE, WHATIF_HORIZON)
+WHATIF_LEVEL = {("A", "W1"): 100.0, ("B", "W1"): 50.0, ("A", "W2"): 100.0,
+                ("B", "W2"): 50.0, ("C", "W2"): 100.0}
+WHATIF_TEAM = {"A": "team-a", "B": "team-a", "C": "team-b"}
+
+
+def make_whatif_world(w2_storage: float = 5.0) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
+    products = pd.DataFrame({
+        "sku": ["A", "B", "C"], "family": ["F1", "F1", "F2"],
+        "units_per_pallet": [10.0, 10.0, 20.0], "lead_time_months": [0, 0, 1],
+        "unit_cost": [2.0, 5.0, 3.0], "status": "active",
+    })
+    history = pd.DataFrame([
+        [s, loc, p, lv] for (s, loc), lv in WHATIF_LEVEL.items()
+        for p in horizon_periods("2024-01", 12)
+    ], columns=["sku", "location", "period", "qty"])
+    sales = pd.DataFrame([
+        [s, np.nan, loc, p, lv, WHATIF_TEAM[s]]
+        for (s, loc), lv in WHATIF_LEVEL.items() for p in WHATIF_PERIODS
+    ], columns=["sku", "family", "location", "period", "qty", "submitted_by"])
+    # C arrives one month after the order: its first month is already on order.
+    inventory = pd.DataFrame({"sku": ["C"], "location": ["W2"], "on_hand": [0.0]})
+    open_orders = pd.DataFrame({"sku": ["C"], "location": ["W2"], "period": [WHATIF_CYCLE],
+                                "qty": [100.0]})
+    warehouses = pd.DataFrame({
+        "location": ["W1", "W2"], "period": [np.nan, np.nan],
+        "storage_pallets": [1e4, w2_storage], "inbound_pallets": [1e4, 20.0],
+        "outbound_units": [1e6, 1e6], "overtime_pct": [0.2, 0.2],
+        "overtime_cost_per_pallet": [10.0, 10.0],
+    })
+    baseline = pd.DataFrame([
+        [s, loc, p, "test", lv, lv * 0.8, lv * 1.2, lv * 0.7, lv * 1.3, "smooth"]
+        for (s, loc), lv in WHATIF_LEVEL.items() for p in WHATIF_PERIODS
+    ], columns=["sku", "location", "period", "model", "forecast", "lo_80", "hi_80", "lo_95",
+                "hi_95", "demand_class"])
+    tables = {"sales_history": history, "sales_forecast": sales, "products": products,
+              "inventory": inventory, "open_orders": open_orders, "warehouses": warehouses}
+    return tables, baseline
+
+
+@pytest.fixture
+def whatif_world() -> Callable[..., tuple[dict[str, pd.DataFrame], pd.DataFrame]]:
+    return make_whatif_world

@@ -133,6 +133,21 @@ def test_open_orders_above_inbound_give_an_error_not_a_crash() -> None:
     assert err["message"].str.contains("open orders").any()
     violations = check_plan_rules(res.consensus_plan, res.capacity_report, tables, CYCLE, h)
     assert len(violations) == 1 and "forced_by_inputs=True" in violations[0]
+    # The publish audit lets the forced breach through: the error exception carries it.
+    assert check_plan_rules(res.consensus_plan, res.capacity_report, tables, CYCLE, h,
+                            allow_forced=True) == []
+
+
+def test_allow_forced_still_catches_a_planned_overload() -> None:
+    tables, baseline, h = one_location({"A": [10, 10, 10]}, inbound=2)
+    res = build_plan(tables, baseline, CYCLE, h)
+    plan = res.consensus_plan.copy()
+    # Tamper: receive far more than inbound allows in a month nothing forced.
+    last = plan.index[-1]
+    plan.loc[last, "planned_receipts"] += 10_000
+    plan.loc[last, "projected_on_hand"] += 10_000
+    violations = check_plan_rules(plan, res.capacity_report, tables, CYCLE, h, allow_forced=True)
+    assert any("inbound pallets" in v for v in violations)
 
 
 def test_objective_tiers_dominate() -> None:

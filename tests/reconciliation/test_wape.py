@@ -78,8 +78,9 @@ def truth_world(
                                     "storage_pallets": [1e9], "inbound_pallets": [1e9],
                                     "outbound_units": [1e12], "overtime_pct": [0.0]}),
         "inventory": pd.DataFrame({"sku": skus, "location": "L0", "on_hand": 0.0}),
-        "forecast_history": pd.concat(fh, ignore_index=True),
     }
+    if fh:
+        tables["forecast_history"] = pd.concat(fh, ignore_index=True)
     truth = pd.DataFrame({"sku": np.repeat(skus, horizon), "location": "L0",
                           "period": np.tile(periods, n_keys),
                           "actual": actual[:, h_cols].ravel()})

@@ -1,0 +1,86 @@
+"""check_plan_rules finds every kind of broken plan (and passes a good one)."""
+
+from collections.abc import Callable
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from data_contracts.plan_rules import check_plan_rules
+from reconciliation import build_plan
+
+
+@pytest.fixture(scope="module")
+def good(world: Callable[..., Any]) -> tuple[Any, Any]:
+    w = world(seed=7, n_skus=5, n_locs=2, horizon=6, capacity=1.0, lead_max=1)
+    return w, build_plan(w.tables, w.baseline, w.cycle, w.horizon)
+
+
+def violations(w: Any, plan: pd.DataFrame, report: pd.DataFrame) -> list[str]:
+    return check_plan_rules(plan, report, w.tables, w.cycle, w.horizon)
+
+
+def test_a_built_plan_passes(good: tuple[Any, Any]) -> None:
+    w, res = good
+    assert violations(w, res.consensus_plan, res.capacity_report) == []
+
+
+@pytest.mark.parametrize(("tamper", "expected"), [
+    (lambda p: p.assign(planned_receipts=p["planned_receipts"] - 1e3), "negative"),
+    (lambda p: p.assign(constrained_demand=p["consensus_demand"] + 1), "constrained_demand >"),
+    (lambda p: p.assign(shortfall=p["shortfall"] + 1), "shortfall !="),
+    (lambda p: p.assign(projected_on_hand=p["projected_on_hand"] + 5), "stock balance"),
+    (lambda p: p.assign(reason="MAGIC"), "invalid reason"),
+    (lambda p: p.iloc[1:], "horizon months"),
+    (lambda p: pd.concat([p, p.iloc[:1]]), "duplicate"),
+    (lambda p: p.assign(order_release_period="1999-01"), "order_release_period"),
+    (lambda p: p.assign(consensus_demand=p["consensus_demand"] * 3 + 1,
+                        constrained_demand=p["constrained_demand"] * 3 + 1,
+                        shortfall=p["shortfall"] * 3), "consensus_demand"),
+    (lambda p: p.assign(sales_forecast=p["sales_forecast"] + 1), "sales_forecast"),
+])
+def test_tampered_plans_are_caught(
+    good: tuple[Any, Any], tamper: Callable[[pd.DataFrame], pd.DataFrame], expected: str
+) -> None:
+    w, res = good
+    found = violations(w, tamper(res.consensus_plan.copy()), res.capacity_report)
+    assert any(expected in v for v in found), found
+
+
+def test_receipt_before_lead_time_is_caught(good: tuple[Any, Any]) -> None:
+    w, res = good
+    lead = w.tables["products"].set_index("sku")["lead_time_months"]
+    p = res.consensus_plan.copy()
+    row = p.index[(p["sku"].map(lead) > 0) & (p["period"] == w.cycle)][0]
+    p.loc[row, "planned_receipts"] += 10
+    p.loc[p["sku"].eq(p.loc[row, "sku"]) & p["location"].eq(p.loc[row, "location"])
+          & (p["period"] >= w.cycle), "projected_on_hand"] += 10
+    assert any("before cycle + lead time" in v for v in violations(w, p, res.capacity_report))
+
+
+def test_capacity_overrun_and_needless_cut_are_caught(good: tuple[Any, Any]) -> None:
+    w, res = good
+    tables = {**w.tables, "warehouses": w.tables["warehouses"].assign(
+        inbound_pallets=0.001, storage_pallets=0.001, outbound_units=0.001)}
+    found = check_plan_rules(res.consensus_plan, res.capacity_report, tables, w.cycle, w.horizon)
+    assert any("inbound pallets" in v for v in found)
+    assert any("outbound units" in v for v in found)
+    assert any("storage_pallets" in v for v in found)
+    # Cutting demand although the warehouse had room is a violation.
+    p = res.consensus_plan.copy()
+    i = p.index[p["planned_receipts"] > 1][0]
+    p.loc[i, ["constrained_demand", "planned_receipts"]] -= 1
+    p.loc[i, "shortfall"] += 1
+    rep = res.capacity_report.copy()
+    found = check_plan_rules(p, rep, w.tables, w.cycle, w.horizon)
+    assert any("cut although" in v or "reported 'ok'" in v for v in found), found
+
+
+def test_override_must_be_taken_as_decided(good: tuple[Any, Any]) -> None:
+    w, res = good
+    ov = w.tables["overrides"].iloc[0]
+    p = res.consensus_plan.copy()
+    hit = (p["sku"] == ov["sku"]) & (p["location"] == ov["location"]) & (
+        p["period"] == ov["period"])
+    p.loc[hit, ["consensus_demand", "constrained_demand"]] += 1
+    assert any("override" in v for v in violations(w, p, res.capacity_report))
