@@ -252,6 +252,7 @@ def reconcile_stage(
             "exceptions": result.exceptions,
             "trust": result.trust,
             "family_plan": result.family_plan,
+            "promotion_load": result.promotion_load,
         },
     )
     summary = {
@@ -319,6 +320,9 @@ def publish_stage(
         }
         snapshot = {f"inputs/{t}": tables[t].reset_index(drop=True)
                     for t in SNAPSHOT_TABLES if t in tables}
+        # Beyond SPEC's files: the views the meeting and procurement also ask for.
+        extras = {name: plan[name].reset_index(drop=True) for name in EXTRA_PLAN_FILES
+                  if name in plan}
         summaries = {
             stage: ws.load_json(stage, "summary") for stage in ("check", "baseline", "plan")
         }
@@ -360,7 +364,9 @@ def publish_stage(
             contract_summary=manifest["contracts"],
             data_docs_href=_relative_docs(check_summary["data_docs"], out, cycle, version),
         )
-        staging = stage_version(out, cycle, version, {**frames, **snapshot}, report, manifest)
+        staging = stage_version(
+            out, cycle, version, {**frames, **extras, **snapshot}, report, manifest
+        )
         audit_plan(read_staged(staging), tables, cycle, horizon)
         publication = promote(staging, out, cycle, version, frames, plan_store, inputs_sha)
         staging = None
@@ -523,6 +529,7 @@ def _short_run_id() -> str:
 
 
 SNAPSHOT_TABLES = ("sales_forecast",)
+EXTRA_PLAN_FILES = ("family_plan", "trust", "promotion_load")
 
 
 def previous_inputs(out: str, cycle: str) -> dict[str, pd.DataFrame] | None:
