@@ -8,7 +8,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, NoReturn, TypeVar
+from typing import Annotated, Literal, NoReturn, TypeVar
 
 import typer
 from pydantic import ValidationError
@@ -84,7 +84,8 @@ def _quiet_prefect() -> None:
 
 
 def _execute_run(
-    inputs: str, cycle: str, out: str, horizon: int, store: str | None, config: str | None
+    inputs: str, cycle: str, out: str, horizon: int, store: str | None, config: str | None,
+    engine: str = "local", dask_address: str | None = None,
 ) -> None:
     _quiet_prefect()
     from flows.config import load_config
@@ -93,8 +94,11 @@ def _execute_run(
 
     try:
         params = RunParams(
-            inputs=inputs, out=out, cycle=cycle, horizon=horizon, store=store, config=config
+            inputs=inputs, out=out, cycle=cycle, horizon=horizon, store=store, config=config,
+            engine=engine, dask_address=dask_address,
         )
+        if dask_address and engine != "dask":
+            raise ValueError("--dask-address needs --engine dask")
         load_config(config)  # refuse a bad config before any work starts
     except (ValidationError, ValueError, FileNotFoundError) as exc:
         _fail(f"wrong usage: {exc}", EXIT_USAGE)
@@ -114,9 +118,16 @@ def run(
         str | None, typer.Option(help="SQLAlchemy URL; default duckdb:///OUT/sop.duckdb")
     ] = None,
     config: Annotated[str | None, typer.Option(help="YAML/JSON/TOML run configuration")] = None,
+    engine: Annotated[
+        Literal["local", "dask"], typer.Option(help="Where baselines are fitted")
+    ] = "local",
+    dask_address: Annotated[
+        str | None,
+        typer.Option(help="Dask scheduler (tcp://host:8786); default with dask: a local cluster"),
+    ] = None,
 ) -> None:
     """Run the monthly S&OP flow and publish a new plan version."""
-    _execute_run(inputs, cycle, out, horizon, store, config)
+    _execute_run(inputs, cycle, out, horizon, store, config, engine, dask_address)
 
 
 @app.command()
@@ -243,6 +254,12 @@ def serve_cmd(
 
 def main() -> None:  # pragma: no cover
     app()
+
+
+# What-if analyses (issue 9): command and flow live in flows/whatif.py.
+from flows.whatif import whatif_command  # noqa: E402
+
+app.command(name="whatif")(whatif_command)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -16,6 +16,7 @@ from flows.pipeline import (
     reconcile_stage,
     validate_flow,
 )
+from flows.whatif import whatif_flow
 
 MONTHLY = "sop-monthly/monthly"
 
@@ -53,7 +54,7 @@ def build_deployments(
             name="on-demand", tags=["sop", "stage"], entrypoint_type=EntrypointType.MODULE_PATH
         )
         for stage in (validate_flow, ingest_and_check, baselines_stage, reconcile_stage,
-                      publish_stage)
+                      publish_stage, whatif_flow)
     ]
     return [monthly, *stages]
 

@@ -151,7 +151,10 @@ def _stock_at_end(by_month: pd.DataFrame, end: str) -> float:
 def _by_location(by_month: pd.DataFrame, end: str) -> pd.DataFrame:
     rows = []
     for loc, g in by_month.groupby("location", sort=True):
-        peak = g.loc[g["storage_pallets_scenario"].idxmax()] if len(g) else None
+        # The month the scenario adds most storage (pre-build), else the scenario's own peak.
+        grew = g["extra_storage_pallets"]
+        peak = (g.loc[grew.idxmax()] if len(g) and grew.max() > TOL_PALLETS
+                else g.loc[g["storage_pallets_scenario"].idxmax()] if len(g) else None)
         after = g[g["after_event"]]
         ot = g[(g["extra_overtime_pallets"] > TOL_PALLETS) | (g["extra_overtime_units"]
                                                              > TOL_UNITS)]
@@ -162,9 +165,11 @@ def _by_location(by_month: pd.DataFrame, end: str) -> pd.DataFrame:
             "extra_served_units": g["extra_served_units"].sum(),
             "extra_inbound_pallets": g["extra_inbound_pallets"].sum(),
             "peak_inbound_pallets_scenario": g["inbound_pallets_scenario"].max(),
-            "storage_peak_pallets_base": g["storage_pallets_base"].max(),
-            "storage_peak_pallets_scenario": g["storage_pallets_scenario"].max(),
+            "extra_storage_peak_pallets": max(float(grew.max()), 0.0) if len(g) else 0.0,
             "storage_peak_period": "" if peak is None else peak["period"],
+            "storage_peak_pallets_base": np.nan if peak is None else peak["storage_pallets_base"],
+            "storage_peak_pallets_scenario": np.nan if peak is None
+            else peak["storage_pallets_scenario"],
             "storage_capacity_at_peak": np.nan if peak is None
             else peak["storage_capacity_pallets_scenario"],
             "extra_outbound_units": g["extra_outbound_units"].sum(),
@@ -207,7 +212,7 @@ def _by_sku(base: pd.DataFrame, scen: pd.DataFrame, products: pd.DataFrame) -> p
 
 def _totals(by_month: pd.DataFrame, event: tuple[str, str] | None) -> dict[str, Any]:
     after = by_month[by_month["after_event"]]
-    return {
+    totals: dict[str, Any] = {
         "event_start": event[0] if event else "",
         "event_end": event[1] if event else "",
         "extra_demand_units": float(by_month["extra_demand_units"].sum()),
@@ -224,11 +229,17 @@ def _totals(by_month: pd.DataFrame, event: tuple[str, str] | None) -> dict[str, 
         "extra_holding_cost": float(by_month["extra_holding_cost"].sum()),
         "months_became_short": [f"{r.location} {r.period}" for r in
                                 by_month[by_month["became_short"]].itertuples()],
-        "storage_peak_pallets_base": float(by_month["storage_pallets_base"].max())
-        if len(by_month) else 0.0,
-        "storage_peak_pallets_scenario": float(by_month["storage_pallets_scenario"].max())
+        "extra_storage_peak_pallets": max(float(by_month["extra_storage_pallets"].max()), 0.0)
         if len(by_month) else 0.0,
     }
+    if len(by_month):
+        top = by_month.loc[by_month["extra_storage_pallets"].idxmax()]
+        totals.update({"storage_peak_location": str(top["location"]),
+                       "storage_peak_period": str(top["period"]),
+                       "storage_peak_pallets_scenario": float(top["storage_pallets_scenario"]),
+                       "storage_capacity_at_peak": float(top["storage_capacity_pallets_scenario"])})
+    # Solver noise below these is not a change worth printing as "-0".
+    return {k: (0.0 if isinstance(v, float) and abs(v) < 1e-6 else v) for k, v in totals.items()}
 
 
 def _where(rows: pd.DataFrame, max_locations: int = 3) -> str:
@@ -265,21 +276,20 @@ def verdict_line(by_month: pd.DataFrame, totals: dict[str, Any]) -> str:
                if lead > TOL_UNITS else "")
         parts.append(f"{short_units:,.0f} units cannot be served (value {value:,.0f} at cost)"
                      + (f" at {_where(short)}" if not ot.empty else "") + why)
-    grew = by_month.groupby("location").agg(
-        peak=("storage_pallets_scenario", "max"), was=("storage_pallets_base", "max"))
-    grew = grew[grew["peak"] - grew["was"] > 1.0]
-    for loc, g in grew.head(2).iterrows():
-        row = by_month[by_month["location"] == loc].sort_values(
-            "storage_pallets_scenario", ascending=False).iloc[0]
-        parts.append(f"storage at {loc} peaks at {g['peak']:,.0f} of "
-                     f"{row['storage_capacity_pallets_scenario']:,.0f} pallets in {row['period']} "
-                     f"({g['peak'] - g['was']:+,.0f})")
     freed = -float(by_month["extra_shortfall_units"].clip(upper=0).sum())
     if freed > TOL_UNITS and freed - short_units > TOL_UNITS:
         parts.append(f"{freed:,.0f} units the base plan had to cut are now served")
     asked, served = totals["extra_demand_units"], totals["extra_served_units"]
     if abs(asked) > TOL_UNITS or abs(served) > TOL_UNITS:
         parts.append(f"sales {served:+,.0f} units served of {asked:+,.0f} units asked")
+    # Storage growth worth a sentence: over 1 pallet and 2% of the warehouse's storage.
+    grew = by_month.loc[by_month.groupby("location")["extra_storage_pallets"].idxmax()]
+    grew = grew[(grew["extra_storage_pallets"] > 1.0) & (
+        grew["extra_storage_pallets"] > 0.02 * grew["storage_capacity_pallets_scenario"])]
+    for row in grew.head(2).itertuples():
+        parts.append(f"storage at {row.location} up to {row.extra_storage_pallets:+,.0f} pallets "
+                     f"({row.storage_pallets_scenario:,.0f} of "
+                     f"{row.storage_capacity_pallets_scenario:,.0f} in {row.period})")
     stock = totals["extra_stock_after_event_units"]
     if abs(stock) > TOL_UNITS and totals.get("event_end"):
         parts.append(f"{stock:+,.0f} units left in stock at the end of {totals['event_end']} "

@@ -1,0 +1,385 @@
+"""What-if analyses: the `sop-whatif` flow and the `sop whatif` command.
+
+read the base version and its checked inputs -> read and check the scenario -> re-plan base and
+scenario (pure core) -> store apart under OUT/scenarios/cycle=C/NAME/ -> artifact.
+The published version is only read: a scenario never changes a published plan or the store.
+"""
+
+import hashlib
+import json
+import logging
+import os
+import re
+import shutil
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import pandas as pd
+import typer
+import yaml
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NONE
+from pydantic import BaseModel, Field, ValidationError
+
+from data_contracts import ContractBreach, Finding, QuarantinePolicy, validate_inputs
+from flows.config import load_config
+from flows.io import sha256_file, write_json
+from flows.publish import cycle_dir, folder_current, folder_versions
+from flows.workspace import Workspace
+from reconciliation.impact import Comparison, WhatIf, analyse_scenario, plan_drift
+from reconciliation.scenario import NAME_PATTERN, Scenario, scenario_name
+from reporting.whatif import render_whatif_report
+
+EXIT_USAGE = 2
+EXIT_CONTRACT = 3
+EXIT_FAILURE = 1
+DRIFT_NOTE = 0.005  # relative drift of the re-planned base worth telling the reader about
+BASE_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])(/[1-9]\d*)?$"
+
+
+class WhatIfUsageError(Exception):
+    """Bad usage: unknown base version, unreadable or invalid scenario file (exit 2)."""
+
+
+class WhatIfParams(BaseModel):
+    """Parameters of the what-if flow (the Prefect UI renders them as a form)."""
+
+    base: str = Field(..., pattern=BASE_PATTERN,
+                      description="Published plan to start from: CYCLE or CYCLE/VERSION "
+                      "(default version: the current one)")
+    scenario: str = Field(..., min_length=1, description="Scenario file (.yaml, .yml or .json)")
+    out: str = Field(..., min_length=1, description="Output folder holding the published plans")
+    name: str | None = Field(None, pattern=NAME_PATTERN,
+                             description="Name of the stored scenario (default: the file's "
+                             "`name`, else its file name)")
+    config: str | None = Field(None, description="Run configuration (YAML/JSON/TOML) for the "
+                               "plan settings; default: the base run's UI settings, else defaults")
+
+    def cycle_version(self) -> tuple[str, int | None]:
+        cycle, _, version = self.base.partition("/")
+        return cycle, int(version) if version else None
+
+
+# ---------------------------------------------------------------- reading (I/O tasks)
+
+
+def resolve_base(out: str, cycle: str, version: int | None) -> tuple[Path, int]:
+    """The folder of the base version: VERSION, else CURRENT, else the highest folder."""
+    versions = folder_versions(out, cycle)
+    if version is None:
+        version = folder_current(out, cycle) or (max(versions) if versions else None)
+    folder = cycle_dir(out, cycle) / f"version={version}"
+    if version is None or not (folder / "manifest.json").is_file():
+        known = ", ".join(f"{cycle}/{v}" for v in versions) or "none"
+        raise WhatIfUsageError(
+            f"--base {cycle}{'' if version is None else f'/{version}'}: no published version "
+            f"in {out} (published versions of {cycle}: {known})")
+    return folder, version
+
+
+def read_scenario(path: str) -> tuple[Scenario, str]:
+    """Parse and validate a scenario file; errors name the file and the field (exit 2)."""
+    p = Path(path)
+    if p.suffix.lower() not in (".yaml", ".yml", ".json"):
+        raise WhatIfUsageError(f"scenario {path}: use a .yaml, .yml or .json file")
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise WhatIfUsageError(f"scenario {path}: cannot read: {exc}") from exc
+    try:
+        data = json.loads(text) if p.suffix.lower() == ".json" else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        raise WhatIfUsageError(f"scenario {path}: not valid {p.suffix[1:].upper()}: {exc}") \
+            from exc
+    if not isinstance(data, dict):
+        raise WhatIfUsageError(f"scenario {path}: expected a mapping of actions at the top level")
+    try:
+        return Scenario.model_validate(data), text
+    except ValidationError as exc:
+        raise WhatIfUsageError(f"scenario {path}: " + "; ".join(
+            f"{_field_path(e['loc']) or 'scenario'}: {e['msg']}"
+            + (f" (got {e['input']!r})" if not isinstance(e.get("input"), dict | list) else "")
+            for e in exc.errors())) from exc
+
+
+def _field_path(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _workspace_matches(root: Path, manifest: dict[str, Any]) -> bool:
+    summary = root / "check" / "summary.json"
+    if not summary.is_file():
+        return False
+    s = json.loads(summary.read_text())
+    return ({f["table"]: f["sha256"] for f in s.get("inputs", [])}
+            == {f["table"]: f["sha256"] for f in manifest["inputs"]}
+            and s.get("quarantined_rows", {}) == manifest["contracts"].get("quarantined_rows", {}))
+
+
+@task(retries=2, retry_delay_seconds=[1, 5], cache_policy=NONE)
+def load_base_inputs(out: str, cycle: str, manifest: dict[str, Any]) -> tuple[
+        dict[str, pd.DataFrame], str]:
+    """The base run's checked input tables and where they came from.
+
+    1. the run workspace named in the manifest, 2. any workspace of the cycle whose checked
+    inputs have the manifest's hashes (versions published before the manifest named it),
+    3. the input files listed in the manifest, re-read and re-checked -- refused (a contract
+    breach) when a file changed since the base run.
+    """
+    roots = [Path(manifest["workspace"])] if manifest.get("workspace") else []
+    roots += sorted((Path(out) / "runs" / f"cycle={cycle}").glob("run=*"))
+    for root in roots:
+        if _workspace_matches(root, manifest):
+            tables = Workspace(root).load_frames("check")
+            tables.pop("rejects", None)
+            return tables, f"checked inputs of the base run ({root})"
+    changed: list[Finding] = []
+    for f in manifest["inputs"]:
+        path = f["path"]
+        now = sha256_file(path) if Path(path).is_file() else None
+        if now != f["sha256"]:
+            changed.append(Finding(
+                table=f["table"], rule="changed since the base run", count=1,
+                sample=[{"path": path, "sha256_then": f["sha256"], "sha256_now": now}],
+                message=f"{f['table']}: {path} "
+                + ("is gone" if now is None else "changed") + f" since plan {cycle} was "
+                "published (sha256 differs) and the base run's workspace is gone: the what-if "
+                "cannot reproduce its inputs"))
+    if changed:
+        raise ContractBreach(changed, kind="Base inputs")
+    from flows.io import read_inputs
+
+    folder = str(Path(manifest["inputs"][0]["path"]).parent)
+    tables, _ = read_inputs(folder)
+    tables = {t: df for t, df in tables.items() if t in {f["table"] for f in manifest["inputs"]}}
+    quarantined = manifest["contracts"].get("quarantined_rows", {})
+    policy = QuarantinePolicy(max_share={
+        t: min(1.0, n / max(len(tables[t]), 1)) for t, n in quarantined.items() if t in tables})
+    return validate_inputs(tables, cycle, policy).tables, f"input files re-read from {folder}"
+
+
+@task(retries=2, retry_delay_seconds=[1, 5], cache_policy=NONE)
+def read_base_version(folder: Path) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame]:
+    manifest = json.loads((folder / "manifest.json").read_text())
+    return (manifest, pd.read_parquet(folder / "baseline_forecast.parquet"),
+            pd.read_parquet(folder / "consensus_plan.parquet"))
+
+
+# ---------------------------------------------------------------- writing
+
+
+def scenarios_dir(out: str | Path, cycle: str) -> Path:
+    return Path(out) / "scenarios" / f"cycle={cycle}"
+
+
+def _stamp(df: pd.DataFrame, cycle: str, version: int, name: str) -> pd.DataFrame:
+    out = df.reset_index(drop=True).copy()
+    out.insert(0, "scenario", name)
+    out.insert(0, "base_version", version)
+    out.insert(0, "cycle", cycle)
+    return out
+
+
+@task(retries=2, retry_delay_seconds=[1, 5], cache_policy=NONE)
+def store_scenario(target: Path, frames: dict[str, pd.DataFrame], report: str,
+                   scenario_text: str, summary: dict[str, Any]) -> Path:
+    """Write into a staging folder, then swap it in: readers see the old or the new scenario."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = target.parent / f".staging-{target.name}-{uuid.uuid4().hex[:8]}"
+    staging.mkdir()
+    try:
+        for name, df in frames.items():
+            df.to_parquet(staging / f"{name}.parquet", index=False)
+        (staging / "report.html").write_text(report, encoding="utf-8")
+        (staging / "scenario.yaml").write_text(scenario_text, encoding="utf-8")
+        write_json(summary, staging / "summary.json")
+        old = None
+        if target.exists():
+            old = target.parent / f".old-{target.name}-{uuid.uuid4().hex[:8]}"
+            os.rename(target, old)
+        os.rename(staging, target)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return target
+
+
+def list_scenarios(out: str | Path) -> list[dict[str, Any]]:
+    """Stored scenarios (newest first) from their summary.json files."""
+    rows = []
+    for summary in sorted(Path(out).glob("scenarios/cycle=*/*/summary.json")):
+        s = json.loads(summary.read_text())
+        rows.append({**s, "path": str(summary.parent)})
+    return sorted(rows, key=lambda r: str(r.get("created_at", "")), reverse=True)
+
+
+def markdown_summary(name: str, cycle: str, version: int, comparison: Comparison,
+                     path: Path) -> str:
+    t = comparison.totals
+    lines = [
+        f"# What-if `{name}` on plan {cycle} version {version}",
+        "",
+        f"**{comparison.verdict}**",
+        "",
+        "| measure | change |",
+        "|---|---:|",
+        f"| demand asked (units) | {t['extra_demand_units']:+,.0f} |",
+        f"| sales served (units) | {t['extra_served_units']:+,.0f} |",
+        f"| cannot be served (units) | {t['extra_shortfall_units']:+,.0f} |",
+        f"| cannot be served (value at cost) | {t['extra_shortfall_value']:+,.0f} |",
+        f"| overtime cost | {t['extra_overtime_cost']:+,.0f} |",
+        f"| inbound pallets | {t['extra_inbound_pallets']:+,.0f} |",
+        f"| stock after the event (units) | {t['extra_stock_after_event_units']:+,.0f} |",
+        f"| months becoming short | {len(t['months_became_short'])} |",
+        "",
+        f"Stored in `{path}` (report: `{path / 'report.html'}`). The published plan is unchanged.",
+    ]
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- the flow
+
+
+def _plan_settings(config: str | None, manifest: dict[str, Any]) -> Any:
+    if config:
+        return load_config(config).reconciliation
+    ui = Path(manifest.get("workspace") or "") / "config" / "run_config.json"
+    if manifest.get("workspace") and ui.is_file():
+        return load_config(ui).reconciliation
+    return load_config(None).reconciliation
+
+
+@flow(name="sop-whatif")
+def whatif_flow(params: WhatIfParams) -> dict[str, Any]:
+    """Impact of a scenario on a published plan, stored apart; the published plan is untouched."""
+    logger = get_run_logger()
+    cycle, wanted = params.cycle_version()
+    folder, version = resolve_base(params.out, cycle, wanted)
+    scenario, text = read_scenario(params.scenario)
+    name = params.name or scenario_name(scenario, Path(params.scenario).stem)
+    manifest, baseline, published = read_base_version(folder)
+    horizon = int(manifest["horizon"])
+    try:
+        settings = _plan_settings(params.config, manifest)
+    except (ValidationError, ValueError, OSError) as exc:
+        raise WhatIfUsageError(f"config {params.config}: {exc}") from exc
+    tables, source = load_base_inputs(params.out, cycle, manifest)
+
+    analysis: WhatIf = analyse_scenario(tables, baseline, scenario, cycle, horizon, settings)
+    comparison = analysis.comparison
+    notes = [f"Base: plan {cycle} version {version} ({folder}); inputs: {source}; baselines "
+             "reused from the base version, never refitted."]
+    if scenario.demand == "as_submitted":
+        notes.append("Demand: the scenario's sales numbers are taken as submitted (overrides "
+                     "approved by 'what-if'), not weighed by the consensus policy.")
+    if scenario.launches:
+        notes.append("Launches have no history: zero cold-start baseline plus their sales "
+                     "number.")
+    drift = plan_drift(published, analysis.base.consensus_plan)
+    if drift > DRIFT_NOTE:
+        notes.append(f"The published plan differs by {drift:.1%} in total demand from the same "
+                     "inputs re-planned now (other settings or code version): the comparison is "
+                     "against the re-planned base.")
+
+    target = scenarios_dir(params.out, cycle) / name
+    frames = {
+        "comparison": _stamp(comparison.by_month, cycle, version, name),
+        "comparison_by_location": _stamp(comparison.by_location, cycle, version, name),
+        "comparison_by_sku": _stamp(comparison.by_sku, cycle, version, name),
+        "consensus_plan": _stamp(analysis.scenario.consensus_plan, cycle, version, name),
+        "capacity_report": _stamp(analysis.scenario.capacity_report, cycle, version, name),
+        "exceptions": _stamp(analysis.scenario.exceptions, cycle, version, name),
+    }
+    report = render_whatif_report(
+        name=name, cycle=cycle, version=version, verdict=comparison.verdict,
+        totals=comparison.totals, by_month=comparison.by_month,
+        by_location=comparison.by_location, by_sku=comparison.by_sku, scenario_text=text,
+        notes=notes,
+    )
+    summary = {
+        "name": name, "cycle": cycle, "base_version": version, "base_path": str(folder),
+        "scenario_file": str(Path(params.scenario).resolve()),
+        "scenario_sha256": hashlib.sha256(text.encode()).hexdigest(),
+        "demand": scenario.demand, "description": scenario.description,
+        "verdict": comparison.verdict, "totals": comparison.totals, "notes": notes,
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    path = store_scenario(target, frames, report, text, summary)
+    key = re.sub(r"[^a-z0-9-]+", "-", f"whatif-{cycle}-{name}".lower()).strip("-")
+    create_markdown_artifact(markdown_summary(name, cycle, version, comparison, path), key=key,
+                             description=f"What-if {name}: {comparison.verdict}"[:500])
+    logger.info("what-if %s: %s", name, comparison.verdict)
+    return {"name": name, "cycle": cycle, "base_version": version, "path": str(path),
+            "verdict": comparison.verdict, "totals": comparison.totals}
+
+
+# ---------------------------------------------------------------- the command
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    typer.echo(message, err=True)
+    raise typer.Exit(code)
+
+
+def _print_list(out: str) -> None:
+    rows = list_scenarios(out)
+    if not rows:
+        typer.echo(f"no stored scenarios under {Path(out) / 'scenarios'}")
+        return
+    for r in rows:
+        typer.echo(f"{r['cycle']}  {r['name']}  (base version {r['base_version']}, "
+                   f"{r.get('created_at', '')})\n    {r['verdict']}\n    {r['path']}")
+
+
+def whatif_command(
+    out: Annotated[str, typer.Option(help="Output folder holding the published plans")],
+    base: Annotated[str | None, typer.Option(
+        help="Published plan to start from: CYCLE or CYCLE/VERSION (default: current version)")
+    ] = None,
+    scenario: Annotated[str | None, typer.Option(
+        help="Scenario file (.yaml/.json): promotions, scale_sales, launches, capacity")] = None,
+    name: Annotated[str | None, typer.Option(
+        help="Name of the stored scenario (default: the file's name field or file name)")
+    ] = None,
+    config: Annotated[str | None, typer.Option(
+        help="Run configuration for the plan settings (default: the base run's)")] = None,
+    list_: Annotated[bool, typer.Option(
+        "--list", help="List the stored scenarios under OUT and exit")] = False,
+) -> None:
+    """Impact of a promotion, a sales push, a launch or a capacity change on a published plan.
+
+    Stores the scenario apart (OUT/scenarios/cycle=C/NAME/); the published plan is untouched.
+    Exit codes: 0 done, 2 bad usage or scenario file, 3 scenario names unknown data.
+    """
+    if list_:
+        _print_list(out)
+        return
+    if not base or not scenario:
+        _fail("wrong usage: give --base CYCLE[/VERSION] and --scenario FILE (or --list)",
+              EXIT_USAGE)
+    if "PREFECT_LOGGING_LEVEL" not in os.environ:  # prefect is imported already: set the level
+        logging.getLogger("prefect").setLevel(logging.WARNING)
+    try:
+        params = WhatIfParams(base=base, scenario=scenario, out=out, name=name, config=config)
+    except ValidationError as exc:
+        _fail("wrong usage: " + "; ".join(
+            f"--{_field_path(e['loc'])}: {e['msg']}" for e in exc.errors()), EXIT_USAGE)
+    try:
+        result = whatif_flow(params)
+    except WhatIfUsageError as exc:
+        _fail(f"wrong usage: {exc}", EXIT_USAGE)
+    except ContractBreach as breach:
+        _fail(str(breach), EXIT_CONTRACT)
+    except Exception as exc:  # any other failure: exit 1, nothing stored
+        _fail(f"what-if failed, nothing stored: {type(exc).__name__}: {exc}", EXIT_FAILURE)
+    typer.echo(f"verdict:  {result['verdict']}")
+    typer.echo(f"stored:   {result['path']}")
+    typer.echo(f"report:   {Path(result['path']) / 'report.html'}")

@@ -1,0 +1,228 @@
+"""The what-if report: one self-contained HTML page on a scenario's impact (inline CSS and SVG).
+
+Built from `reconciliation.impact.Comparison` frames only, with the meeting pack's markup, style
+and SVG helpers; no external URL, bounded size (tables capped, charts per affected warehouse).
+"""
+
+from typing import Any
+
+import pandas as pd
+
+from reporting.markup import Col, esc, html_table, signed_units, units
+from reporting.style import CSS
+from reporting.svg import COLOR_BASELINE, COLOR_SALES, HeatRow, Line, heatmap, line_chart
+
+WHATIF_SECTIONS: dict[str, str] = {
+    "verdict": "Verdict",
+    "warehouses": "Impact per warehouse",
+    "charts": "Load against capacity, base vs scenario",
+    "months": "Warehouse-months that change",
+    "skus": "SKUs that change",
+    "scenario": "The scenario",
+}
+MAX_MONTH_ROWS = 60
+MAX_SKU_ROWS = 30
+MAX_CHART_LOCATIONS = 6
+COLOR_CAPACITY = "#868e96"
+EXTRA_CSS = """
+.verdict { font-size: 17px; font-weight: 600; padding: 10px 14px; border-left: 6px solid
+  var(--ok); background: var(--band); margin: 10px 0; }
+.verdict.overtime { border-left-color: var(--warn); } .verdict.short { border-left-color:
+  var(--err); }
+pre.scenario { background: var(--band); border: 1px solid var(--line); padding: 8px 12px;
+  font-size: 12px; overflow-x: auto; white-space: pre-wrap; }
+"""
+
+
+def _card(key: str, value: str, detail: str = "") -> str:
+    d = f'<div class="d">{detail}</div>' if detail else ""
+    return f'<div class="card"><div class="k">{esc(key)}</div><div class="v">{value}</div>{d}</div>'
+
+
+def _signed(v: object) -> str:
+    """+1,234 / -5; below half a unit is 0 (no "-0" from solver noise)."""
+    try:
+        if abs(float(v)) < 0.5:  # type: ignore[arg-type]
+            return "0"
+    except (TypeError, ValueError):
+        pass
+    return signed_units(v)
+
+
+def _signed_html(v: object) -> str:
+    s = _signed(v)
+    return f'<span class="neg">{s}</span>' if s.startswith("+") and s != "+0" else s
+
+
+def _verdict(verdict: str, totals: dict[str, Any], notes: list[str]) -> str:
+    level = ("short" if totals.get("extra_shortfall_units", 0) > 0.5 else
+             "overtime" if totals.get("extra_overtime_cost", 0) > 0.5
+             or totals.get("extra_overtime_pallets", 0) > 0.01 else "ok")
+    short_months = totals.get("months_became_short", [])
+    cards = "".join([
+        _card("Extra demand asked", _signed(totals.get("extra_demand_units")), "units"),
+        _card("Extra sales served", _signed(totals.get("extra_served_units")), "units"),
+        _card("Cannot be served", _signed(totals.get("extra_shortfall_units")),
+              f"value {units(totals.get('extra_shortfall_value'))} at cost"),
+        _card("Overtime cost", _signed(totals.get("extra_overtime_cost")),
+              f"{_signed(totals.get('extra_overtime_pallets'))} pallets, "
+              f"{_signed(totals.get('extra_overtime_units'))} units"),
+        _card("Inbound", _signed(totals.get("extra_inbound_pallets")), "pallets"),
+        _card("Extra storage at peak", _signed(totals.get("extra_storage_peak_pallets")),
+              f"pallets; {esc(totals.get('storage_peak_location', ''))} "
+              f"{esc(totals.get('storage_peak_period', ''))}: "
+              f"{units(totals.get('storage_peak_pallets_scenario'))} of "
+              f"{units(totals.get('storage_capacity_at_peak'))}"
+              if totals.get("extra_storage_peak_pallets", 0) > 0.01 else "pallets"),
+        _card("Stock after the event", _signed(totals.get("extra_stock_after_event_units")),
+              f"units after {esc(totals.get('event_end') or '–')}, holding cost "
+              f"{_signed(totals.get('extra_holding_cost_after_event'))}"),
+        _card("Months becoming short", units(len(short_months)),
+              esc(", ".join(short_months[:4]) + (" …" if len(short_months) > 4 else ""))),
+    ])
+    note_html = "".join(f'<p class="note">{esc(n)}</p>' for n in notes)
+    return (f'<p class="verdict {level}">{esc(verdict)}</p>'
+            f'<div class="cards">{cards}</div>{note_html}')
+
+
+def _warehouses(by_location: pd.DataFrame) -> str:
+    return html_table(by_location, [
+        Col("location", "Warehouse"),
+        Col("extra_demand_units", "Demand", _signed, True),
+        Col("extra_served_units", "Served", _signed, True),
+        Col("extra_inbound_pallets", "Inbound pallets", _signed, True),
+        Col("extra_storage_peak_pallets", "Extra storage at peak", _signed, True),
+        Col("storage_peak_period", "Peak month", lambda v: f'<span class="nw">{esc(v)}</span>'),
+        Col("storage_peak_pallets_scenario", "Storage then (pallets)", units, True),
+        Col("storage_capacity_at_peak", "Storage capacity", units, True),
+        Col("extra_overtime_cost", "Overtime cost", _signed, True),
+        Col("extra_shortfall_units", "Cannot serve (units)", _signed_html, True),
+        Col("extra_shortfall_value", "Cannot serve (value)", _signed_html, True),
+        Col("extra_stock_after_event_units", "Stock after event", _signed, True),
+        Col("extra_holding_cost_after_event", "Holding cost after", _signed, True),
+        Col("overtime_months", "Overtime in"),
+        Col("months_became_short", "Becomes short in"),
+    ], max_rows=50)
+
+
+def _changed(by_month: pd.DataFrame) -> pd.DataFrame:
+    extra = [c for c in by_month.columns if c.startswith("extra_")]
+    moved = by_month[extra].abs().max(axis=1) > 1e-6
+    return by_month[moved | (by_month["status_base"] != by_month["status_scenario"])]
+
+
+def _charts(by_month: pd.DataFrame) -> str:
+    changed = _changed(by_month)
+    locations = (changed.groupby("location")["extra_inbound_pallets"].apply(lambda s: s.abs().sum())
+                 .sort_values(ascending=False).index.tolist())
+    if not locations:
+        return '<p class="empty">No warehouse load changes.</p>'
+    out: list[str] = []
+    periods = sorted(by_month["period"].unique())
+    for loc in locations[:MAX_CHART_LOCATIONS]:
+        g = by_month[by_month["location"] == loc].set_index("period").reindex(periods)
+        for measure, cap, label in (
+            ("inbound_pallets", "inbound_capacity_pallets", "Inbound pallets"),
+            ("storage_pallets", "storage_capacity_pallets", "Pallets in storage at month end"),
+            ("outbound_units", "outbound_capacity_units", "Outbound units"),
+        ):
+            base, scen = g[f"{measure}_base"], g[f"{measure}_scenario"]
+            if (scen - base).abs().max() < 1e-6 and (
+                    g[f"{cap}_scenario"] - g[f"{cap}_base"]).abs().max() < 1e-6:
+                continue
+            out.append(f"<h3>{esc(loc)} · {esc(label)}</h3>" + line_chart(
+                periods,
+                [Line("base plan", base.tolist(), COLOR_BASELINE, "6 3"),
+                 Line("scenario", scen.tolist(), COLOR_SALES),
+                 Line("regular capacity (scenario)", g[f"{cap}_scenario"].tolist(),
+                      COLOR_CAPACITY, "2 3", 1.5)],
+                title=f"{loc}: {label}, base plan vs scenario", height=240,
+            ))
+    util: list[HeatRow] = []
+    for loc in locations[:MAX_CHART_LOCATIONS]:
+        g = by_month[by_month["location"] == loc].set_index("period").reindex(periods)
+        status = g["status_scenario"].fillna("ok").tolist()
+        for i, (measure, cap, name) in enumerate((
+            ("inbound_pallets", "inbound_capacity_pallets", "inbound"),
+            ("storage_pallets", "storage_capacity_pallets", "storage"),
+            ("outbound_units", "outbound_capacity_units", "outbound"),
+        )):
+            ratio = (g[f"{measure}_scenario"] / g[f"{cap}_scenario"]).tolist()
+            values = [None if pd.isna(v) else float(v) for v in ratio]
+            marks = [s if s != "ok" and v is not None and v > 1 + 1e-9 else ""
+                     for s, v in zip(status, values, strict=True)]
+            util.append(HeatRow(f"{loc} · {name}", values, marks, group_start=i == 0))
+    out.append("<h3>Scenario utilisation (load ÷ regular capacity)</h3>"
+               + heatmap(periods, util, title="Scenario utilisation per warehouse and month"))
+    return "".join(out)
+
+
+def _months(by_month: pd.DataFrame) -> str:
+    changed = _changed(by_month)
+    order = changed.assign(_k=changed["extra_shortfall_units"].abs() * 1e6
+                           + changed["extra_overtime_cost"].abs() * 1e3
+                           + changed["extra_inbound_pallets"].abs())
+    order = order.sort_values("_k", ascending=False)
+    return html_table(order, [
+        Col("location", "Warehouse"), Col("period", "Month"),
+        Col("status_base", "Status base"), Col("status_scenario", "Status scenario"),
+        Col("extra_inbound_pallets", "Inbound pallets", _signed, True),
+        Col("extra_storage_pallets", "Storage pallets", _signed, True),
+        Col("extra_outbound_units", "Outbound units", _signed, True),
+        Col("extra_overtime_pallets", "Overtime pallets", _signed, True),
+        Col("extra_overtime_units", "Overtime units", _signed, True),
+        Col("extra_overtime_cost", "Overtime cost", _signed, True),
+        Col("extra_shortfall_units", "Cannot serve", _signed_html, True),
+        Col("extra_shortfall_value", "Value", _signed_html, True),
+        Col("extra_stock_units", "Stock", _signed, True),
+        Col("extra_holding_cost", "Holding cost", _signed, True),
+    ], max_rows=MAX_MONTH_ROWS)
+
+
+def _skus(by_sku: pd.DataFrame) -> str:
+    return html_table(by_sku, [
+        Col("sku", "SKU"), Col("location", "Warehouse"), Col("family", "Family"),
+        Col("new_in_scenario", "New", lambda v: "launch" if bool(v) else ""),
+        Col("extra_demand_units", "Demand", _signed, True),
+        Col("extra_served_units", "Served", _signed, True),
+        Col("extra_shortfall_units", "Cannot serve", _signed_html, True),
+        Col("extra_receipts_units", "Receipts", _signed, True),
+    ], max_rows=MAX_SKU_ROWS)
+
+
+def render_whatif_report(
+    *, name: str, cycle: str, version: int, verdict: str, totals: dict[str, Any],
+    by_month: pd.DataFrame, by_location: pd.DataFrame, by_sku: pd.DataFrame,
+    scenario_text: str, notes: list[str] | None = None,
+) -> str:
+    """The what-if page as a self-contained HTML document (a str)."""
+    bodies = {
+        "verdict": _verdict(verdict, totals, notes or []),
+        "warehouses": _warehouses(by_location),
+        "charts": _charts(by_month),
+        "months": _months(by_month),
+        "skus": _skus(by_sku),
+        "scenario": f'<pre class="scenario">{esc(scenario_text)}</pre>',
+    }
+    nav = "".join(f'<li><a href="#{sid}">{esc(t)}</a></li>' for sid, t in WHATIF_SECTIONS.items())
+    sections = "".join(
+        f'<section id="{sid}"><h2>{esc(WHATIF_SECTIONS[sid])}</h2>{body}</section>'
+        for sid, body in bodies.items()
+    )
+    title = f"What-if “{name}” on cycle {cycle}, plan version {version}"
+    return (
+        "<!DOCTYPE html>\n"
+        '<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
+        "style-src 'unsafe-inline'; img-src data:\">"
+        f"<title>{esc(title)}</title><style>{CSS}{EXTRA_CSS}</style></head><body>"
+        f'<header><h1>{esc(title)}</h1><p class="sub">'
+        "Impact of the scenario against the published plan, re-planned on the same inputs and "
+        "baselines. The published plan is not changed.</p>"
+        f"<nav><ol>{nav}</ol></nav></header>"
+        f"<main>{sections}</main>"
+        f"<footer>What-if {esc(name)} on plan version {esc(version)} of cycle {esc(cycle)}. "
+        "Self-contained: no external resources.</footer>"
+        "</body></html>\n"
+    )
