@@ -43,6 +43,7 @@ from flows.workspace import Workspace
 from forecasting import fit_baselines
 from forecasting.engines import EngineName, open_engine
 from reconciliation import build_plan, planned_keys
+from reconciliation.fva import compute_fva
 from reporting import render_markdown_summary, render_report
 
 TOP_EXCEPTIONS = 25
@@ -234,9 +235,12 @@ def baselines_stage(
 
 @flow(name="sop-reconcile")
 def reconcile_stage(
-    workdir: str, cycle: Cycle, horizon: int, config: str | None = None
+    workdir: str, cycle: Cycle, horizon: int, config: str | None = None, out: str | None = None
 ) -> dict[str, Any]:
-    """Consensus between sales and baseline, overrides, then the capacity plan."""
+    """Consensus between sales and baseline, overrides, then the capacity plan.
+
+    `out` (the output folder) gives the plans of earlier cycles for forecast value added.
+    """
     cfg = load_config(config)
     ws = Workspace(Path(workdir))
     start = time.perf_counter()
@@ -244,6 +248,11 @@ def reconcile_stage(
     tables.pop("rejects", None)
     baseline = ws.load_frames("baseline", ["baseline_forecast"])["baseline_forecast"]
     result = build_plan(tables, baseline, cycle, horizon, cfg.reconciliation)
+    fva = compute_fva(
+        tables["sales_history"], tables.get("forecast_history"), cycle,
+        products=tables.get("products"), past_plans=past_plans(out, cycle) if out else None,
+        settings=cfg.reconciliation,
+    )
     ws.save_frames(
         "plan",
         {
@@ -253,6 +262,7 @@ def reconcile_stage(
             "trust": result.trust,
             "family_plan": result.family_plan,
             "promotion_load": result.promotion_load,
+            "fva": fva,
         },
     )
     summary = {
@@ -361,6 +371,7 @@ def publish_stage(
             products=tables["products"],
             promotions=tables.get("promotions"),
             trust=plan.get("trust"),
+            fva=plan.get("fva"),
             contract_summary=manifest["contracts"],
             data_docs_href=_relative_docs(check_summary["data_docs"], out, cycle, version),
         )
@@ -497,7 +508,8 @@ def monthly_sop(params: RunParams) -> dict[str, Any]:
                        params.horizon, params.out)
     base = _run_stage("baselines", baselines_stage, root, cycle, params.horizon, config,
                       cache_dir, params.engine, params.dask_address)
-    plan = _run_stage("reconcile", reconcile_stage, root, cycle, params.horizon, config)
+    plan = _run_stage("reconcile", reconcile_stage, root, cycle, params.horizon, config,
+                      params.out)
     published = _run_stage("publish", publish_stage, root, params.out, cycle, params.horizon,
                            params.store)
     publish_artifacts(Path(published["path"]))
@@ -529,7 +541,21 @@ def _short_run_id() -> str:
 
 
 SNAPSHOT_TABLES = ("sales_forecast",)
-EXTRA_PLAN_FILES = ("family_plan", "trust", "promotion_load")
+EXTRA_PLAN_FILES = ("family_plan", "trust", "promotion_load", "fva")
+PAST_PLAN_COLUMNS = ["cycle", "plan_version", "sku", "location", "period", "sales_forecast",
+                     "baseline_forecast", "consensus_demand"]
+
+
+def past_plans(out: str, cycle: str) -> pd.DataFrame | None:
+    """The current version of every earlier cycle's plan (what readers were given)."""
+    frames = []
+    for folder in sorted(Path(out).glob("cycle=*")):
+        earlier = folder.name.removeprefix("cycle=")
+        version = folder_current(out, earlier) if earlier < cycle else None
+        path = folder / f"version={version}" / "consensus_plan.parquet"
+        if version is not None and path.exists():
+            frames.append(pd.read_parquet(path, columns=PAST_PLAN_COLUMNS))
+    return pd.concat(frames, ignore_index=True) if frames else None
 
 
 def previous_inputs(out: str, cycle: str) -> dict[str, pd.DataFrame] | None:

@@ -456,3 +456,53 @@ def contract_outcome(summary: dict[str, Any] | None) -> str:
     if status in {"passed", "success", "ok", "failed", "warnings"}:
         return {"success": "passed", "ok": "passed"}.get(status, status)
     return "unknown"
+
+
+FVA_STEPS: tuple[str, ...] = ("naive", "baseline", "sales", "consensus")
+
+
+def _fva_clean(fva: pd.DataFrame | None) -> pd.DataFrame:
+    cols = ["level", "key", "step", "wape", "bias", "n_obs", "fva"]
+    if fva is None or fva.empty:
+        return pd.DataFrame(columns=cols)
+    out = pd.DataFrame(
+        {
+            "level": text(fva, "level"),
+            "key": text(fva, "key"),
+            "step": text(fva, "step"),
+            **{
+                c: pd.to_numeric(fva[c], errors="coerce") if c in fva.columns else math.nan
+                for c in ("wape", "bias", "n_obs", "fva")
+            },
+        }
+    )
+    return out[out["step"].isin(FVA_STEPS)]
+
+
+def fva_total(fva: pd.DataFrame | None) -> pd.DataFrame:
+    """The total stair-step: step, wape, bias, fva, n_obs in step order (empty without one)."""
+    f = _fva_clean(fva)
+    f = f[f["level"] == "total"].drop_duplicates("step", keep="first")
+    order = f["step"].map({s: i for i, s in enumerate(FVA_STEPS)})
+    f = f.assign(_o=order).sort_values("_o")
+    return f[["step", "wape", "bias", "fva", "n_obs"]].reset_index(drop=True)
+
+
+def fva_by_key(fva: pd.DataFrame | None, level: str, top_n: int = 25) -> pd.DataFrame:
+    """One row per key of `level`: n_obs, wape_<step>, bias_<step>, fva_<step> for the steps
+    present, the keys with most observations first, the rest left out (top_n)."""
+    f = _fva_clean(fva)
+    f = f[f["level"] == level]
+    if f.empty:
+        return pd.DataFrame(columns=["key", "n_obs"])
+    steps = [s for s in FVA_STEPS if s in set(f["step"])]
+    wide = f.pivot_table(
+        index="key", columns="step", values=["wape", "bias", "fva"], aggfunc="first", dropna=False
+    )
+    out = pd.DataFrame(index=wide.index)
+    out["n_obs"] = f.groupby("key")["n_obs"].max()
+    for measure in ("wape", "bias", "fva"):
+        for s in steps:
+            out[f"{measure}_{s}"] = wide[(measure, s)] if (measure, s) in wide.columns else math.nan
+    out = out.sort_values(["n_obs"], ascending=False, kind="stable").head(top_n)
+    return out.rename_axis("key").reset_index()

@@ -19,9 +19,12 @@ from reporting.svg import (
     COLOR_BASELINE,
     COLOR_CONSENSUS,
     COLOR_CONSTRAINED,
+    COLOR_NAIVE,
     COLOR_SALES,
+    Bar,
     HeatRow,
     Line,
+    bar_chart,
     heatmap,
     line_chart,
     utilisation_color,
@@ -44,6 +47,20 @@ TOP_EXCEPTIONS = 25
 TOP_PROMOTIONS = 15
 MAX_LOCATIONS_IN_HEATMAP = 30
 MAX_CONTRACT_ROWS = 30
+TOP_FVA_KEYS = 25
+COLOR_LOSS = "#c92a2a"  # the stylesheet's --err
+FVA_STEP_LABELS = {
+    "naive": "Naive",
+    "baseline": "Baseline",
+    "sales": "Sales",
+    "consensus": "Consensus",
+}
+FVA_STEP_COLORS = {
+    "naive": COLOR_NAIVE,
+    "baseline": COLOR_BASELINE,
+    "sales": COLOR_SALES,
+    "consensus": COLOR_CONSENSUS,
+}
 
 
 # Relative links only: no scheme ("https:", "javascript:") and no protocol-relative "//".
@@ -317,6 +334,88 @@ def _trust(trust: pd.DataFrame | None) -> str:
     )
 
 
+def _fva_points(v: object) -> str:
+    """A WAPE difference in percentage points, red when the step lost accuracy."""
+    s = decimal(v * 100 if isinstance(v, int | float) else v, 1)
+    if s == "–":
+        return s
+    s = ("+" if not s.startswith("-") else "") + s + " pp"
+    return f'<span class="neg">{s}</span>' if s.startswith("-") else s
+
+
+def _fva(fva: pd.DataFrame | None) -> str:
+    """The FVA stair-step: naive -> baseline -> sales -> consensus on past cycles."""
+    if fva is None:
+        return ""
+    head = '<h3 id="fva">FVA stair-step: what each step adds to accuracy</h3>'
+    total = fig.fva_total(fva)
+    if total.empty:
+        return head + (
+            '<p class="empty">No forecast value added yet: no past cycles with known actuals '
+            "(forecast history or earlier plans).</p>"
+        )
+    intro = (
+        '<p class="sub">Past cycles whose months now have actuals. WAPE = Σ|forecast − actual| '
+        "÷ Σ actual; bias = Σ forecast ÷ Σ actual − 1 (positive = optimistic); FVA = WAPE of the "
+        "previous step − WAPE of this step, in percentage points (positive = the step improved "
+        "the forecast). Naive = the same month a year earlier (else the last month known); "
+        "baseline = the promo-free statistical forecast; within each row every step is "
+        "measured on the same points.</p>"
+    )
+    bars = [
+        Bar(
+            FVA_STEP_LABELS.get(str(r.step), str(r.step)),
+            float(r.wape) if pd.notna(r.wape) else None,
+            FVA_STEP_COLORS.get(str(r.step), COLOR_NAIVE),
+            value_label=percent(r.wape),
+            note="" if pd.isna(r.fva) else f"FVA {float(r.fva) * 100:+.1f} pp",
+            note_color=COLOR_LOSS if pd.notna(r.fva) and float(r.fva) < 0 else None,
+        )
+        for r in total.itertuples(index=False)
+    ]
+    chart = bar_chart(
+        bars, title="WAPE per step, all past cycles", tick_format=lambda t: f"{t * 100:.0f}%"
+    )
+    total_table = html_table(
+        total.assign(step=total["step"].map(lambda x: FVA_STEP_LABELS.get(x, x))),
+        [
+            Col("step", "Step"),
+            Col("wape", "WAPE", percent, True),
+            Col("bias", "Bias", _signed_pct_html, True),
+            Col("fva", "FVA vs previous step", _fva_points, True),
+            Col("n_obs", "Observations", units, True),
+        ],
+        max_rows=len(FVA_STEP_LABELS),
+    )
+    parts = [head, intro, f'<div class="grid2"><div>{chart}</div><div>{total_table}</div></div>']
+    for level, title, key_header in (
+        ("team", "By sales team", "Sales team"),
+        ("family", "By family", "Family"),
+    ):
+        view = fig.fva_by_key(fva, level, TOP_FVA_KEYS)
+        if view.empty:
+            continue
+        cols = [Col("key", key_header), Col("n_obs", "Observations", units, True)]
+        steps = [s for s in fig.FVA_STEPS if f"wape_{s}" in view.columns]
+        cols += [
+            Col(f"wape_{s}", f"WAPE {FVA_STEP_LABELS[s].lower()}", percent, True) for s in steps
+        ]
+        cols += [
+            Col(f"bias_{s}", f"Bias {FVA_STEP_LABELS[s].lower()}", _signed_pct_html, True)
+            for s in steps
+            if s in ("sales", "consensus")
+        ]
+        cols += [
+            Col(f"fva_{s}", f"FVA {FVA_STEP_LABELS[s].lower()}", _fva_points, True)
+            for s in steps
+            if s != "naive"
+        ]
+        n_keys = int(fig.text(fva, "key")[fig.text(fva, "level") == level].nunique())
+        parts.append(f"<h3>{esc(title)}</h3>")
+        parts.append(html_table(view, cols, max_rows=TOP_FVA_KEYS, total_rows=n_keys))
+    return "".join(parts)
+
+
 def _kv_value(v: Any) -> str:
     if isinstance(v, bool):
         return _badge("passed" if v else "failed")
@@ -385,19 +484,21 @@ def render_report(
     contract_summary: dict[str, Any] | None = None,
     data_docs_href: str | None = None,
     max_sku_charts: int = 6,
+    fva: pd.DataFrame | None = None,
 ) -> str:
     """The S&OP meeting pack as one self-contained HTML document (a str).
 
     Takes the published tables (SPEC columns; `history` is `sales_history`), returns HTML
     with inline CSS and SVG and no external URL. `data_docs_href` is linked only when it is
-    a relative path.
+    a relative path. `fva` (reconciliation.fva.compute_fva) adds the FVA stair-step to the
+    trust section; an empty frame shows a "no past cycles" note, None leaves the part out.
     """
     bodies = {
         "headline": _headline(cycle, consensus_plan, products),
         "capacity": _capacity(capacity_report),
         "promotions": _promotions(promotions, consensus_plan, products, cycle, capacity_report),
         "exceptions": _exceptions(exceptions),
-        "trust": _trust(trust),
+        "trust": _trust(trust) + _fva(fva),
         "contracts": _contracts(contract_summary, data_docs_href),
         "sku-charts": render_sku_charts(
             cycle, consensus_plan, baseline_forecast, history, max_sku_charts

@@ -6,7 +6,7 @@ cannot leak a request. Every label goes through `html.escape`: SKU names are use
 
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from html import escape
 
@@ -275,5 +275,80 @@ def heatmap(cols: Sequence[str], rows: Sequence[HeatRow], *, title: str, cell_w:
                 f'class="cell"{weight}>'
                 f"{escape(text + suffix)}</text>"
             )
+    out.append("</svg>")
+    return "".join(out)
+
+
+COLOR_NAIVE = "#868e96"
+
+
+@dataclass(frozen=True)
+class Bar:
+    label: str  # under the bar
+    value: float | None  # None/NaN draws no bar
+    color: str
+    value_label: str = ""  # above the bar
+    note: str = ""  # second line under the label
+    note_color: str | None = None  # e.g. red for a loss
+
+
+def bar_chart(
+    bars: Sequence[Bar],
+    *,
+    title: str,
+    tick_format: Callable[[float], str] = format_number,
+    width: int = 560,
+    height: int = 250,
+) -> str:
+    """Vertical bars from zero, one per category (e.g. the FVA stair-step, WAPE per step)."""
+    left, right, top, bottom = 56, 16, 22, 50
+    pw, ph = width - left - right, height - top - bottom
+    values = [v for v in _clean([b.value for b in bars]) if v is not None]
+    ticks = nice_ticks(0.0, max([*values, 0.0]) or 1.0, 4)
+    y0, y1 = ticks[0], ticks[-1]
+
+    def sy(v: float) -> float:
+        return top + ph - (v - y0) / (y1 - y0) * ph
+
+    slot = pw / max(len(bars), 1)
+    out = [
+        f'<svg class="chart" viewBox="0 0 {width} {height}" width="100%" role="img" '
+        f'style="max-width:{width}px">',
+        f"<title>{escape(title)}</title>",
+    ]
+    for t in ticks:
+        y = sy(t)
+        out.append(f'<line x1="{left}" x2="{left + pw}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>')
+        out.append(
+            f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" class="tick">'
+            f"{escape(tick_format(t))}</text>"
+        )
+    for i, (bar, v) in enumerate(zip(bars, _clean([b.value for b in bars]), strict=True)):
+        cx = left + slot * (i + 0.5)
+        if v is not None:
+            y = sy(max(v, y0))
+            out.append(
+                f'<rect x="{cx - slot * 0.3:.1f}" y="{y:.1f}" width="{slot * 0.6:.1f}" '
+                f'height="{top + ph - y:.1f}" fill="{escape(bar.color)}">'
+                f"<title>{escape(f'{bar.label}: {bar.value_label}')}</title></rect>"
+            )
+            if bar.value_label:
+                out.append(
+                    f'<text x="{cx:.1f}" y="{y - 5:.1f}" text-anchor="middle" class="legend">'
+                    f"{escape(bar.value_label)}</text>"
+                )
+        out.append(
+            f'<text x="{cx:.1f}" y="{top + ph + 17}" text-anchor="middle" class="legend">'
+            f"{escape(bar.label)}</text>"
+        )
+        if bar.note:
+            fill = f' style="fill:{escape(bar.note_color)}"' if bar.note_color else ""
+            out.append(
+                f'<text x="{cx:.1f}" y="{top + ph + 34}" text-anchor="middle" class="tick"'
+                f"{fill}>{escape(bar.note)}</text>"
+            )
+    out.append(
+        f'<line x1="{left}" x2="{left + pw}" y1="{top + ph}" y2="{top + ph}" class="frame"/>'
+    )
     out.append("</svg>")
     return "".join(out)

@@ -171,3 +171,25 @@ def test_forecast_on_bad_history_exits_3(tmp_path: Path) -> None:
     )
     assert result.exit_code == 3
     assert "period" in result.output
+
+
+def test_second_cycle_measures_value_added_by_the_first_plan(tmp_path: Path) -> None:
+    """Cycle N+1 scores cycle N's published consensus (FVA) and checks drift against it."""
+    from flows.io import write_inputs
+    from sample_data import generate_world
+
+    out = tmp_path / "out"
+    for cycle in ("2026-11", CYCLE):
+        world = generate_world(n_skus=24, n_locations=3, cycle=cycle, horizon=12, seed=11)
+        inputs = tmp_path / f"inputs-{cycle}"
+        write_inputs(world.tables, inputs)
+        result = runner.invoke(app, ["run", "--inputs", str(inputs), "--cycle", cycle,
+                                     "--out", str(out), "--horizon", "12"])
+        assert result.exit_code == 0, result.output
+    version = out / f"cycle={CYCLE}" / "version=1"
+    fva = pd.read_parquet(version / "fva.parquet")
+    total = fva[fva["level"] == "total"].set_index("step")
+    assert {"naive", "baseline", "sales", "consensus"} <= set(total.index)
+    assert total.loc["consensus", "n_obs"] > 0
+    assert (version / "inputs" / "sales_forecast.parquet").exists()
+    assert "FVA" in (version / "report.html").read_text()

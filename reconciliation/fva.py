@@ -1,0 +1,379 @@
+"""Forecast value added: the naive -> baseline -> sales -> consensus stair-step on past cycles.
+
+Every point is one (past cycle c, sku, location, period p) with c <= p < the current cycle and
+p inside sales_history's span, so its actual is known (absent months are zero demand, SPEC).
+Points come from forecast_history and from past plans. Per point, each step's forecast made at c:
+
+* ``naive`` - seasonal naive: the actual of p - 12 when that month was known at c
+  (p - 12 < c) and lies inside sales_history; otherwise the last month before c (y[c - 1]);
+  missing when c - 1 is before the history too.
+* ``baseline`` - the past plan's baseline_forecast (promo-free, SPEC) where a plan of cycle c
+  is given; otherwise the reference `reconciliation.trust.past_references` rebuilds from the
+  history before c (level of the last `trust_reference_months` months x month-of-year index),
+  without promotion uplift so it matches the promo-free baseline. Missing where the series had
+  fewer than `trust_min_actual_months` months of history before c.
+* ``sales`` - the sales number: forecast_history qty (summed over the point's rows, as the plan
+  sums a key's submissions); where forecast_history has none, a past plan's sales_forecast > 0.
+  The point's team is its first submitter, else the plan's submitted_by, else '(unknown)'.
+* ``consensus`` - the past plan's consensus_demand; missing (the step is absent) without one.
+
+Accuracy per level x key over a consistent sample (the points where every step that the
+level x key has at all has a value): WAPE = sum|f - a| / sum a, bias = (sum f - sum a) / sum a,
+FVA = WAPE of the previous step present - WAPE of this step (positive = the step improved the
+forecast; NaN for the first step). WAPE and bias are NaN when the sample's actuals sum to 0.
+"""
+
+import itertools
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from reconciliation.inputs import number, text
+from reconciliation.promotions import clean_promotions
+from reconciliation.settings import PlanSettings
+from reconciliation.trust import UNKNOWN_TEAM, past_references, team_of
+
+STEPS: tuple[str, ...] = ("naive", "baseline", "sales", "consensus")
+LEVELS: tuple[str, ...] = ("total", "team", "family")
+FVA_COLUMNS = ["level", "key", "step", "wape", "bias", "n_obs", "fva"]
+TOTAL_KEY = "ALL"
+UNKNOWN_FAMILY = "(no family)"
+SEASON = 12
+
+
+def empty_fva() -> pd.DataFrame:
+    """The FVA table with its columns and no rows."""
+    return pd.DataFrame(
+        {
+            "level": pd.Series(dtype="object"),
+            "key": pd.Series(dtype="object"),
+            "step": pd.Series(dtype="object"),
+            "wape": pd.Series(dtype=float),
+            "bias": pd.Series(dtype=float),
+            "n_obs": pd.Series(dtype="int64"),
+            "fva": pd.Series(dtype=float),
+        }
+    )
+
+
+def compute_fva(
+    history: pd.DataFrame,
+    forecast_history: pd.DataFrame | None,
+    cycle: str,
+    products: pd.DataFrame | None = None,
+    past_plans: pd.DataFrame | None = None,
+    settings: PlanSettings | None = None,
+) -> pd.DataFrame:
+    """FVA table (FVA_COLUMNS): one row per level x key x step present, levels total/team/family.
+
+    `history` is sales_history, `forecast_history` the past sales submissions, `past_plans` the
+    consensus_plan rows of earlier cycles (cycle, sku, location, period, sales_forecast,
+    baseline_forecast, consensus_demand; optional submitted_by, plan_version - the highest
+    version of a cycle is used). `products` maps sku to family. Only points before `cycle` count.
+    Vectorised: keys become integer codes, the history a dense series x month matrix.
+    """
+    settings = settings or PlanSettings()
+    now = int(_month_number(pd.Series([cycle]))[0])
+    if now < 0:
+        raise ValueError(f"cycle must be YYYY-MM, got {cycle!r}")
+    hist = _history(history, now)
+    subs = _submissions(forecast_history, now)
+    plans = _plans(past_plans, now)
+    if hist.empty or (subs.empty and plans.empty):
+        return empty_fva()
+    codes = _SeriesCodes([hist, subs, plans])
+    points = _points(subs, plans, codes)
+    points = _actual_and_naive(points, hist, codes, now)
+    if points.empty:
+        return empty_fva()
+    points = _rebuild_baseline(points, hist, codes, settings)
+    values = points[list(STEPS)].to_numpy(float)
+    actual = points["actual"].to_numpy(float)
+    family = _families(codes.sku, products)[points["k"].to_numpy()]
+    team_codes, teams = pd.factorize(points["submitted_by"])
+    family_codes, families = pd.factorize(family)
+    parts = [
+        _accuracy(
+            "total", np.zeros(len(points), dtype=np.int64), np.array([TOTAL_KEY]), values, actual
+        ),
+        _accuracy("team", team_codes, teams, values, actual),
+        _accuracy("family", family_codes, families, values, actual),
+    ]
+    parts = [p for p in parts if not p.empty]
+    return pd.concat(parts, ignore_index=True)[FVA_COLUMNS] if parts else empty_fva()
+
+
+# --- keys and months as integers ----------------------------------------------------------
+
+
+def _month_number(periods: pd.Series) -> np.ndarray:
+    """year * 12 + month - 1 of each 'YYYY-MM' (-1 if not a month), once per distinct value."""
+    codes, uniques = pd.factorize(periods)
+    nums = np.array([_one_month(str(u)) for u in uniques] + [-1], dtype=np.int64)
+    return nums[codes]
+
+
+def _one_month(value: str) -> int:
+    value = value.strip()
+    if len(value) != 7 or value[4] != "-" or not (value[:4] + value[5:]).isdigit():
+        return -1
+    month = int(value[5:])
+    return int(value[:4]) * 12 + month - 1 if 1 <= month <= 12 else -1
+
+
+def _month_text(nums: np.ndarray) -> np.ndarray:
+    """Inverse of _month_number, once per distinct value."""
+    codes, uniques = pd.factorize(nums)
+    text_of = np.array([f"{n // 12:04d}-{n % 12 + 1:02d}" for n in uniques], dtype=object)
+    return text_of[codes]
+
+
+class _SeriesCodes:
+    """One integer code per sku x location over several frames (columns sku, location)."""
+
+    def __init__(self, frames: list[pd.DataFrame]) -> None:
+        sku_codes, skus = pd.factorize(np.concatenate([f["sku"].to_numpy(object) for f in frames]))
+        loc_codes, locs = pd.factorize(
+            np.concatenate([f["location"].to_numpy(object) for f in frames])
+        )
+        combo = sku_codes.astype(np.int64) * max(len(locs), 1) + loc_codes
+        k, uniques = pd.factorize(combo)
+        self.sku = np.asarray(skus, dtype=object)[uniques // max(len(locs), 1)]
+        self.location = np.asarray(locs, dtype=object)[uniques % max(len(locs), 1)]
+        bounds = np.cumsum([0, *(len(f) for f in frames)])
+        self.of_frame = [k[a:b].astype(np.int64) for a, b in itertools.pairwise(bounds)]
+
+    def __len__(self) -> int:
+        return len(self.sku)
+
+
+# Point key: series code, cycle month and period month packed into one int64.
+_SHIFT = 20
+_MASK = (1 << _SHIFT) - 1
+
+
+def _pack(k: np.ndarray, c: np.ndarray, p: np.ndarray) -> np.ndarray:
+    return (k << (2 * _SHIFT)) | (c << _SHIFT) | p
+
+
+# --- the input frames, cleaned ------------------------------------------------------------
+
+
+def _history(history: pd.DataFrame, now: int) -> pd.DataFrame:
+    h = pd.DataFrame(
+        {
+            "sku": text(history["sku"]),
+            "location": text(history["location"]),
+            "qty": number(history["qty"]),
+        }
+    )
+    m = _month_number(history["period"])
+    return h.assign(m=m)[(m >= 0) & (m < now)].reset_index(drop=True)
+
+
+def _past(c: np.ndarray, p: np.ndarray, now: int) -> np.ndarray:
+    """Past cycle, a period with a known actual, forecast made no later than the period."""
+    return (c >= 0) & (p >= 0) & (c < now) & (p < now) & (p >= c)
+
+
+def _submissions(forecast_history: pd.DataFrame | None, now: int) -> pd.DataFrame:
+    cols = ["sku", "location", "c", "p", "qty", "submitted_by"]
+    if forecast_history is None or forecast_history.empty:
+        return pd.DataFrame(columns=cols)
+    fh = forecast_history
+    subs = pd.DataFrame(
+        {
+            "sku": text(fh["sku"]),
+            "location": text(fh["location"]),
+            "c": _month_number(fh["cycle"]),
+            "p": _month_number(fh["period"]),
+            "qty": number(fh["qty"]),
+            "submitted_by": team_of(fh["submitted_by"])
+            if "submitted_by" in fh.columns
+            else UNKNOWN_TEAM,
+        }
+    )
+    ok = _past(subs["c"].to_numpy(), subs["p"].to_numpy(), now) & (subs["sku"] != "").to_numpy()
+    return subs[ok].reset_index(drop=True)
+
+
+def _plans(past_plans: pd.DataFrame | None, now: int) -> pd.DataFrame:
+    cols = ["sku", "location", "c", "p", "plan_sales", "baseline", "consensus", "plan_team"]
+    if past_plans is None or past_plans.empty:
+        return pd.DataFrame(columns=cols)
+    pp = past_plans
+    plans = pd.DataFrame(
+        {
+            "sku": text(pp["sku"]),
+            "location": text(pp["location"]),
+            "c": _month_number(pp["cycle"]),
+            "p": _month_number(pp["period"]),
+            "plan_sales": pd.to_numeric(pp["sales_forecast"], errors="coerce").astype(float),
+            "baseline": pd.to_numeric(pp["baseline_forecast"], errors="coerce").astype(float),
+            "consensus": pd.to_numeric(pp["consensus_demand"], errors="coerce").astype(float),
+            "plan_team": text(pp["submitted_by"]) if "submitted_by" in pp.columns else "",
+            "version": number(pp["plan_version"]) if "plan_version" in pp.columns else 0.0,
+        }
+    )
+    plans = plans[_past(plans["c"].to_numpy(), plans["p"].to_numpy(), now)]
+    # Only the latest published version of each cycle is that cycle's plan.
+    plans = plans[plans["version"] == plans.groupby("c")["version"].transform("max")]
+    return plans[cols].reset_index(drop=True)
+
+
+def _points(subs: pd.DataFrame, plans: pd.DataFrame, codes: _SeriesCodes) -> pd.DataFrame:
+    """One row per point: k, c, p, sales, baseline (from plans), consensus, submitted_by."""
+    _, k_subs, k_plans = codes.of_frame
+    key_subs = _pack(k_subs, subs["c"].to_numpy(np.int64), subs["p"].to_numpy(np.int64))
+    key_plans = _pack(k_plans, plans["c"].to_numpy(np.int64), plans["p"].to_numpy(np.int64))
+    pid, keys = pd.factorize(np.concatenate([key_subs, key_plans]))
+    pid_subs, pid_plans = pid[: len(key_subs)], pid[len(key_subs) :]
+    n = len(keys)
+
+    def scatter(at: np.ndarray, values: np.ndarray, fill: object = np.nan) -> np.ndarray:
+        out = np.full(n, fill, dtype=values.dtype if values.dtype == object else float)
+        out[at] = values
+        return out
+
+    # A point's sales number is the sum of its submissions (as the plan sums them), credited
+    # to the first submitting team.
+    submitted = np.bincount(pid_subs, minlength=n) > 0
+    sales = np.where(
+        submitted, np.bincount(pid_subs, weights=subs["qty"].to_numpy(float), minlength=n), np.nan
+    )
+    first = pd.Series(pid_subs).drop_duplicates(keep="first")
+    team = scatter(first.to_numpy(), subs["submitted_by"].to_numpy(object)[first.index], None)
+    # A past plan's row (the last one of a duplicated key).
+    last = pd.Series(pid_plans).drop_duplicates(keep="last")
+    at, rows = last.to_numpy(), last.index.to_numpy()
+    plan_sales = scatter(at, plans["plan_sales"].to_numpy(float)[rows])
+    plan_team = scatter(at, plans["plan_team"].to_numpy(object)[rows], None)
+    team = np.where(pd.isna(team), plan_team, team)
+    return pd.DataFrame(
+        {
+            "k": keys >> (2 * _SHIFT),
+            "c": (keys >> _SHIFT) & _MASK,
+            "p": keys & _MASK,
+            "sales": np.where(np.isnan(sales) & (plan_sales > 0), plan_sales, sales),
+            "baseline": scatter(at, plans["baseline"].to_numpy(float)[rows]),
+            "consensus": scatter(at, plans["consensus"].to_numpy(float)[rows]),
+            "submitted_by": team_of(pd.Series(team, dtype=object)).to_numpy(),
+        }
+    )
+
+
+# --- the steps ----------------------------------------------------------------------------
+
+
+def _actual_and_naive(
+    points: pd.DataFrame, hist: pd.DataFrame, codes: _SeriesCodes, now: int
+) -> pd.DataFrame:
+    """Adds `actual` and `naive` from a dense series x month matrix of the history."""
+    first = int(hist["m"].min())
+    y = np.zeros((len(codes), now - first))
+    np.add.at(
+        y, (codes.of_frame[0], hist["m"].to_numpy(np.int64) - first), hist["qty"].to_numpy(float)
+    )
+    points = points[points["p"].to_numpy() >= first].reset_index(drop=True)  # else unknown
+    k = points["k"].to_numpy()
+    p = points["p"].to_numpy() - first
+    c = points["c"].to_numpy() - first
+    seasonal = (p - SEASON >= 0) & (p - SEASON < c)
+    naive = np.where(
+        seasonal,
+        y[k, np.clip(p - SEASON, 0, None)],
+        np.where(c >= 1, y[k, np.clip(c - 1, 0, None)], np.nan),
+    )
+    return points.assign(actual=y[k, p], naive=naive)
+
+
+def _rebuild_baseline(
+    points: pd.DataFrame, hist: pd.DataFrame, codes: _SeriesCodes, settings: PlanSettings
+) -> pd.DataFrame:
+    """Fills a missing baseline with trust.py's reference rebuilt from history before the cycle."""
+    missing = np.flatnonzero(points["baseline"].isna().to_numpy())
+    if missing.size == 0:
+        return points
+    # Series codes stand in for sku x location: past_references only joins on them, and
+    # integer joins are several times faster than joins on two text columns.
+    ask = pd.DataFrame(
+        {
+            "cycle": _month_text(points["c"].to_numpy()[missing]),
+            "sku": points["k"].to_numpy()[missing],
+            "location": 0,
+            "period": _month_text(points["p"].to_numpy()[missing]),
+            "_pid": missing,
+        }
+    )
+    coded = pd.DataFrame(
+        {
+            "sku": codes.of_frame[0],
+            "location": 0,
+            "period": _month_text(hist["m"].to_numpy()),
+            "qty": hist["qty"],
+        }
+    )
+    no_promos = clean_promotions({})  # the baseline is promo-free (SPEC)
+    refs = past_references(coded, ask, no_promos, settings)
+    baseline = points["baseline"].to_numpy(float).copy()
+    if not refs.empty:
+        baseline[refs["_pid"].to_numpy(np.int64)] = refs["ref"].to_numpy(float)
+    return points.assign(baseline=baseline)
+
+
+def _families(skus: np.ndarray, products: pd.DataFrame | None) -> np.ndarray:
+    """Family of each series' sku; UNKNOWN_FAMILY where products does not name one."""
+    if products is None or products.empty or "family" not in products.columns:
+        return np.full(len(skus), UNKNOWN_FAMILY, dtype=object)
+    fam = pd.Series(text(products["family"]).to_numpy(), index=text(products["sku"]).to_numpy())
+    fam = fam[~fam.index.duplicated(keep="last")].replace("", UNKNOWN_FAMILY)
+    return pd.Series(skus).map(fam).fillna(UNKNOWN_FAMILY).to_numpy(dtype=object)
+
+
+# --- accuracy -----------------------------------------------------------------------------
+
+
+def _accuracy(
+    level: str, group: np.ndarray, names: Any, values: np.ndarray, actual: np.ndarray
+) -> pd.DataFrame:
+    """WAPE, bias, n_obs, fva per group x step over each group's consistent sample.
+
+    A step is available in a group if any of its points has it; the sample is the points that
+    have every available step.
+    """
+    n_groups = len(names)
+    has = ~np.isnan(values)
+    available = np.stack(
+        [np.bincount(group, weights=has[:, j], minlength=n_groups) > 0 for j in range(len(STEPS))],
+        axis=1,
+    )
+    complete = (has | ~available[group]).all(axis=1)
+    g, v, a = group[complete], values[complete], actual[complete]
+    n_obs = np.bincount(g, minlength=n_groups)
+    total = np.bincount(g, weights=a, minlength=n_groups)
+    denom = np.where(total > 0, total, np.nan)
+    rows = []
+    for j, step in enumerate(STEPS):
+        show = available[:, j] & (n_obs > 0)
+        f = np.nan_to_num(v[:, j])  # NaN only in groups where the step is not shown
+        err = np.bincount(g, weights=np.abs(f - a), minlength=n_groups) / denom
+        bias = (np.bincount(g, weights=f, minlength=n_groups) - total) / denom
+        rows.append(
+            pd.DataFrame(
+                {
+                    "level": level,
+                    "key": np.asarray(names, dtype=object)[show].astype(str),
+                    "step": step,
+                    "wape": err[show],
+                    "bias": bias[show],
+                    "n_obs": n_obs[show].astype(np.int64),
+                    "_order": j,
+                }
+            )
+        )
+    out = pd.concat(rows, ignore_index=True).sort_values(["key", "_order"], kind="stable")
+    if out.empty:
+        return empty_fva()
+    out["fva"] = out.groupby("key")["wape"].shift(1) - out["wape"]
+    return out.drop(columns="_order").reset_index(drop=True)
