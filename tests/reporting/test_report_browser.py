@@ -4,9 +4,11 @@ Needs Debian's chromium at /usr/bin/chromium; skipped cleanly without it.
 """
 
 import json
+import os
 import shutil
 import struct
 import subprocess
+import sys
 import zlib
 from pathlib import Path
 from typing import Any
@@ -97,10 +99,25 @@ def decode_png(data: bytes) -> np.ndarray:
     return out.reshape(height, width, bpp)
 
 
-@pytest.fixture(scope="module")
-def report_file(tmp_path_factory: pytest.TempPathFactory, small_inputs: dict[str, Any]) -> Path:
-    path = tmp_path_factory.mktemp("report") / "report.html"
-    path.write_text(render_report(**small_inputs), encoding="utf-8")
+@pytest.fixture(scope="module", params=["synthetic", "demo"])
+def report_file(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+    small_inputs: dict[str, Any],
+) -> Path:
+    """A report from synthetic frames, and the one `sop demo` publishes (the real thing)."""
+    folder = tmp_path_factory.mktemp("report")
+    if request.param == "synthetic":
+        path = folder / "report.html"
+        path.write_text(render_report(**small_inputs), encoding="utf-8")
+        return path
+    sop = Path(sys.executable).with_name("sop")
+    demo = subprocess.run(
+        [str(sop), "demo", "--out", str(folder / "demo"), "--skus", "40", "--horizon", "12"],
+        capture_output=True, text=True, timeout=600,
+        env={**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"},
+    )
+    assert demo.returncode == 0, demo.stderr[-2000:]
+    (path,) = (folder / "demo").glob("cycle=*/version=1/report.html")
     return path
 
 
