@@ -1,7 +1,7 @@
 """Typed parameters of the flows: the Prefect UI renders them as forms and refuses bad values."""
 
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, StringConstraints
 
@@ -43,6 +43,14 @@ class RunParams(BaseModel):
     settings: RunConfig | None = Field(
         None, description="Policy settings (contracts, forecasting, reconciliation); "
         "when given they replace the config file"
+    )
+    engine: Literal["local", "dask"] = Field(
+        "local", description="Where baselines are fitted: this process, or a Dask cluster"
+    )
+    dask_address: str | None = Field(
+        None,
+        description="Dask scheduler, e.g. tcp://scheduler:8786; empty with engine 'dask' = a "
+        "local cluster started for the run",
     )
 
     def resolved_cycle(self, today: date | None = None) -> str:

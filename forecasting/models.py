@@ -143,6 +143,9 @@ class ModelSet:
     # refit=False fits once per series at the first CV cutoff and rolls forward: CV then
     # costs about one fit; only models with a `forward` method allow it.
     cv_refit: bool = False
+    # False: every series gets `default` (CV still scores all candidates, for the audit
+    # trail and the conformal intervals); True: a clearly better candidate may replace it.
+    per_series: bool = True
     candidates: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -154,9 +157,11 @@ class ModelSet:
         return [m.new() for m in self.models]
 
 
-def seasonal_set(season_length: int, with_ces: bool = False) -> ModelSet:
+def seasonal_set(season_length: int, with_ces: bool = False,
+                 per_series: bool = False) -> ModelSet:
     """Smooth/erratic series: AutoETS, DynamicOptimizedTheta, their mean (the default),
     SeasonalNaive as a floor and Naive as the last fallback; AutoCES optionally.
+    `per_series=False` forecasts every series with the mean (see `ModelSet.per_series`).
 
     DynamicOptimizedTheta rather than AutoTheta: AutoTheta picks its variant in-sample and
     was clearly worse in rolling-origin CV on M3's training part. AutoCES is off by default:
@@ -191,6 +196,7 @@ def seasonal_set(season_length: int, with_ces: bool = False) -> ModelSet:
         fallback_only=("Naive",),
         cv_metric="mae",
         cv_refit=False,
+        per_series=per_series,
     )
 
 

@@ -1,0 +1,388 @@
+"""Time every stage of `sop run` and its peak memory on large inputs; write docs/benchmarks.md.
+
+    .venv/bin/python -m benchmarks.generate --sizes 1k,10k --out bench-data
+    .venv/bin/python -m benchmarks.stages --sizes 1k,10k --data bench-data [--engine dask]
+
+Each size runs `sop run` (the real CLI command, fresh output folder, so no baseline cache) in
+a child process of its own. In that process the stage sub-flows, the report renderer and the
+engine's statsforecast calls are wrapped with timers (nothing is added to the pipeline's
+code), and a sampler thread records the resident memory of the process and all of its
+children (statsforecast pools, Dask workers) every 0.2 s. "Model fitting" is the time spent
+inside statsforecast's `forecast` / `cross_validation` calls; everything else is overhead
+that the pipeline itself owns. The table goes into its own marked section of
+docs/benchmarks.md; other sections of that file are kept as they are.
+"""
+
+import argparse
+import json
+import os
+import platform
+import re
+import shlex
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from importlib.metadata import version as package_version
+from pathlib import Path
+from typing import Any
+
+START, END = "<!-- stages:start -->", "<!-- stages:end -->"
+# Hand-written findings after the generated tables; kept when the tables are regenerated.
+NOTES = "<!-- stages:notes -->"
+STAGES = ("ingest_and_check", "baselines", "reconcile", "publish")
+CYCLE = "2026-12"
+
+
+# ---------------------------------------------------------------- child: one measured run
+
+
+class MemorySampler(threading.Thread):
+    """Peak RSS (bytes) per stage label and overall: this process alone, and with all its
+    descendants (Prefect's temporary API server, statsforecast pools, Dask workers)."""
+
+    def __init__(self, interval: float = 0.2) -> None:
+        super().__init__(daemon=True)
+        import psutil
+
+        self.proc = psutil.Process()
+        self.interval = interval
+        self.stage = "outside stages"  # imports, Prefect start-up, between stages, exit
+        self.peak: dict[str, int] = {}
+        self.peak_self: dict[str, int] = {}
+        self._halt = threading.Event()
+
+    def rss(self) -> tuple[int, int]:
+        own = self.proc.memory_info().rss
+        total = own
+        for p in self.proc.children(recursive=True):
+            try:
+                total += p.memory_info().rss
+            except Exception:  # a child ended between listing and reading
+                continue
+        return own, total
+
+    def sample(self) -> None:
+        own, total = self.rss()
+        for key in (self.stage, "total"):
+            self.peak[key] = max(self.peak.get(key, 0), total)
+            self.peak_self[key] = max(self.peak_self.get(key, 0), own)
+
+    def run(self) -> None:
+        while not self._halt.is_set():
+            self.sample()
+            self._halt.wait(self.interval)
+
+    def stop(self) -> None:
+        self._halt.set()
+        self.join()
+        self.sample()
+
+
+def _instrument(sampler: MemorySampler, timings: dict[str, float]) -> None:
+    """Wrap stage flows, report rendering and the engines' statsforecast calls with timers."""
+    import flows.pipeline as pipeline
+    from forecasting import engines
+
+    def timed(name: str, fn: Any, stage: bool = False) -> Any:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            before = sampler.stage
+            if stage:
+                sampler.stage = name
+            start, cpu = time.perf_counter(), time.process_time()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                timings[name] = timings.get(name, 0.0) + time.perf_counter() - start
+                cpu_name = f"{name}_cpu"
+                timings[cpu_name] = timings.get(cpu_name, 0.0) + time.process_time() - cpu
+                if stage:
+                    sampler.sample()
+                    sampler.stage = before
+
+        wrapper.__wrapped__ = fn  # type: ignore[attr-defined]
+        return wrapper
+
+    pipeline.ingest_and_check = timed("ingest_and_check", pipeline.ingest_and_check, True)
+    pipeline.baselines_stage = timed("baselines", pipeline.baselines_stage, True)
+    pipeline.reconcile_stage = timed("reconcile", pipeline.reconcile_stage, True)
+    pipeline.publish_stage = timed("publish", pipeline.publish_stage, True)
+    pipeline.render_report = timed("report", pipeline.render_report)
+    for cls in (engines.LocalEngine, engines.DaskEngine):
+        cls.forecast = timed("fit_forecast", cls.forecast)  # type: ignore[method-assign]
+        cls.cross_validation = timed(  # type: ignore[method-assign]
+            "fit_cross_validation", cls.cross_validation)
+
+
+def run_child(inputs: str, out: str, horizon: int, extra: list[str], profile: str | None
+              ) -> dict[str, Any]:
+    """One `sop run` in this process, instrumented; returns timings (s) and peaks (bytes)."""
+    import resource
+
+    sampler = MemorySampler()
+    sampler.start()
+    timings: dict[str, float] = {}
+    _instrument(sampler, timings)
+    from flows.cli import app
+
+    args = ["run", "--inputs", inputs, "--cycle", CYCLE, "--out", out,
+            "--horizon", str(horizon), *extra]
+    profiler = None
+    if profile:
+        from pyinstrument import Profiler
+
+        profiler = Profiler(interval=0.01)
+        profiler.start()
+    start = time.perf_counter()
+    try:
+        app(args, standalone_mode=False)
+    finally:
+        timings["sop_run_total"] = time.perf_counter() - start
+        if profiler is not None:
+            profiler.stop()
+            Path(profile).write_text(profiler.output_text(unicode=True, show_all=False))
+            Path(profile).with_suffix(".html").write_text(profiler.output_html())
+        sampler.stop()
+    usage_self = resource.getrusage(resource.RUSAGE_SELF)
+    usage_children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    manifests = sorted(Path(out).glob(f"cycle={CYCLE}/version=*/manifest.json"))
+    manifest = json.loads(manifests[-1].read_text()) if manifests else {}
+    return {
+        "seconds": timings,
+        "peak_rss": sampler.peak,
+        "peak_rss_self": sampler.peak_self,
+        "maxrss_self": usage_self.ru_maxrss * 1024,
+        "maxrss_children": usage_children.ru_maxrss * 1024,
+        "cpu_seconds": usage_self.ru_utime + usage_self.ru_stime
+        + usage_children.ru_utime + usage_children.ru_stime,
+        "series": manifest.get("baselines", {}).get("series"),
+        "plan_rows": manifest.get("rows", {}).get("consensus_plan"),
+    }
+
+
+# ---------------------------------------------------------------- parent: sizes and report
+
+
+def machine() -> dict[str, Any]:
+    import psutil
+
+    model = platform.processor() or ""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+        found = re.search(r"^model name\s*:\s*(.+)$", text, re.M)
+        model = found.group(1).strip() if found else model
+    except OSError:
+        pass
+    return {
+        "nproc": os.cpu_count(),
+        "ram_gb": round(psutil.virtual_memory().total / 2**30, 1),
+        "cpu": model,
+        "python": platform.python_version(),
+        "statsforecast": package_version("statsforecast"),
+        "os": platform.platform(terse=True),
+    }
+
+
+def run_size(label: str, data: Path, horizon: int, extra: list[str], keep: Path | None,
+             profile: bool) -> dict[str, Any]:
+    """Run one size in a fresh child process (its own memory peak, no warm caches)."""
+    inputs = data / label / "inputs"
+    if not inputs.is_dir():
+        raise SystemExit(f"{inputs} not found: run `python -m benchmarks.generate --sizes "
+                         f"{label} --out {data}` first")
+    with tempfile.TemporaryDirectory(prefix=f"sop-bench-{label}-") as tmp:
+        out = str((keep / label) if keep else Path(tmp) / "out")
+        result_file = Path(tmp) / "result.json"
+        cmd = [sys.executable, "-m", "benchmarks.stages", "--child", str(inputs), out,
+               str(horizon), str(result_file), json.dumps(extra)]
+        if profile:
+            results = Path("benchmarks/results")
+            results.mkdir(parents=True, exist_ok=True)
+            cmd.append(str(results / f"profile-{label}.txt"))
+        load_before = os.getloadavg()
+        subprocess.run(cmd, check=True)
+        result = json.loads(result_file.read_text())
+    result["size"] = label
+    result["load_before"] = [round(x, 2) for x in load_before]
+    result["load_after"] = [round(x, 2) for x in os.getloadavg()]
+    world = data / label / "world.json"
+    if world.exists():
+        result["world"] = json.loads(world.read_text())
+    return result
+
+
+def stage_rows(r: dict[str, Any], suffix: str = "") -> dict[str, float]:
+    """Seconds per reported stage; suffix "_cpu" gives this process's CPU seconds instead."""
+    s = r["seconds"]
+
+    def get(name: str) -> float:
+        return float(s.get(name + suffix, 0.0))
+
+    fitting = get("fit_forecast") + get("fit_cross_validation")
+    return {
+        "ingest + contracts": get("ingest_and_check"),
+        "baselines: model fitting": fitting,
+        "baselines: rest": get("baselines") - fitting,
+        "reconcile (consensus + capacity LP)": get("reconcile"),
+        "publish (stage, audit, store)": get("publish") - get("report"),
+        "report (HTML)": get("report"),
+    }
+
+
+def render(results: list[dict[str, Any]], info: dict[str, Any], command: str,
+           engine: str) -> str:
+    mb = 2**20
+    sizes = [r["size"] for r in results]
+    lines = [
+        START,
+        "## Stage timings and peak memory (`sop run`)",
+        "",
+        f"Machine: {info['nproc']} cores ({info['cpu']}), {info['ram_gb']} GB RAM, "
+        f"{info['os']}, Python {info['python']}, statsforecast {info['statsforecast']}. "
+        f"Engine: `{engine}`. Measured {time.strftime('%Y-%m-%d')}; the machine is shared, "
+        "so compare figures within one run (1-minute load average before each size: "
+        + ", ".join(f"{r['size']} {r['load_before'][0]:.1f}" for r in results) + ").",
+        "",
+        "```",
+        command,
+        "```",
+        "",
+        "Inputs from `benchmarks/generate.py` (sample world, 60 months of history, 18-month "
+        "horizon, CSV). Seconds of wall time per stage; *model fitting* is the time inside "
+        "statsforecast's `forecast`/`cross_validation` calls of `fit_baselines`.",
+        "",
+        "| stage | " + " | ".join(f"{s} wall | {s} CPU" for s in sizes) + " |",
+        "|---|" + "---:|---:|" * len(sizes),
+    ]
+    rows = [stage_rows(r) for r in results]
+    cpus = [stage_rows(r, "_cpu") for r in results]
+
+    def pair(values: list[float], fmt: str = "{:.1f}") -> str:
+        return " | ".join(fmt.format(v) for v in values)
+
+    for name in rows[0]:
+        cells = [v for row, cpu in zip(rows, cpus, strict=True) for v in (row[name], cpu[name])]
+        lines.append(f"| {name} | " + pair(cells) + " |")
+    totals = [sum(row.values()) for row in rows]
+    cpu_totals = [sum(cpu.values()) for cpu in cpus]
+    lines.append("| **sum of stages** | " + pair(
+        [v for t, c in zip(totals, cpu_totals, strict=True) for v in (t, c)], "**{:.1f}**")
+        + " |")
+    lines.append("| whole `sop run` incl. Prefect start-up | " + " | ".join(
+        f"{r['seconds']['sop_run_total']:.1f} | " for r in results) + " |")
+    shares = [1 - row["baselines: model fitting"] / t if t else 0.0
+              for row, t in zip(rows, totals, strict=True)]
+    cpu_shares = [1 - cpu["baselines: model fitting"] / t if t else 0.0
+                  for cpu, t in zip(cpus, cpu_totals, strict=True)]
+    lines.append("| **everything but model fitting**, share of stages | " + pair(
+        [100 * v for a, b in zip(shares, cpu_shares, strict=True) for v in (a, b)],
+        "**{:.1f} %**") + " |")
+    lines.append("| CPU seconds, whole process incl. start-up | " + " | ".join(
+        f" | {r['cpu_seconds']:.0f}" for r in results) + " |")
+    lines.append("| series (SKU x location) | "
+                 + " | ".join(f"{r.get('series') or ''} | " for r in results) + " |")
+    lines.append("| consensus_plan rows | "
+                 + " | ".join(f"{r.get('plan_rows') or ''} | " for r in results) + " |")
+    lines += ["", "CPU = CPU seconds of the `sop run` process (all its threads) inside the "
+              "stage; with the local engine model fitting runs in that process. Under load "
+              "from other jobs wall time stretches, CPU time much less."
+              + (" With `--engine dask` the fitting CPU is spent in the workers and is not "
+                 "counted here; *baselines: rest* then includes starting and stopping the "
+                 "local cluster." if engine == "dask" else "")]
+    lines += ["", "Peak resident memory in MB, sampled every 0.2 s: the `sop run` process "
+              "alone, and with all its child processes (Prefect's temporary API server, ~250 "
+              "MB, and with `--engine dask` the cluster's workers); `ru_maxrss` of the process "
+              "as a cross-check:", "",
+              "| stage | " + " | ".join(f"{s} process | {s} with children" for s in sizes)
+              + " |", "|---|" + "---:|---:|" * len(sizes)]
+    for stage in (*STAGES, "total"):
+        cells = []
+        for r in results:
+            own = r.get("peak_rss_self", {}).get(stage)
+            cells += ["" if own is None else f"{own / mb:.0f}",
+                      f"{r['peak_rss'].get(stage, 0) / mb:.0f}"]
+        lines.append(f"| {stage} | " + " | ".join(cells) + " |")
+    lines.append("| ru_maxrss (process) | " + " | ".join(
+        f"{r['maxrss_self'] / mb:.0f} | " for r in results) + " |")
+    if len(results) > 1:
+        base, top = results[0], results[-1]
+        n0, n1 = base.get("series") or 1, top.get("series") or 1
+        lines += ["", f"Linearity {base['size']} → {top['size']} (series x{n1 / n0:.1f}), "
+                  "ratio of CPU seconds: " + ", ".join(
+                      f"{name} x{cpus[-1][name] / cpus[0][name]:.1f}"
+                      for name in cpus[0] if cpus[0][name] > 0.05)
+                  + f"; sum of stages x{cpu_totals[-1] / cpu_totals[0]:.1f}."]
+    lines.append(END)
+    return "\n".join(lines)
+
+
+def write_section(path: Path, section: str) -> None:
+    """Replace (or append) the marked section; the rest of the file stays as it is, and so do
+    the notes at the end of the section (from the NOTES marker on)."""
+    text = path.read_text() if path.exists() else "# Benchmarks\n"
+    if START in text and END in text:
+        head, rest = text.split(START, 1)
+        old, tail = rest.split(END, 1)
+        if NOTES in old:
+            section = section.replace(END, NOTES + old.split(NOTES, 1)[1] + END)
+        text = head + section + tail
+    else:
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "--child":
+        inputs, out, horizon, result_file, extra = argv[1:6]
+        profile = argv[6] if len(argv) > 6 else None
+        result = run_child(inputs, out, int(horizon), json.loads(extra), profile)
+        Path(result_file).write_text(json.dumps(result))
+        return
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="1k,10k")
+    parser.add_argument("--data", type=Path, default=Path("bench-data"))
+    parser.add_argument("--horizon", type=int, default=18)
+    parser.add_argument("--engine", choices=("local", "dask"), default="local")
+    parser.add_argument("--dask-address", default=None)
+    parser.add_argument("--doc", type=Path, default=Path("docs/benchmarks.md"))
+    parser.add_argument("--json", type=Path, default=None, help="also save raw results here")
+    parser.add_argument("--keep", type=Path, default=None, help="keep outputs under this folder")
+    parser.add_argument("--profile", action="store_true",
+                        help="pyinstrument profile per size in benchmarks/results/")
+    parser.add_argument("--no-doc", action="store_true", help="print, do not write the doc")
+    parser.add_argument("--from-json", type=Path, default=None,
+                        help="render saved results (from --json) instead of running")
+    args = parser.parse_args(argv)
+    if args.from_json:
+        saved = json.loads(args.from_json.read_text())
+        section = render(saved["results"], saved["machine"], saved["command"], saved["engine"])
+        print(section)
+        if not args.no_doc:
+            write_section(args.doc, section)
+        return
+    extra = []
+    if args.engine != "local":
+        extra += ["--engine", args.engine]
+    if args.dask_address:
+        extra += ["--dask-address", args.dask_address]
+    info = machine()
+    results = []
+    for label in args.sizes.split(","):
+        results.append(run_size(label, args.data, args.horizon, extra, args.keep, args.profile))
+        print(json.dumps({k: results[-1][k] for k in ("size", "seconds", "peak_rss")}),
+              flush=True)
+    command = ".venv/bin/python -m benchmarks.stages " + shlex.join(argv)
+    if args.json:
+        args.json.write_text(json.dumps({"machine": info, "results": results,
+                                         "command": command, "engine": args.engine}, indent=2))
+    section = render(results, info, command, args.engine)
+    print(section)
+    if not args.no_doc:
+        write_section(args.doc, section)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,96 @@
+"""Incremental runs: baselines are refitted only when what decides them changed."""
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from flows.cli import app
+from flows.config import RunConfig
+from flows.pipeline import baseline_cache_key
+from flows.workspace import Workspace
+
+CYCLE = "2026-12"
+runner = CliRunner()
+
+
+def _run(inputs: Path, out: Path, *extra: str):  # type: ignore[no-untyped-def]
+    return runner.invoke(app, ["run", "--inputs", str(inputs), "--cycle", CYCLE, "--out",
+                               str(out), "--horizon", "12", *extra])
+
+
+def _manifest(out: Path, version: int) -> dict:
+    return json.loads((out / f"cycle={CYCLE}" / f"version={version}" / "manifest.json")
+                      .read_text())
+
+
+def _workspace(tmp_path: Path, hashes: dict[str, str], quarantined: dict | None = None
+               ) -> Workspace:
+    ws = Workspace(tmp_path / "ws")
+    ws.save_json("check", "summary", {
+        "inputs": [{"table": t, "sha256": h} for t, h in hashes.items()],
+        "quarantined_rows": quarantined or {},
+    })
+    return ws
+
+
+HASHES = {"sales_history": "h1", "products": "p1", "promotions": "x1", "sales_forecast": "f1",
+          "inventory": "i1", "open_orders": "o1"}
+KEYS = pd.DataFrame({"sku": ["A", "A", "B"], "location": ["L1", "L2", "L1"]})
+
+
+def _key(tmp_path: Path, hashes: dict[str, str] = HASHES, keys: pd.DataFrame = KEYS,
+         quarantined: dict | None = None, horizon: int = 12) -> str:
+    ws = _workspace(tmp_path, hashes, quarantined)
+    return baseline_cache_key(ws, CYCLE, horizon, RunConfig(), keys)
+
+
+def test_key_ignores_sales_stock_and_orders_files_but_not_the_planned_pairs(
+    tmp_path: Path,
+) -> None:
+    base = _key(tmp_path)
+    changed = {**HASHES, "sales_forecast": "f2", "inventory": "i2", "open_orders": "o2"}
+    assert _key(tmp_path, changed) == base
+    assert _key(tmp_path, keys=KEYS.iloc[::-1]) == base  # order of the pairs is irrelevant
+    assert _key(tmp_path, quarantined={"sales_forecast": 3}) == base
+    more = pd.concat([KEYS, pd.DataFrame({"sku": ["C"], "location": ["L2"]})])
+    assert _key(tmp_path, keys=more) != base
+    # "A"+"L1" must not collide with "AL"+"1".
+    shifted = pd.DataFrame({"sku": ["AL", "A", "B"], "location": ["1", "L2", "L1"]})
+    assert _key(tmp_path, keys=shifted) != base
+
+
+@pytest.mark.parametrize("table", ["sales_history", "products", "promotions"])
+def test_key_changes_with_the_tables_the_baselines_read(tmp_path: Path, table: str) -> None:
+    assert _key(tmp_path, {**HASHES, table: "changed"}) != _key(tmp_path)
+    assert _key(tmp_path, quarantined={table: 1}) != _key(tmp_path)
+
+
+def test_key_changes_with_horizon_and_settings(tmp_path: Path) -> None:
+    assert _key(tmp_path, horizon=6) != _key(tmp_path)
+    ws = _workspace(tmp_path, HASHES)
+    other = RunConfig.model_validate({"forecasting": {"season_length": 6}})
+    assert baseline_cache_key(ws, CYCLE, 12, other, KEYS) != _key(tmp_path)
+
+
+def test_new_sales_quantities_reuse_the_baselines(inputs_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    first = _run(inputs_dir, out)
+    assert first.exit_code == 0, first.output
+    assert _manifest(out, 1)["baselines"]["reused"] is False
+    forecast = pd.read_csv(inputs_dir / "sales_forecast.csv", dtype=str)
+    qty = pd.to_numeric(forecast["qty"])
+    # Same pairs, new numbers: positive stays positive so the planned pairs cannot change.
+    forecast["qty"] = (qty * 1.25).round(1).astype(str)
+    forecast.to_csv(inputs_dir / "sales_forecast.csv", index=False)
+    second = _run(inputs_dir, out)
+    assert second.exit_code == 0, second.output
+    manifest = _manifest(out, 2)
+    assert manifest["baselines"]["reused"] is True
+    assert manifest["baselines"]["cache_key"] == _manifest(out, 1)["baselines"]["cache_key"]
+    plans = [pd.read_parquet(out / f"cycle={CYCLE}" / f"version={v}" / "consensus_plan.parquet")
+             for v in (1, 2)]
+    pd.testing.assert_series_equal(plans[0]["baseline_forecast"], plans[1]["baseline_forecast"])
+    assert not plans[0]["sales_forecast"].equals(plans[1]["sales_forecast"])
