@@ -1,8 +1,9 @@
 """Write large SPEC input folders (1k, 10k, 100k SKU x locations, 60 months of history).
 
-    .venv/bin/python -m benchmarks.generate --sizes 1k,10k --out bench-data [--fmt parquet]
+    .venv/bin/python -m benchmarks.generate --sizes 1k,10k [--fmt parquet] [--out DIR]
 
-One folder per size, `OUT/<size>/inputs/NAME.<fmt>`, read by `sop run --inputs`. Sizes are
+One folder per size, `OUT/<size>/inputs/NAME.<fmt>` (OUT defaults to the git-ignored
+`benchmarks/results/data`), read by `sop run --inputs`. Sizes are
 counted in series (SKU x location); the sample world has ~2.15 locations per SKU, so the
 number of SKUs is derived from the target and the series actually written are reported.
 """
@@ -54,7 +55,7 @@ def write_size(label: str, out: Path, fmt: str = "csv", seed: int = 7) -> dict[s
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1k,10k", help="comma list of 1k, 10k, 100k")
-    parser.add_argument("--out", type=Path, default=Path("bench-data"))
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/data"))
     parser.add_argument("--fmt", choices=("csv", "parquet"), default="csv")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args(argv)

@@ -1,7 +1,7 @@
 """Time every stage of `sop run` and its peak memory on large inputs; write docs/benchmarks.md.
 
-    .venv/bin/python -m benchmarks.generate --sizes 1k,10k --out bench-data
-    .venv/bin/python -m benchmarks.stages --sizes 1k,10k --data bench-data [--engine dask]
+    .venv/bin/python -m benchmarks.generate --sizes 1k,10k
+    .venv/bin/python -m benchmarks.stages --sizes 1k,10k [--engine dask] [--data DIR]
 
 Each size runs `sop run` (the real CLI command, fresh output folder, so no baseline cache) in
 a child process of its own. In that process the stage sub-flows, the report renderer and the
@@ -343,7 +343,7 @@ def main(argv: list[str] | None = None) -> None:
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1k,10k")
-    parser.add_argument("--data", type=Path, default=Path("bench-data"))
+    parser.add_argument("--data", type=Path, default=Path("benchmarks/results/data"))
     parser.add_argument("--horizon", type=int, default=18)
     parser.add_argument("--engine", choices=("local", "dask"), default="local")
     parser.add_argument("--dask-address", default=None)

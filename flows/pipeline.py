@@ -28,6 +28,7 @@ from data_contracts import (
 )
 from data_contracts.tables import OUTPUT_COLUMNS
 from flows.config import RunConfig, SopSettings, load_config, resolve_store_url
+from flows.engines import open_engine
 from flows.io import InputFile, TableReadError, read_inputs, write_table
 from flows.params import Cycle, RunParams
 from flows.publish import (
@@ -41,7 +42,7 @@ from flows.publish import (
 from flows.store import PlanStore, default_store_url
 from flows.workspace import Workspace
 from forecasting import fit_baselines
-from forecasting.engines import EngineName, open_engine
+from forecasting.engines import EngineName
 from reconciliation import build_plan, planned_keys
 from reconciliation.fva import compute_fva
 from reporting import render_markdown_summary, render_report

@@ -10,13 +10,12 @@ which rounds CV errors and so could flip a close model selection between engines
 repartitions the long frame by series itself. Submitting plain pandas chunks to the
 workers keeps float64 and the local code path, which is what makes the plan engine-invariant.
 
-A Dask engine is opened by the shell (`open_engine` is a context manager) and only then
-connects to a scheduler; the functions of this module stay free of I/O otherwise.
+Engines are opened by the shell (`flows.engines.open_engine`), which owns the connection to
+a scheduler; this module holds no I/O of its own.
 """
 
 import math
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any, Literal, Protocol
@@ -123,32 +122,3 @@ class DaskEngine:
         return self._run(_cross_validation, models, df, h, n_windows, step_size, refit)
 
 
-@contextmanager
-def open_engine(name: EngineName = "local", dask_address: str | None = None,
-                n_workers: int | None = None, n_jobs: int = 1) -> Iterator[Engine]:
-    """The engine to fit baselines with, for the duration of the `with` block.
-
-    `dask` with an address connects to that scheduler (e.g. `tcp://scheduler:8786`); without
-    one it starts a LocalCluster of `n_workers` single-threaded worker processes (default: one
-    per core) and closes it afterwards. Workers need the same `sop-consensus` and statsforecast
-    versions as this process (models are shipped pickled by reference).
-    """
-    if name == "local":
-        if dask_address:
-            raise ValueError("dask_address is only used with engine 'dask'")
-        yield LocalEngine(n_jobs=n_jobs)
-        return
-    if name != "dask":
-        raise ValueError(f"unknown engine {name!r}; choose one of {', '.join(ENGINES)}")
-    from distributed import Client, LocalCluster
-
-    if dask_address:
-        with Client(dask_address) as client:
-            yield DaskEngine(client)
-        return
-    with (
-        LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
-                     dashboard_address=":0") as cluster,
-        Client(cluster) as client,
-    ):
-        yield DaskEngine(client)

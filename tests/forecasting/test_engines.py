@@ -4,8 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from flows.engines import open_engine
 from forecasting import fit_baselines
-from forecasting.engines import DaskEngine, LocalEngine, open_engine, split_series
+from forecasting.engines import DaskEngine, LocalEngine, split_series
 from sample_data import generate_world
 
 CYCLE = "2026-12"
