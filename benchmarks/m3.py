@@ -19,8 +19,6 @@ zero demand. Month labels do not matter to the models (seasonality is positional
 
 import argparse
 import json
-import os
-import re
 import resource
 import subprocess
 import sys
@@ -35,6 +33,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from benchmarks.doc import DOC, update_section
 from data_contracts.periods import FREQ, add_months, horizon_periods
 
 HORIZON = 18
@@ -42,7 +41,6 @@ SEASON = 12
 LEVELS = (80, 95)
 LOCATION = "M3"
 TRAIN_END = "2019-12"  # last synthesised training month; the cycle is the month after
-DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 COMMAND = ".venv/bin/python -m benchmarks.m3"
 
 # Makridakis & Hibon (2000), M3 monthly data, sMAPE averaged over horizons 1-18.
@@ -264,23 +262,6 @@ def render(runs: list[Run], ets_cpu: float, n_series: int, split: str,
                          "| – |")
     lines += ["", *extra]
     return "\n".join(lines)
-
-
-def update_section(marker: str, title: str, body: str, path: Path = DOC) -> None:
-    """Replace the text between `<!-- marker:start -->` and `<!-- marker:end -->` of the doc
-    (creating the doc or the section if absent); every other section is left untouched."""
-    start, end = f"<!-- {marker}:start -->", f"<!-- {marker}:end -->"
-    block = f"{start}\n{title}\n\n{body.rstrip()}\n{end}"
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    pattern = re.compile(re.escape(start) + r".*?" + re.escape(end), re.S)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: block, text, count=1)
-    else:
-        text = text.rstrip() + "\n\n" + block + "\n"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".md.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def main(argv: list[str] | None = None) -> None:
