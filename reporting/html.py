@@ -12,7 +12,16 @@ import pandas as pd
 
 from reporting import figures as fig
 from reporting.markdown import render_markdown_summary
-from reporting.markup import Col, decimal, esc, html_table, percent, signed_units, units
+from reporting.markup import (
+    Col,
+    decimal,
+    esc,
+    html_page,
+    html_table,
+    percent,
+    signed_units,
+    units,
+)
 from reporting.sku_charts import render_sku_charts
 from reporting.style import CSS
 from reporting.svg import (
@@ -504,26 +513,10 @@ def render_report(
             cycle, consensus_plan, baseline_forecast, history, max_sku_charts
         ),
     }
-    nav = "".join(f'<li><a href="#{sid}">{esc(title)}</a></li>' for sid, title in SECTIONS.items())
-    sections = "".join(
-        f'<section id="{sid}"><h2>{esc(SECTIONS[sid])}</h2>{body}</section>'
-        for sid, body in bodies.items()
-    )
-    title = f"S&OP meeting pack — cycle {cycle}, plan version {version}"
-    return (
-        "<!DOCTYPE html>\n"
-        '<html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        # Belt and braces: even if some markup slipped through, the browser may not fetch anything.
-        '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
-        "style-src 'unsafe-inline'; img-src data:\">"
-        f"<title>{esc(title)}</title><style>{CSS}</style></head><body>"
-        f'<header><h1>{esc(title)}</h1><p class="sub">'
-        "Consensus demand plan for the S&amp;OP meeting: "
-        "sales versus the statistical baseline, capacity, promotions, exceptions.</p>"
-        f"<nav><ol>{nav}</ol></nav></header>"
-        f"<main>{sections}</main>"
-        f"<footer>Generated from plan version {esc(version)} of cycle {esc(cycle)}. "
-        "Self-contained: no external resources.</footer>"
-        "</body></html>\n"
+    return html_page(
+        title=f"S&OP meeting pack — cycle {cycle}, plan version {version}",
+        subtitle="Consensus demand plan for the S&OP meeting: sales versus the statistical "
+        "baseline, capacity, promotions, exceptions.",
+        sections=SECTIONS, bodies=bodies, css=CSS,
+        footer=f"Generated from plan version {version} of cycle {cycle}.",
     )

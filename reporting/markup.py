@@ -103,3 +103,33 @@ def html_table(
         note = f'<p class="note">Showing the top {len(shown):,} of {total:,} rows.</p>'
     table = f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
     return f'<div class="wide">{table}</div>{note}'
+
+
+def html_page(
+    *, title: str, subtitle: str, sections: dict[str, str], bodies: dict[str, str],
+    footer: str, css: str,
+) -> str:
+    """A complete self-contained page: header with a section index, sections, footer.
+
+    `sections` maps section id -> heading, `bodies` section id -> inner HTML (already escaped);
+    `subtitle` and `footer` are plain text and are escaped here.
+    """
+    nav = "".join(f'<li><a href="#{sid}">{esc(head)}</a></li>' for sid, head in sections.items())
+    main = "".join(
+        f'<section id="{sid}"><h2>{esc(sections[sid])}</h2>{body}</section>'
+        for sid, body in bodies.items()
+    )
+    return (
+        "<!DOCTYPE html>\n"
+        '<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        # Belt and braces: even if some markup slipped through, the browser may not fetch anything.
+        '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
+        "style-src 'unsafe-inline'; img-src data:\">"
+        f"<title>{esc(title)}</title><style>{css}</style></head><body>"
+        f'<header><h1>{esc(title)}</h1><p class="sub">{esc(subtitle)}</p>'
+        f"<nav><ol>{nav}</ol></nav></header>"
+        f"<main>{main}</main>"
+        f"<footer>{esc(footer)} Self-contained: no external resources.</footer>"
+        "</body></html>\n"
+    )

@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from reporting.markup import Col, esc, html_table, signed_units, units
+from reporting.markup import Col, esc, html_page, html_table, signed_units, units
 from reporting.style import CSS
 from reporting.svg import COLOR_BASELINE, COLOR_SALES, HeatRow, Line, heatmap, line_chart
 
@@ -204,25 +204,10 @@ def render_whatif_report(
         "skus": _skus(by_sku),
         "scenario": f'<pre class="scenario">{esc(scenario_text)}</pre>',
     }
-    nav = "".join(f'<li><a href="#{sid}">{esc(t)}</a></li>' for sid, t in WHATIF_SECTIONS.items())
-    sections = "".join(
-        f'<section id="{sid}"><h2>{esc(WHATIF_SECTIONS[sid])}</h2>{body}</section>'
-        for sid, body in bodies.items()
-    )
-    title = f"What-if “{name}” on cycle {cycle}, plan version {version}"
-    return (
-        "<!DOCTYPE html>\n"
-        '<html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
-        "style-src 'unsafe-inline'; img-src data:\">"
-        f"<title>{esc(title)}</title><style>{CSS}{EXTRA_CSS}</style></head><body>"
-        f'<header><h1>{esc(title)}</h1><p class="sub">'
-        "Impact of the scenario against the published plan, re-planned on the same inputs and "
-        "baselines. The published plan is not changed.</p>"
-        f"<nav><ol>{nav}</ol></nav></header>"
-        f"<main>{sections}</main>"
-        f"<footer>What-if {esc(name)} on plan version {esc(version)} of cycle {esc(cycle)}. "
-        "Self-contained: no external resources.</footer>"
-        "</body></html>\n"
+    return html_page(
+        title=f"What-if “{name}” on cycle {cycle}, plan version {version}",
+        subtitle="Impact of the scenario against the published plan, re-planned on the same "
+        "inputs and baselines. The published plan is not changed.",
+        sections=WHATIF_SECTIONS, bodies=bodies, css=CSS + EXTRA_CSS,
+        footer=f"What-if {name} on plan version {version} of cycle {cycle}.",
     )
