@@ -456,9 +456,8 @@ def test_bad_cycle_argument_is_a_usage_error(world: World) -> None:
         validate_inputs(world, "2025-6")
 
 
-def test_100k_history_rows_validate_quickly(world: World, as_read: AsRead) -> None:
-    import time
-
+def test_100k_history_rows_all_pass(world: World, as_read: AsRead) -> None:
+    """A large valid table loses no row (its speed is measured in benchmarks/contracts.py)."""
     rng = np.random.default_rng(0)
     skus = [f"S{i:04d}" for i in range(500)]
     months = [add_months(CYCLE, -m) for m in range(20, 0, -1)]
@@ -475,8 +474,6 @@ def test_100k_history_rows_validate_quickly(world: World, as_read: AsRead) -> No
             for s in [*skus, "A1", "A2", "B1", "N1"]
         ]
     )
-    start = time.perf_counter()
     result = validate_inputs(world, CYCLE)
-    elapsed = time.perf_counter() - start
     assert len(result.tables["sales_history"]) == len(keys)
-    assert elapsed < 5.0, f"validate_inputs took {elapsed:.2f}s on {len(keys)} rows"
+    assert result.rejects.empty

@@ -193,3 +193,16 @@ def test_second_cycle_measures_value_added_by_the_first_plan(tmp_path: Path) -> 
     assert total.loc["consensus", "n_obs"] > 0
     assert (version / "inputs" / "sales_forecast.parquet").exists()
     assert "FVA" in (version / "report.html").read_text()
+
+
+def test_failed_run_names_the_stage_in_its_final_state(inputs_dir: Path, tmp_path: Path) -> None:
+    from flows.params import RunParams
+    from flows.pipeline import monthly_sop
+
+    (inputs_dir / "warehouses.csv").write_text("location,storage_pallets\nDC-X,-1\n")
+    params = RunParams(inputs=str(inputs_dir), out=str(tmp_path / "out"), cycle=CYCLE,
+                       horizon=12)
+    state = monthly_sop(params, return_state=True)
+    assert state.is_failed()
+    assert "stage 'ingest_and_check' failed" in state.message
+    assert "warehouses" in state.message
