@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_DIR ?= sop-demo
 
-.PHONY: demo test lint typecheck unit integration bench docs clean
+.PHONY: demo test lint typecheck unit integration bench bench-m3 bench-stages docs clean venv
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -35,8 +35,18 @@ test: lint typecheck
 docs: $(STAMP)
 	$(BIN)/python -m data_contracts.docs > docs/contracts.md
 
+# Each benchmark rewrites its own section of docs/benchmarks.md.
 bench: $(STAMP)
-	$(BIN)/python -m benchmarks.run_all
+	$(BIN)/python -m benchmarks.contracts
+	$(BIN)/python -m benchmarks.capacity
+	$(BIN)/python -m benchmarks.report
+
+bench-m3: $(STAMP)
+	$(BIN)/python -m benchmarks.m3
+
+bench-stages: $(STAMP)
+	$(BIN)/python -m benchmarks.generate --sizes 1k,10k --out benchmarks/results/data
+	$(BIN)/python -m benchmarks.stages --sizes 1k,10k --data benchmarks/results/data
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .mypy_cache .ruff_cache .hypothesis
