@@ -355,7 +355,8 @@ def publish_stage(
                 "outcome": "passed_with_quarantine" if len(rejects) else "passed",
                 "findings": check_summary["findings"],
                 "quarantined_rows": check_summary["quarantined_rows"],
-                "data_docs": check_summary["data_docs"],
+                # Copied into the version, so the published folder stays self-contained.
+                "data_docs": DATA_DOCS_INDEX if check_summary["data_docs"] else None,
             },
             "baselines": summaries["baseline"],
             "trust": summaries["plan"]["trust"],
@@ -374,10 +375,12 @@ def publish_stage(
             trust=plan.get("trust"),
             fva=plan.get("fva"),
             contract_summary=manifest["contracts"],
-            data_docs_href=_relative_docs(check_summary["data_docs"], out, cycle, version),
+            data_docs_href=DATA_DOCS_INDEX if check_summary["data_docs"] else None,
         )
+        docs = Path(check_summary["data_docs"]).parent if check_summary["data_docs"] else None
         staging = stage_version(
-            out, cycle, version, {**frames, **extras, **snapshot}, report, manifest
+            out, cycle, version, {**frames, **extras, **snapshot}, report, manifest,
+            folders={"data_docs": docs} if docs else None,
         )
         audit_plan(read_staged(staging), tables, cycle, horizon)
         publication = promote(staging, out, cycle, version, frames, plan_store, inputs_sha)
@@ -398,15 +401,6 @@ def publish_stage(
         "store": publication.store_url,
         "seconds": round(time.perf_counter() - start, 3),
     }
-
-
-def _relative_docs(index: str | None, out: str, cycle: str, version: int) -> str | None:
-    if not index:
-        return None
-    version_dir = (Path(out) / f"cycle={cycle}" / f"version={version}").resolve()
-    import os
-
-    return os.path.relpath(Path(index).resolve(), version_dir)
 
 
 def audit_plan(
@@ -448,7 +442,7 @@ def publish_artifacts(path: Path) -> None:
     )
     links = (
         f"\n\n**Published files:** `{path}`  \n**Report:** `{path / 'report.html'}`"
-        + (f"  \n**Data Docs:** `{manifest['contracts']['data_docs']}`"
+        + (f"  \n**Data Docs:** `{path / manifest['contracts']['data_docs']}`"
            if manifest["contracts"]["data_docs"] else "")
     )
     key = f"sop-{manifest['cycle']}".lower()
@@ -542,6 +536,7 @@ def _short_run_id() -> str:
 
 
 SNAPSHOT_TABLES = ("sales_forecast",)
+DATA_DOCS_INDEX = "data_docs/index.html"
 EXTRA_PLAN_FILES = ("family_plan", "trust", "promotion_load", "fva")
 PAST_PLAN_COLUMNS = ["cycle", "plan_version", "sku", "location", "period", "sales_forecast",
                      "baseline_forecast", "consensus_demand"]

@@ -65,8 +65,12 @@ def stage_version(
     frames: dict[str, pd.DataFrame],
     report_html: str,
     manifest: dict,
+    folders: dict[str, Path] | None = None,
 ) -> Path:
-    """Write a complete version into a private staging folder; return that folder."""
+    """Write a complete version into a private staging folder; return that folder.
+
+    `folders` are copied in whole under their names (e.g. the run's Data Docs).
+    """
     staging = Path(out) / ".staging" / f"cycle={cycle}-version={version}-{uuid.uuid4().hex[:8]}"
     staging.mkdir(parents=True)
     for name, df in frames.items():
@@ -75,6 +79,8 @@ def stage_version(
         target = staging / f"{name}.parquet"  # "inputs/x" names land in a sub-folder
         target.parent.mkdir(parents=True, exist_ok=True)
         df.to_parquet(target, index=False)
+    for name, source in (folders or {}).items():
+        shutil.copytree(source, staging / name)
     (staging / "report.html").write_text(report_html, encoding="utf-8")
     # The manifest is written last: a folder with a manifest is a complete folder.
     write_json(manifest, staging / "manifest.json")

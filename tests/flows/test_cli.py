@@ -66,6 +66,10 @@ def test_run_publishes_a_plan_that_keeps_every_rule(inputs_dir: Path, tmp_path: 
     assert set(manifest["timings_seconds"]) == {"check", "baseline", "plan"}
     html = (version / "report.html").read_text()
     assert "<html" in html.lower() and CYCLE in html
+    # great-expectations' Data Docs travel with the version and the report links them.
+    assert manifest["contracts"]["data_docs"] == "data_docs/index.html"
+    assert (version / "data_docs" / "index.html").exists()
+    assert 'href="data_docs/index.html"' in html
 
     store = PlanStore(f"duckdb:///{out / 'sop.duckdb'}")
     current = store.read_current(CYCLE)
