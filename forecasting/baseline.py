@@ -21,6 +21,13 @@ from forecasting.demand_class import (
     demand_stats,
 )
 from forecasting.engines import Engine, LocalEngine
+from forecasting.hierarchy import (
+    FAMILY_LOCATION,
+    TOTAL_KEY,
+    aggregate_history,
+    mint_shrink,
+    summing_rows,
+)
 from forecasting.models import ModelSet, intermittent_set, seasonal_set
 from forecasting.panel import KEY, Panel, build_panel
 
@@ -86,6 +93,14 @@ class BaselineSettings(BaseModel):
         default=3.5, gt=0, description="Clip beyond rolling median ± this many robust sigmas.")
     cleaning_window: int = Field(
         default=7, ge=3, description="Months in the centred rolling median (odd).")
+    hierarchy: Literal["none", "mint_shrink"] = Field(
+        default="none",
+        description="`mint_shrink`: reconcile the sku x location forecasts with forecasts of "
+        "each family and of the total (hierarchy total -> family -> sku x location, needs "
+        "`products`) by MinTrace with a shrunk covariance of backtest residuals; about "
+        "doubles the cost (a backtest of every series one season earlier, plus the few "
+        "aggregate series). Lowered sku-level WAPE by 2-6 % on six generated worlds "
+        "(docs/benchmarks.md, docs/forecasting.md).")
 
     @field_validator("levels")
     @classmethod
@@ -192,12 +207,78 @@ def fit_baselines(history: pd.DataFrame, horizon: int, settings: BaselineSetting
             runner_up_error=np.full(n, np.nan), interval_method=np.full(n, "cold_start")))
 
     forecast, selection = _assemble(panel, values, classes, parts, cycle, horizon, levels)
+    if settings.hierarchy == "mint_shrink":
+        forecast = _reconcile_hierarchy(forecast, history, horizon, settings, cycle, promotions,
+                                        products, n_jobs, engine)
     logs = [log for log in (promo_log, outlier_log) if log is not None and len(log)]
     cleaning = (pd.concat(logs, ignore_index=True) if logs
                 else pd.DataFrame(columns=CLEANING_COLUMNS))
     cleaning = cleaning.astype({"original": float, "cleaned": float})
     cleaning = cleaning.sort_values([*KEY, "period", "rule"], ignore_index=True)
     return BaselineResult(forecast=forecast, cleaning=cleaning, selection=selection)
+
+
+def _reconcile_hierarchy(forecast: pd.DataFrame, history: pd.DataFrame, horizon: int,
+                         settings: BaselineSettings, cycle: str,
+                         promotions: pd.DataFrame | None, products: pd.DataFrame | None,
+                         n_jobs: int,
+                         engine: Engine | None) -> pd.DataFrame:
+    """MinT-shrink over total -> family -> sku x location (see forecasting/hierarchy.py).
+
+    Base forecasts of the aggregates: this same function on the summed history (no
+    promotions). Residuals: a backtest of bottoms and aggregates from one season before the
+    cycle, over that season's months. Intervals move with the mean, then floor and nest."""
+    if products is None or not len(products):
+        raise ValueError("hierarchy='mint_shrink' needs `products` (sku -> family)")
+    plain = settings.model_copy(update={"hierarchy": "none"})
+    prod = products.drop_duplicates("sku")
+    family_of = pd.Series(prod["family"].astype(str).to_numpy(), index=prod["sku"].astype(str))
+    bottom_keys = forecast[KEY].drop_duplicates().reset_index(drop=True)
+    families = bottom_keys["sku"].map(family_of).fillna("").to_numpy()
+    agg, names = summing_rows(families)
+    upper_keys = pd.MultiIndex.from_tuples(
+        [TOTAL_KEY, *((f, FAMILY_LOCATION) for f in names[1:])], names=KEY)
+
+    def matrix(frame: pd.DataFrame, index: pd.MultiIndex, periods: list[str],
+               column: str = "forecast") -> np.ndarray:
+        if frame.empty:
+            return np.zeros((len(index), len(periods)))
+        wide = frame.pivot_table(index=KEY, columns="period", values=column, aggfunc="sum")
+        return wide.reindex(index=index, columns=periods).fillna(0.0).to_numpy()
+
+    bottom_index = pd.MultiIndex.from_frame(bottom_keys)
+
+    def fit_upper(hist: pd.DataFrame, at: str, h: int) -> np.ndarray:
+        upper = fit_baselines(aggregate_history(hist, family_of), h, plain, at, n_jobs=n_jobs,
+                              engine=engine).forecast
+        return matrix(upper, upper_keys, horizon_periods(at, h))
+
+    back = settings.season_length
+    origin = add_months(cycle, -back)
+    months = horizon_periods(origin, back)
+    past = history[history["period"] < origin]
+    backtest = fit_baselines(past, back, plain, origin, promotions, bottom_keys, products,
+                             n_jobs, engine).forecast
+    actual = matrix(history, bottom_index, months, "qty")
+    resid_bottom = (actual - matrix(backtest, bottom_index, months)).T
+    resid_upper = (agg @ actual - fit_upper(past, origin, back)).T
+
+    periods = horizon_periods(cycle, horizon)
+    base_bottom = matrix(forecast, bottom_index, periods)
+    bottom = mint_shrink(fit_upper(history, cycle, horizon), base_bottom, agg,
+                         resid_upper, resid_bottom)
+    delta = pd.DataFrame({**{k: np.repeat(bottom_keys[k].to_numpy(), horizon) for k in KEY},
+                          "period": np.tile(np.array(periods, dtype=object), len(bottom_keys)),
+                          "delta": (bottom - base_bottom).ravel()})
+    out = forecast.merge(delta, on=[*KEY, "period"], how="left")
+    shift = out.pop("delta").fillna(0.0).to_numpy()
+    narrow, wide = settings.levels
+    out["forecast"] = np.maximum(out["forecast"] + shift, 0.0)
+    out[f"lo_{narrow}"] = np.clip(np.fmin(out[f"lo_{narrow}"] + shift, out["forecast"]), 0, None)
+    out[f"hi_{narrow}"] = np.fmax(out[f"hi_{narrow}"] + shift, out["forecast"])
+    out[f"lo_{wide}"] = np.clip(np.fmin(out[f"lo_{wide}"] + shift, out[f"lo_{narrow}"]), 0, None)
+    out[f"hi_{wide}"] = np.fmax(out[f"hi_{wide}"] + shift, out[f"hi_{narrow}"])
+    return out[forecast.columns]
 
 
 def _check_history(history: pd.DataFrame) -> pd.DataFrame:
