@@ -19,6 +19,7 @@ from prefect.runtime import flow_run
 
 from data_contracts import (
     ContractBreach,
+    Finding,
     QuarantinePolicy,
     check_plan_rules,
     read_error,
@@ -308,8 +309,6 @@ def publish_stage(
     plan = ws.load_frames("plan")
     baseline = ws.load_frames("baseline", ["baseline_forecast"])["baseline_forecast"]
     check_summary = ws.load_json("check", "summary")
-    from data_contracts import Finding  # local: only needed to rebuild findings
-
     findings = [Finding.model_validate(f) for f in check_summary["findings"]]
     exceptions = pd.concat(
         [_contract_exceptions(findings), plan["exceptions"]], ignore_index=True
