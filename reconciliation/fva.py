@@ -65,7 +65,8 @@ def compute_fva(
     past_plans: pd.DataFrame | None = None,
     settings: PlanSettings | None = None,
 ) -> pd.DataFrame:
-    """FVA table (FVA_COLUMNS): one row per level x key x step present, levels total/team/family.
+    """FVA table (FVA_COLUMNS): one row per level x key x step present, levels total/team/family
+    and team_lag (key "TEAM · lag N", N = months between the submission's cycle and period).
 
     `history` is sales_history, `forecast_history` the past sales submissions, `past_plans` the
     consensus_plan rows of earlier cycles (cycle, sku, location, period, sales_forecast,
@@ -93,12 +94,18 @@ def compute_fva(
     family = _families(codes.sku, products)[points["k"].to_numpy()]
     team_codes, teams = pd.factorize(points["submitted_by"])
     family_codes, families = pd.factorize(family)
+    lags = (points["p"].to_numpy() - points["c"].to_numpy()).astype(int)
+    lag_codes, lag_keys = pd.factorize(
+        pd.Series(points["submitted_by"].astype(str).to_numpy()) + " · lag " + lags.astype(str)
+    )
     parts = [
         _accuracy(
             "total", np.zeros(len(points), dtype=np.int64), np.array([TOTAL_KEY]), values, actual
         ),
         _accuracy("team", team_codes, teams, values, actual),
         _accuracy("family", family_codes, families, values, actual),
+        # Months ahead a number was submitted: far-out numbers are often the least reliable.
+        _accuracy("team_lag", lag_codes, lag_keys, values, actual),
     ]
     parts = [p for p in parts if not p.empty]
     return pd.concat(parts, ignore_index=True)[FVA_COLUMNS] if parts else empty_fva()

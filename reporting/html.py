@@ -400,6 +400,7 @@ def _fva(fva: pd.DataFrame | None) -> str:
     for level, title, key_header in (
         ("team", "By sales team", "Sales team"),
         ("family", "By family", "Family"),
+        ("team_lag", "By sales team and months ahead", "Team · lag"),
     ):
         view = fig.fva_by_key(fva, level, TOP_FVA_KEYS)
         if view.empty:

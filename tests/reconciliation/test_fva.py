@@ -62,7 +62,7 @@ def test_hand_computed_wape_bias_and_fva(tiny: tuple[pd.DataFrame, pd.DataFrame]
     assert total.loc["baseline", "fva"] == pytest.approx((60 - 42) / actual)
     assert total.loc["sales", "fva"] == pytest.approx((42 - 35) / actual)
     assert list(fva.columns) == FVA_COLUMNS
-    assert set(fva["level"]) == {"total", "team", "family"}
+    assert set(fva["level"]) == {"total", "team", "family", "team_lag"}
     # One team, no products: team and family rows repeat the total.
     for level, key in (("team", "north"), ("family", UNKNOWN_FAMILY)):
         sub = fva[(fva["level"] == level) & (fva["key"] == key)].set_index("step")
@@ -263,3 +263,22 @@ def test_empty_history_gives_an_empty_table(tiny: tuple[pd.DataFrame, pd.DataFra
 def test_bad_cycle_is_refused(tiny: tuple[pd.DataFrame, pd.DataFrame]) -> None:
     with pytest.raises(ValueError, match="YYYY-MM"):
         compute_fva(*tiny, "2024-13")
+
+
+def test_accuracy_by_team_and_lag() -> None:
+    """Each team's numbers are also scored by how many months ahead they were submitted."""
+    history = pd.DataFrame(
+        {"sku": "A", "location": "W", "period": [f"2025-{m:02d}" for m in range(1, 13)],
+         "qty": 100.0}
+    )
+    fh = pd.DataFrame(
+        {"cycle": ["2025-10", "2025-10", "2025-11"], "sku": "A", "location": "W",
+         "period": ["2025-10", "2025-12", "2025-12"], "qty": [110.0, 150.0, 120.0],
+         "submitted_by": "north"}
+    )
+    fva = compute_fva(history, fh, "2026-01")
+    lag = fva[(fva["level"] == "team_lag") & (fva["step"] == "sales")].set_index("key")
+    assert set(lag.index) == {"north · lag 0", "north · lag 1", "north · lag 2"}
+    assert lag.loc["north · lag 2", "bias"] == pytest.approx(0.5)
+    assert lag.loc["north · lag 0", "bias"] == pytest.approx(0.1)
+    assert lag.loc["north · lag 1", "bias"] == pytest.approx(0.2)
