@@ -382,7 +382,9 @@ def publish_stage(
             folders={"data_docs": docs} if docs else None,
         )
         audit_plan(read_staged(staging), tables, cycle, horizon)
-        publication = promote(staging, out, cycle, version, frames, plan_store, inputs_sha)
+        publication = promote(
+            staging, out, cycle, version, {**frames, **extras}, plan_store, inputs_sha
+        )
         staging = None
     except BaseException as exc:
         discard(staging, plan_store, cycle, version, f"{type(exc).__name__}: {exc}")

@@ -25,7 +25,6 @@ import pandas as pd
 from flows.io import write_json
 from flows.store import PlanStore
 
-PLAN_FILES = ("consensus_plan", "baseline_forecast", "capacity_report", "exceptions")
 _VERSION_DIR = re.compile(r"^version=(\d+)$")
 
 
@@ -109,7 +108,7 @@ def promote(
     os.rename(staging, final)
     if before_store is not None:
         before_store()  # seam for fault-injection tests
-    store.publish(cycle, version, {k: frames[k] for k in PLAN_FILES}, str(final), inputs_sha256)
+    store.publish(cycle, version, frames, str(final), inputs_sha256)
     write_current_pointer(out, cycle, version)
     return Publication(cycle, version, final, store.safe_url)
 

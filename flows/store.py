@@ -15,16 +15,19 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import NullPool
 
 from data_contracts.tables import OUTPUT_COLUMNS
+from reconciliation.fva import FVA_COLUMNS
 
 T = TypeVar("T")
 
 _TEXT = {
     "cycle", "sku", "location", "period", "order_release_period", "reason", "model",
-    "demand_class", "status", "type", "severity", "message",
+    "demand_class", "status", "type", "severity", "message", "level", "key", "step",
 }
 _INT = {"plan_version"}
 
-STORE_TABLES = ("consensus_plan", "baseline_forecast", "capacity_report", "exceptions")
+STORE_TABLES = ("consensus_plan", "baseline_forecast", "capacity_report", "exceptions", "fva")
+# Stored beyond SPEC's tables: forecast value added, so its history can be queried per cycle.
+EXTRA_COLUMNS = {"fva": FVA_COLUMNS}
 
 
 def _column(name: str) -> sa.Column:
@@ -36,7 +39,7 @@ def _column(name: str) -> sa.Column:
 
 
 def _store_columns(table: str) -> list[str]:
-    cols = OUTPUT_COLUMNS[table]
+    cols = OUTPUT_COLUMNS[table] if table in OUTPUT_COLUMNS else EXTRA_COLUMNS[table]
     # Every stored table carries its run so old versions stay readable side by side.
     return cols if "plan_version" in cols else ["cycle", "plan_version", *cols]
 
@@ -170,6 +173,8 @@ class PlanStore:
 
         def work(conn: Connection) -> None:
             for name in STORE_TABLES:
+                if name not in frames:
+                    continue  # optional tables (fva) may be absent
                 df = frames[name].copy()
                 df["cycle"] = cycle
                 df["plan_version"] = version

@@ -197,6 +197,13 @@ def test_second_cycle_measures_value_added_by_the_first_plan(tmp_path: Path) -> 
     assert total.loc["consensus", "n_obs"] > 0
     assert (version / "inputs" / "sales_forecast.parquet").exists()
     assert "FVA" in (version / "report.html").read_text()
+    import sqlalchemy as sa
+
+    store = PlanStore(f"duckdb:///{out / 'sop.duckdb'}")
+    with store.engine.connect() as conn:
+        stored = pd.read_sql(sa.text("SELECT * FROM fva WHERE cycle = :c"), conn,
+                             params={"c": CYCLE})
+    assert len(stored) == len(fva) and set(stored["plan_version"]) == {1}
 
 
 def test_failed_run_names_the_stage_in_its_final_state(inputs_dir: Path, tmp_path: Path) -> None:
