@@ -2,6 +2,7 @@
 
 import re
 
+import numpy as np
 import pandas as pd
 
 # Month *starts*: pandas' "M" means month end and would shift every forecast by a bucket.
@@ -51,3 +52,39 @@ def periods_to_timestamps(periods: pd.Series) -> pd.Series:
 def timestamps_to_periods(ts: pd.Series) -> pd.Series:
     """Vectorised timestamps -> `YYYY-MM` strings."""
     return pd.to_datetime(ts).dt.strftime("%Y-%m")
+
+
+def month_numbers(periods: pd.Series) -> np.ndarray:
+    """`YYYY-MM` -> year * 12 + month - 1 (int64; -1 where not a month), vectorised.
+
+    Integer months make month arithmetic a subtraction; parsed once per distinct value.
+    """
+    codes, uniques = pd.factorize(pd.Series(periods).astype(str).str.strip())
+    parsed = np.array([_month_number(u) for u in uniques] + [-1], dtype=np.int64)
+    return parsed[codes]
+
+
+def _month_number(value: str) -> int:
+    if not MONTH_PATTERN.match(value):
+        return -1
+    return int(value[:4]) * 12 + int(value[5:7]) - 1
+
+
+def periods_of_numbers(numbers: np.ndarray) -> np.ndarray:
+    """Inverse of month_numbers: integer months -> `YYYY-MM` strings (object array)."""
+    codes, uniques = pd.factorize(np.asarray(numbers, dtype=np.int64))
+    text = np.array([f"{n // 12:04d}-{n % 12 + 1:02d}" for n in uniques], dtype=object)
+    return text[codes]
+
+
+def expand_month_ranges(start: pd.Series, end: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Every month of each start..end range (inclusive), vectorised.
+
+    Returns (position of the range in the input, month number) per month; inverted or
+    unparseable ranges give no months.
+    """
+    first, last = month_numbers(start), month_numbers(end)
+    length = np.where((first >= 0) & (last >= 0), np.maximum(last - first + 1, 0), 0)
+    position = np.repeat(np.arange(len(length)), length)
+    offset = np.arange(position.size) - np.repeat(np.cumsum(length) - length, length)
+    return position, first[position] + offset

@@ -5,6 +5,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from data_contracts.periods import expand_month_ranges
 from forecasting.panel import KEY, Panel, month_index
 
 CLEANING_COLUMNS = [*KEY, "period", "original", "cleaned", "rule", "detail"]
@@ -58,12 +59,9 @@ def clean_promotions(panel: Panel, promotions: pd.DataFrame | None,
         return values, pd.DataFrame(columns=CLEANING_COLUMNS)
     promos = promotions.copy()
     promos["sku"], promos["location"] = promos["sku"].astype(str), promos["location"].astype(str)
-    start, end = month_index(promos["start_period"]), month_index(promos["end_period"])
-    length = np.maximum(end - start + 1, 0)
-    expanded = promos.loc[promos.index.repeat(length)].reset_index(drop=True)
-    expanded["month"] = np.repeat(start, length) + (
-        np.arange(len(expanded)) - np.repeat(np.cumsum(length) - length, length)
-    )
+    position, months = expand_month_ranges(promos["start_period"], promos["end_period"])
+    expanded = promos.iloc[position].reset_index(drop=True)
+    expanded["month"] = months
     first = int(month_index(pd.Series([panel.first_month]))[0])
     expanded["col"] = expanded["month"] - first
     rows = pd.MultiIndex.from_frame(panel.keys).get_indexer(

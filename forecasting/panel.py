@@ -5,15 +5,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from data_contracts.periods import add_months, periods_to_timestamps
+from data_contracts.periods import add_months, month_numbers, periods_to_timestamps
 
 KEY = ["sku", "location"]
 
 
 def month_index(periods: pd.Series) -> np.ndarray:
     """`YYYY-MM` strings -> integer months since year 0 (vectorised)."""
-    s = periods.astype(str)
-    return (s.str.slice(0, 4).astype(int) * 12 + s.str.slice(5, 7).astype(int) - 1).to_numpy()
+    return month_numbers(periods)
 
 
 @dataclass

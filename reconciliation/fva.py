@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from data_contracts.periods import month_numbers, periods_of_numbers
 from reconciliation.inputs import number, text
 from reconciliation.promotions import clean_promotions
 from reconciliation.settings import PlanSettings
@@ -75,7 +76,7 @@ def compute_fva(
     Vectorised: keys become integer codes, the history a dense series x month matrix.
     """
     settings = settings or PlanSettings()
-    now = int(_month_number(pd.Series([cycle]))[0])
+    now = int(month_numbers(pd.Series([cycle]))[0])
     if now < 0:
         raise ValueError(f"cycle must be YYYY-MM, got {cycle!r}")
     hist = _history(history, now)
@@ -112,28 +113,6 @@ def compute_fva(
 
 
 # --- keys and months as integers ----------------------------------------------------------
-
-
-def _month_number(periods: pd.Series) -> np.ndarray:
-    """year * 12 + month - 1 of each 'YYYY-MM' (-1 if not a month), once per distinct value."""
-    codes, uniques = pd.factorize(periods)
-    nums = np.array([_one_month(str(u)) for u in uniques] + [-1], dtype=np.int64)
-    return nums[codes]
-
-
-def _one_month(value: str) -> int:
-    value = value.strip()
-    if len(value) != 7 or value[4] != "-" or not (value[:4] + value[5:]).isdigit():
-        return -1
-    month = int(value[5:])
-    return int(value[:4]) * 12 + month - 1 if 1 <= month <= 12 else -1
-
-
-def _month_text(nums: np.ndarray) -> np.ndarray:
-    """Inverse of _month_number, once per distinct value."""
-    codes, uniques = pd.factorize(nums)
-    text_of = np.array([f"{n // 12:04d}-{n % 12 + 1:02d}" for n in uniques], dtype=object)
-    return text_of[codes]
 
 
 class _SeriesCodes:
@@ -175,7 +154,7 @@ def _history(history: pd.DataFrame, now: int) -> pd.DataFrame:
             "qty": number(history["qty"]),
         }
     )
-    m = _month_number(history["period"])
+    m = month_numbers(history["period"])
     return h.assign(m=m)[(m >= 0) & (m < now)].reset_index(drop=True)
 
 
@@ -193,8 +172,8 @@ def _submissions(forecast_history: pd.DataFrame | None, now: int) -> pd.DataFram
         {
             "sku": text(fh["sku"]),
             "location": text(fh["location"]),
-            "c": _month_number(fh["cycle"]),
-            "p": _month_number(fh["period"]),
+            "c": month_numbers(fh["cycle"]),
+            "p": month_numbers(fh["period"]),
             "qty": number(fh["qty"]),
             "submitted_by": team_of(fh["submitted_by"])
             if "submitted_by" in fh.columns
@@ -214,8 +193,8 @@ def _plans(past_plans: pd.DataFrame | None, now: int) -> pd.DataFrame:
         {
             "sku": text(pp["sku"]),
             "location": text(pp["location"]),
-            "c": _month_number(pp["cycle"]),
-            "p": _month_number(pp["period"]),
+            "c": month_numbers(pp["cycle"]),
+            "p": month_numbers(pp["period"]),
             "plan_sales": pd.to_numeric(pp["sales_forecast"], errors="coerce").astype(float),
             "baseline": pd.to_numeric(pp["baseline_forecast"], errors="coerce").astype(float),
             "consensus": pd.to_numeric(pp["consensus_demand"], errors="coerce").astype(float),
@@ -306,10 +285,10 @@ def _rebuild_baseline(
     # integer joins are several times faster than joins on two text columns.
     ask = pd.DataFrame(
         {
-            "cycle": _month_text(points["c"].to_numpy()[missing]),
+            "cycle": periods_of_numbers(points["c"].to_numpy()[missing]),
             "sku": points["k"].to_numpy()[missing],
             "location": 0,
-            "period": _month_text(points["p"].to_numpy()[missing]),
+            "period": periods_of_numbers(points["p"].to_numpy()[missing]),
             "_pid": missing,
         }
     )
@@ -317,7 +296,7 @@ def _rebuild_baseline(
         {
             "sku": codes.of_frame[0],
             "location": 0,
-            "period": _month_text(hist["m"].to_numpy()),
+            "period": periods_of_numbers(hist["m"].to_numpy()),
             "qty": hist["qty"],
         }
     )

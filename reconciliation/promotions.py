@@ -8,7 +8,12 @@ baseline conservative and is what `data_contracts.plan_rules` checks against.
 import numpy as np
 import pandas as pd
 
-from data_contracts.periods import add_months, months_between
+from data_contracts.periods import (
+    add_months,
+    expand_month_ranges,
+    months_between,
+    periods_of_numbers,
+)
 from reconciliation.inputs import get_table, number, text
 from reconciliation.settings import PlanSettings
 
@@ -42,14 +47,9 @@ def promo_months(promos: pd.DataFrame) -> pd.DataFrame:
     """One row per promotion x month it runs (start..end inclusive)."""
     if promos.empty:
         return promos.assign(period=pd.Series(dtype="object"))
-    length = np.array(
-        [max(months_between(s, e), 0) + 1 for s, e in
-         zip(promos["start_period"], promos["end_period"], strict=True)]
-    )
-    rep = promos.loc[promos.index.repeat(length)].copy()
-    offset = rep.groupby(level=0).cumcount().to_numpy()
-    rep["period"] = [add_months(s, int(k)) for s, k in
-                     zip(rep["start_period"], offset, strict=True)]
+    position, months = expand_month_ranges(promos["start_period"], promos["end_period"])
+    rep = promos.iloc[position].copy()
+    rep["period"] = periods_of_numbers(months)
     return rep.reset_index(drop=True)
 
 
