@@ -9,12 +9,18 @@ DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 
 def update_section(marker: str, title: str, body: str, path: Path = DOC) -> None:
     """Replace the text between `<!-- marker:start -->` and `<!-- marker:end -->` of the doc
-    (creating the doc or the section if absent)."""
+    (creating the doc or the section if absent); text after `<!-- marker:notes -->` is kept."""
     start, end = f"<!-- {marker}:start -->", f"<!-- {marker}:end -->"
-    block = f"{start}\n{title}\n\n{body.rstrip()}\n{end}"
+    notes_marker = f"<!-- {marker}:notes -->"
     text = path.read_text() if path.exists() else "# Benchmarks\n"
     pattern = re.compile(re.escape(start) + r".*?" + re.escape(end), re.S)
-    if pattern.search(text):
+    found = pattern.search(text)
+    # Hand-written notes (from the notes marker to the end marker) survive a re-run.
+    notes = ""
+    if found and notes_marker in found.group(0):
+        notes = notes_marker + found.group(0).split(notes_marker, 1)[1][: -len(end)]
+    block = f"{start}\n{title}\n\n{body.rstrip()}\n{notes}{end}"
+    if found:
         text = pattern.sub(lambda _: block, text, count=1)
     else:
         text = text.rstrip() + "\n\n" + block + "\n"

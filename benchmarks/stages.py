@@ -28,6 +28,8 @@ from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Any
 
+from benchmarks.doc import update_section
+
 START, END = "<!-- stages:start -->", "<!-- stages:end -->"
 # Hand-written findings after the generated tables; kept when the tables are regenerated.
 NOTES = "<!-- stages:notes -->"
@@ -318,19 +320,11 @@ def render(results: list[dict[str, Any]], info: dict[str, Any], command: str,
 
 
 def write_section(path: Path, section: str) -> None:
-    """Replace (or append) the marked section; the rest of the file stays as it is, and so do
-    the notes at the end of the section (from the NOTES marker on)."""
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    if START in text and END in text:
-        head, rest = text.split(START, 1)
-        old, tail = rest.split(END, 1)
-        if NOTES in old:
-            section = section.replace(END, NOTES + old.split(NOTES, 1)[1] + END)
-        text = head + section + tail
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
+    """Write the rendered section (START, title, body, END) through the shared doc writer,
+    which keeps every other section and this section's notes."""
+    lines = section.strip("\n").split("\n")
+    assert lines[0] == START and lines[-1] == END, "render() frames the section"
+    update_section("stages", lines[1], "\n".join(lines[2:-1]).strip("\n"), path)
 
 
 def main(argv: list[str] | None = None) -> None:
