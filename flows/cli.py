@@ -252,10 +252,6 @@ def serve_cmd(
     serve_deployments(build_deployments(inputs=inputs, out=out, timezone=timezone))
 
 
-def main() -> None:  # pragma: no cover
-    app()
-
-
 # What-if analyses (issue 9): command and flow live in flows/whatif.py.
 from flows.whatif import whatif_command  # noqa: E402
 

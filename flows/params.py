@@ -5,7 +5,6 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, StringConstraints
 
-from data_contracts.periods import add_months
 from flows.config import RunConfig
 
 # Anchored pattern: a cycle becomes part of paths and SQL, so nothing else may pass.
@@ -16,9 +15,6 @@ def cycle_for(run_date: date) -> str:
     """The cycle a run on `run_date` plans: the run's own month (the schedule runs on the 1st)."""
     return f"{run_date.year:04d}-{run_date.month:02d}"
 
-
-def next_cycle(run_date: date) -> str:
-    return add_months(cycle_for(run_date), 1)
 
 
 class RunParams(BaseModel):
