@@ -31,6 +31,7 @@ from data_contracts.tables import OUTPUT_COLUMNS
 from flows.config import RunConfig, SopSettings, load_config, resolve_store_url
 from flows.engines import open_engine
 from flows.io import InputFile, TableReadError, read_inputs, write_table
+from flows.memory import keep_large_blocks_in_mmap, release_memory
 from flows.params import Cycle, RunParams
 from flows.publish import (
     claim_version,
@@ -476,11 +477,18 @@ class StageFailed(Exception):
 
 
 def _run_stage(stage: str, call: Any, *args: Any) -> dict[str, Any]:
-    """Call a stage sub-flow so that a failure says, in the run's final state, which stage."""
+    """Call a stage sub-flow so that a failure says, in the run's final state, which stage.
+
+    Stages hand over files, so what one stage freed is returned to the OS before the next
+    starts: the process's peak is then the largest stage, not their sum.
+    """
+    keep_large_blocks_in_mmap()
     try:
         return call(*args)
     except Exception as exc:
         raise StageFailed(stage, exc) from exc
+    finally:
+        release_memory()
 
 
 def _config_for_run(params: RunParams, ws: Workspace) -> str | None:
