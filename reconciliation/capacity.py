@@ -15,7 +15,10 @@ demand is met whenever any mix of pre-build and overtime can meet it; pre-build 
 is preferred to overtime, and receipts come just in time otherwise.
 """
 
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar
 
 import highspy
 import numpy as np
@@ -28,6 +31,7 @@ from reconciliation.promotions import EXCEPTION_COLUMNS
 from reconciliation.settings import PlanSettings
 
 INF = highspy.kHighsInf
+_T = TypeVar("_T")
 REPORT_COLUMNS = [
     "location", "period", "inbound_pallets", "inbound_capacity_pallets", "storage_pallets",
     "storage_capacity_pallets", "outbound_units", "outbound_capacity_units", "overtime_pallets",
@@ -293,6 +297,21 @@ def settle_balance(
     return r, s, inv
 
 
+def solve_each(
+    solve: Callable[[str], _T], locations: list[str], workers: int
+) -> Iterator[_T]:
+    """`solve` per location, in order; on `workers` threads when there is more than one.
+
+    The locations are independent problems and HiGHS releases the GIL while it solves, so
+    threads run them side by side without copying the problems into other processes.
+    """
+    if workers <= 1 or len(locations) <= 1:
+        yield from map(solve, locations)
+        return
+    with ThreadPoolExecutor(max_workers=min(workers, len(locations))) as pool:
+        yield from pool.map(solve, locations)
+
+
 def plan_capacity(
     rows: pd.DataFrame, tables: dict[str, pd.DataFrame], products: pd.DataFrame,
     cycle: str, horizon: int, settings: PlanSettings,
@@ -338,9 +357,9 @@ def plan_capacity(
     cons = rows["consensus_demand"].to_numpy(float).reshape(-1, T)
     ordr = rows["open_orders"].to_numpy(float).reshape(-1, T)
     r_all, s_all, i_all = np.zeros_like(cons), np.zeros_like(cons), np.zeros_like(cons)
-    statuses = []
     loc_of_key = keys["location"].to_numpy()
-    for loc in locations:
+
+    def solve(loc: str) -> tuple[np.ndarray, LocationSolution]:
         idx = np.flatnonzero(loc_of_key == loc)
         c = cap[cap["location"] == loc].set_index("period").reindex(periods)
         problem = LocationProblem(
@@ -352,7 +371,11 @@ def plan_capacity(
             ot_cost=0.5 + 0.5 * c["ot_cost"].to_numpy(float) / max_ot_cost,
             outbound_upp=float(np.median(upp[idx])),
         )
-        sol = solve_location(problem, settings)
+        return idx, solve_location(problem, settings)
+
+    statuses = []
+    for loc, (idx, sol) in zip(locations, solve_each(solve, locations, settings.capacity_workers),
+                               strict=True):
         r_all[idx], s_all[idx], i_all[idx] = sol.receipts, sol.served, sol.on_hand
         statuses.append((loc, sol.status))
 

@@ -96,6 +96,12 @@ class PlanSettings(BaseModel):
     solver_time_limit_s: float = Field(
         default=300.0, gt=0, description="Time limit for each location's LP."
     )
+    capacity_workers: int = Field(
+        default=1, ge=1,
+        description="Warehouses solved at the same time (threads; HiGHS releases the GIL). "
+        "Each solve holds its own LP in memory (about 55 kB per SKU-location at 18 months), "
+        "so memory grows with the number of workers; results do not depend on it.",
+    )
     tolerance: float = Field(
         default=1e-6, gt=0,
         description="Quantities below this are treated as zero when labelling rows.",

@@ -156,3 +156,17 @@ def test_objective_tiers_dominate() -> None:
     assert w["ot"] / 2 > h                         # cheapest overtime pallet > all holding
     assert w["ss"] > w["ot"] + h
     assert w["serve"] > h * w["ss"] + 2 * w["ot"] + h
+
+
+def test_warehouses_solved_in_parallel_give_the_same_plan(world) -> None:
+    w = world(seed=3, n_skus=12, n_locs=4, capacity=1.0)
+    one = build_plan(w.tables, w.baseline, w.cycle, w.horizon, PlanSettings())
+    three = build_plan(w.tables, w.baseline, w.cycle, w.horizon,
+                       PlanSettings(capacity_workers=3))
+    assert one.consensus_plan["location"].nunique() == 4
+    # The tight world must make the LP trade off: pre-build, overtime and cuts all occur.
+    reasons = set(one.consensus_plan["reason"])
+    assert {"CAPACITY_PREBUILD", "CAPACITY_OVERTIME", "CAPACITY_SHORTFALL"} <= reasons
+    pd.testing.assert_frame_equal(one.consensus_plan, three.consensus_plan)
+    pd.testing.assert_frame_equal(one.capacity_report, three.capacity_report)
+    pd.testing.assert_frame_equal(one.exceptions, three.exceptions)
