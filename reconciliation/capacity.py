@@ -303,6 +303,30 @@ def settle_balance(
     return r, s, inv
 
 
+def in_key_blocks(rows: pd.DataFrame, periods: list[str]) -> bool:
+    """True when the rows are key blocks of the horizon's months in order (the plan grid)."""
+    T = len(periods)
+    if len(rows) % T:
+        return False
+    month = rows["period"].to_numpy().reshape(-1, T)
+    if not (month == np.asarray(periods, dtype=object)[None, :]).all():
+        return False
+    return all(
+        (rows[c].to_numpy().reshape(-1, T) == rows[c].to_numpy()[::T, None]).all()
+        for c in ("sku", "location")
+    )
+
+
+def lookup(values: pd.Series, rows: pd.DataFrame, on: list[str], default: float
+           ) -> np.ndarray:
+    """`values` (indexed by `on`) for every row; `default` where the key has none.
+
+    A reindex instead of a merge: a merge would copy every column of the rows.
+    """
+    where = pd.MultiIndex.from_frame(rows[on])
+    return values.reindex(where).fillna(default).to_numpy(float)
+
+
 def solve_each(
     solve: Callable[[str], _T], locations: list[str], workers: int
 ) -> Iterator[_T]:
@@ -329,7 +353,10 @@ def plan_capacity(
     """
     periods = horizon_periods(cycle, horizon)
     T = len(periods)
-    rows = rows.sort_values(["location", "sku", "period"], kind="stable").reset_index(drop=True)
+    # Columns are added to a shallow copy: the caller's frame is left as it was, and no plan
+    # column is duplicated (at 100k SKU-locations each full copy of the rows is ~0.5 GB).
+    rows = rows.copy(deep=False) if in_key_blocks(rows, periods) else rows.sort_values(
+        ["sku", "location", "period"], kind="stable").reset_index(drop=True)
     keys = rows[["sku", "location"]].iloc[::T].reset_index(drop=True)
     locations = sorted(keys["location"].unique())
     cap, exc_cap = capacity_by_month(tables, locations, periods, settings)
@@ -337,9 +364,8 @@ def plan_capacity(
     oo = get_table(tables, "open_orders")
     oo = pd.DataFrame({"sku": text(oo["sku"]), "location": text(oo["location"]),
                        "period": text(oo["period"]), "oo": number(oo["qty"]).clip(lower=0)})
-    oo = oo.groupby(["sku", "location", "period"], as_index=False)["oo"].sum()
-    rows = rows.merge(oo, on=["sku", "location", "period"], how="left")
-    rows["open_orders"] = rows.pop("oo").fillna(0.0)
+    oo = oo.groupby(["sku", "location", "period"])["oo"].sum()
+    rows["open_orders"] = lookup(oo, rows, ["sku", "location", "period"], 0.0)
     inv = get_table(tables, "inventory")
     inv = pd.DataFrame({"sku": text(inv["sku"]), "location": text(inv["location"]),
                         "on_hand": number(inv["on_hand"]).clip(lower=0)})
@@ -401,20 +427,19 @@ def plan_capacity(
         settings.tolerance, 1e-6 * rows["planned_receipts"])
 
     report = capacity_report(rows, cap, locations, periods, settings)
-    ot = report[["location", "period", "overtime_pallets", "overtime_units"]]
-    rows = rows.merge(ot, on=["location", "period"], how="left")
+    ot = report.set_index(["location", "period"])
     tol = settings.tolerance
-    rows["overtime"] = ((rows["overtime_pallets"] > tol) & (rows["planned_receipts"] > tol)) | (
-        (rows["overtime_units"] > tol) & (rows["constrained_demand"] > tol)
+    ot_pallets = lookup(ot["overtime_pallets"], rows, ["location", "period"], np.nan)
+    ot_units = lookup(ot["overtime_units"], rows, ["location", "period"], np.nan)
+    rows["overtime"] = ((ot_pallets > tol) & (rows["planned_receipts"] > tol)) | (
+        (ot_units > tol) & (rows["constrained_demand"] > tol)
     )
-    rows = rows.drop(columns=["overtime_pallets", "overtime_units"])
     exc = pd.concat(
         [e for e in (exc_cap, infeasibility_exceptions(report, rows, statuses, tol),
                      shortfall_exceptions(rows, report, tol)) if not e.empty]
         or [pd.DataFrame(columns=EXCEPTION_COLUMNS)],
         ignore_index=True,
     )
-    rows = rows.sort_values(["sku", "location", "period"], kind="stable").reset_index(drop=True)
     return rows, report, exc
 
 

@@ -63,32 +63,36 @@ def past_references(
     first_month = history["period"].min()
     last_month = history["period"].max()
     n_months = months_between(first_month, last_month) + 1
-    series = history[["sku", "location"]].drop_duplicates().reset_index(drop=True)
-    series["k"] = np.arange(len(series))
-    h = history.merge(series, on=["sku", "location"])
-    col = _month_offsets(h["period"], first_month)
+    # Integer series codes by index lookup, not merges: at 100k SKU-locations a merge copies
+    # ~5M history rows and ~3M submissions with all their text columns.
+    series = pd.MultiIndex.from_frame(history[["sku", "location"]]).unique()
+    hk = series.get_indexer(pd.MultiIndex.from_frame(history[["sku", "location"]]))
+    col = _month_offsets(history["period"], first_month)
     y = np.zeros((len(series), n_months))
-    np.add.at(y, (h["k"].to_numpy(), col), h["qty"].to_numpy(dtype=float))
+    np.add.at(y, (hk, col), history["qty"].to_numpy(dtype=float))
     csum = np.concatenate([np.zeros((len(series), 1)), np.cumsum(y, axis=1)], axis=1)
-    first_col = pd.Series(col).groupby(h["k"].to_numpy()).min()
-    first_col = first_col.reindex(series["k"]).to_numpy()
+    first_col = np.full(len(series), n_months)
+    np.minimum.at(first_col, hk, col)
 
-    subs = submissions.merge(series, on=["sku", "location"], how="inner")
-    subs = subs[(subs["period"] <= last_month) & (subs["period"] >= first_month)]
-    parts = []
-    for cyc, grp in subs.groupby("cycle"):
+    sk = series.get_indexer(pd.MultiIndex.from_frame(submissions[["sku", "location"]]))
+    period = submissions["period"]
+    usable = (sk >= 0) & (period <= last_month).to_numpy() & (period >= first_month).to_numpy()
+    cycle_code, cycles = pd.factorize(submissions["cycle"], sort=True)
+    picked, refs, actuals = [], [], []
+    for i, cyc in enumerate(cycles):
         c = months_between(first_month, str(cyc))  # columns [0, c) are known at that cycle
         if c <= 0:
             continue
         c = min(c, n_months)
-        k = grp["k"].to_numpy()
+        rows = np.flatnonzero(usable & (cycle_code == i))
+        k = sk[rows]
         avail = c - first_col[k]
         ok = avail >= settings.trust_min_actual_months
         span = np.clip(np.minimum(avail, settings.trust_reference_months), 1, None)
         level = (csum[k, c] - csum[k, np.maximum(c - span, 0)]) / span
         # Month-of-year index from the last 2 or 3 full years, where the series has them.
-        p_col = _month_offsets(grp["period"], first_month)
-        season = np.ones(len(grp))
+        p_col = _month_offsets(period.iloc[rows], first_month)
+        season = np.ones(len(rows))
         for years in (2, 3):
             w = 12 * years
             if c < w:
@@ -100,11 +104,14 @@ def past_references(
             j = (p_col - (c - w)) % 12
             use = avail >= w
             season = np.where(use, idx[k, j], season)
-        g = grp.assign(ref=level * season, actual=y[k, p_col])
-        parts.append(g[ok])
-    if not parts:
+        picked.append(rows[ok])
+        refs.append((level * season)[ok])
+        actuals.append(y[k, p_col][ok])
+    if not picked or not sum(len(p) for p in picked):
         return pd.DataFrame(columns=out_cols)
-    obs = pd.concat(parts, ignore_index=True)
+    obs = submissions.iloc[np.concatenate(picked)].reset_index(drop=True)
+    obs["ref"] = np.concatenate(refs)
+    obs["actual"] = np.concatenate(actuals)
     uplift = uplift_by_month(promos)
     if not uplift.empty:
         obs = obs.merge(uplift[["sku", "location", "period", "promo_uplift_pct"]],
