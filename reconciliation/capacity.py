@@ -449,11 +449,14 @@ def capacity_report(
 ) -> pd.DataFrame:
     """Usage against capacity per location x month (SPEC capacity_report + helper columns)."""
     upp = rows["units_per_pallet"]
-    use = rows.assign(
-        in_pal=(rows["planned_receipts"] + rows["open_orders"]) / upp,
-        st_pal=rows["projected_on_hand"] / upp,
-        short=rows["shortfall"],
-    ).groupby(["location", "period"], as_index=False).agg(
+    # Only the columns summed: assigning to `rows` would copy every plan column first.
+    use = pd.DataFrame({
+        "location": rows["location"], "period": rows["period"],
+        "in_pal": (rows["planned_receipts"] + rows["open_orders"]) / upp,
+        "st_pal": rows["projected_on_hand"] / upp,
+        "short": rows["shortfall"], "constrained_demand": rows["constrained_demand"],
+        "units_per_pallet": upp,
+    }).groupby(["location", "period"], as_index=False).agg(
         inbound_pallets=("in_pal", "sum"), storage_pallets=("st_pal", "sum"),
         outbound_units=("constrained_demand", "sum"), shortfall_units=("short", "sum"),
         median_upp=("units_per_pallet", "median"),

@@ -9,9 +9,8 @@ import numpy as np
 import pandas as pd
 
 from data_contracts.periods import (
-    add_months,
     expand_month_ranges,
-    months_between,
+    month_numbers,
     periods_of_numbers,
 )
 from reconciliation.inputs import get_table, number, text
@@ -75,32 +74,47 @@ def realised_uplifts(
 
     Delivered uplift = sales during the promotion / the average of the `promo_reference_months`
     months before it (months inside other promotions left out) - 1. Absent months are zero demand.
+    Reference months are looked for up to 24 months back and not before the series' first month.
     """
     past = promos[promos["end_period"] < cycle]
     if past.empty or history.empty:
         return past.assign(realised_pct=pd.Series(dtype=float))
-    # Only the promoted series, as plain dicts: Series.get is ~100x slower per lookup.
-    history = history.merge(past[["sku", "location"]].drop_duplicates(), on=["sku", "location"])
-    h = history.groupby(["sku", "location", "period"])["qty"].sum().to_dict()
-    in_promo = set(zip(*[promo_months(promos)[c] for c in ("sku", "location", "period")],
-                       strict=True))
-    first = history.groupby(["sku", "location"])["period"].min().to_dict()
-    realised = []
-    for row in past.itertuples(index=False):
-        start_hist = first.get((row.sku, row.location))
-        if start_hist is None or start_hist > row.start_period:
-            realised.append(np.nan)  # the series did not exist before the promotion
-            continue
-        span = max(months_between(row.start_period, row.end_period), 0) + 1
-        during = [add_months(row.start_period, k) for k in range(span)]
-        ref_months = [
-            p for p in (add_months(row.start_period, -k) for k in range(1, 25))
-            if p >= start_hist and (row.sku, row.location, p) not in in_promo
-        ][: settings.promo_reference_months]
-        ref = np.mean([h.get((row.sku, row.location, p), 0.0) for p in ref_months]) \
-            if ref_months else 0.0
-        actual = np.mean([h.get((row.sku, row.location, p), 0.0) for p in during])
-        realised.append(100.0 * (actual / ref - 1.0) if ref > 0 else np.nan)
+    # Promoted series x months as dense arrays (series codes by index lookup): at 100k
+    # SKU-locations a merge plus per-month dict lookups held ~1 GB and took 20 s.
+    series = pd.MultiIndex.from_frame(past[["sku", "location"]]).unique()
+    hk = series.get_indexer(pd.MultiIndex.from_frame(history[["sku", "location"]]))
+    mine = hk >= 0
+    hk, h_month = hk[mine], month_numbers(history["period"])[mine]
+    if not len(hk):
+        return past.assign(realised_pct=np.nan)
+    start, end = month_numbers(past["start_period"]), month_numbers(past["end_period"])
+    m0 = int(min(h_month.min(), start.min()) - 24)
+    n_months = int(max(h_month.max(), end.max()) - m0 + 2)
+    y = np.zeros((len(series), n_months))
+    np.add.at(y, (hk, h_month - m0), history["qty"].to_numpy(dtype=float)[mine])
+    csum = np.concatenate([np.zeros((len(series), 1)), np.cumsum(y, axis=1)], axis=1)
+    first = np.full(len(series), np.iinfo(np.int64).max)
+    np.minimum.at(first, hk, h_month)
+    months = promo_months(promos)
+    pk = series.get_indexer(pd.MultiIndex.from_frame(months[["sku", "location"]]))
+    p_month = month_numbers(months["period"]) - m0
+    keep = (pk >= 0) & (p_month >= 0) & (p_month < n_months)
+    in_promo = np.zeros((len(series), n_months), dtype=bool)
+    in_promo[pk[keep], p_month[keep]] = True
+
+    k = series.get_indexer(pd.MultiIndex.from_frame(past[["sku", "location"]]))
+    start_hist = first[k]
+    existed = start_hist <= start  # else the series did not exist before the promotion
+    back = start[:, None] - np.arange(1, 25)[None, :]  # the 24 months before, nearest first
+    ok = (back >= start_hist[:, None]) & ~in_promo[k[:, None], back - m0]
+    chosen = ok & (np.cumsum(ok, axis=1) <= settings.promo_reference_months)
+    n_ref = chosen.sum(axis=1)
+    ref = np.divide((y[k[:, None], back - m0] * chosen).sum(axis=1), n_ref,
+                    out=np.zeros(len(k)), where=n_ref > 0)
+    span = np.maximum(end - start, 0) + 1
+    actual = (csum[k, start - m0 + span] - csum[k, start - m0]) / span
+    realised = np.where(existed & (ref > 0), 100.0 * (actual / np.where(ref > 0, ref, 1.0) - 1.0),
+                        np.nan)
     return past.assign(realised_pct=realised)
 
 
