@@ -164,7 +164,11 @@ def build_demand(
     teams = sorted(set(rows.loc[rows["has_sales"], "submitted_by"]))
     trust = estimate_trust(tables, cycle, settings, teams)
     ref = rows["promo_adjusted_baseline"]
-    rows["sales_weight"] = sales_weights(rows.assign(ref=ref), trust, settings)
+    rows["sales_weight"] = sales_weights(pd.DataFrame({  # the columns it reads, not a copy
+        "ref": ref, "sales_forecast": rows["sales_forecast"],
+        "submitted_by": rows["submitted_by"], "is_new": rows["is_new"],
+        "has_sales": rows["has_sales"],
+    }), trust, settings)
     rows["consensus_demand"] = np.where(
         rows["has_sales"], ref + rows["sales_weight"] * (rows["sales_forecast"] - ref), ref
     )

@@ -4,7 +4,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from data_contracts.periods import add_months
+from data_contracts.periods import month_numbers, periods_of_numbers
 from reconciliation.capacity import REPORT_COLUMNS, plan_capacity
 from reconciliation.consensus import build_demand
 from reconciliation.inputs import get_table, number, products_frame, text
@@ -66,14 +66,8 @@ def build_plan(
     )
     rows, report, exc_supply = plan_capacity(rows, tables, products, cycle, horizon, settings)
     rows["reason"] = assign_reasons(rows, settings.tolerance)
-    lead = rows["sku"].map(products["lead_time_months"]).fillna(0).astype(int)
-    pairs = pd.DataFrame({"period": rows["period"], "lead": lead})
-    uniq = pairs.drop_duplicates()
-    release = dict(zip(zip(uniq["period"], uniq["lead"], strict=True),
-                       [add_months(p, -int(n)) for p, n in
-                        zip(uniq["period"], uniq["lead"], strict=True)], strict=True))
-    rows["order_release_period"] = [release[k] for k in
-                                    zip(pairs["period"], pairs["lead"], strict=True)]
+    lead = rows["sku"].map(products["lead_time_months"]).fillna(0).to_numpy(int)
+    rows["order_release_period"] = periods_of_numbers(month_numbers(rows["period"]) - lead)
     plan = rows[PLAN_COLUMNS + EXTRA_PLAN_COLUMNS].reset_index(drop=True)
 
     sh = get_table(tables, "sales_history")
