@@ -390,7 +390,7 @@ def _order(df: pd.DataFrame, rows: np.ndarray, per_series: int,
            by_cutoff: bool = False) -> pd.DataFrame:
     """Sort statsforecast output into the order of `rows`, checking it is rectangular."""
     df = df.reset_index(drop=("unique_id" in df.columns))
-    pos = pd.Series(np.arange(rows.size), index=rows.astype(str))
+    pos = pd.Series(np.arange(rows.size), index=rows)
     df["_pos"] = df["unique_id"].map(pos).to_numpy()
     order = ["_pos", "cutoff", "ds"] if by_cutoff else ["_pos", "ds"]
     df = df.sort_values(order, kind="stable", ignore_index=True)
