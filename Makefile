@@ -44,9 +44,14 @@ bench: $(STAMP)
 bench-m3: $(STAMP)
 	$(BIN)/python -m benchmarks.m3
 
+# The recorded run: 10k and 100k series on a local 2-worker Dask cluster (about 80 min here).
+# Quicker look: make bench-stages STAGE_SIZES=1k,10k STAGE_ENGINE=local
+STAGE_SIZES ?= 10k,100k
+STAGE_ENGINE ?= dask
 bench-stages: $(STAMP)
-	$(BIN)/python -m benchmarks.generate --sizes 1k,10k --out benchmarks/results/data
-	$(BIN)/python -m benchmarks.stages --sizes 1k,10k --data benchmarks/results/data
+	$(BIN)/python -m benchmarks.generate --sizes $(STAGE_SIZES) --out benchmarks/results/data
+	$(BIN)/python -m benchmarks.stages --sizes $(STAGE_SIZES) --engine $(STAGE_ENGINE) \
+		--data benchmarks/results/data --json benchmarks/results/stages.json
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -315,8 +315,34 @@ def render(results: list[dict[str, Any]], info: dict[str, Any], command: str,
                       f"{name} x{cpus[-1][name] / cpus[0][name]:.1f}"
                       for name in cpus[0] if cpus[0][name] > 0.05)
                   + f"; sum of stages x{cpu_totals[-1] / cpu_totals[0]:.1f}."]
+        lines += ["", *per_series_table(base, top)]
     lines.append(END)
     return "\n".join(lines)
+
+
+def per_series_table(base: dict[str, Any], top: dict[str, Any]) -> list[str]:
+    """Milliseconds per series at two sizes and their ratio (the linearity target: <= 1.2).
+
+    CPU here is the process plus its children (Dask workers, Prefect's server), so it counts
+    the fitting wherever it ran; wall time also counts waiting on a loaded machine."""
+    def measures(r: dict[str, Any]) -> dict[str, float]:
+        row = stage_rows(r)
+        fitting = row["baselines: model fitting"]
+        return {
+            "model fitting, wall": fitting,
+            "everything but model fitting, wall": sum(row.values()) - fitting,
+            "whole `sop run`, wall": r["seconds"]["sop_run_total"],
+            "whole `sop run`, CPU of process + children": r["cpu_seconds"],
+        }
+
+    n0, n1 = base.get("series") or 1, top.get("series") or 1
+    m0, m1 = measures(base), measures(top)
+    lines = [f"Time per series in ms, {base['size']} ({n0} series) and {top['size']} ({n1}):",
+             "", f"| measure | {base['size']} | {top['size']} | ratio |", "|---|---:|---:|---:|"]
+    for name in m0:
+        a, b = 1000 * m0[name] / n0, 1000 * m1[name] / n1
+        lines.append(f"| {name} | {a:.1f} | {b:.1f} | {b / a if a else float('nan'):.2f} |")
+    return lines
 
 
 def write_section(path: Path, section: str) -> None:
