@@ -44,7 +44,7 @@ bench: $(STAMP)
 bench-m3: $(STAMP)
 	$(BIN)/python -m benchmarks.m3
 
-# The recorded run: 10k and 100k series on a local 2-worker Dask cluster (about 80 min here).
+# The recorded run: 10k and 100k series on a local 2-worker Dask cluster (about 2.5 h on the 2-core benchmark machine).
 # Quicker look: make bench-stages STAGE_SIZES=1k,10k STAGE_ENGINE=local
 STAGE_SIZES ?= 10k,100k
 STAGE_ENGINE ?= dask
