@@ -28,12 +28,21 @@ ROW_KEY = ["sku", "location", "period"]
 MAX_LISTED = 5  # sample rows named per violated rule
 
 
+# The input tables the rules read; a caller that loads only some inputs loads these.
+RULE_INPUTS = ("sales_history", "sales_forecast", "products", "promotions", "inventory",
+               "open_orders", "warehouses", "overrides")
+
+
 def _table(tables: dict[str, pd.DataFrame], name: str) -> pd.DataFrame:
+    assert name in RULE_INPUTS, f"{name} missing from RULE_INPUTS"
     df = tables.get(name)
     cols = INPUT_COLUMNS[name]
     if df is None:
         return pd.DataFrame({c: pd.Series(dtype="object") for c in cols})
-    df = df.reset_index(drop=True).copy()
+    # A shallow copy with a fresh index: the rules never write into input columns, and a deep
+    # copy of sales_history (millions of rows) per call would set the audit's memory peak.
+    df = df.copy(deep=False)
+    df.index = pd.RangeIndex(len(df))
     for c in cols:
         if c not in df.columns:
             df[c] = np.nan
@@ -140,6 +149,8 @@ def _check_rows(
                         ("sales_forecast", sf[_text(sf["sku"]) != ""]),
                         ("inventory", _table(tables, "inventory")),
                         ("open_orders", _table(tables, "open_orders"))):
+        # Distinct pairs before normalising: history has one row per key x month.
+        frame = frame[KEY].drop_duplicates()
         direct.append(pd.DataFrame({"sku": _text(frame["sku"]),
                                     "location": _text(frame["location"]), "src": name}))
     # One row per key: history alone has a row per key x month.

@@ -27,6 +27,7 @@ from data_contracts import (
     validate_inputs,
     validate_outputs,
 )
+from data_contracts.plan_rules import RULE_INPUTS
 from data_contracts.tables import OUTPUT_COLUMNS
 from flows.config import RunConfig, SopSettings, load_config, resolve_store_url
 from flows.engines import open_engine
@@ -301,91 +302,31 @@ def _package_versions() -> dict[str, str]:
 def publish_stage(
     workdir: str, out: str, cycle: Cycle, horizon: int, store: str | None = None
 ) -> dict[str, Any]:
-    """Stamp the version, render the report, stage, audit, then publish atomically."""
+    """Stamp the version, render the report, stage, audit, then publish atomically.
+
+    Memory: the stage holds the plan, its inputs and its staged copy one after the other,
+    not all at once (at 100k SKU-locations each is about a gigabyte): the files are written
+    and the in-memory frames dropped before the audit reads the staged files back, and the
+    store receives those audited frames.
+    """
     logger = get_run_logger()
     ws = Workspace(Path(workdir))
     start = time.perf_counter()
-    tables = ws.load_frames("check")
-    rejects = tables.pop("rejects", pd.DataFrame())
-    plan = ws.load_frames("plan")
-    baseline = ws.load_frames("baseline", ["baseline_forecast"])["baseline_forecast"]
-    check_summary = ws.load_json("check", "summary")
-    findings = [Finding.model_validate(f) for f in check_summary["findings"]]
-    exceptions = pd.concat(
-        [_contract_exceptions(findings), plan["exceptions"]], ignore_index=True
-    )
+    tables = ws.load_frames("check", list(PUBLISH_INPUTS))
     store_url = store or SopSettings().store_url or default_store_url(out)
     plan_store = PlanStore(resolve_store_url(store_url))
     run_id = str(flow_run.get_id() or "")
     version = claim_version(out, cycle, plan_store, run_id)
     staging = None
     try:
-        frames = {
-            "consensus_plan": _order(_stamp(plan["consensus_plan"], cycle, version),
-                                     "consensus_plan"),
-            "baseline_forecast": _order(baseline.reset_index(drop=True), "baseline_forecast"),
-            "capacity_report": _order(plan["capacity_report"].reset_index(drop=True),
-                                      "capacity_report"),
-            "exceptions": _order(exceptions.reset_index(drop=True), "exceptions"),
-            "rejects": rejects.reset_index(drop=True),
-        }
-        snapshot = {f"inputs/{t}": tables[t].reset_index(drop=True)
-                    for t in SNAPSHOT_TABLES if t in tables}
-        # Beyond SPEC's files: the views the meeting and procurement also ask for.
-        extras = {name: plan[name].reset_index(drop=True) for name in EXTRA_PLAN_FILES
-                  if name in plan}
-        summaries = {
-            stage: ws.load_json(stage, "summary") for stage in ("check", "baseline", "plan")
-        }
-        inputs_sha = hashlib.sha256(
-            "".join(f["sha256"] for f in check_summary["inputs"]).encode()
-        ).hexdigest()
-        manifest = {
-            "cycle": cycle,
-            "plan_version": version,
-            "horizon": horizon,
-            "run_id": run_id,
-            "workspace": str(ws.root),  # checked inputs, for what-if analyses (issue 9)
-            "inputs": check_summary["inputs"],
-            "inputs_sha256": inputs_sha,
-            "versions": _package_versions(),
-            "store": plan_store.safe_url,
-            "timings_seconds": {s: summaries[s]["seconds"] for s in summaries},
-            "contracts": {
-                "outcome": "passed_with_quarantine" if len(rejects) else "passed",
-                "findings": check_summary["findings"],
-                "quarantined_rows": check_summary["quarantined_rows"],
-                # Copied into the version, so the published folder stays self-contained.
-                "data_docs": DATA_DOCS_INDEX if check_summary["data_docs"] else None,
-            },
-            "baselines": summaries["baseline"],
-            "trust": summaries["plan"]["trust"],
-            "rows": {k: len(v) for k, v in frames.items()},
-        }
-        report = render_report(
-            cycle=cycle,
-            version=version,
-            consensus_plan=frames["consensus_plan"],
-            baseline_forecast=frames["baseline_forecast"],
-            capacity_report=frames["capacity_report"],
-            exceptions=frames["exceptions"],
-            history=tables["sales_history"],
-            products=tables["products"],
-            promotions=tables.get("promotions"),
-            trust=plan.get("trust"),
-            fva=plan.get("fva"),
-            contract_summary=manifest["contracts"],
-            data_docs_href=DATA_DOCS_INDEX if check_summary["data_docs"] else None,
-        )
-        docs = Path(check_summary["data_docs"]).parent if check_summary["data_docs"] else None
-        staging = stage_version(
-            out, cycle, version, {**frames, **extras, **snapshot}, report, manifest,
-            folders={"data_docs": docs} if docs else None,
-        )
-        audit_plan(read_staged(staging), tables, cycle, horizon)
-        publication = promote(
-            staging, out, cycle, version, {**frames, **extras}, plan_store, inputs_sha
-        )
+        staging, inputs_sha = _stage_files(ws, out, cycle, version, horizon, tables,
+                                           plan_store.safe_url, run_id)
+        release_memory()
+        staged = read_staged(staging)
+        audit_plan(staged, tables, cycle, horizon)
+        del tables
+        release_memory()
+        publication = promote(staging, out, cycle, version, staged, plan_store, inputs_sha)
         staging = None
     except BaseException as exc:
         discard(staging, plan_store, cycle, version, f"{type(exc).__name__}: {exc}")
@@ -403,6 +344,88 @@ def publish_stage(
         "store": publication.store_url,
         "seconds": round(time.perf_counter() - start, 3),
     }
+
+
+def _stage_files(
+    ws: Workspace, out: str, cycle: str, version: int, horizon: int,
+    tables: dict[str, pd.DataFrame], store_url: str, run_id: str,
+) -> tuple[Path, str]:
+    """Write every file of the version into its staging folder; (folder, inputs' sha256).
+
+    A function of its own so that the plan and output frames it builds are freed on return.
+    """
+    check_summary = ws.load_json("check", "summary")
+    rejects = ws.load_frames("check", ["rejects"]).get("rejects", pd.DataFrame())
+    plan = ws.load_frames("plan")
+    baseline = ws.load_frames("baseline", ["baseline_forecast"])["baseline_forecast"]
+    findings = [Finding.model_validate(f) for f in check_summary["findings"]]
+    exceptions = pd.concat(
+        [_contract_exceptions(findings), plan["exceptions"]], ignore_index=True
+    )
+    frames = {
+        "consensus_plan": _order(_stamp(plan.pop("consensus_plan"), cycle, version),
+                                 "consensus_plan"),
+        "baseline_forecast": _order(baseline.reset_index(drop=True), "baseline_forecast"),
+        "capacity_report": _order(plan["capacity_report"].reset_index(drop=True),
+                                  "capacity_report"),
+        "exceptions": _order(exceptions.reset_index(drop=True), "exceptions"),
+        "rejects": rejects.reset_index(drop=True),
+    }
+    del baseline, exceptions
+    snapshot = {f"inputs/{t}": tables[t].reset_index(drop=True)
+                for t in SNAPSHOT_TABLES if t in tables}
+    # Beyond SPEC's files: the views the meeting and procurement also ask for.
+    extras = {name: plan[name].reset_index(drop=True) for name in EXTRA_PLAN_FILES
+              if name in plan}
+    summaries = {
+        stage: ws.load_json(stage, "summary") for stage in ("check", "baseline", "plan")
+    }
+    inputs_sha = hashlib.sha256(
+        "".join(f["sha256"] for f in check_summary["inputs"]).encode()
+    ).hexdigest()
+    manifest = {
+        "cycle": cycle,
+        "plan_version": version,
+        "horizon": horizon,
+        "run_id": run_id,
+        "workspace": str(ws.root),  # checked inputs, for what-if analyses (issue 9)
+        "inputs": check_summary["inputs"],
+        "inputs_sha256": inputs_sha,
+        "versions": _package_versions(),
+        "store": store_url,
+        "timings_seconds": {s: summaries[s]["seconds"] for s in summaries},
+        "contracts": {
+            "outcome": "passed_with_quarantine" if len(rejects) else "passed",
+            "findings": check_summary["findings"],
+            "quarantined_rows": check_summary["quarantined_rows"],
+            # Copied into the version, so the published folder stays self-contained.
+            "data_docs": DATA_DOCS_INDEX if check_summary["data_docs"] else None,
+        },
+        "baselines": summaries["baseline"],
+        "trust": summaries["plan"]["trust"],
+        "rows": {k: len(v) for k, v in frames.items()},
+    }
+    report = render_report(
+        cycle=cycle,
+        version=version,
+        consensus_plan=frames["consensus_plan"],
+        baseline_forecast=frames["baseline_forecast"],
+        capacity_report=frames["capacity_report"],
+        exceptions=frames["exceptions"],
+        history=tables["sales_history"],
+        products=tables["products"],
+        promotions=tables.get("promotions"),
+        trust=plan.get("trust"),
+        fva=plan.get("fva"),
+        contract_summary=manifest["contracts"],
+        data_docs_href=DATA_DOCS_INDEX if check_summary["data_docs"] else None,
+    )
+    docs = Path(check_summary["data_docs"]).parent if check_summary["data_docs"] else None
+    staging = stage_version(
+        out, cycle, version, {**frames, **extras, **snapshot}, report, manifest,
+        folders={"data_docs": docs} if docs else None,
+    )
+    return staging, inputs_sha
 
 
 def audit_plan(
@@ -545,6 +568,11 @@ def _short_run_id() -> str:
 
 
 SNAPSHOT_TABLES = ("sales_forecast",)
+# Checked inputs the publish stage reads: what the audit, the report and the snapshot need
+# (forecast_history, millions of rows at scale, only matters to reconcile).
+PUBLISH_INPUTS = tuple(dict.fromkeys(
+    [*RULE_INPUTS, *SNAPSHOT_TABLES, "sales_history", "products", "promotions"]
+))
 DATA_DOCS_INDEX = "data_docs/index.html"
 EXTRA_PLAN_FILES = ("family_plan", "trust", "promotion_load", "fva")
 PAST_PLAN_COLUMNS = ["cycle", "plan_version", "sku", "location", "period", "sales_forecast",

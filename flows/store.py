@@ -7,7 +7,7 @@ A version becomes visible in one transaction: its rows and its `plan_runs` row f
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pandas as pd
 import sqlalchemy as sa
@@ -25,6 +25,7 @@ _TEXT = {
 }
 _INT = {"plan_version"}
 
+INSERT_CHUNK_ROWS = 100_000  # rows converted to Python objects at a time (PostgreSQL COPY)
 STORE_TABLES = ("consensus_plan", "baseline_forecast", "capacity_report", "exceptions", "fva")
 # Stored beyond SPEC's tables: forecast value added, so its history can be queried per cycle.
 EXTRA_COLUMNS = {"fva": FVA_COLUMNS}
@@ -172,13 +173,11 @@ class PlanStore:
         """Insert every table of the version and mark it published, in one transaction."""
 
         def work(conn: Connection) -> None:
+            run = {"cycle": cycle, "plan_version": version}
             for name in STORE_TABLES:
                 if name not in frames:
                     continue  # optional tables (fva) may be absent
-                df = frames[name].copy()
-                df["cycle"] = cycle
-                df["plan_version"] = version
-                self._insert(conn, name, df[_store_columns(name)])
+                self._insert(conn, name, frames[name], _store_columns(name), run)
             conn.execute(
                 plan_runs.update()
                 .where(plan_runs.c.cycle == cycle, plan_runs.c.plan_version == version)
@@ -207,28 +206,40 @@ class PlanStore:
 
         self._with_retry(work)
 
-    def _insert(self, conn: Connection, name: str, df: pd.DataFrame) -> None:
+    def _insert(
+        self, conn: Connection, name: str, df: pd.DataFrame, columns: list[str],
+        run: dict[str, Any],
+    ) -> None:
+        """Insert `columns` of `df`, the `run` columns (cycle, plan_version) set to its values.
+
+        Neither path copies the whole frame: at 100k SKU-locations the plan is ~1.8M rows,
+        and a copy (or an object-dtype copy for COPY) would set the stage's memory peak.
+        """
         if df.empty:
             return
+        cols = ", ".join(columns)
         if self.dialect == "duckdb":
             # Columnar insert straight from the DataFrame: row-by-row would dominate publish.
             raw = conn.connection.driver_connection
             view = f"_sop_insert_{name}"
             raw.register(view, df)
             try:
-                cols = ", ".join(df.columns)
-                raw.execute(f"INSERT INTO {name} ({cols}) SELECT {cols} FROM {view}")
+                select = ", ".join("?" if c in run else c for c in columns)
+                params = [run[c] for c in columns if c in run]
+                raw.execute(f"INSERT INTO {name} ({cols}) SELECT {select} FROM {view}", params)
             finally:
                 raw.unregister(view)
-        elif self.dialect == "postgresql":
-            cols = ", ".join(df.columns)
-            records = df.astype(object).where(df.notna(), None).itertuples(index=False)
-            raw = conn.connection.driver_connection
-            with raw.cursor() as cur, cur.copy(f"COPY {name} ({cols}) FROM STDIN") as copy:
-                for row in records:
-                    copy.write_row(row)
-        else:
-            df.to_sql(name, conn, if_exists="append", index=False, chunksize=10_000)
+            return
+        for first in range(0, len(df), INSERT_CHUNK_ROWS):
+            chunk = df.iloc[first:first + INSERT_CHUNK_ROWS].assign(**run)[columns]
+            if self.dialect == "postgresql":
+                records = chunk.astype(object).where(chunk.notna(), None).itertuples(index=False)
+                raw = conn.connection.driver_connection
+                with raw.cursor() as cur, cur.copy(f"COPY {name} ({cols}) FROM STDIN") as copy:
+                    for row in records:
+                        copy.write_row(row)
+            else:
+                chunk.to_sql(name, conn, if_exists="append", index=False, chunksize=10_000)
 
     def read_current(self, cycle: str | None = None) -> pd.DataFrame:
         sql = "SELECT * FROM consensus_plan_current"

@@ -132,10 +132,10 @@ def test_crash_inside_the_store_transaction_leaves_no_partial_version(
     publish_once(out, store_url, 5.0)
     original = PlanStore._insert
 
-    def failing_insert(self, conn, name, df):  # type: ignore[no-untyped-def]
+    def failing_insert(self, conn, name, *args):  # type: ignore[no-untyped-def]
         if name == "capacity_report":
             raise RuntimeError("connection lost mid-publish")
-        return original(self, conn, name, df)
+        return original(self, conn, name, *args)
 
     monkeypatch.setattr(PlanStore, "_insert", failing_insert)
     with pytest.raises(RuntimeError, match="mid-publish"):
@@ -150,3 +150,36 @@ def test_crash_inside_the_store_transaction_leaves_no_partial_version(
         ).scalars().all()
     assert versions == [1]  # the rows of version 2 were rolled back with the transaction
     assert set(store.read_current("2026-01")["plan_version"]) == {1}
+
+
+def test_store_gets_every_row_once_with_the_run_columns_set(
+    tmp_path, store_url, monkeypatch
+) -> None:
+    """Inserts go in chunks (PostgreSQL) or straight from the frame (DuckDB); either way the
+    store holds exactly the frame's rows, with cycle and plan_version of the run."""
+    import sqlalchemy as sa
+
+    import flows.store
+
+    monkeypatch.setattr(flows.store, "INSERT_CHUNK_ROWS", 3)
+    frames = _frames(4.0)
+    plan = pd.concat([frames["consensus_plan"]] * 4, ignore_index=True)
+    plan["sku"] = [f"S{i}" for i in range(len(plan))]
+    plan["consensus_demand"] = range(len(plan))
+    plan["plan_version"] = 0  # stale on purpose: the store writes the claimed version
+    frames["consensus_plan"] = plan
+    store = PlanStore(store_url)
+    version = claim_version(tmp_path / "out", "2026-01", store, run_id=None)
+    store.publish("2026-01", version, frames, str(tmp_path / "out"), "sha")
+    with store.engine.connect() as conn:
+        stored = pd.read_sql(
+            sa.text("SELECT * FROM consensus_plan WHERE cycle = '2026-01'"), conn
+        )
+        fva_rows = conn.execute(sa.text("SELECT count(*) FROM fva")).scalar()
+    store.dispose()
+    assert sorted(stored["sku"]) == sorted(plan["sku"])
+    assert set(stored["plan_version"]) == {version}
+    got = stored.set_index("sku")["consensus_demand"].sort_index()
+    want = plan.set_index("sku")["consensus_demand"].astype(float).sort_index()
+    pd.testing.assert_series_equal(got, want, check_dtype=False, check_names=False)
+    assert fva_rows == 0  # absent optional table: nothing inserted

@@ -1,0 +1,62 @@
+"""The publish stage on its own: the audit is the last gate, and the store gets the files."""
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from flows.cli import app
+from flows.pipeline import PlanAuditError, publish_stage
+from flows.publish import folder_current
+from flows.store import PlanStore, default_store_url
+
+CYCLE = "2026-12"
+
+
+def _published(out: Path, version: int) -> Path:
+    return out / f"cycle={CYCLE}" / f"version={version}"
+
+
+def test_a_plan_breaking_a_rule_is_refused_and_a_sound_one_lands_as_written(
+    inputs_dir: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    first = CliRunner().invoke(app, ["run", "--inputs", str(inputs_dir), "--cycle", CYCLE,
+                                     "--out", str(out), "--horizon", "12"])
+    assert first.exit_code == 0, first.output
+    workspace = json.loads((_published(out, 1) / "manifest.json").read_text())["workspace"]
+    plan_file = Path(workspace) / "plan" / "consensus_plan.parquet"
+    sound = pd.read_parquet(plan_file)
+
+    broken = sound.copy()
+    # Passes every output contract, breaks SPEC's stock balance: only the audit can tell.
+    broken.loc[broken.index[0], "projected_on_hand"] += 100.0
+    broken.to_parquet(plan_file, index=True)
+    with pytest.raises(PlanAuditError, match="stock balance broken"):
+        publish_stage(workspace, str(out), CYCLE, 12)
+    assert not _published(out, 2).exists()
+    assert folder_current(out, CYCLE) == 1
+    store = PlanStore(default_store_url(str(out)))
+    runs = store.runs().set_index("plan_version")
+    assert runs.loc[2, "status"] == "failed"
+    assert "stock balance broken" in runs.loc[2, "message"]
+
+    sound.to_parquet(plan_file, index=True)
+    result = publish_stage(workspace, str(out), CYCLE, 12)
+    assert result["plan_version"] == 3
+    assert folder_current(out, CYCLE) == 3
+    files = {v: pd.read_parquet(_published(out, v) / "consensus_plan.parquet") for v in (1, 3)}
+    pd.testing.assert_frame_equal(files[1].drop(columns="plan_version"),
+                                  files[3].drop(columns="plan_version"))
+    # Readers of the store get what the audited file holds.
+    stored = store.read_current(CYCLE)
+    store.dispose()
+    key = ["sku", "location", "period"]
+    got = stored.sort_values(key).reset_index(drop=True)
+    want = files[3].sort_values(key).reset_index(drop=True)
+    assert set(got["plan_version"]) == {3}
+    columns = [c for c in want.columns if c in got.columns]
+    assert "consensus_demand" in columns and "projected_on_hand" in columns
+    pd.testing.assert_frame_equal(got[columns], want[columns], check_dtype=False)
