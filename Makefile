@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_DIR ?= sop-demo
 
-.PHONY: demo test lint typecheck unit integration bench bench-m3 bench-stages docs clean venv
+.PHONY: demo test lint typecheck unit integration bench bench-m3 bench-stages bench-memory docs clean venv
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,13 @@ bench-stages: $(STAMP)
 	$(BIN)/python -m benchmarks.generate --sizes $(STAGE_SIZES) --out benchmarks/results/data
 	$(BIN)/python -m benchmarks.stages --sizes $(STAGE_SIZES) --engine $(STAGE_ENGINE) \
 		--data benchmarks/results/data --json benchmarks/results/stages.json
+
+# Peak memory per stage at 100k in about 15 min: the real run with stand-in models
+# (benchmarks/stages.py, stand_in_models), so fitting does not take hours.
+bench-memory: $(STAMP)
+	$(BIN)/python -m benchmarks.generate --sizes 100k --out benchmarks/results/data
+	$(BIN)/python -m benchmarks.stages --sizes 100k --engine dask --stand-in-models \
+		--data benchmarks/results/data --json benchmarks/results/memory.json
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .mypy_cache .ruff_cache .hypothesis

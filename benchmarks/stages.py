@@ -2,6 +2,7 @@
 
     .venv/bin/python -m benchmarks.generate --sizes 1k,10k
     .venv/bin/python -m benchmarks.stages --sizes 1k,10k [--engine dask] [--data DIR]
+    .venv/bin/python -m benchmarks.stages --sizes 100k --stand-in-models   # memory only
 
 Each size runs `sop run` (the real CLI command, fresh output folder, so no baseline cache) in
 a child process of its own. In that process the stage sub-flows, the report renderer and the
@@ -31,10 +32,12 @@ from typing import Any
 from benchmarks.doc import update_section
 
 START, END = "<!-- stages:start -->", "<!-- stages:end -->"
+MEMORY_START, MEMORY_END = "<!-- memory:start -->", "<!-- memory:end -->"
 # Hand-written findings after the generated tables; kept when the tables are regenerated.
 NOTES = "<!-- stages:notes -->"
 STAGES = ("ingest_and_check", "baselines", "reconcile", "publish")
 CYCLE = "2026-12"
+STAND_IN_ENV = "SOP_BENCH_STAND_IN_MODELS"  # set by --stand-in-models for the child
 
 
 # ---------------------------------------------------------------- child: one measured run
@@ -117,11 +120,35 @@ def _instrument(sampler: MemorySampler, timings: dict[str, float]) -> None:
             "fit_cross_validation", cls.cross_validation)
 
 
+def stand_in_models() -> None:
+    """Memory runs: SeasonalNaive and Naive fitted under the names of AutoETS and
+    DynamicOptimizedTheta, so the baseline stage takes minutes instead of hours at 100k.
+
+    Every frame the pipeline builds keeps its rows and columns (same series, candidates,
+    windows, horizon and intervals), so the memory of the stages around fitting is what a
+    real run needs; the fitting times of such a run say nothing and are not reported.
+    """
+    from statsforecast.models import Naive, SeasonalNaive
+
+    import forecasting.models as models
+
+    def ets(season_length: int, alias: str) -> SeasonalNaive:
+        return SeasonalNaive(season_length=season_length, alias=alias)
+
+    def theta(season_length: int, alias: str) -> Naive:
+        return Naive(alias=alias)
+
+    models.AutoETS = ets  # type: ignore[assignment]
+    models.DynamicOptimizedTheta = theta  # type: ignore[assignment]
+
+
 def run_child(inputs: str, out: str, horizon: int, extra: list[str], profile: str | None
               ) -> dict[str, Any]:
     """One `sop run` in this process, instrumented; returns timings (s) and peaks (bytes)."""
     import resource
 
+    if os.environ.get(STAND_IN_ENV) == "1":
+        stand_in_models()
     sampler = MemorySampler()
     sampler.start()
     timings: dict[str, float] = {}
@@ -232,9 +259,60 @@ def stage_rows(r: dict[str, Any], suffix: str = "") -> dict[str, float]:
     }
 
 
+def memory_lines(results: list[dict[str, Any]]) -> list[str]:
+    """The peak-memory table: per stage, the process alone and with its children."""
+    mb = 2**20
+    sizes = [r["size"] for r in results]
+    lines = ["Peak resident memory in MB, sampled every 0.2 s: the `sop run` process "
+             "alone, and with all its child processes (Prefect's temporary API server, ~250 "
+             "MB, and with `--engine dask` the cluster's workers); `ru_maxrss` of the process "
+             "as a cross-check:", "",
+             "| stage | " + " | ".join(f"{s} process | {s} with children" for s in sizes)
+             + " |", "|---|" + "---:|---:|" * len(sizes)]
+    for stage in (*STAGES, "total"):
+        cells = []
+        for r in results:
+            own = r.get("peak_rss_self", {}).get(stage)
+            cells += ["" if own is None else f"{own / mb:.0f}",
+                      f"{r['peak_rss'].get(stage, 0) / mb:.0f}"]
+        lines.append(f"| {stage} | " + " | ".join(cells) + " |")
+    lines.append("| ru_maxrss (process) | " + " | ".join(
+        f"{r['maxrss_self'] / mb:.0f} | " for r in results) + " |")
+    return lines
+
+
+def render_memory(results: list[dict[str, Any]], info: dict[str, Any], command: str,
+                  engine: str) -> str:
+    """The memory run's section: peaks only, since its model fitting is a stand-in."""
+    lines = [
+        MEMORY_START,
+        "## Peak memory at full size, stand-in models (`sop run`)",
+        "",
+        f"Machine: {info['nproc']} cores ({info['cpu']}), {info['ram_gb']} GB RAM, "
+        f"{info['os']}, Python {info['python']}, statsforecast {info['statsforecast']}. "
+        f"Engine: `{engine}`. Measured {time.strftime('%Y-%m-%d')}.",
+        "",
+        "```",
+        command,
+        "```",
+        "",
+        "The real `sop run` with SeasonalNaive and Naive fitted under the names of AutoETS and "
+        "DynamicOptimizedTheta (`--stand-in-models`): the same series, candidates, CV windows, "
+        "horizon and intervals, so every frame has the rows and columns of a real run and the "
+        "stages around fitting need the memory they need in a real run, in minutes instead of "
+        "hours. Times of this run are not reported: its fitting is not real. Series: "
+        + ", ".join(f"{r['size']} {r.get('series') or ''}" for r in results)
+        + "; consensus_plan rows: "
+        + ", ".join(f"{r['size']} {r.get('plan_rows') or ''}" for r in results) + ".",
+        "",
+        *memory_lines(results),
+        MEMORY_END,
+    ]
+    return "\n".join(lines)
+
+
 def render(results: list[dict[str, Any]], info: dict[str, Any], command: str,
            engine: str) -> str:
-    mb = 2**20
     sizes = [r["size"] for r in results]
     lines = [
         START,
@@ -292,21 +370,7 @@ def render(results: list[dict[str, Any]], info: dict[str, Any], command: str,
               + (" With `--engine dask` the fitting CPU is spent in the workers and is not "
                  "counted here; *baselines: rest* then includes starting and stopping the "
                  "local cluster." if engine == "dask" else "")]
-    lines += ["", "Peak resident memory in MB, sampled every 0.2 s: the `sop run` process "
-              "alone, and with all its child processes (Prefect's temporary API server, ~250 "
-              "MB, and with `--engine dask` the cluster's workers); `ru_maxrss` of the process "
-              "as a cross-check:", "",
-              "| stage | " + " | ".join(f"{s} process | {s} with children" for s in sizes)
-              + " |", "|---|" + "---:|---:|" * len(sizes)]
-    for stage in (*STAGES, "total"):
-        cells = []
-        for r in results:
-            own = r.get("peak_rss_self", {}).get(stage)
-            cells += ["" if own is None else f"{own / mb:.0f}",
-                      f"{r['peak_rss'].get(stage, 0) / mb:.0f}"]
-        lines.append(f"| {stage} | " + " | ".join(cells) + " |")
-    lines.append("| ru_maxrss (process) | " + " | ".join(
-        f"{r['maxrss_self'] / mb:.0f} | " for r in results) + " |")
+    lines += ["", *memory_lines(results)]
     if len(results) > 1:
         base, top = results[0], results[-1]
         n0, n1 = base.get("series") or 1, top.get("series") or 1
@@ -346,11 +410,13 @@ def per_series_table(base: dict[str, Any], top: dict[str, Any]) -> list[str]:
 
 
 def write_section(path: Path, section: str) -> None:
-    """Write the rendered section (START, title, body, END) through the shared doc writer,
-    which keeps every other section and this section's notes."""
+    """Put a rendered section (stages or memory) into its place in the doc, which keeps every
+    other section and this section's notes."""
     lines = section.strip("\n").split("\n")
-    assert lines[0] == START and lines[-1] == END, "render() frames the section"
-    update_section("stages", lines[1], "\n".join(lines[2:-1]).strip("\n"), path)
+    marker = lines[0].removeprefix("<!-- ").removesuffix(":start -->")
+    assert marker in ("stages", "memory") and lines[-1] == f"<!-- {marker}:end -->", \
+        "render() and render_memory() frame the section"
+    update_section(marker, lines[1], "\n".join(lines[2:-1]).strip("\n"), path)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -372,13 +438,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--keep", type=Path, default=None, help="keep outputs under this folder")
     parser.add_argument("--profile", action="store_true",
                         help="pyinstrument profile per size in benchmarks/results/")
+    parser.add_argument("--stand-in-models", action="store_true",
+                        help="memory run: cheap models under the real names (see "
+                        "stand_in_models); writes the memory section, not the stages one")
     parser.add_argument("--no-doc", action="store_true", help="print, do not write the doc")
     parser.add_argument("--from-json", type=Path, default=None,
                         help="render saved results (from --json) instead of running")
     args = parser.parse_args(argv)
     if args.from_json:
         saved = json.loads(args.from_json.read_text())
-        section = render(saved["results"], saved["machine"], saved["command"], saved["engine"])
+        draw = render_memory if saved.get("stand_in_models") else render
+        section = draw(saved["results"], saved["machine"], saved["command"], saved["engine"])
         print(section)
         if not args.no_doc:
             write_section(args.doc, section)
@@ -388,6 +458,8 @@ def main(argv: list[str] | None = None) -> None:
         extra += ["--engine", args.engine]
     if args.dask_address:
         extra += ["--dask-address", args.dask_address]
+    if args.stand_in_models:
+        os.environ[STAND_IN_ENV] = "1"  # read by the child process of each size
     info = machine()
     results = []
     for label in args.sizes.split(","):
@@ -397,8 +469,10 @@ def main(argv: list[str] | None = None) -> None:
     command = ".venv/bin/python -m benchmarks.stages " + shlex.join(argv)
     if args.json:
         args.json.write_text(json.dumps({"machine": info, "results": results,
-                                         "command": command, "engine": args.engine}, indent=2))
-    section = render(results, info, command, args.engine)
+                                         "command": command, "engine": args.engine,
+                                         "stand_in_models": args.stand_in_models}, indent=2))
+    draw = render_memory if args.stand_in_models else render
+    section = draw(results, info, command, args.engine)
     print(section)
     if not args.no_doc:
         write_section(args.doc, section)

@@ -50,3 +50,41 @@ def test_render_frames_the_section_and_reports_the_non_fitting_share() -> None:
     share = next(line for line in lines if line.startswith("| **everything but model"))
     assert "**9.1 %**" in share  # 40 of 440 s
     assert "Time per series in ms, 10k (10000 series) and 100k (100000):" in lines
+
+
+def test_memory_section_shows_peaks_not_times_and_lands_beside_the_stages_section(
+    tmp_path,
+) -> None:
+    from benchmarks.stages import render_memory, write_section
+
+    info = {"nproc": 2, "cpu": "x", "ram_gb": 24, "os": "linux", "python": "3.11",
+            "statsforecast": "2"}
+    runs = [result("100k", 100_000, 4800.0, 300.0, 5000.0)]
+    memory = render_memory(runs, info, "cmd", "dask")
+    assert "| total | 200 | 300 |" in memory
+    assert "| ru_maxrss (process) | 200 |  |" in memory
+    assert "model fitting" not in memory and "wall" not in memory
+    doc = tmp_path / "benchmarks.md"
+    write_section(doc, render(runs, info, "cmd", "dask"))
+    write_section(doc, memory)
+    text = doc.read_text()
+    assert text.count("<!-- stages:start -->") == 1 and text.count("<!-- memory:end -->") == 1
+    write_section(doc, memory.replace("| total | 200 | 300 |", "| total | 201 | 300 |"))
+    text = doc.read_text()
+    assert "| total | 201 | 300 |" in text and "| total | 200 | 300 |" in text  # stages kept
+
+
+def test_stand_in_models_keep_the_candidate_names_with_cheap_models(monkeypatch) -> None:
+    import forecasting.models as models
+    from benchmarks.stages import stand_in_models
+
+    # Undone after the test: stand_in_models rebinds these two names.
+    monkeypatch.setattr(models, "AutoETS", models.AutoETS)
+    monkeypatch.setattr(models, "DynamicOptimizedTheta", models.DynamicOptimizedTheta)
+    real = models.seasonal_set(12)
+    stand_in_models()
+    cheap = models.seasonal_set(12)
+    assert cheap.candidates == real.candidates
+    kinds = {m.alias: type(m.model).__name__ for m in cheap.models}
+    assert kinds["AutoETS"] == "SeasonalNaive"
+    assert kinds["DynamicOptimizedTheta"] == "Naive"
