@@ -263,9 +263,9 @@ def memory_lines(results: list[dict[str, Any]]) -> list[str]:
     """The peak-memory table: per stage, the process alone and with its children."""
     mb = 2**20
     sizes = [r["size"] for r in results]
-    lines = ["Peak resident memory in MiB (2^20 bytes), sampled every 0.2 s: the `sop run` process "
-             "alone, and with all its child processes (Prefect's temporary API server, ~250 "
-             "MB, and with `--engine dask` the cluster's workers); `ru_maxrss` of the process "
+    lines = ["Peak resident memory in MiB (2^20 bytes), sampled every 0.2 s: the `sop run` "
+             "process alone, and with all its child processes (Prefect's temporary API server, "
+             "~250 MB, and with `--engine dask` the cluster's workers); `ru_maxrss` of the process "
              "as a cross-check:", "",
              "| stage | " + " | ".join(f"{s} process | {s} with children" for s in sizes)
              + " |", "|---|" + "---:|---:|" * len(sizes)]
