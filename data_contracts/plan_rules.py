@@ -153,7 +153,7 @@ def _check_rows(
         frame = frame[KEY].drop_duplicates()
         direct.append(pd.DataFrame({"sku": _text(frame["sku"]),
                                     "location": _text(frame["location"]), "src": name}))
-    # One row per key: history alone has a row per key x month.
+    # One row per key across sources (and raw spellings that normalise to the same key).
     d = pd.concat(direct, ignore_index=True).drop_duplicates(["sku", "location"])
     inv = _table(tables, "inventory")
     oo = _table(tables, "open_orders")
