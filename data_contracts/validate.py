@@ -27,8 +27,8 @@ from data_contracts.periods import is_month
 from data_contracts.tables import INPUT_COLUMNS, INPUT_TABLES, OPTIONAL_COLUMNS
 
 LINE = "source_line"
-# Tables without which nothing can be planned: an empty one is a breach.
-MUST_HAVE_ROWS = ("products", "warehouses")
+# SPEC: a required table must have at least one data row (a header alone plans nothing).
+MUST_HAVE_ROWS = tuple(t for t, required in INPUT_TABLES.items() if required)
 # History of a month restated by more than this share vs the previous cycle's inputs -> warning.
 RESTATEMENT_SHARE = 0.01
 
@@ -282,7 +282,8 @@ def validate_inputs(
                 Finding(
                     table=table,
                     rule="empty table",
-                    message=f"{table}: has no rows; nothing can be planned",
+                    message=f"{table}: has a header but no data rows; a required table "
+                    "needs at least one row",
                 )
             )
 

@@ -57,6 +57,13 @@ def empty_products(world: World) -> None:
     world["products"] = world["products"].iloc[0:0]
 
 
+def header_only(table: str) -> Callable[[World], None]:
+    def mutate(world: World) -> None:
+        world[table] = world[table].iloc[0:0]
+
+    return mutate
+
+
 # (id, mutation, regex the message must match: table, column and rule)
 CASES: list[tuple[str, Callable[[World], None], str]] = [
     (
@@ -169,7 +176,12 @@ CASES: list[tuple[str, Callable[[World], None], str]] = [
         setv("products", 2, "unit_cost", "2.5 EUR"),
         r"products\.unit_cost: must be a number",
     ),
-    ("products_empty", empty_products, r"products: has no rows"),
+    ("products_empty", empty_products, r"products: has a header but no data rows"),
+    *[
+        (f"{table}_header_only", header_only(table),
+         rf"{table}: has a header but no data rows; a required table needs at least one row")
+        for table in ("sales_history", "sales_forecast", "warehouses", "inventory")
+    ],
     (
         "warehouses_negative_overtime",
         setv("warehouses", 2, "overtime_pct", "-0.1"),
