@@ -1,7 +1,8 @@
 """Typed parameters of the flows: the Prefect UI renders them as forms and refuses bad values."""
 
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field, StringConstraints
 
@@ -14,6 +15,16 @@ Cycle = Annotated[str, StringConstraints(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
 def cycle_for(run_date: date) -> str:
     """The cycle a run on `run_date` plans: the run's own month (the schedule runs on the 1st)."""
     return f"{run_date.year:04d}-{run_date.month:02d}"
+
+
+def local_run_date(instant: datetime, timezone: str) -> date:
+    """The calendar day of `instant` in the schedule's time zone.
+
+    A 06:00 Asia/Tokyo run on the 1st is still the previous day in UTC: the cycle must come
+    from the schedule's zone, not from the worker's clock."""
+    if instant.tzinfo is None:
+        instant = instant.replace(tzinfo=UTC)
+    return instant.astimezone(ZoneInfo(timezone)).date()
 
 
 

@@ -7,6 +7,7 @@ own so an engineer can re-run one stage from the Prefect UI against a workspace.
 import hashlib
 import json
 import time
+from datetime import date
 from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,7 @@ from flows.config import RunConfig, SopSettings, load_config, resolve_store_url
 from flows.engines import open_engine
 from flows.io import InputFile, TableReadError, read_inputs, write_table
 from flows.memory import keep_large_blocks_in_mmap, release_memory
-from flows.params import Cycle, RunParams
+from flows.params import Cycle, RunParams, local_run_date
 from flows.publish import (
     claim_version,
     discard,
@@ -530,7 +531,7 @@ def _config_for_run(params: RunParams, ws: Workspace) -> str | None:
 @flow(name="sop-monthly", log_prints=True)
 def monthly_sop(params: RunParams) -> dict[str, Any]:
     """The monthly S&OP job: check -> baselines -> reconcile -> publish."""
-    cycle = params.resolved_cycle()
+    cycle = params.resolved_cycle(_scheduled_run_date())
     ws = Workspace.new(params.out, cycle, run_id=_short_run_id())
     config = _config_for_run(params, ws)
     cache_dir = str(Path(params.out) / "cache" / "baselines")
@@ -564,6 +565,17 @@ def validate_flow(inputs: str, cycle: Cycle, workdir: str, config: str | None = 
                   ) -> dict[str, Any]:
     """The data contracts alone (no forecast, nothing published)."""
     return ingest_and_check(inputs, cycle, workdir, config)
+
+
+def _scheduled_run_date() -> date | None:
+    """The day this run was scheduled for, in the schedule's zone (SOP_TIMEZONE).
+
+    Outside a flow run Prefect answers with the current time, which is what a manual run
+    means by "this month" too."""
+    scheduled = flow_run.scheduled_start_time
+    if scheduled is None:
+        return None
+    return local_run_date(scheduled, SopSettings().timezone)
 
 
 def _short_run_id() -> str:

@@ -38,6 +38,18 @@ def test_default_cycle_is_the_run_month() -> None:
     assert RunParams().resolved_cycle(date(2027, 3, 2)) == "2027-03"
 
 
+def test_scheduled_cycle_is_the_month_in_the_schedules_zone() -> None:
+    """06:00 Tokyo on 1 January is 21:00 UTC on 31 December: the run plans January."""
+    from datetime import UTC, date, datetime
+
+    from flows.params import local_run_date
+
+    scheduled = datetime(2026, 12, 31, 21, 0, tzinfo=UTC)
+    assert local_run_date(scheduled, "Asia/Tokyo") == date(2027, 1, 1)
+    assert RunParams().resolved_cycle(local_run_date(scheduled, "Asia/Tokyo")) == "2027-01"
+    assert local_run_date(scheduled, "UTC") == date(2026, 12, 31)
+
+
 def test_first_working_day_rule() -> None:
     """Prefect's own schedule evaluation fires once a month, on its first weekday."""
     import asyncio
