@@ -248,11 +248,22 @@ def _check_lead_time(p: pd.DataFrame, tol: float) -> list[str]:
     if not early.empty:
         out.append("planned receipts before cycle + lead time: "
                    f"{_sample(early, [*ROW_KEY, 'planned_receipts', 'lead'])}")
-    release = [add_months(x, -int(n)) for x, n in zip(p["period"], p["lead"], strict=True)]
-    wrong = p[p["order_release_period"] != pd.Series(release, index=p.index)]
+    release = pd.Series([add_months(x, -int(n)) for x, n in zip(p["period"], p["lead"],
+                                                                   strict=True)], index=p.index)
+    ordered = p["planned_receipts"] > 0
+    given = p["order_release_period"]
+    wrong = p[ordered & (given != release)]
     if not wrong.empty:
         out.append("order_release_period != period - lead_time_months: "
                    f"{_sample(wrong, [*ROW_KEY, 'order_release_period', 'lead'])}")
+    stray = p[~ordered & (given != "")]
+    if not stray.empty:
+        out.append("order_release_period set where planned_receipts is 0: "
+                   f"{_sample(stray, [*ROW_KEY, 'order_release_period', 'planned_receipts'])}")
+    before = p[ordered & (given != "") & (p["month"] - p["lead"] < 0)]
+    if not before.empty:
+        out.append("order_release_period before the cycle: "
+                   f"{_sample(before, [*ROW_KEY, 'order_release_period', 'lead'])}")
     return out
 
 

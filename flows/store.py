@@ -36,7 +36,8 @@ def _column(name: str) -> sa.Column:
         return sa.Column(name, sa.Integer, nullable=False)
     if name in _TEXT:
         return sa.Column(name, sa.Text)
-    return sa.Column(name, sa.Float)
+    # Double precision (not the 32-bit REAL sa.Float gives DuckDB), so the store equals Parquet.
+    return sa.Column(name, sa.Double)
 
 
 def _store_columns(table: str) -> list[str]:

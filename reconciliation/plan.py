@@ -67,7 +67,10 @@ def build_plan(
     rows, report, exc_supply = plan_capacity(rows, tables, products, cycle, horizon, settings)
     rows["reason"] = assign_reasons(rows, settings.tolerance)
     lead = rows["sku"].map(products["lead_time_months"]).fillna(0).to_numpy(int)
-    rows["order_release_period"] = periods_of_numbers(month_numbers(rows["period"]) - lead)
+    release = pd.Series(periods_of_numbers(month_numbers(rows["period"]) - lead),
+                        index=rows.index, dtype="object")
+    # SPEC: empty where nothing is ordered (receipts before cycle + lead time are already 0).
+    rows["order_release_period"] = release.where(rows["planned_receipts"] > 0, None)
     plan = rows[PLAN_COLUMNS + EXTRA_PLAN_COLUMNS].reset_index(drop=True)
 
     sh = get_table(tables, "sales_history")

@@ -183,3 +183,25 @@ def test_store_gets_every_row_once_with_the_run_columns_set(
     want = plan.set_index("sku")["consensus_demand"].astype(float).sort_index()
     pd.testing.assert_series_equal(got, want, check_dtype=False, check_names=False)
     assert fva_rows == 0  # absent optional table: nothing inserted
+
+
+def test_duckdb_store_keeps_quantities_exactly_as_parquet(tmp_path) -> None:
+    """Quantities are double precision in the store (a 32-bit REAL would round 0.1, 1e7+0.3)."""
+    import sqlalchemy as sa
+
+    frames = _frames(0.1)
+    plan = pd.concat([frames["consensus_plan"]] * 2, ignore_index=True)
+    plan["sku"] = ["A", "B", "C", "D"]
+    plan["consensus_demand"] = [0.1, 1e7 + 0.3, 123456.789, 1 / 3]
+    frames["consensus_plan"] = plan
+    parquet = tmp_path / "consensus_plan.parquet"
+    plan.to_parquet(parquet)
+    store = PlanStore(f"duckdb:///{tmp_path / 'sop.duckdb'}")
+    version = claim_version(tmp_path / "out", "2026-01", store, run_id=None)
+    store.publish("2026-01", version, frames, str(tmp_path / "out"), "sha")
+    with store.engine.connect() as conn:
+        stored = pd.read_sql(sa.text("SELECT * FROM consensus_plan ORDER BY sku"), conn)
+    store.dispose()
+    want = pd.read_parquet(parquet).sort_values("sku").reset_index(drop=True)
+    for col in ("consensus_demand", "planned_receipts", "projected_on_hand"):
+        assert stored[col].tolist() == want[col].tolist(), col

@@ -94,7 +94,8 @@ def test_lead_time_shortfall_is_labelled_and_explained() -> None:
     assert plan["shortfall"].sum() == 40                       # 100 needed before 2025-03, 60 held
     assert plan.loc["2025-03", "shortfall"] == 0
     assert plan.loc["2025-01", "planned_receipts"] == 0
-    assert plan["order_release_period"].tolist() == ["2024-11", "2024-12", "2025-01", "2025-02"]
+    # SPEC: empty where nothing is ordered, never before the cycle.
+    assert plan["order_release_period"].tolist() == [None, None, "2025-01", "2025-02"]
     lt = res.exceptions[res.exceptions["type"] == "LEAD_TIME_SHORTFALL"]
     assert len(lt) >= 1 and "lead time" in lt["message"].iloc[0]
 

@@ -62,3 +62,17 @@ def test_ample_capacity_cuts_only_what_lead_time_forbids(
     lt = res.exceptions[res.exceptions["type"] == "LEAD_TIME_SHORTFALL"]
     assert len(lt) == len(cut)
     assert set(res.capacity_report["status"]) <= {"ok", "short"}
+
+
+@settings(max_examples=15, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(params=WORLDS)
+def test_order_release_only_where_something_is_ordered(
+    world: Callable[..., Any], params: dict
+) -> None:
+    w = world(**params)
+    p = build_plan(w.tables, w.baseline, w.cycle, w.horizon).consensus_plan
+    ordered = p["planned_receipts"] > 0
+    assert p.loc[~ordered, "order_release_period"].isna().all()
+    release = p.loc[ordered, "order_release_period"]
+    assert release.notna().all() and (release >= w.cycle).all()

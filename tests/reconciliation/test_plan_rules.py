@@ -34,6 +34,9 @@ def test_a_built_plan_passes(good: tuple[Any, Any]) -> None:
     (lambda p: p.iloc[1:], "horizon months"),
     (lambda p: pd.concat([p, p.iloc[:1]]), "duplicate"),
     (lambda p: p.assign(order_release_period="1999-01"), "order_release_period"),
+    (lambda p: p.assign(order_release_period=p["order_release_period"].where(
+        p["planned_receipts"] > 0, p["period"])), "order_release_period set where"),
+    (lambda p: p.assign(order_release_period=None), "order_release_period != period"),
     (lambda p: p.assign(consensus_demand=p["consensus_demand"] * 3 + 1,
                         constrained_demand=p["constrained_demand"] * 3 + 1,
                         shortfall=p["shortfall"] * 3), "consensus_demand"),
@@ -84,3 +87,14 @@ def test_override_must_be_taken_as_decided(good: tuple[Any, Any]) -> None:
         p["period"] == ov["period"])
     p.loc[hit, ["consensus_demand", "constrained_demand"]] += 1
     assert any("override" in v for v in violations(w, p, res.capacity_report))
+
+
+def test_order_release_is_empty_without_receipts_and_never_before_cycle(
+    good: tuple[Any, Any]
+) -> None:
+    w, res = good
+    p = res.consensus_plan
+    ordered = p["planned_receipts"] > 0
+    assert ordered.any() and (~ordered).any()
+    assert p.loc[~ordered, "order_release_period"].isna().all()
+    assert (p.loc[ordered, "order_release_period"] >= w.cycle).all()
