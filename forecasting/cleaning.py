@@ -43,12 +43,14 @@ def _log(panel: Panel, rows: np.ndarray, cols: np.ndarray, before: np.ndarray,
     )
 
 
-def clean_promotions(panel: Panel, promotions: pd.DataFrame | None,
-                     window: int) -> tuple[np.ndarray, pd.DataFrame]:
+def clean_promotions(panel: Panel, promotions: pd.DataFrame | None, window: int,
+                     season_length: int = 1) -> tuple[np.ndarray, pd.DataFrame]:
     """Take past promotion months back to baseline.
 
     Rule: `cleaned = max(original / (1 + uplift/100), min(original, local level))`, where the
-    local level is the rolling median of the neighbouring non-promotion months. Dividing by
+    local level is the rolling median of the neighbouring non-promotion months, taken on the
+    seasonally adjusted series (`seasonal_index`) and multiplied back, so that a promotion
+    in a peak month is not floored at the trough's level. Dividing by
     the planned uplift uses the planners' own estimate (the one reconciliation adds back),
     and the local-level floor stops a promotion that did not lift sales from carving an
     artificial dip. Overlapping promotions in a month use the largest uplift (not compounded).
@@ -81,7 +83,10 @@ def clean_promotions(panel: Panel, promotions: pd.DataFrame | None,
     r, c, original, cells = r[keep], c[keep], original[keep], cells[keep]
     masked = values.copy()
     masked[r, c] = np.nan  # the local level must come from non-promotion months
-    level = rolling_median(masked, window)[r, c]
+    index = seasonal_index(masked, season_length)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        adjusted = np.where(index > 0, masked / index, np.nan)
+    level = (rolling_median(adjusted, window) * index)[r, c]
     deuplifted = original / (1.0 + cells["uplift_pct"].to_numpy() / 100.0)
     floor = np.where(np.isnan(level), deuplifted, np.minimum(original, level))
     cleaned = np.maximum(deuplifted, floor)
@@ -97,54 +102,87 @@ def clean_promotions(panel: Panel, promotions: pd.DataFrame | None,
     return values, log
 
 
+def seasonal_index(values: np.ndarray, season_length: int) -> np.ndarray:
+    """Multiplicative seasonal index per cell (same shape as `values`), 1 where unknown.
+
+    Classical ratio-to-moving-average: each month ÷ its centred moving average over one
+    season (2 x s for even s, NaN where the window is incomplete), the median ratio per
+    calendar month, normalised to mean 1. Only rows with two seasons of history get one.
+    Ratios to the season's own average, rather than an additive term, because seasonal
+    amplitude grows with the level: with peaks 25x troughs a single additive term per
+    calendar month cannot fit both the early and the late years.
+    A calendar month whose median ratio is 0 (usually no sales) has index 0.
+    """
+    n_rows, n_months = values.shape
+    index = np.ones_like(values, dtype=float)
+    if season_length < 2 or n_months < 2 * season_length:
+        return index
+    if season_length % 2:
+        weights = np.full(season_length, 1.0 / season_length)
+    else:
+        weights = np.full(season_length + 1, 1.0 / season_length)
+        weights[[0, -1]] = 0.5 / season_length
+    half = weights.size // 2
+    padded = np.pad(values, ((0, 0), (half, half)), constant_values=np.nan)
+    windows = np.lib.stride_tricks.sliding_window_view(padded, weights.size, axis=1)
+    average = np.sum(windows * weights, axis=2)  # NaN wherever the window is incomplete
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = np.where(average > 0, values / average, np.nan)
+    # Calendar position counted back from the last month so it lines up for every row.
+    pos = (np.arange(n_months) - n_months) % season_length
+    per_month = np.full((n_rows, season_length), np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        for p in range(season_length):  # season_length columns, vectorised over series
+            per_month[:, p] = np.nanmedian(ratio[:, pos == p], axis=1)
+        usable = (np.sum(~np.isnan(values), axis=1) >= 2 * season_length) & np.isfinite(
+            per_month).all(axis=1)
+        per_month = per_month / np.mean(per_month, axis=1, keepdims=True)
+    usable &= np.isfinite(per_month).all(axis=1)
+    index[usable] = per_month[usable][:, pos]
+    return index
+
+
 def clip_outliers(panel: Panel, values: np.ndarray, eligible: np.ndarray, season_length: int,
                   window: int, threshold: float) -> tuple[np.ndarray, pd.DataFrame]:
     """Clip outliers of the `eligible` rows to `level ± threshold·σ`.
 
-    Level = centred rolling median + a robust seasonal term (median residual of the same
-    calendar month, when the series has two seasons) so that a regular December peak is not
-    mistaken for an outlier; σ = 1.4826·MAD of the residuals from the rolling median per
-    series (floored at 10% of the series' median so flat series do not flag every wiggle),
-    the month itself left out of its median. Intermittent
-    series are not eligible: their spikes are the demand itself.
+    Works on the seasonally adjusted series `y / index` (`seasonal_index`; index 1 for
+    series with less than two seasons): level = its centred rolling median, the month
+    itself left out; σ = 1.4826·MAD of the residuals from that level per series (floored
+    at 10% of the adjusted series' median so flat series do not flag every wiggle).
+    Flagged months are clipped to `(level ± threshold·σ) · index`, at least 0. Adjusting
+    first matters at the ends of the history: there the rolling window is cut off, and on
+    the raw series the last months' median would come from one side of the season only
+    (a trough after a peak would look like a stock-out and be raised several-fold).
+    Calendar months with index 0 are left alone. Intermittent series are not eligible:
+    their spikes are the demand itself.
     """
     out = values.copy()
     rows = np.flatnonzero(eligible)
     if rows.size == 0 or values.shape[1] < 3:
         return out, pd.DataFrame(columns=CLEANING_COLUMNS)
     y = values[rows]
-    level = rolling_median(y, window, exclude_centre=True)
-    resid = y - level
-    n_months = y.shape[1]
-    seasonal = np.zeros_like(y)
-    span = np.sum(~np.isnan(y), axis=1)
-    if season_length > 1 and n_months >= 2 * season_length:
-        # Calendar position counted back from the last month so it lines up for every row.
-        pos = (np.arange(n_months) - n_months) % season_length
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            for p in range(season_length):  # season_length columns, vectorised over series
-                cols = pos == p
-                seasonal[:, cols] = np.nanmedian(resid[:, cols], axis=1)[:, None]
-        seasonal[span < 2 * season_length] = 0.0
-        seasonal = np.nan_to_num(seasonal)
-    resid2 = resid - seasonal
+    index = seasonal_index(y, season_length)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        adjusted = np.where(index > 0, y / index, np.nan)
+    level = rolling_median(adjusted, window, exclude_centre=True)
+    resid = adjusted - level
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        # σ from the residual *before* the seasonal term: that term is a median of only a
-        # few years that includes the month itself, which would shrink the spread again.
         centre = np.nanmedian(resid, axis=1, keepdims=True)
         sigma = MAD_TO_SIGMA * np.nanmedian(np.abs(resid - centre), axis=1, keepdims=True)
-        sigma = np.maximum(sigma, 0.1 * np.nanmedian(np.abs(y), axis=1, keepdims=True))
+        sigma = np.maximum(sigma, 0.1 * np.nanmedian(np.abs(adjusted), axis=1, keepdims=True))
     sigma = np.nan_to_num(sigma, nan=0.0)
     with np.errstate(invalid="ignore"):
-        flagged = (np.abs(resid2) > threshold * sigma) & (sigma > 0) & ~np.isnan(y)
+        flagged = (np.abs(resid) > threshold * sigma) & (sigma > 0) & np.isfinite(resid)
     fr, fc = np.nonzero(flagged)
     if fr.size == 0:
         return out, pd.DataFrame(columns=CLEANING_COLUMNS)
-    bound = level + seasonal + np.sign(resid2) * threshold * sigma
+    bound = (level + np.sign(resid) * threshold * sigma) * index
     clipped = np.maximum(bound[fr, fc], 0.0)
     out[rows[fr], fc] = clipped
-    detail = [f"outside median ± {threshold:g}σ (σ={s:.3g})" for s in sigma[fr, 0]]
+    detail = [f"outside seasonally adjusted median ± {threshold:g}σ (σ={s:.3g}, index {i:.3g})"
+              for s, i in zip(sigma[fr, 0], index[fr, fc], strict=True)]
     log = _log(panel, rows[fr], fc, y[fr, fc], clipped, "outlier", detail)
     return out, log
