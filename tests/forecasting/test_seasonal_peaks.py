@@ -139,3 +139,19 @@ def test_guard_picks_best_cv_single_inside_the_envelope() -> None:
     off = BaselineSettings(envelope_factor=None)
     same, none = _guard(chosen, means, errors, names, mset, history, off)
     assert same[0] == chosen[0] and none[0] is None
+
+
+def test_real_spike_and_stock_out_still_cleaned_on_peaked_seasons() -> None:
+    """A 4x spike in a trough month and a peak month lost to a stock-out (x0.2) are still
+    found and moved back towards their usual level; little else is touched."""
+    y = peaked_series(4)
+    clean = y.copy()
+    trough, peak = 100 + int(np.argmin(y[100:112])), 150 + int(np.argmax(y[150:162]))
+    y[trough] *= 4.0
+    y[peak] *= 0.2
+    log = fit_baselines(_history({"P": y}), horizon=HORIZON).cleaning.set_index("period")
+    months = horizon_periods(START, y.size)
+    assert {months[trough], months[peak]} <= set(log.index)
+    assert log.loc[months[trough], "cleaned"] < 2.0 * clean[trough]
+    assert log.loc[months[peak], "cleaned"] > 0.5 * clean[peak]
+    assert len(log) <= 6
