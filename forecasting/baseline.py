@@ -32,7 +32,11 @@ from forecasting.models import ModelSet, intermittent_set, seasonal_set
 from forecasting.panel import KEY, Panel, build_panel
 
 SELECTION_COLUMNS = [*KEY, "demand_class", "model", "cv_error", "runner_up", "runner_up_error",
-                     "history_months", "interval_method"]
+                     "history_months", "interval_method", "guardrail"]
+
+
+class ImplausibleForecastError(ValueError):
+    """Raised by `BaselineResult.raise_for_guardrail` when forecasts left their envelope."""
 
 
 class BaselineSettings(BaseModel):
@@ -93,6 +97,16 @@ class BaselineSettings(BaseModel):
         default=3.5, gt=0, description="Clip beyond rolling median ± this many robust sigmas.")
     cleaning_window: int = Field(
         default=7, ge=3, description="Months in the centred rolling median (odd).")
+    envelope_factor: float | None = Field(
+        default=3.0, gt=1.0,
+        description="Guardrail: a model forecast whose maximum exceeds this many times the "
+        "maximum of the series' raw history over the last `envelope_months` is implausible; "
+        "the series falls back to the best single candidate on its CV windows that stays "
+        "inside, and `selection.guardrail` says why. None = off.")
+    envelope_months: int | None = Field(
+        default=None, ge=1,
+        description="Months of recent history the envelope's maximum is taken over; None = "
+        "3 x season_length.")
     hierarchy: Literal["none", "mint_shrink"] = Field(
         default="none",
         description="`mint_shrink`: reconcile the sku x location forecasts with forecasts of "
@@ -126,6 +140,16 @@ class BaselineResult:
     cleaning: pd.DataFrame
     selection: pd.DataFrame
 
+    def raise_for_guardrail(self) -> None:
+        """Raise `ImplausibleForecastError` naming every series whose forecast the guardrail
+        replaced (series, rejected model and reason), for callers that prefer to stop."""
+        hits = self.selection[self.selection["guardrail"].notna()]
+        if len(hits):
+            lines = [f"{r.sku}/{r.location}: {r.guardrail}" for r in hits.itertuples()]
+            raise ImplausibleForecastError(
+                f"{len(hits)} series had a forecast outside the envelope of their history: "
+                + "; ".join(lines))
+
 
 @dataclass
 class _GroupForecast:
@@ -138,6 +162,7 @@ class _GroupForecast:
     runner_up: np.ndarray
     runner_up_error: np.ndarray
     interval_method: np.ndarray
+    guardrail: np.ndarray  # None, or why the first choice was replaced
 
 
 def fit_baselines(history: pd.DataFrame, horizon: int, settings: BaselineSettings | None = None,
@@ -175,7 +200,7 @@ def fit_baselines(history: pd.DataFrame, horizon: int, settings: BaselineSetting
     panel = build_panel(history, cycle, extra)
     in_history = pd.MultiIndex.from_frame(panel.keys).isin(
         pd.MultiIndex.from_frame(history[KEY]))
-    values, promo_log = (clean_promotions(panel, promotions, settings.cleaning_window)
+    values, promo_log = (clean_promotions(panel, promotions, settings.cleaning_window, s)
                          if settings.clean_promotions else (panel.values.copy(), None))
     classes = classify_demand(values, min_history)
     outlier_log = None
@@ -204,7 +229,8 @@ def fit_baselines(history: pd.DataFrame, horizon: int, settings: BaselineSetting
         parts.append(_GroupForecast(
             rows=new_rows, model=cold.model, mean=cold.mean, lo=cold.lo, hi=cold.hi,
             cv_error=np.full(n, np.nan), runner_up=np.full(n, None, dtype=object),
-            runner_up_error=np.full(n, np.nan), interval_method=np.full(n, "cold_start")))
+            runner_up_error=np.full(n, np.nan), interval_method=np.full(n, "cold_start"),
+            guardrail=np.full(n, None, dtype=object)))
 
     forecast, selection = _assemble(panel, values, classes, parts, cycle, horizon, levels)
     if settings.hierarchy == "mint_shrink":
@@ -349,7 +375,10 @@ def _fit_group(panel: Panel, values: np.ndarray, rows: np.ndarray, mset: ModelSe
             errors[:, names.index(c)] = np.inf
     errors[~final_ok] = np.inf
 
-    chosen, runner = _select(errors, names, mset, settings.selection_margin, final_ok)
+    chosen = _select(errors, names, mset, settings.selection_margin, final_ok)
+    chosen, guardrail = _guard(chosen, means, errors, names, mset, panel.values[rows],
+                               settings)
+    runner = _runner_up(errors, chosen)
     has_cv = np.zeros(n, dtype=bool)
     has_cv[cv_pos] = True
     chosen_name = np.array([names[j] if j >= 0 else "Mean(history)" for j in chosen], dtype=object)
@@ -383,7 +412,8 @@ def _fit_group(panel: Panel, values: np.ndarray, rows: np.ndarray, mset: ModelSe
     runner_err = np.where(runner >= 0, errors[np.arange(n), np.maximum(runner, 0)], np.nan)
     return _GroupForecast(rows=rows, model=chosen_name, mean=mean, lo=lo, hi=hi,
                           cv_error=relative(chosen_err), runner_up=runner_name,
-                          runner_up_error=relative(runner_err), interval_method=method)
+                          runner_up_error=relative(runner_err), interval_method=method,
+                          guardrail=guardrail)
 
 
 def _order(df: pd.DataFrame, rows: np.ndarray, per_series: int,
@@ -401,8 +431,8 @@ def _order(df: pd.DataFrame, rows: np.ndarray, per_series: int,
 
 
 def _select(errors: np.ndarray, names: list[str], mset: ModelSet, margin: float,
-            final_ok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Chosen and runner-up candidate index per series (-1 = none).
+            final_ok: np.ndarray) -> np.ndarray:
+    """Chosen candidate index per series (-1 = none).
 
     With CV and `mset.per_series`: the default ensemble unless another candidate's CV error
     is `margin` lower; otherwise always the default.
@@ -426,12 +456,70 @@ def _select(errors: np.ndarray, names: list[str], mset: ModelSet, margin: float,
         chosen[take] = j
         need &= ~take
     chosen[need] = -1
-    # Runner-up: the best CV candidate other than the chosen one.
+    return chosen
+
+
+def _runner_up(errors: np.ndarray, chosen: np.ndarray) -> np.ndarray:
+    """The best CV candidate other than the chosen one (-1 = none)."""
+    n = errors.shape[0]
     masked = errors.copy()
     masked[np.arange(n), np.maximum(chosen, 0)] = np.inf
     runner = np.argmin(masked, axis=1)
-    runner = np.where(np.isfinite(masked[np.arange(n), runner]), runner, -1)
-    return chosen, runner
+    return np.where(np.isfinite(masked[np.arange(n), runner]), runner, -1)
+
+
+def envelope_cap(history: np.ndarray, factor: float, months: int) -> np.ndarray:
+    """Upper end of the plausible envelope per row: `factor` x the maximum of the raw
+    history's last `months` months (NaN where that maximum is not positive: no reference)."""
+    recent = history[:, -months:]
+    with np.errstate(invalid="ignore"), np.testing.suppress_warnings() as sup:
+        sup.filter(RuntimeWarning)  # all-NaN rows (no history)
+        top = np.nanmax(recent, axis=1) if recent.shape[1] else np.full(len(history), np.nan)
+    return np.where(top > 0, factor * top, np.nan)
+
+
+def _guard(chosen: np.ndarray, means: dict[str, np.ndarray], errors: np.ndarray,
+           names: list[str], mset: ModelSet, history: np.ndarray,
+           settings: BaselineSettings) -> tuple[np.ndarray, np.ndarray]:
+    """Replace a chosen forecast that leaves the envelope of its own history.
+
+    Envelope: max(forecast) <= `envelope_factor` x max(raw history of the last
+    `envelope_months`). Where the chosen candidate exceeds it, the series takes the single
+    (non-ensemble) candidate with the lowest CV error that stays inside (`fallback_only`
+    ones last), without CV the first inside along the fallback chain; if none is inside,
+    the series' own mean (`Mean(history)`). Returns the new choice and, per series, None or
+    the reason (rejected model, its maximum, the cap and the replacement).
+    """
+    n = chosen.size
+    reason = np.full(n, None, dtype=object)
+    if settings.envelope_factor is None or n == 0:
+        return chosen, reason
+    months = settings.envelope_months or 3 * settings.season_length
+    cap = envelope_cap(history, settings.envelope_factor, months)
+    with np.errstate(invalid="ignore"), np.testing.suppress_warnings() as sup:
+        sup.filter(RuntimeWarning)
+        top = np.stack([np.nanmax(means[c], axis=1) for c in names], axis=1)
+        inside = np.isfinite(top) & ~(top > cap[:, None])  # no cap (NaN): inside
+    rows = np.arange(n)
+    bad = (chosen >= 0) & ~inside[rows, np.maximum(chosen, 0)]
+    if not bad.any():
+        return chosen, reason
+    out = chosen.copy()
+    singles = [names.index(m.alias) for m in mset.models]
+    primary = [j for j in singles if names[j] not in mset.fallback_only]
+    last = [j for j in singles if names[j] in mset.fallback_only]
+    chain = [names.index(c) for c in mset.fallbacks]
+    for i in np.flatnonzero(bad):
+        scored = sorted((errors[i, j], j) for j in primary if inside[i, j]
+                        and np.isfinite(errors[i, j]))
+        pick = scored[0][1] if scored else next(
+            (j for j in [*chain, *last] if inside[i, j]), -1)
+        out[i] = pick
+        new = names[pick] if pick >= 0 else "Mean(history)"
+        reason[i] = (f"{names[chosen[i]]} forecast max {top[i, chosen[i]]:.6g} > "
+                     f"{settings.envelope_factor:g} x history max of the last {months} months "
+                     f"({cap[i] / settings.envelope_factor:.6g}); replaced by {new}")
+    return out, reason
 
 
 def _naive_mae(history: np.ndarray) -> np.ndarray:
@@ -555,6 +643,7 @@ def _assemble(panel: Panel, values: np.ndarray, classes: np.ndarray,
         sel.loc[p.rows, "runner_up"] = p.runner_up
         sel.loc[p.rows, "runner_up_error"] = p.runner_up_error
         sel.loc[p.rows, "interval_method"] = p.interval_method
+        sel.loc[p.rows, "guardrail"] = p.guardrail
     # Demand is never negative: floor everything at zero, then force the bounds to nest.
     mean = np.maximum(np.nan_to_num(mean), 0.0)
     narrow, wide = levels[0], levels[-1]
