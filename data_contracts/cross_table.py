@@ -14,10 +14,11 @@ SKU_TABLES = (
     "promotions",
     "forecast_history",
     "overrides",
+    "customer_orders",
 )
 LOCATION_TABLES = SKU_TABLES
 # Tables whose SKU × locations are planned (SPEC "What is planned").
-PLANNED_TABLES = ("sales_history", "sales_forecast", "inventory", "open_orders")
+PLANNED_TABLES = ("sales_history", "sales_forecast", "inventory", "open_orders", "customer_orders")
 
 
 def _reference(

@@ -116,10 +116,11 @@ def _cross_table() -> list[str]:
         "- Every `sku` in any table exists in `products` (rule `sku not in products`).",
         "- Every `location` in any table exists in `warehouses` (`location not in warehouses`).",
         "- A `family` named in `sales_forecast` exists in `products` (`family not in products`).",
-        "- Every location that is planned (appears in sales_history, sales_forecast, inventory "
-        "or open_orders) has an every-month `warehouses` row (empty `period`). When the caller "
-        "passes the horizon (`validate_inputs(..., horizon=N)`), dated rows for every month of "
-        "the horizon are accepted instead. A dated row overrides the every-month row.",
+        "- Every location that is planned (appears in sales_history, sales_forecast, inventory, "
+        "open_orders or customer_orders) has an every-month `warehouses` row (empty `period`). "
+        "When the caller passes the horizon (`validate_inputs(..., horizon=N)`), dated rows for "
+        "every month of the horizon are accepted instead. A dated row overrides the every-month "
+        "row.",
         f"- {', '.join(MUST_HAVE_ROWS)} must have rows; the other tables may be empty.",
         "- With the previous cycle's inputs (`previous=`), months of `sales_history` whose "
         f"total changed by more than {RESTATEMENT_SHARE:.0%} give a `warning` "

@@ -191,6 +191,20 @@ class Overrides(InputContract):
         unique = INPUT_KEYS["overrides"]
 
 
+class CustomerOrders(InputContract):
+    """Orders customers have already booked; consensus demand is never below them."""
+
+    sku: Series[str] = pa.Field(description="SKU")
+    location: Series[str] = pa.Field(description="location")
+    period: Series[str] = pa.Field(
+        str_matches=MONTH_REGEX, description="delivery month, the cycle or later"
+    )
+    qty: Series[float] = pa.Field(gt=0, finite=True, description="units booked")
+
+    class Config:
+        unique = INPUT_KEYS["customer_orders"]
+
+
 INPUT_MODELS: Final[dict[str, type[InputContract]]] = {
     "sales_history": SalesHistory,
     "sales_forecast": SalesForecast,
@@ -201,6 +215,7 @@ INPUT_MODELS: Final[dict[str, type[InputContract]]] = {
     "promotions": Promotions,
     "forecast_history": ForecastHistory,
     "overrides": Overrides,
+    "customer_orders": CustomerOrders,
 }
 
 # Rules that depend on the cycle: table -> column -> (operator, readable rule).
@@ -208,6 +223,7 @@ CYCLE_RULES: Final[dict[str, dict[str, tuple[str, str]]]] = {
     "sales_history": {"period": ("lt", "must be before the cycle {cycle}")},
     "sales_forecast": {"period": ("ge", "must be the cycle {cycle} or later")},
     "open_orders": {"period": ("ge", "must be the cycle {cycle} or later")},
+    "customer_orders": {"period": ("ge", "must be the cycle {cycle} or later")},
 }
 
 

@@ -30,7 +30,7 @@ MAX_LISTED = 5  # sample rows named per violated rule
 
 # The input tables the rules read; a caller that loads only some inputs loads these.
 RULE_INPUTS = ("sales_history", "sales_forecast", "products", "promotions", "inventory",
-               "open_orders", "warehouses", "overrides")
+               "open_orders", "warehouses", "overrides", "customer_orders")
 
 
 def _table(tables: dict[str, pd.DataFrame], name: str) -> pd.DataFrame:
@@ -144,11 +144,15 @@ def _check_rows(
     window = set(periods)
     sf = _table(tables, "sales_forecast")
     sf = sf[_text(sf["period"]).isin(window)]
+    co = _table(tables, "customer_orders")
+    booked = co[_text(co["period"]).isin(window) & (_num(co["qty"]) > 0)]
+    booked_keys = set(zip(_text(booked["sku"]), _text(booked["location"]), strict=True))
     direct = []
     for name, frame in (("sales_history", _table(tables, "sales_history")),
                         ("sales_forecast", sf[_text(sf["sku"]) != ""]),
                         ("inventory", _table(tables, "inventory")),
-                        ("open_orders", _table(tables, "open_orders"))):
+                        ("open_orders", _table(tables, "open_orders")),
+                        ("customer_orders", booked)):
         # Distinct pairs before normalising: history has one row per key x month.
         frame = frame[KEY].drop_duplicates()
         direct.append(pd.DataFrame({"sku": _text(frame["sku"]),
@@ -168,7 +172,7 @@ def _check_rows(
     status = products["status"]
     d_status = d["sku"].map(status).fillna("active")
     need = {k for k, st in zip(zip(d["sku"], d["location"], strict=True), d_status, strict=True)
-            if st != "phase_out" or k in stock or k in sales}
+            if st != "phase_out" or k in stock or k in sales or k in booked_keys}
     absent = sorted(need - planned)
     if absent:
         out.append(f"{len(absent)} key(s) in the inputs are not planned, "
@@ -433,6 +437,12 @@ def _check_consensus(
     q = q.merge(ov.drop_duplicates(ROW_KEY, keep="last"), on=ROW_KEY, how="left")
     has_ov = q["ov"].notna()
 
+    co = _table(tables, "customer_orders")
+    co = pd.DataFrame({"sku": _text(co["sku"]), "location": _text(co["location"]),
+                       "period": _text(co["period"]), "booked": _num(co["qty"]).clip(lower=0)})
+    q = q.merge(co.groupby(ROW_KEY, as_index=False)["booked"].sum(), on=ROW_KEY, how="left")
+    booked = q["booked_qty"] = q["booked"].fillna(0.0)
+
     cons = q["consensus_demand"]
     bad_ov = q[has_ov & ~_close(cons, q["ov"], tol)]
     if not bad_ov.empty:
@@ -443,11 +453,22 @@ def _check_consensus(
     lo = np.minimum(q["pab"], q["sales_forecast"])
     hi = np.maximum(q["pab"], q["sales_forecast"])
     slack = tol * np.maximum(1.0, hi)
-    between = q[~has_ov & q["has_sales"] & ((cons < lo - slack) | (cons > hi + slack))]
+    # Booked customer orders above the bounds set consensus to the booked quantity.
+    above = booked > np.where(q["has_sales"], hi, q["pab"]) + slack
+    not_booked = q[~has_ov & above & ~_close(cons, booked, tol)]
+    if not not_booked.empty:
+        out.append("consensus_demand != booked customer orders where they exceed the consensus "
+                   f"bounds: {_sample(not_booked, [*ROW_KEY, 'consensus_demand', 'booked_qty'])}")
+    below = q[~has_ov & (cons < booked - slack)]
+    if not below.empty:
+        out.append("consensus_demand below booked customer orders: "
+                   f"{_sample(below, [*ROW_KEY, 'consensus_demand', 'booked_qty'])}")
+    between = q[~has_ov & ~above & q["has_sales"] & ((cons < lo - slack) | (cons > hi + slack))]
     if not between.empty:
         out.append("consensus_demand not between the promo-adjusted baseline and the sales "
                    f"number: {_sample(between, [*ROW_KEY, 'consensus_demand', 'pab', 'sales_forecast'])}")  # noqa: E501
-    no_sales = q[~has_ov & ~q["has_sales"] & ~_close(cons, q["pab"], tol)]
+    expect = np.maximum(q["pab"], booked)
+    no_sales = q[~has_ov & ~above & ~q["has_sales"] & ~_close(cons, expect, tol)]
     if not no_sales.empty:
         out.append("consensus_demand != promo-adjusted baseline where sales submitted no number: "
                    f"{_sample(no_sales, [*ROW_KEY, 'consensus_demand', 'pab'])}")

@@ -13,6 +13,7 @@ INPUT_TABLES: Final[dict[str, bool]] = {
     "promotions": False,
     "forecast_history": False,
     "overrides": False,
+    "customer_orders": False,
 }
 
 INPUT_COLUMNS: Final[dict[str, list[str]]] = {
@@ -31,6 +32,7 @@ INPUT_COLUMNS: Final[dict[str, list[str]]] = {
     "promotions": ["promo_id", "sku", "location", "start_period", "end_period", "uplift_pct"],
     "forecast_history": ["cycle", "sku", "location", "period", "qty", "submitted_by"],
     "overrides": ["sku", "location", "period", "qty", "reason", "approved_by"],
+    "customer_orders": ["sku", "location", "period", "qty"],
 }
 
 # Columns a table may omit (SPEC: "optional").
@@ -79,6 +81,7 @@ INPUT_KEYS: Final[dict[str, list[str]]] = {
     "promotions": ["promo_id", "sku", "location"],
     "forecast_history": ["cycle", "sku", "location", "period", "submitted_by"],
     "overrides": ["sku", "location", "period"],
+    "customer_orders": ["sku", "location", "period"],
 }
 
 OUTPUT_KEYS: Final[dict[str, list[str]]] = {

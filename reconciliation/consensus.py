@@ -2,7 +2,9 @@
 
 consensus = ref + w * (sales - ref), ref = promo-adjusted baseline, w in [0, 1] from `trust`,
 so it always lies between the promo-adjusted baseline and the sales number (inclusive). Where
-sales submitted no number it is the promo-adjusted baseline; an override replaces it as decided.
+sales submitted no number it is the promo-adjusted baseline. Booked customer_orders come before
+both: where they exceed that number, consensus is the booked quantity (exception
+CUSTOMER_ORDERS_ABOVE_CONSENSUS). An override replaces it as decided, orders or not.
 """
 
 import numpy as np
@@ -13,7 +15,7 @@ from data_contracts.periods import horizon_periods
 from reconciliation.family_split import family_rows_of, split_family_forecast
 from reconciliation.inputs import get_table, number, text
 from reconciliation.promotions import EXCEPTION_COLUMNS, clean_promotions, uplift_by_month
-from reconciliation.scope import split_targets
+from reconciliation.scope import booked_orders, split_targets
 from reconciliation.settings import PlanSettings
 from reconciliation.trust import estimate_trust, sales_weights, team_of
 
@@ -21,7 +23,7 @@ KEY = ["sku", "location"]
 ROW_KEY = ["sku", "location", "period"]
 Z95, Z80 = 1.959964, 1.281552
 DEMAND_ONLY_COLUMNS = ["lo_80", "hi_80", "lo_95", "hi_95", "promo_ids", "override_qty",
-                       "override_reason", "approved_by"]
+                       "override_reason", "approved_by", "booked_qty"]
 
 
 def plan_grid(keys: pd.DataFrame, cycle: str, horizon: int) -> pd.DataFrame:
@@ -172,13 +174,40 @@ def build_demand(
     rows["consensus_demand"] = np.where(
         rows["has_sales"], ref + rows["sales_weight"] * (rows["sales_forecast"] - ref), ref
     )
+    rows, orders_exc = apply_customer_orders(rows, tables, cycle, horizon)
     rows, override_exc = apply_overrides(rows, tables, cycle, horizon)
-    exceptions += [override_exc, plausibility_exceptions(rows)]
+    exceptions += [orders_exc, override_exc, plausibility_exceptions(rows)]
     exc = pd.concat([e for e in exceptions if not e.empty], ignore_index=True) \
         if any(not e.empty for e in exceptions) else pd.DataFrame(columns=EXCEPTION_COLUMNS)
     # Only the exceptions above need these; the capacity plan copies the rows while it sorts
     # them, so dropping them here keeps ~120 MB per million plan rows out of that copy.
     return rows.drop(columns=DEMAND_ONLY_COLUMNS), trust, exc
+
+
+def apply_customer_orders(
+    rows: pd.DataFrame, tables: dict[str, pd.DataFrame], cycle: str, horizon: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Raise consensus to the booked customer orders where they exceed it (before overrides).
+
+    Adds `booked_qty` (0 where none). Each raised row is reported as an `info` exception
+    CUSTOMER_ORDERS_ABOVE_CONSENSUS naming the booked units and the consensus they replaced.
+    """
+    co = booked_orders(tables, cycle, horizon).groupby(ROW_KEY, as_index=False)["qty"].sum()
+    rows = rows.merge(co.rename(columns={"qty": "booked_qty"}), on=ROW_KEY, how="left")
+    rows["booked_qty"] = rows["booked_qty"].fillna(0.0)
+    raised = rows["booked_qty"] > rows["consensus_demand"] + 1e-9
+    r = rows[raised]
+    exc = pd.DataFrame({
+        "sku": r["sku"], "location": r["location"], "period": r["period"],
+        "type": "CUSTOMER_ORDERS_ABOVE_CONSENSUS", "severity": "info",
+        "message": [
+            f"booked customer orders {b:,.0f} units exceed the consensus {c:,.0f} units by "
+            f"{b - c:,.0f}; consensus_demand set to the booked {b:,.0f}"
+            for b, c in zip(r["booked_qty"], r["consensus_demand"], strict=True)
+        ],
+    }, columns=EXCEPTION_COLUMNS).reset_index(drop=True)
+    rows["consensus_demand"] = np.where(raised, rows["booked_qty"], rows["consensus_demand"])
+    return rows, exc
 
 
 def apply_overrides(

@@ -13,14 +13,24 @@ def _keys(df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({"sku": text(df["sku"]), "location": text(df["location"])})
 
 
+def booked_orders(tables: dict[str, pd.DataFrame], cycle: str, horizon: int) -> pd.DataFrame:
+    """customer_orders rows in the horizon with qty > 0: sku, location, period (text), qty."""
+    periods = set(horizon_periods(cycle, horizon))
+    co = get_table(tables, "customer_orders")
+    co = pd.DataFrame({"sku": text(co["sku"]), "location": text(co["location"]),
+                       "period": text(co["period"]), "qty": number(co["qty"])})
+    return co[co["period"].isin(periods) & (co["qty"] > 0)].reset_index(drop=True)
+
+
 def base_keys(tables: dict[str, pd.DataFrame], cycle: str, horizon: int) -> pd.DataFrame:
-    """(sku, location) named directly: history, SKU-level forecast rows, inventory, open orders."""
+    """(sku, location) named directly: history, SKU-level forecast rows, inventory, open orders
+    and customer orders booked in the horizon."""
     periods = set(horizon_periods(cycle, horizon))
     forecast = get_table(tables, "sales_forecast")
     forecast = forecast[text(forecast["period"]).isin(periods) & (text(forecast["sku"]) != "")]
     base = pd.concat(
         [_keys(get_table(tables, name)) for name in ("sales_history", "inventory", "open_orders")]
-        + [_keys(forecast)],
+        + [_keys(forecast), booked_orders(tables, cycle, horizon)[KEY]],
         ignore_index=True,
     ).drop_duplicates()
     return base[(base["sku"] != "") & (base["location"] != "")].reset_index(drop=True)
@@ -38,8 +48,9 @@ def planned_keys(tables: dict[str, pd.DataFrame], cycle: str, horizon: int) -> p
     """The (sku, location) pairs to plan, sorted, plus the flags that put them there.
 
     Planned: every pair in sales_history, sales_forecast (family rows count for the SKUs they are
-    split over, see `family_split`), inventory or open_orders -- except phase_out SKUs with
-    neither a sales number (a forecast qty > 0 in the horizon) nor stock (on hand or open orders).
+    split over, see `family_split`), inventory, open_orders or customer_orders (booked in the
+    horizon) -- except phase_out SKUs with neither a sales number (a forecast qty > 0 in the
+    horizon) nor stock (on hand or open orders) nor a booked customer order.
     Columns: sku, location, has_sales, has_stock, from_family.
     """
     periods = set(horizon_periods(cycle, horizon))
@@ -73,5 +84,8 @@ def planned_keys(tables: dict[str, pd.DataFrame], cycle: str, horizon: int) -> p
     for flag in ("has_sales", "has_stock", "from_family"):
         keys[flag] = keys[flag].astype("boolean").fillna(False).astype(bool)
     status = keys["sku"].map(products["status"]).fillna("active")
-    keep = (status != "phase_out") | keys["has_sales"] | keys["has_stock"]
+    booked = set(zip(*[booked_orders(tables, cycle, horizon)[c] for c in KEY], strict=True))
+    has_orders = pd.Series([k in booked for k in zip(keys["sku"], keys["location"], strict=True)],
+                           index=keys.index, dtype=bool)
+    keep = (status != "phase_out") | keys["has_sales"] | keys["has_stock"] | has_orders
     return keys[keep].sort_values(KEY).reset_index(drop=True)

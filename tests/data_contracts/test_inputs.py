@@ -489,3 +489,24 @@ def test_100k_history_rows_all_pass(world: World, as_read: AsRead) -> None:
     result = validate_inputs(world, CYCLE)
     assert len(result.tables["sales_history"]) == len(keys)
     assert result.rejects.empty
+
+
+@pytest.mark.parametrize(("row", "pattern"), [
+    ({"sku": "A1", "location": "DC-N", "period": add_months(CYCLE, -1), "qty": "5"},
+     r"customer_orders\.period: must be the cycle 2025-06 or later"),
+    ({"sku": "A1", "location": "DC-N", "period": CYCLE, "qty": "0"},
+     r"customer_orders\.qty: must be > 0"),
+    ({"sku": "ZZ", "location": "DC-N", "period": CYCLE, "qty": "5"},
+     r"customer_orders\.sku: sku not in products"),
+    ({"sku": "A1", "location": "NOWHERE", "period": CYCLE, "qty": "5"},
+     r"customer_orders\.location: location not in warehouses"),
+])
+def test_customer_orders_contract(world: World, as_read: AsRead, row: dict,
+                                  pattern: str) -> None:
+    good = {"sku": "A1", "location": "DC-N", "period": add_months(CYCLE, 1), "qty": "30"}
+    assert "customer_orders" in validate_inputs(
+        {**world, "customer_orders": as_read([good])}, CYCLE).tables
+    with pytest.raises(ContractBreach, match=pattern):
+        validate_inputs({**world, "customer_orders": as_read([good, row])}, CYCLE)
+    with pytest.raises(ContractBreach, match=r"customer_orders.*duplicate|unique|duplicate"):
+        validate_inputs({**world, "customer_orders": as_read([good, good])}, CYCLE)

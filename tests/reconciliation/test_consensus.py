@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from data_contracts.tables import REASON_CODES
 from reconciliation import PlanSettings, build_plan
 from reconciliation.consensus import percentile_label
 from reconciliation.trust import estimate_trust
@@ -124,3 +125,41 @@ def test_trust_shrinks_an_optimistic_team() -> None:
     up = trust.loc["up"]
     assert up["n_obs"] == 9 and np.isclose(up["bias"], 0.5)
     assert up["w_fit"] == 0.0 and up["weight"] < PlanSettings().prior_weight_up
+
+
+def _orders(rows: list[tuple[str, str, str, float]]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=["sku", "location", "period", "qty"])
+
+
+def test_booked_customer_orders_put_a_floor_under_consensus() -> None:
+    orders = _orders([("A", "W", "2025-01", 400.0), ("A", "W", "2025-02", 10.0)])
+    tables, baseline = small_tables([150.0, 60.0, 103.0], customer_orders=orders)
+    res = build_plan(tables, baseline, CYCLE, 3)
+    plan = res.consensus_plan.set_index("period")
+    assert plan.loc["2025-01", "consensus_demand"] == 400.0  # booked beats sales and baseline
+    below = build_plan(*small_tables([150.0, 60.0, 103.0]), CYCLE, 3).consensus_plan
+    assert np.isclose(plan.loc["2025-02", "consensus_demand"],
+                      below.set_index("period").loc["2025-02", "consensus_demand"])
+    exc = res.exceptions[res.exceptions["type"] == "CUSTOMER_ORDERS_ABOVE_CONSENSUS"]
+    assert list(exc["period"]) == ["2025-01"] and "400" in exc["message"].iloc[0]
+    assert set(plan["reason"]) <= set(REASON_CODES)
+
+
+def test_override_still_beats_booked_customer_orders() -> None:
+    orders = _orders([("A", "W", "2025-02", 400.0)])
+    ov = pd.DataFrame({"sku": ["A"], "location": ["W"], "period": ["2025-02"], "qty": [7.0],
+                       "reason": ["deal"], "approved_by": ["CEO"]})
+    tables, baseline = small_tables(None, customer_orders=orders, overrides=ov)
+    row = build_plan(tables, baseline, CYCLE, 3).consensus_plan.set_index("period").loc["2025-02"]
+    assert row["consensus_demand"] == 7.0 and row["reason"] == "OVERRIDE"
+
+
+def test_customer_order_keys_are_planned() -> None:
+    orders = _orders([("B", "W", "2025-03", 5.0)])
+    tables, baseline = small_tables(None, customer_orders=orders)
+    tables["products"] = pd.concat([tables["products"], pd.DataFrame(
+        {"sku": ["B"], "family": ["F"], "units_per_pallet": [10.0], "lead_time_months": [0],
+         "unit_cost": [1.0], "status": ["phase_out"]})], ignore_index=True)
+    plan = build_plan(tables, baseline, CYCLE, 3).consensus_plan
+    b = plan[plan["sku"] == "B"].set_index("period")
+    assert len(b) == 3 and b.loc["2025-03", "consensus_demand"] == 5.0

@@ -98,3 +98,18 @@ def test_order_release_is_empty_without_receipts_and_never_before_cycle(
     assert ordered.any() and (~ordered).any()
     assert p.loc[~ordered, "order_release_period"].isna().all()
     assert (p.loc[ordered, "order_release_period"] >= w.cycle).all()
+
+
+def test_consensus_below_booked_customer_orders_is_caught(good: tuple[Any, Any]) -> None:
+    w, res = good
+    p = res.consensus_plan
+    row = p[~p["reason"].eq("OVERRIDE")].iloc[0]
+    booked = float(row["consensus_demand"]) + 50.0
+    tables = {**w.tables, "customer_orders": pd.DataFrame(
+        {"sku": [row["sku"]], "location": [row["location"]], "period": [row["period"]],
+         "qty": [booked]})}
+    found = check_plan_rules(p, res.capacity_report, tables, w.cycle, w.horizon)
+    assert any("booked customer orders" in v for v in found), found
+    rebuilt = build_plan(tables, w.baseline, w.cycle, w.horizon)
+    assert check_plan_rules(rebuilt.consensus_plan, rebuilt.capacity_report, tables, w.cycle,
+                            w.horizon) == []
