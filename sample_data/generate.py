@@ -75,6 +75,8 @@ def generate_world(
         "forecast_history": subs.forecast_history,
         "overrides": overrides,
     }
+    # Drawn last so every other table stays as it was for a given seed.
+    tables["customer_orders"] = _customer_orders(rng, cat, axis, demand)
     tables = {name: df[INPUT_COLUMNS[name]].reset_index(drop=True) for name, df in tables.items()}
     facts: dict[str, object] = {
         "squeeze_location": squeeze.location,
@@ -95,6 +97,23 @@ def _sales_history(cat: Catalog, axis: TimeAxis, demand: DemandPaths) -> pd.Data
     s, t = np.nonzero(hist > 0)
     sku, loc = _series_keys(cat, s)
     return pd.DataFrame({"sku": sku, "location": loc, "period": axis.periods[t], "qty": hist[s, t]})
+
+
+def _customer_orders(
+    rng: np.random.Generator, cat: Catalog, axis: TimeAxis, demand: DemandPaths
+) -> pd.DataFrame:
+    """Orders already booked for the first two months: part of the realised demand of a
+    third of the series (customers book ahead, never more than they will take)."""
+    h = axis.n_history
+    months = min(2, axis.horizon)
+    realised = demand.actual[:, h : h + months]
+    booked = np.floor(realised * rng.uniform(0.5, 0.9, size=realised.shape))
+    booked *= (rng.random(cat.n_series) < 1 / 3)[:, None]
+    s, m = np.nonzero(booked > 0)
+    sku, loc = _series_keys(cat, s)
+    return pd.DataFrame(
+        {"sku": sku, "location": loc, "period": axis.periods[h + m], "qty": booked[s, m]}
+    )
 
 
 def _promotions_table(cat: Catalog, axis: TimeAxis, demand: DemandPaths) -> pd.DataFrame:
