@@ -9,7 +9,9 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -65,6 +67,8 @@ def prefect_server(tmp_path_factory) -> Iterator[dict[str, str]]:
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "PREFECT_RUNNER_POLL_FREQUENCY": "2",
         "PREFECT_LOGGING_LEVEL": "INFO",
+        # The server's own scheduler, on a short loop so its runs appear within seconds.
+        "PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "2",
     }
     log = open(home / "server.log", "w")  # noqa: SIM115 - lives as long as the server
     proc = subprocess.Popen(
@@ -150,6 +154,60 @@ def test_deploy_trigger_and_serve_on_a_real_server(prefect_server, tmp_path: Pat
     assert "params" in result["parameter_schema"]["properties"]
     assert {"markdown", "table"} <= set(result["artifacts"])
     assert (out / f"cycle={CYCLE}" / "version=1" / "consensus_plan.parquet").exists()
+
+
+def _first_working_days(tz: str, after: datetime, count: int) -> list[datetime]:
+    """06:00 on the first Monday-to-Friday day of each month after `after`, in `tz`."""
+    zone = ZoneInfo(tz)
+    local = after.astimezone(zone)
+    year, month, out = local.year, local.month, []
+    while len(out) < count:
+        day = datetime(year, month, 1, 6, 0, tzinfo=zone)
+        while day.weekday() >= 5:
+            day += timedelta(days=1)
+        if day > after:
+            out.append(day)
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return out
+
+
+async def _scheduled_runs(deployment: str, wanted: int, timeout: float) -> list[datetime]:
+    """Wait until the server's scheduler has created `wanted` runs; their start times."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
+
+    async with get_client() as client:
+        dep = await client.read_deployment_by_name(deployment)
+        deadline = time.monotonic() + timeout
+        runs: list = []
+        while time.monotonic() < deadline:
+            runs = await client.read_flow_runs(
+                deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[dep.id])))
+            runs = [r for r in runs if r.state is not None and r.state.is_scheduled()
+                    and r.auto_scheduled]
+            if len(runs) >= wanted:
+                break
+            await asyncio.sleep(2)
+        return sorted(r.expected_start_time for r in runs)
+
+
+def test_the_servers_scheduler_creates_the_monthly_runs(prefect_server, tmp_path: Path) -> None:
+    """Not an API call: the server's scheduler service makes the next runs, at 06:00 on the
+    first working day of each month in a zone east of UTC (fails with SQLAlchemy 2.1)."""
+    env = prefect_server
+    deployed = subprocess.run(
+        [SOP, "deploy", "--inputs", str(tmp_path / "in"), "--out", str(tmp_path / "out"),
+         "--timezone", "Asia/Tokyo"],
+        env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path,
+    )
+    assert deployed.returncode == 0, deployed.stderr
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with temporary_settings({PREFECT_API_URL: env["PREFECT_API_URL"]}):
+        starts = asyncio.run(_scheduled_runs("sop-monthly/monthly", 3, timeout=120))
+    expected = _first_working_days("Asia/Tokyo", datetime.now(UTC), 3)
+    assert len(starts) >= 3, f"the scheduler created {len(starts)} run(s)"
+    assert [s.astimezone(UTC) for s in starts[:3]] == [e.astimezone(UTC) for e in expected]
 
 
 def test_server_binary_is_the_venvs() -> None:
