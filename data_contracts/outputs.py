@@ -146,7 +146,14 @@ class CapacityReport(OutputContract):
         ge=0, finite=True, description="units shipped in overtime"
     )
     overtime_cost: Series[float] = pa.Field(ge=0, finite=True, description="cost of overtime")
-    status: Series[str] = pa.Field(isin=list(CAPACITY_STATUSES), description="ok/overtime/short")
+    status: Series[str] = pa.Field(
+        isin=list(CAPACITY_STATUSES),
+        description="ok/overtime/short; short only where a capacity limit of the month cuts",
+    )
+    lead_time_shortfall_units: Series[float] = pa.Field(
+        ge=0, finite=True,
+        description="demand lost to lead time (before a receipt can arrive); no capacity helps",
+    )
 
     class Config:
         unique = OUTPUT_KEYS["capacity_report"]

@@ -74,6 +74,7 @@ def _close(a: pd.Series | np.ndarray, b: pd.Series | np.ndarray, tol: float) -> 
 def check_plan_rules(
     plan: pd.DataFrame, capacity_report: pd.DataFrame, tables: dict[str, pd.DataFrame],
     cycle: str, horizon: int, tol: float = 1e-6, allow_forced: bool = False,
+    shortfall_units: float = 1.0,
 ) -> list[str]:
     """Human-readable violations of SPEC's plan rules; [] when every rule holds.
 
@@ -82,6 +83,8 @@ def check_plan_rules(
     `allow_forced` leaves out capacity breaches the inputs force on any plan (stock on hand
     already above storage, open orders alone above inbound): the planner reports those as
     error exceptions, and refusing to publish would only hide them from the meeting.
+    `shortfall_units` is the smallest capacity cut per location-month that must make it
+    `short` (PlanSettings.shortfall_tolerance_units).
     """
     missing = [c for c in PLAN_REQUIRED if c not in plan.columns]
     if missing:
@@ -103,6 +106,7 @@ def check_plan_rules(
     out += _check_capacity(cap_use, tol, allow_forced)
     out += _check_report(cap_use, capacity_report, tol)
     out += _check_no_needless_cut(p, cap_use, capacity_report, tol)
+    out += _check_shortfall_labels(p, cap_use, capacity_report, tol, shortfall_units)
     out += _check_consensus(p, tables, cycle, horizon, products, tol)
     return out
 
@@ -361,24 +365,16 @@ def _check_report(u: pd.DataFrame, report: pd.DataFrame, tol: float) -> list[str
 def _check_no_needless_cut(
     p: pd.DataFrame, u: pd.DataFrame, report: pd.DataFrame, tol: float
 ) -> list[str]:
-    """Where capacity is ample nothing is cut. A cut is a true violation when the report calls
-    the month 'ok', or when the same month still had free inbound and outbound capacity (incl.
-    overtime) and a receipt was allowed -- receiving and shipping in that month would have served
-    more -- or when stock on hand at the end of the cut month stays unused to the horizon end
-    while outbound had room. (Stock held in a cut month to serve a later month is rationing,
-    not a violation: the total served is the same.)"""
+    """Where capacity is ample nothing is cut. A cut is a true violation when the same month
+    still had free inbound and outbound capacity (incl. overtime) and a receipt was allowed --
+    receiving and shipping in that month would have served more -- or when stock on hand at the
+    end of the cut month stays unused to the horizon end while outbound had room. (Stock held
+    in a cut month to serve a later month is rationing, not a violation: the total served is
+    the same.)"""
     out: list[str] = []
     cut = p[p["shortfall"] > tol * np.maximum(1.0, p["consensus_demand"])]
     if cut.empty:
         return out
-    if "status" in report.columns:
-        st = report.assign(location=_text(report["location"]), period=_text(report["period"]))
-        c = cut.merge(st[["location", "period", "status"]], on=["location", "period"],
-                      how="left")
-        ok = c[c["status"] == "ok"]
-        if not ok.empty:
-            out.append(f"demand cut in a location-month reported 'ok': "
-                       f"{_sample(ok, [*ROW_KEY, 'shortfall'])}")
     c = cut.merge(u, on=["location", "period"], how="left")
     in_room = (c["in_cap"] * (1 + c["ot"]) - c["in_pal"]).fillna(np.inf) * c["upp"]
     out_room = (c["out_cap"] * (1 + c["ot"]) - c["out_units"]).fillna(np.inf)
@@ -394,6 +390,68 @@ def _check_no_needless_cut(
     if not bad.empty:
         out.append("demand cut although inbound and outbound capacity (or stock on hand) was "
                    f"free that month: {_sample(bad, [*ROW_KEY, 'shortfall', 'projected_on_hand'])}")
+    return out
+
+
+def _full_limits(u: pd.DataFrame, tol: float) -> pd.Series:
+    """True per location-month where inbound or outbound (incl. overtime) or storage is full."""
+    full = 1 - max(10 * tol, 1e-6)
+    return ((u["in_pal"] >= u["in_cap"] * (1 + u["ot"]) * full)
+            | (u["out_units"] >= u["out_cap"] * (1 + u["ot"]) * full)
+            | (u["st_pal"] >= u["st_cap"] * full)).fillna(False)
+
+
+def _check_shortfall_labels(
+    p: pd.DataFrame, u: pd.DataFrame, report: pd.DataFrame, tol: float, shortfall_units: float
+) -> list[str]:
+    """Lead time is not capacity: `short` and CAPACITY_SHORTFALL only where a limit of the
+    location-month is full and cuts demand; LEAD_TIME_SHORTFALL exactly on the rows cut before
+    a receipt can arrive; lead_time_shortfall_units is what those rows lose."""
+    out: list[str] = []
+    cut = p["shortfall"] > tol * np.maximum(1.0, p["consensus_demand"])
+    early = p["month"] < p["lead"]
+    lead_rows = p[cut & early & ~p["reason"].isin(["LEAD_TIME_SHORTFALL", "OVERRIDE"])]
+    if not lead_rows.empty:
+        out.append("demand cut before the lead time allows a receipt is not labelled "
+                   f"LEAD_TIME_SHORTFALL: {_sample(lead_rows, [*ROW_KEY, 'shortfall', 'reason'])}")
+    wrong_lead = p[(p["reason"] == "LEAD_TIME_SHORTFALL") & ~(cut & early)]
+    if not wrong_lead.empty:
+        out.append("LEAD_TIME_SHORTFALL on a row not cut before its first possible receipt: "
+                   f"{_sample(wrong_lead, [*ROW_KEY, 'shortfall'])}")
+    if "status" not in report.columns:
+        return out
+    r = report.assign(location=_text(report["location"]), period=_text(report["period"]))
+    m = u.assign(full=_full_limits(u, tol)).merge(
+        r.drop(columns=[c for c in u.columns if c in r.columns and c not in
+                        ("location", "period")]), on=["location", "period"], how="inner")
+    lead_units = p["shortfall"].where(cut & early, 0.0).groupby(
+        [p["location"], p["period"]]).sum().rename("lead_units").reset_index()
+    m = m.merge(lead_units, on=["location", "period"], how="left")
+    m["lead_units"] = m["lead_units"].fillna(0.0)
+    m["cap_units"] = np.clip(m["short"] - m["lead_units"], 0, None)
+    forced = m["oo_pal"] > m["in_cap"] * (1 + m["ot"]) * (1 + tol)
+    needless = m[(m["status"] == "short") & ~m["full"] & ~forced]
+    if not needless.empty:
+        out.append("capacity_report says 'short' where no capacity limit is full: "
+                   f"{_sample(needless, ['location', 'period', 'in_pal', 'out_units', 'st_pal'])}")
+    unlabelled = m[(m["status"] != "short") & m["full"] & (m["cap_units"] >= shortfall_units)]
+    if not unlabelled.empty:
+        out.append("capacity cuts demand but capacity_report does not say 'short': "
+                   f"{_sample(unlabelled, ['location', 'period', 'cap_units', 'status'])}")
+    if "lead_time_shortfall_units" in m.columns:
+        lt = pd.to_numeric(m["lead_time_shortfall_units"], errors="coerce")
+        bad = m[~_close(lt, m["lead_units"], tol * 10)]
+        if not bad.empty:
+            out.append("lead_time_shortfall_units disagrees with the plan: "
+                       f"{_sample(bad, ['location', 'period', 'lead_time_shortfall_units'])}")
+    cap_rows = p[p["reason"] == "CAPACITY_SHORTFALL"].merge(
+        r[["location", "period", "status"]], on=["location", "period"], how="left")
+    wrong_cap = cap_rows[(cap_rows["status"] != "short") | (cap_rows["month"] < cap_rows["lead"])
+                         | ~(cap_rows["shortfall"] > tol * np.maximum(
+                             1.0, cap_rows["consensus_demand"]))]
+    if not wrong_cap.empty:
+        out.append("CAPACITY_SHORTFALL on a row no capacity limit cuts: "
+                   f"{_sample(wrong_cap, [*ROW_KEY, 'shortfall', 'status'])}")
     return out
 
 

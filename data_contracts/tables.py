@@ -56,6 +56,7 @@ OUTPUT_COLUMNS: Final[dict[str, list[str]]] = {
         "location", "period", "inbound_pallets", "inbound_capacity_pallets", "storage_pallets",
         "storage_capacity_pallets", "outbound_units", "outbound_capacity_units",
         "overtime_pallets", "overtime_units", "overtime_cost", "status",
+        "lead_time_shortfall_units",
     ],
     "exceptions": ["sku", "location", "period", "type", "severity", "message"],
 }
@@ -63,6 +64,7 @@ OUTPUT_COLUMNS: Final[dict[str, list[str]]] = {
 REASON_CODES: Final[tuple[str, ...]] = (
     "BASELINE", "SALES_ACCEPTED", "SALES_SHRUNK", "PROMO_UPLIFT", "OVERRIDE", "NEW_ITEM",
     "CAPACITY_PREBUILD", "CAPACITY_OVERTIME", "CAPACITY_SHORTFALL",
+    "LEAD_TIME_SHORTFALL",
 )
 DEMAND_CLASSES: Final[tuple[str, ...]] = ("smooth", "erratic", "intermittent", "lumpy", "new")
 SEVERITIES: Final[tuple[str, ...]] = ("info", "warning", "error")

@@ -268,6 +268,8 @@ def reconcile_stage(
         "rows": len(result.consensus_plan),
         "exceptions": result.exceptions["severity"].value_counts().to_dict(),
         "trust": result.trust.to_dict(orient="records"),
+        # The audit at publish checks the `short` labels against the same threshold.
+        "shortfall_tolerance_units": cfg.reconciliation.shortfall_tolerance_units,
     }
     # The plan is on disk: free it before forecast value added builds its own frames, so
     # the stage's peak is the larger of the two, not their sum (about 1 GB at 100k).
@@ -328,7 +330,8 @@ def publish_stage(
                                            plan_store.safe_url, run_id)
         release_memory()
         staged = read_staged(staging)
-        audit_plan(staged, tables, cycle, horizon)
+        audit_plan(staged, tables, cycle, horizon,
+                   ws.load_json("plan", "summary").get("shortfall_tolerance_units", 1.0))
         del tables
         release_memory()
         publication = promote(staging, out, cycle, version, staged, plan_store, inputs_sha)
@@ -434,13 +437,14 @@ def _stage_files(
 
 
 def audit_plan(
-    staged: dict[str, pd.DataFrame], tables: dict[str, pd.DataFrame], cycle: str, horizon: int
+    staged: dict[str, pd.DataFrame], tables: dict[str, pd.DataFrame], cycle: str, horizon: int,
+    shortfall_units: float = 1.0,
 ) -> None:
     """The last gate: what readers would get must keep every contract and SPEC rule."""
     validate_outputs({k: staged[k] for k in OUTPUT_COLUMNS})
     violations = check_plan_rules(
         staged["consensus_plan"], staged["capacity_report"], tables, cycle, horizon,
-        allow_forced=True,
+        allow_forced=True, shortfall_units=shortfall_units,
     )
     if violations:
         shown = "\n".join(f"- {v}" for v in violations[:20])

@@ -35,7 +35,7 @@ _T = TypeVar("_T")
 REPORT_COLUMNS = [
     "location", "period", "inbound_pallets", "inbound_capacity_pallets", "storage_pallets",
     "storage_capacity_pallets", "outbound_units", "outbound_capacity_units", "overtime_pallets",
-    "overtime_units", "overtime_cost", "status",
+    "overtime_units", "overtime_cost", "status", "lead_time_shortfall_units",
 ]
 
 
@@ -428,6 +428,11 @@ def plan_capacity(
 
     report = capacity_report(rows, cap, locations, periods, settings)
     ot = report.set_index(["location", "period"])
+    short_month = lookup((ot["status"] == "short").astype(float), rows, ["location", "period"],
+                         0.0) > 0
+    cut_row = rows["shortfall"] > settings.tolerance
+    rows["lead_time_cut"] = cut_row & ~rows["receipts_possible"]
+    rows["capacity_cut"] = cut_row & rows["receipts_possible"] & short_month
     tol = settings.tolerance
     ot_pallets = lookup(ot["overtime_pallets"], rows, ["location", "period"], np.nan)
     ot_units = lookup(ot["overtime_units"], rows, ["location", "period"], np.nan)
@@ -436,7 +441,7 @@ def plan_capacity(
     )
     exc = pd.concat(
         [e for e in (exc_cap, infeasibility_exceptions(report, rows, statuses, tol),
-                     shortfall_exceptions(rows, report, tol)) if not e.empty]
+                     shortfall_exceptions(rows, report, settings)) if not e.empty]
         or [pd.DataFrame(columns=EXCEPTION_COLUMNS)],
         ignore_index=True,
     )
@@ -455,15 +460,19 @@ def capacity_report(
         "in_pal": (rows["planned_receipts"] + rows["open_orders"]) / upp,
         "st_pal": rows["projected_on_hand"] / upp,
         "short": rows["shortfall"], "constrained_demand": rows["constrained_demand"],
+        # Demand lost before the first possible receipt: no capacity could have served it.
+        "lead_short": rows["shortfall"].where(~rows["receipts_possible"], 0.0),
         "units_per_pallet": upp,
     }).groupby(["location", "period"], as_index=False).agg(
         inbound_pallets=("in_pal", "sum"), storage_pallets=("st_pal", "sum"),
         outbound_units=("constrained_demand", "sum"), shortfall_units=("short", "sum"),
+        lead_time_shortfall_units=("lead_short", "sum"),
         median_upp=("units_per_pallet", "median"),
     )
     rep = cap[cap["location"].isin(locations) | cap["location"].isin(set(cap["location"]))]
     rep = rep.merge(use, on=["location", "period"], how="left")
-    for c in ("inbound_pallets", "storage_pallets", "outbound_units", "shortfall_units"):
+    for c in ("inbound_pallets", "storage_pallets", "outbound_units", "shortfall_units",
+              "lead_time_shortfall_units"):
         rep[c] = rep[c].fillna(0.0)
     rep["median_upp"] = rep["median_upp"].fillna(1.0)
     tol = settings.tolerance
@@ -481,13 +490,37 @@ def capacity_report(
     rep["storage_slack"] = np.clip(rep["storage_pallets"] - rep["storage"], 0, None)
     over = (rep["inbound_slack"] > tol * np.maximum(1, rep["inbound"])) | (
         rep["storage_slack"] > tol * np.maximum(1, rep["storage"]))
-    short = (rep["shortfall_units"] > tol) | over
-    rep["status"] = np.where(short, "short", np.where(
-        (rep["overtime_pallets"] > 0) | (rep["overtime_units"] > 0), "overtime", "ok"))
+    rep["capacity_shortfall_units"] = np.clip(
+        rep["shortfall_units"] - rep["lead_time_shortfall_units"], 0, None)
     rep["overtime_pct"] = rep["ot_pct"]
+    rep["binding"] = binding_limits(rep)
+    # `short` only where a limit of the month is full and cuts at least a unit: a lead-time gap
+    # is not a capacity problem (overtime cannot fix it), and sub-unit gaps are solver noise.
+    cut = (rep["capacity_shortfall_units"] >= settings.shortfall_tolerance_units) & (
+        rep["binding"] != "")
+    rep["status"] = np.where(cut | over, "short", np.where(
+        (rep["overtime_pallets"] > 0) | (rep["overtime_units"] > 0), "overtime", "ok"))
     rep["capacity_exceeded"] = over
-    keep = [*REPORT_COLUMNS, "overtime_pct", "shortfall_units", "capacity_exceeded"]
+    keep = [*REPORT_COLUMNS, "overtime_pct", "shortfall_units", "capacity_shortfall_units",
+            "binding", "capacity_exceeded"]
     return rep[keep].sort_values(["location", "period"]).reset_index(drop=True)
+
+
+def binding_limits(rep: pd.DataFrame) -> pd.Series:
+    """Which limits of each location-month are full ("inbound, storage"; "" for none).
+
+    A limit counts as full within a relative 1e-6 of its value incl. overtime: the LP stops at
+    the bound up to its tolerances.
+    """
+    full = 1 - 1e-6
+    inbound = rep["inbound_pallets"] >= rep["inbound_capacity_pallets"] * (
+        1 + rep["overtime_pct"]) * full
+    outbound = rep["outbound_units"] >= rep["outbound_capacity_units"] * (
+        1 + rep["overtime_pct"]) * full
+    storage = rep["storage_pallets"] >= rep["storage_capacity_pallets"] * full
+    names = pd.DataFrame({"inbound": inbound, "outbound": outbound, "storage": storage})
+    return names.apply(lambda r: ", ".join(c for c in names.columns if r[c]), axis=1).astype(
+        "object") if len(rep) else pd.Series(dtype="object")
 
 
 def infeasibility_exceptions(
@@ -520,20 +553,18 @@ def infeasibility_exceptions(
     return pd.DataFrame(out, columns=EXCEPTION_COLUMNS)
 
 
-def shortfall_exceptions(rows: pd.DataFrame, report: pd.DataFrame, tol: float) -> pd.DataFrame:
-    """One warning per SKU x location x month with a cut, saying why it could not be served."""
-    cut = rows[rows["shortfall"] > tol]
+def shortfall_exceptions(
+    rows: pd.DataFrame, report: pd.DataFrame, settings: PlanSettings
+) -> pd.DataFrame:
+    """One warning per SKU x location x month with a cut of at least a unit, saying why.
+
+    Lead-time gaps and capacity cuts get their own type and advice: overtime or pre-build can
+    only fix the second.
+    """
+    cut = rows[rows["shortfall"] >= settings.shortfall_tolerance_units]
     if cut.empty:
         return pd.DataFrame(columns=EXCEPTION_COLUMNS)
-    rep = report.set_index(["location", "period"])
-    binding = (
-        (rep["inbound_pallets"] >= rep["inbound_capacity_pallets"] * (1 + rep["overtime_pct"])
-         * (1 - 1e-6)).map({True: "inbound", False: ""}) + " "
-        + (rep["outbound_units"] >= rep["outbound_capacity_units"] * (1 + rep["overtime_pct"])
-           * (1 - 1e-6)).map({True: "outbound", False: ""}) + " "
-        + (rep["storage_pallets"] >= rep["storage_capacity_pallets"] * (1 - 1e-6)).map(
-            {True: "storage", False: ""})
-    ).str.split().str.join(", ")
+    binding = report.set_index(["location", "period"])["binding"]
     msgs, types = [], []
     for r in cut.itertuples(index=False):
         if not r.receipts_possible:
@@ -541,13 +572,15 @@ def shortfall_exceptions(rows: pd.DataFrame, report: pd.DataFrame, tol: float) -
             msgs.append(
                 f"{r.shortfall:,.0f} of {r.consensus_demand:,.0f} units cannot be served: "
                 f"before {r.first_receipt_period or 'the horizon end'} (lead time) only stock on "
-                "hand and open orders can ship -- expedite or accept")
+                "hand and open orders can ship -- expedite an order, take stock from another "
+                "warehouse, or accept the gap")
         else:
             full = binding.get((r.location, r.period), "")
             types.append("CAPACITY_SHORTFALL")
             msgs.append(
                 f"{r.shortfall:,.0f} of {r.consensus_demand:,.0f} units cut: "
-                + (f"{full} capacity at {r.location} full incl. overtime" if full else
+                + (f"{full} capacity at {r.location} full incl. overtime -- pre-build earlier, "
+                   "buy more overtime, or move demand to another warehouse" if full else
                    f"capacity at {r.location} full in earlier months (pre-build exhausted)"))
     return pd.DataFrame({
         "sku": cut["sku"].to_numpy(), "location": cut["location"].to_numpy(),

@@ -102,6 +102,11 @@ class PlanSettings(BaseModel):
         "Each solve holds its own LP in memory (about 55 kB per SKU-location at 18 months), "
         "so memory grows with the number of workers; results do not depend on it.",
     )
+    shortfall_tolerance_units: float = Field(
+        default=1.0, ge=0,
+        description="Cuts smaller than this many units per SKU-month raise no exception and do "
+        "not make a location-month `short` (a fraction of a unit is no decision for a meeting).",
+    )
     tolerance: float = Field(
         default=1e-6, gt=0,
         description="Quantities below this are treated as zero when labelling rows.",

@@ -158,6 +158,7 @@ def capacity_utilisation(capacity: pd.DataFrame) -> pd.DataFrame:
     out["status"] = text(capacity, "status", "ok").str.lower()
     out["overtime_cost"] = numeric(capacity, "overtime_cost")
     out["overtime_pallets"] = numeric(capacity, "overtime_pallets")
+    out["lead_time_shortfall_units"] = numeric(capacity, "lead_time_shortfall_units")
     return out.sort_values(["location", "period"]).reset_index(drop=True)
 
 
@@ -174,6 +175,7 @@ def capacity_by_location(capacity: pd.DataFrame) -> pd.DataFrame:
         "overtime_cost",
         "overtime_months",
         "short_months",
+        "lead_time_shortfall_units",
     ]
     if util.empty:
         return pd.DataFrame(columns=cols)
@@ -191,6 +193,7 @@ def capacity_by_location(capacity: pd.DataFrame) -> pd.DataFrame:
                 "overtime_cost": float(g["overtime_cost"].sum()),
                 "overtime_months": g.loc[g["status"] == "overtime", "period"].tolist(),
                 "short_months": g.loc[g["status"] == "short", "period"].tolist(),
+                "lead_time_shortfall_units": float(g["lead_time_shortfall_units"].sum()),
             }
         )
     return pd.DataFrame(rows, columns=cols)
@@ -236,6 +239,11 @@ def exception_types(exceptions: pd.DataFrame, top_n: int = 20) -> pd.DataFrame:
 # What the meeting has to decide, by keywords in the exception type (types are owned by
 # reconciliation/ and data_contracts/, so match loosely rather than on an exact list).
 DECISIONS: tuple[tuple[tuple[str, ...], str], ...] = (
+    # Before the capacity words: a lead-time gap is "short" too, but overtime cannot fix it.
+    (
+        ("lead_time",),
+        "Expedite an order, take stock from another warehouse, or accept the gap",
+    ),
     (
         ("short", "capacity", "overflow", "inbound", "storage", "outbound"),
         "Accept the cut, buy overtime, pre-build or move volume to another warehouse",

@@ -188,6 +188,8 @@ def _capacity(capacity: pd.DataFrame) -> str:
             Col("overtime_cost", "Overtime cost", units, True),
             Col("overtime_months", "Overtime in", months_list),
             Col("short_months", "Short in", months_list),
+            # Not a capacity problem: shown apart so that no one buys overtime for it.
+            Col("lead_time_shortfall_units", "Lost to lead time (units)", units, True),
         ],
         max_rows=MAX_LOCATIONS_IN_HEATMAP,
     )

@@ -59,6 +59,7 @@ def valid_outputs() -> Outputs:
             "overtime_units": 0.0,
             "overtime_cost": 0.0,
             "status": ["ok", "ok", "ok"],
+            "lead_time_shortfall_units": 0.0,
         }
     )
     exceptions = pd.DataFrame(

@@ -98,6 +98,44 @@ def test_lead_time_shortfall_is_labelled_and_explained() -> None:
     assert plan["order_release_period"].tolist() == [None, None, "2025-01", "2025-02"]
     lt = res.exceptions[res.exceptions["type"] == "LEAD_TIME_SHORTFALL"]
     assert len(lt) >= 1 and "lead time" in lt["message"].iloc[0]
+    assert "expedite" in lt["message"].iloc[0] and "overtime" not in lt["message"].iloc[0]
+    # Lead time is not capacity: the months are not `short`, the rows not CAPACITY_SHORTFALL,
+    # and the report says how much the lead time costs.
+    assert set(plan.loc[plan["shortfall"] > 0, "reason"]) == {"LEAD_TIME_SHORTFALL"}
+    assert set(res.capacity_report["status"]) == {"ok"}
+    assert res.capacity_report["lead_time_shortfall_units"].tolist() == [0.0, 40.0, 0.0, 0.0]
+    assert not (res.exceptions["type"] == "CAPACITY_SHORTFALL").any()
+
+
+def test_lead_time_gap_and_capacity_cut_are_told_apart() -> None:
+    # 2025-01: only 20 on hand for 50 and no receipt possible (lead time 1): a lead-time gap.
+    # 2025-02..03: 3 pallets (30 units) of inbound for 50 units of demand: capacity cuts.
+    tables, baseline, h = one_location({"A": [50, 50, 50]}, lead=1, on_hand=20, inbound=3,
+                                       overtime=0.0)
+    res = build_plan(tables, baseline, CYCLE, h)
+    rep = res.capacity_report.set_index("period")
+    plan = res.consensus_plan.set_index("period")
+    assert check_plan_rules(res.consensus_plan, res.capacity_report, tables, CYCLE, h) == []
+    assert rep["lead_time_shortfall_units"].tolist() == [30.0, 0.0, 0.0]
+    assert rep["status"].tolist() == ["ok", "short", "short"]
+    assert plan["reason"].tolist() == ["LEAD_TIME_SHORTFALL", "CAPACITY_SHORTFALL",
+                                       "CAPACITY_SHORTFALL"]
+    types = res.exceptions.set_index("period")["type"]
+    assert types.to_dict() == {"2025-01": "LEAD_TIME_SHORTFALL",
+                               "2025-02": "CAPACITY_SHORTFALL", "2025-03": "CAPACITY_SHORTFALL"}
+
+
+def test_sub_unit_gap_raises_nothing_and_changes_no_status() -> None:
+    tables, baseline, h = one_location({"A": [50.4, 50, 50]}, lead=1, on_hand=50)
+    res = build_plan(tables, baseline, CYCLE, h)
+    plan = res.consensus_plan.set_index("period")
+    assert np.isclose(plan.loc["2025-01", "shortfall"], 0.4)
+    assert plan.loc["2025-01", "reason"] == "LEAD_TIME_SHORTFALL"      # a fact, however small
+    assert res.exceptions[res.exceptions["type"].str.contains("SHORTFALL")].empty
+    assert set(res.capacity_report["status"]) == {"ok"}
+    # A larger threshold hides larger gaps; a zero one shows every gap.
+    strict = build_plan(tables, baseline, CYCLE, h, PlanSettings(shortfall_tolerance_units=0.0))
+    assert (strict.exceptions["type"] == "LEAD_TIME_SHORTFALL").sum() == 1
 
 
 def test_value_cut_rule_cuts_the_cheaper_item_first() -> None:
@@ -160,14 +198,15 @@ def test_objective_tiers_dominate() -> None:
 
 
 def test_warehouses_solved_in_parallel_give_the_same_plan(world) -> None:
-    w = world(seed=3, n_skus=12, n_locs=4, capacity=1.0)
+    w = world(seed=3, n_skus=12, n_locs=4, capacity=0.6)
     one = build_plan(w.tables, w.baseline, w.cycle, w.horizon, PlanSettings())
     three = build_plan(w.tables, w.baseline, w.cycle, w.horizon,
                        PlanSettings(capacity_workers=3))
     assert one.consensus_plan["location"].nunique() == 4
     # The tight world must make the LP trade off: pre-build, overtime and cuts all occur.
     reasons = set(one.consensus_plan["reason"])
-    assert {"CAPACITY_PREBUILD", "CAPACITY_OVERTIME", "CAPACITY_SHORTFALL"} <= reasons
+    assert {"CAPACITY_PREBUILD", "CAPACITY_OVERTIME", "CAPACITY_SHORTFALL",
+            "LEAD_TIME_SHORTFALL"} <= reasons
     pd.testing.assert_frame_equal(one.consensus_plan, three.consensus_plan)
     pd.testing.assert_frame_equal(one.capacity_report, three.capacity_report)
     pd.testing.assert_frame_equal(one.exceptions, three.exceptions)

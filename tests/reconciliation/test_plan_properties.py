@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from data_contracts.plan_rules import check_plan_rules
 from reconciliation import build_plan
+from reconciliation.settings import PlanSettings
 
 WORLDS = st.fixed_dictionaries({
     "seed": st.integers(0, 10_000),
@@ -58,10 +59,15 @@ def test_ample_capacity_cuts_only_what_lead_time_forbids(
     assert not (res.exceptions["severity"] == "error").any()
     assert (res.exceptions["type"] != "CAPACITY_SHORTFALL").all()
     cut = plan[plan["shortfall"] > 1e-6]
-    assert set(cut["reason"]) <= {"CAPACITY_SHORTFALL", "OVERRIDE"}
+    # Lead time is not capacity: every cut is a lead-time gap, and no month is `short`.
+    assert set(cut["reason"]) <= {"LEAD_TIME_SHORTFALL", "OVERRIDE"}
     lt = res.exceptions[res.exceptions["type"] == "LEAD_TIME_SHORTFALL"]
-    assert len(lt) == len(cut)
-    assert set(res.capacity_report["status"]) <= {"ok", "short"}
+    assert len(lt) == (cut["shortfall"] >= PlanSettings().shortfall_tolerance_units).sum()
+    assert set(res.capacity_report["status"]) <= {"ok"}
+    lost = cut.groupby(["location", "period"])["shortfall"].sum()
+    rep = res.capacity_report.set_index(["location", "period"])["lead_time_shortfall_units"]
+    assert np.allclose(rep.reindex(lost.index), lost)
+    assert np.allclose(rep.drop(lost.index).to_numpy(), 0.0)
 
 
 @settings(max_examples=15, deadline=None,

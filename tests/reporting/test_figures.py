@@ -205,3 +205,9 @@ def test_top_exceptions_show_each_type_before_repeating_one() -> None:
     )
     top = fig.top_exceptions(exc, top_n=5)
     assert top["type"].tolist()[:3] == ["A", "B", "C"]
+
+
+def test_lead_time_gaps_get_lead_time_advice_not_overtime() -> None:
+    lead = fig.decision_for("LEAD_TIME_SHORTFALL")
+    assert "Expedite" in lead and "overtime" not in lead
+    assert "overtime" in fig.decision_for("CAPACITY_SHORTFALL")
