@@ -84,6 +84,24 @@ JOIN (
 """
 
 
+def add_missing_columns(conn: Connection) -> list[str]:
+    """Add columns a newer SPEC defines to tables an older version created; returns them.
+
+    Additive only (old rows read NULL there), so a store keeps its history across upgrades
+    instead of failing the first publish after one.
+    """
+    inspector = sa.inspect(conn)
+    added = []
+    for name, table in DATA_TABLES.items():
+        have = {c["name"] for c in inspector.get_columns(name)}
+        for col in table.columns:
+            if col.name not in have:
+                kind = col.type.compile(dialect=conn.dialect)
+                conn.execute(sa.text(f'ALTER TABLE {name} ADD COLUMN "{col.name}" {kind}'))
+                added.append(f"{name}.{col.name}")
+    return added
+
+
 class StoreBusy(Exception):
     """The store could not be reached or locked within the retry budget."""
 
@@ -129,6 +147,7 @@ class PlanStore:
     def ensure_schema(self) -> None:
         def work(conn: Connection) -> None:
             metadata.create_all(conn, checkfirst=True)
+            add_missing_columns(conn)
             conn.execute(sa.text(CURRENT_VIEW_SQL))
 
         self._with_retry(work)

@@ -34,7 +34,7 @@ def _frames(qty: float) -> dict[str, pd.DataFrame]:
          "inbound_capacity_pallets": [10.0], "storage_pallets": [0.0],
          "storage_capacity_pallets": [10.0], "outbound_units": [2 * qty],
          "outbound_capacity_units": [100.0], "overtime_pallets": [0.0], "overtime_units": [0.0],
-         "overtime_cost": [0.0], "status": ["ok"]}
+         "overtime_cost": [0.0], "status": ["ok"], "lead_time_shortfall_units": [0.0]}
     )
     exceptions = pd.DataFrame(
         {"sku": [""], "location": ["L"], "period": [""], "type": ["t"], "severity": ["info"],
@@ -205,3 +205,27 @@ def test_duckdb_store_keeps_quantities_exactly_as_parquet(tmp_path) -> None:
     want = pd.read_parquet(parquet).sort_values("sku").reset_index(drop=True)
     for col in ("consensus_demand", "planned_receipts", "projected_on_hand"):
         assert stored[col].tolist() == want[col].tolist(), col
+
+
+def test_a_store_from_an_older_version_gets_the_new_columns(tmp_path) -> None:
+    """An older release created capacity_report without lead_time_shortfall_units: the next
+    publish adds the column (old rows read NULL) instead of failing."""
+    import sqlalchemy as sa
+
+    url = f"duckdb:///{tmp_path / 'sop.duckdb'}"
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE capacity_report (cycle TEXT, plan_version INTEGER, "
+                             "location TEXT, period TEXT, status TEXT)"))
+        conn.execute(sa.text("INSERT INTO capacity_report VALUES ('2025-12', 1, 'L', "
+                             "'2025-12', 'ok')"))
+    engine.dispose()
+    store = PlanStore(url)
+    version = claim_version(tmp_path / "out", "2026-01", store, run_id=None)
+    store.publish("2026-01", version, _frames(1.0), str(tmp_path / "out"), "sha")
+    with store.engine.connect() as conn:
+        rows = pd.read_sql(sa.text("SELECT cycle, status, lead_time_shortfall_units "
+                                   "FROM capacity_report ORDER BY cycle"), conn)
+    store.dispose()
+    assert rows["cycle"].tolist() == ["2025-12", "2026-01"]
+    assert rows["lead_time_shortfall_units"].isna().tolist() == [True, False]
