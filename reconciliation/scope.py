@@ -84,8 +84,7 @@ def planned_keys(tables: dict[str, pd.DataFrame], cycle: str, horizon: int) -> p
     for flag in ("has_sales", "has_stock", "from_family"):
         keys[flag] = keys[flag].astype("boolean").fillna(False).astype(bool)
     status = keys["sku"].map(products["status"]).fillna("active")
-    booked = set(zip(*[booked_orders(tables, cycle, horizon)[c] for c in KEY], strict=True))
-    has_orders = pd.Series([k in booked for k in zip(keys["sku"], keys["location"], strict=True)],
-                           index=keys.index, dtype=bool)
-    keep = (status != "phase_out") | keys["has_sales"] | keys["has_stock"] | has_orders
+    booked = keys[KEY].merge(booked_orders(tables, cycle, horizon)[KEY].drop_duplicates(),
+                             on=KEY, how="left", indicator=True)["_merge"].eq("both")
+    keep = (status != "phase_out") | keys["has_sales"] | keys["has_stock"] | booked.to_numpy()
     return keys[keep].sort_values(KEY).reset_index(drop=True)
