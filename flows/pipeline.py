@@ -46,6 +46,7 @@ from flows.publish import (
 from flows.store import PlanStore, default_store_url
 from flows.workspace import Workspace
 from forecasting import fit_baselines
+from forecasting.baseline import guardrail_exceptions
 from forecasting.engines import EngineName
 from reconciliation import build_plan, planned_keys
 from reconciliation.fva import compute_fva
@@ -365,10 +366,12 @@ def _stage_files(
     check_summary = ws.load_json("check", "summary")
     rejects = ws.load_frames("check", ["rejects"]).get("rejects", pd.DataFrame())
     plan = ws.load_frames("plan")
-    baseline = ws.load_frames("baseline", ["baseline_forecast"])["baseline_forecast"]
+    fitted = ws.load_frames("baseline", ["baseline_forecast", "selection"])
+    baseline = fitted["baseline_forecast"]
     findings = [Finding.model_validate(f) for f in check_summary["findings"]]
     exceptions = pd.concat(
-        [_contract_exceptions(findings), plan["exceptions"]], ignore_index=True
+        [_contract_exceptions(findings), plan["exceptions"],
+         guardrail_exceptions(fitted.pop("selection", pd.DataFrame()))], ignore_index=True
     )
     frames = {
         "consensus_plan": _order(_stamp(plan.pop("consensus_plan"), cycle, version),

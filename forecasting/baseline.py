@@ -151,6 +151,22 @@ class BaselineResult:
                 + "; ".join(lines))
 
 
+def guardrail_exceptions(selection: pd.DataFrame) -> pd.DataFrame:
+    """One info exception per series whose first-choice forecast the guardrail replaced, so
+    planners see it in the published exceptions, not only in the selection file."""
+    cols = ["sku", "location", "period", "type", "severity", "message"]
+    if "guardrail" not in selection.columns:
+        return pd.DataFrame(columns=cols)
+    hits = selection[selection["guardrail"].notna()]
+    return pd.DataFrame({
+        "sku": hits["sku"].astype(str).to_numpy(),
+        "location": hits["location"].astype(str).to_numpy(),
+        "period": "", "type": "BASELINE_GUARDRAIL", "severity": "info",
+        "message": [f"baseline kept inside the history's envelope: {why}"
+                    for why in hits["guardrail"]],
+    }, columns=cols)
+
+
 @dataclass
 class _GroupForecast:
     rows: np.ndarray

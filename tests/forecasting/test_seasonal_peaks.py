@@ -12,7 +12,7 @@ from statsforecast.models import AutoETS, DynamicOptimizedTheta
 
 from data_contracts.periods import horizon_periods
 from forecasting import BaselineSettings, fit_baselines
-from forecasting.baseline import ImplausibleForecastError, _guard
+from forecasting.baseline import ImplausibleForecastError, _guard, guardrail_exceptions
 from forecasting.models import seasonal_set
 
 START = "2004-01"
@@ -108,6 +108,10 @@ def test_guardrail_replaces_forecast_outside_envelope_and_records_it(peaked) -> 
         assert fc["forecast"].max() <= 1.02 * series[sku][-36:].max() + 1e-6
     with pytest.raises(ImplausibleForecastError, match=str(hit.index[0])):
         result.raise_for_guardrail()
+    # The published exceptions name every replaced series (the flow adds these).
+    exc = guardrail_exceptions(result.selection)
+    assert sorted(exc["sku"]) == sorted(hit.index)
+    assert set(exc["type"]) == {"BASELINE_GUARDRAIL"} and set(exc["severity"]) == {"info"}
 
 
 def test_guardrail_silent_on_plausible_forecasts(peaked) -> None:  # type: ignore[no-untyped-def]
@@ -116,6 +120,7 @@ def test_guardrail_silent_on_plausible_forecasts(peaked) -> None:  # type: ignor
     assert result.selection["guardrail"].isna().all()
     assert (result.selection["model"] == "Mean(ETS,DOTheta)").all()
     result.raise_for_guardrail()  # nothing to raise
+    assert guardrail_exceptions(result.selection).empty
 
 
 def test_guard_picks_best_cv_single_inside_the_envelope() -> None:
