@@ -40,6 +40,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.contracts
 	$(BIN)/python -m benchmarks.capacity
 	$(BIN)/python -m benchmarks.report
+	$(BIN)/python -m benchmarks.store_keys
 
 bench-m3: $(STAMP)
 	$(BIN)/python -m benchmarks.m3

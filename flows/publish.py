@@ -101,7 +101,8 @@ def promote(
     before_store: Callable[[], None] | None = None,
 ) -> Publication:
     """Move the audited staging folder into place and publish its rows in the store."""
-    final = cycle_dir(out, cycle) / f"version={version}"
+    # Absolute: readers of plan_runs and the manifest do not share our working directory.
+    final = (cycle_dir(out, cycle) / f"version={version}").resolve()
     final.parent.mkdir(parents=True, exist_ok=True)
     if final.exists():
         raise FileExistsError(f"{final} exists: versions are never rewritten")

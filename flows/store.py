@@ -31,45 +31,88 @@ STORE_TABLES = ("consensus_plan", "baseline_forecast", "capacity_report", "excep
 EXTRA_COLUMNS = {"fva": FVA_COLUMNS}
 
 
-def _column(name: str) -> sa.Column:
+# Primary key of every stored table after (cycle, plan_version); exceptions have no natural key,
+# so the store numbers them within the version.
+STORE_KEYS: dict[str, list[str]] = {
+    "consensus_plan": ["sku", "location", "period"],
+    "baseline_forecast": ["sku", "location", "period"],
+    "capacity_report": ["location", "period"],
+    "exceptions": ["exception_no"],
+    "fva": ["level", "key", "step"],
+}
+_INT |= {"exception_no"}
+RUN_COMMENTS = {
+    "cycle": "cycle (first month planned, YYYY-MM) of the run that published the row",
+    "plan_version": "published version of that cycle, from 1 (see plan_runs)",
+    "exception_no": "row number of the exception within its version",
+}
+
+
+def _comments(table: str) -> dict[str, str]:
+    """Column descriptions from the output contracts, so the store documents itself."""
+    from data_contracts.outputs import OUTPUT_MODELS
+
+    model = OUTPUT_MODELS.get(table)
+    described = {name: col.description or "" for name, col in
+                 model.to_schema().columns.items()} if model is not None else {}
+    return {**described, **RUN_COMMENTS}
+
+
+def _column(name: str, comment: str | None) -> sa.Column:
     if name in _INT:
-        return sa.Column(name, sa.Integer, nullable=False)
+        return sa.Column(name, sa.Integer, nullable=False, comment=comment)
     if name in _TEXT:
-        return sa.Column(name, sa.Text)
+        return sa.Column(name, sa.Text, comment=comment)
     # Double precision (not the 32-bit REAL sa.Float gives DuckDB), so the store equals Parquet.
-    return sa.Column(name, sa.Double)
+    return sa.Column(name, sa.Double, comment=comment)
 
 
 def _store_columns(table: str) -> list[str]:
     cols = OUTPUT_COLUMNS[table] if table in OUTPUT_COLUMNS else EXTRA_COLUMNS[table]
     # Every stored table carries its run so old versions stay readable side by side.
-    return cols if "plan_version" in cols else ["cycle", "plan_version", *cols]
+    cols = cols if "plan_version" in cols else ["cycle", "plan_version", *cols]
+    return [*cols, *[k for k in STORE_KEYS.get(table, []) if k not in cols]]
 
 
-metadata = sa.MetaData()
-plan_runs = sa.Table(
-    "plan_runs",
-    metadata,
-    sa.Column("cycle", sa.Text, primary_key=True),
-    sa.Column("plan_version", sa.Integer, primary_key=True),
-    sa.Column("status", sa.Text, nullable=False),  # staging | published | failed
-    sa.Column("created_at", sa.DateTime, nullable=False),
-    sa.Column("published_at", sa.DateTime),
-    sa.Column("run_id", sa.Text),
-    sa.Column("output_path", sa.Text),
-    sa.Column("inputs_sha256", sa.Text),
-    sa.Column("plan_rows", sa.Integer),
-    sa.Column("message", sa.Text),
-)
-DATA_TABLES = {
-    name: sa.Table(
-        name,
-        metadata,
-        *[_column(c) for c in _store_columns(name)],
-        sa.Index(f"ix_{name}_run", "cycle", "plan_version"),
+def build_metadata(with_keys: bool) -> tuple[sa.MetaData, sa.Table, dict[str, sa.Table]]:
+    """The store's tables; primary keys only `with_keys`.
+
+    DuckDB gets no primary keys on the plan tables: its key index makes the insert of a
+    1.8M-row plan 2.4x slower and the file 4.7x larger (benchmarks/store_keys.py, figures in
+    docs/benchmarks.md), and the write path already guarantees the keys (the output contracts
+    check uniqueness before publishing). PostgreSQL, the production store, enforces them.
+    """
+    md = sa.MetaData()
+    runs = sa.Table(
+        "plan_runs",
+        md,
+        sa.Column("cycle", sa.Text, primary_key=True, comment=RUN_COMMENTS["cycle"]),
+        sa.Column("plan_version", sa.Integer, primary_key=True,
+                  comment=RUN_COMMENTS["plan_version"]),
+        sa.Column("status", sa.Text, nullable=False,
+                  comment="staging | published | failed"),
+        sa.Column("created_at", sa.DateTime, nullable=False, comment="version claimed (UTC)"),
+        sa.Column("published_at", sa.DateTime, comment="version published (UTC)"),
+        sa.Column("run_id", sa.Text, comment="Prefect flow run that published it"),
+        sa.Column("output_path", sa.Text, comment="absolute path of the version's folder"),
+        sa.Column("inputs_sha256", sa.Text, comment="hash of the input files"),
+        sa.Column("plan_rows", sa.Integer, comment="rows of consensus_plan"),
+        sa.Column("message", sa.Text, comment="why a version failed"),
     )
-    for name in STORE_TABLES
-}
+    data = {}
+    for name in STORE_TABLES:
+        comments = _comments(name)
+        cols = [_column(c, comments.get(c)) for c in _store_columns(name)]
+        extra: list[Any] = [sa.Index(f"ix_{name}_run", "cycle", "plan_version")]
+        if with_keys:
+            extra.append(sa.PrimaryKeyConstraint("cycle", "plan_version", *STORE_KEYS[name],
+                                                 name=f"pk_{name}"))
+        data[name] = sa.Table(name, md, *cols, *extra)
+    return md, runs, data
+
+
+metadata, plan_runs, DATA_TABLES = build_metadata(with_keys=True)
+_METADATA_WITHOUT_KEYS = build_metadata(with_keys=False)[0]
 
 CURRENT_VIEW_SQL = """
 CREATE OR REPLACE VIEW consensus_plan_current AS
@@ -146,7 +189,8 @@ class PlanStore:
 
     def ensure_schema(self) -> None:
         def work(conn: Connection) -> None:
-            metadata.create_all(conn, checkfirst=True)
+            md = _METADATA_WITHOUT_KEYS if self.dialect == "duckdb" else metadata
+            md.create_all(conn, checkfirst=True)
             add_missing_columns(conn)
             conn.execute(sa.text(CURRENT_VIEW_SQL))
 
@@ -197,7 +241,10 @@ class PlanStore:
             for name in STORE_TABLES:
                 if name not in frames:
                     continue  # optional tables (fva) may be absent
-                self._insert(conn, name, frames[name], _store_columns(name), run)
+                df = frames[name]
+                if "exception_no" in STORE_KEYS[name]:
+                    df = df.assign(exception_no=range(1, len(df) + 1))  # small: a copy is fine
+                self._insert(conn, name, df, _store_columns(name), run)
             conn.execute(
                 plan_runs.update()
                 .where(plan_runs.c.cycle == cycle, plan_runs.c.plan_version == version)

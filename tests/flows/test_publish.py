@@ -229,3 +229,39 @@ def test_a_store_from_an_older_version_gets_the_new_columns(tmp_path) -> None:
     store.dispose()
     assert rows["cycle"].tolist() == ["2025-12", "2026-01"]
     assert rows["lead_time_shortfall_units"].isna().tolist() == [True, False]
+
+
+def test_store_tables_have_keys_comments_and_absolute_paths(tmp_path, store_url) -> None:
+    """Procurement reads the store directly: every table is keyed (PostgreSQL enforces the
+    keys; DuckDB leaves them to the write path, see flows/store.py), columns are described,
+    and plan_runs points at the version's folder from anywhere."""
+    import sqlalchemy as sa
+
+    out = tmp_path / "out"
+    publish_once(out, store_url, 5.0)
+    store = PlanStore(store_url)
+    inspector = sa.inspect(store.engine)
+    for table, key in (("consensus_plan", ["sku", "location", "period"]),
+                       ("capacity_report", ["location", "period"]),
+                       ("exceptions", ["exception_no"])):
+        if store.dialect == "postgresql":
+            pk = inspector.get_pk_constraint(table)["constrained_columns"]
+            assert pk == ["cycle", "plan_version", *key], table
+            comments = {c["name"]: c.get("comment") for c in inspector.get_columns(table)}
+        else:
+            with store.engine.connect() as conn:
+                comments = dict(conn.execute(sa.text(
+                    "SELECT column_name, comment FROM duckdb_columns() WHERE table_name = :t"),
+                    {"t": table}).all())
+        assert comments["cycle"] and comments["period"], comments
+    runs = store.runs()
+    path = Path(runs["output_path"].iloc[0])
+    assert path.is_absolute() and (path / "consensus_plan.parquet").exists()
+    with store.engine.connect() as conn:
+        numbers = conn.execute(sa.text("SELECT exception_no FROM exceptions")).scalars().all()
+    assert numbers == [1]
+    if store.dialect == "postgresql":
+        row = _frames(1.0)["consensus_plan"].iloc[:1].assign(cycle="2026-01", plan_version=1)
+        with pytest.raises(sa.exc.IntegrityError), store.engine.begin() as conn:
+            row.to_sql("consensus_plan", conn, if_exists="append", index=False)
+    store.dispose()
