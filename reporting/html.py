@@ -329,18 +329,33 @@ def _trust(trust: pd.DataFrame | None) -> str:
     view = fig.trust_view(trust)
     if view.empty:
         return '<p class="empty">No trust evidence (no forecast history).</p>'
+    def share(v: object) -> str:
+        return percent(v, digits=0)
+
+    # Headers a planner reads without the trust model's vocabulary; shares as percentages.
     known = {
         "submitted_by": Col("submitted_by", "Sales team"),
-        "direction": Col("direction", "Direction"),
-        "weight": Col("weight", "Weight given", lambda v: decimal(v, 2), True),
-        "n_obs": Col("n_obs", "Observations", units, True),
+        "direction": Col("direction", "Adjustments"),
+        "weight": Col("weight", "Share of the team's number taken", share, True),
+        "weight_small": Col("weight_small", "Share for small adjustments", share, True),
+        "n_obs": Col("n_obs", "Past months scored", units, True),
         "bias": Col("bias", "Bias", _signed_pct_html, True),
-        "wape": Col("wape", "WAPE", percent, True),
+        "wape": Col("wape", "Team's error (WAPE)", percent, True),
+        "reference_wape": Col("reference_wape", "Baseline's error (WAPE)", percent, True),
+        "fitted_wape": Col("fitted_wape", "Blend's error (WAPE)", percent, True),
+        "w_fit": Col("w_fit", "Share the track record supports", share, True),
+        "prior": Col("prior", "Share before evidence", share, True),
+        "mean_adjustment_pct": Col("mean_adjustment_pct", "Mean adjustment",
+                                   lambda v: _signed_pct_html(
+                                       v / 100 if isinstance(v, int | float) else v), True),
     }
-    cols = [known.get(c, Col(c, c.replace("_", " ").capitalize())) for c in view.columns]
+    cols = [known.get(c, Col(c, c.replace("_", " ").capitalize(), lambda v: decimal(v, 2)))
+            for c in view.columns]
     return (
         '<p class="sub">Bias = submitted ÷ actual − 1 on past submissions (positive = optimistic). '
-        "The weight is how much of the team's number the consensus takes over the baseline.</p>"
+        "The share is how much of the team's adjustment (its number minus the baseline) the "
+        "consensus keeps: the track record's share, pulled toward the share before evidence "
+        "while few months are scored. Adjustments up and down are judged apart.</p>"
         + html_table(view, cols, max_rows=50)
     )
 

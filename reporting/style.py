@@ -29,7 +29,8 @@ table { border-collapse: collapse; width: 100%; margin: 6px 0; font-size: 13px; 
 th, td { border-bottom: 1px solid var(--line); padding: 4px 8px; text-align: left;
   vertical-align: top; }
 th { background: var(--band); font-weight: 600; }
-td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.num { white-space: nowrap; }  /* numbers stay whole; long headers wrap to fit 1280 px */
 tr.error td:first-child { border-left: 4px solid var(--err); }
 tr.warning td:first-child { border-left: 4px solid var(--warn); }
 .badge { display: inline-block; padding: 1px 8px; border-radius: 10px; font-size: 12px;
