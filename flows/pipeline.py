@@ -268,6 +268,7 @@ def reconcile_stage(
         "rows": len(result.consensus_plan),
         "exceptions": result.exceptions["severity"].value_counts().to_dict(),
         "trust": result.trust.to_dict(orient="records"),
+        "supply_plan": result.supply_plan,
     }
     # The plan is on disk: free it before forecast value added builds its own frames, so
     # the stage's peak is the larger of the two, not their sum (about 1 GB at 100k).
@@ -408,6 +409,9 @@ def _stage_files(
         },
         "baselines": summaries["baseline"],
         "trust": summaries["plan"]["trust"],
+        # How receipts were sized (LP + lot sizing), whether its time budget ran out, and
+        # what whole units and MOQ cost against the LP's plan.
+        "supply_plan": summaries["plan"].get("supply_plan", {}),
         "rows": {k: len(v) for k, v in frames.items()},
     }
     report = render_report(
