@@ -39,6 +39,7 @@ docs: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.contracts
 	$(BIN)/python -m benchmarks.capacity
+	$(BIN)/python -m benchmarks.lot_sizing
 	$(BIN)/python -m benchmarks.report
 	$(BIN)/python -m benchmarks.store_keys
 

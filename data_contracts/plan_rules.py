@@ -102,6 +102,7 @@ def check_plan_rules(
     p = _attach_supply_inputs(p, tables, products, cycle)
     out += _check_balance(p, tol)
     out += _check_lead_time(p, tol)
+    out += _check_lots(p)
     cap_use = _capacity_use(p, tables, cycle, horizon)
     out += _check_capacity(cap_use, tol, allow_forced)
     out += _check_report(cap_use, capacity_report, tol)
@@ -117,6 +118,7 @@ def _products(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
         "sku": _text(pr["sku"]), "family": _text(pr["family"]),
         "upp": _num(pr["units_per_pallet"], 1.0).where(lambda s: s > 0, 1.0),
         "lead": _num(pr["lead_time_months"]).round().astype(int),
+        "moq": _num(pr["min_order_qty"]).clip(lower=0),
         "status": _text(pr["status"]).str.lower().replace("", "active"),
     }).drop_duplicates("sku", keep="last").set_index("sku")
 
@@ -233,6 +235,7 @@ def _attach_supply_inputs(
     p["on_hand0"] = p["on_hand0"].fillna(0.0)
     p["upp"] = p["sku"].map(products["upp"]).fillna(1.0)
     p["lead"] = p["sku"].map(products["lead"]).fillna(0).astype(int)
+    p["moq"] = p["sku"].map(products["moq"]).fillna(0.0)
     p["month"] = [months_between(cycle, x) for x in p["period"]]
     return p.sort_values(ROW_KEY, kind="stable").reset_index(drop=True)
 
@@ -272,6 +275,21 @@ def _check_lead_time(p: pd.DataFrame, tol: float) -> list[str]:
     if not before.empty:
         out.append("order_release_period before the cycle: "
                    f"{_sample(before, [*ROW_KEY, 'order_release_period', 'lead'])}")
+    return out
+
+
+def _check_lots(p: pd.DataFrame, tol: float = 1e-9) -> list[str]:
+    """SPEC: planned_receipts are whole units, and either 0 or at least min_order_qty."""
+    out = []
+    r = p["planned_receipts"]
+    frac = p[(r - r.round()).abs() > tol * np.maximum(1.0, r.abs())]
+    if not frac.empty:
+        out.append("planned_receipts not whole units: "
+                   f"{_sample(frac, [*ROW_KEY, 'planned_receipts'])}")
+    small = p[(r.abs() > tol) & (r < p["moq"] - tol * np.maximum(1.0, p["moq"]))]
+    if not small.empty:
+        out.append("planned_receipts between 0 and min_order_qty: "
+                   f"{_sample(small, [*ROW_KEY, 'planned_receipts', 'moq'])}")
     return out
 
 
@@ -370,16 +388,29 @@ def _check_no_needless_cut(
     receiving and shipping in that month would have served more -- or when stock on hand at the
     end of the cut month stays unused to the horizon end while outbound had room. (Stock held
     in a cut month to serve a later month is rationing, not a violation: the total served is
-    the same.)"""
+    the same.)
+
+    Receipts are whole units in lots of at least min_order_qty, so "free" means room for the
+    lot that would serve the cut: its pallets in inbound, and what it does not serve in
+    storage in that and every later month (it stays on hand)."""
     out: list[str] = []
     cut = p[p["shortfall"] > tol * np.maximum(1.0, p["consensus_demand"])]
     if cut.empty:
         return out
+    u = u.sort_values(["location", "period"]).reset_index(drop=True)
+    room = (u["st_cap"] - u["st_pal"]).fillna(np.inf)
+    u = u.assign(st_room_ahead=room.iloc[::-1].groupby(u["location"].iloc[::-1]).cummin()
+                 .iloc[::-1])
     c = cut.merge(u, on=["location", "period"], how="left")
     in_room = (c["in_cap"] * (1 + c["ot"]) - c["in_pal"]).fillna(np.inf) * c["upp"]
     out_room = (c["out_cap"] * (1 + c["ot"]) - c["out_units"]).fillna(np.inf)
     eps = 1e-4 * np.maximum(1.0, c["consensus_demand"])
-    could_receive = (c["month"] >= c["lead"]) & (np.minimum(in_room, out_room) > eps)
+    serve = np.minimum(c["shortfall"], np.maximum(out_room, 0.0))
+    whole = np.ceil(np.maximum(serve - 1e-6, 0.0))
+    lot = np.where(c["planned_receipts"] > 0, whole, np.maximum(whole, np.ceil(c["moq"] - 1e-9)))
+    kept = np.maximum(lot - serve, 0.0) / c["upp"]
+    could_receive = (c["month"] >= c["lead"]) & (serve > eps) & (in_room >= lot + eps) & (
+        c["st_room_ahead"].fillna(np.inf) >= kept + 1e-4)
     # Stock that stays on hand from the cut month to the horizon end never serves anything:
     # shipping it in the cut month would have served more.
     left = p.iloc[::-1].groupby(KEY)["projected_on_hand"].cummin().iloc[::-1]

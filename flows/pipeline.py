@@ -271,6 +271,7 @@ def reconcile_stage(
         "trust": result.trust.to_dict(orient="records"),
         # The audit at publish checks the `short` labels against the same threshold.
         "shortfall_tolerance_units": cfg.reconciliation.shortfall_tolerance_units,
+        "supply_plan": result.supply_plan,
     }
     # The plan is on disk: free it before forecast value added builds its own frames, so
     # the stage's peak is the larger of the two, not their sum (about 1 GB at 100k).
@@ -414,6 +415,9 @@ def _stage_files(
         },
         "baselines": summaries["baseline"],
         "trust": summaries["plan"]["trust"],
+        # How receipts were sized (LP + lot sizing), whether its time budget ran out, and
+        # what whole units and MOQ cost against the LP's plan.
+        "supply_plan": summaries["plan"].get("supply_plan", {}),
         "rows": {k: len(v) for k, v in frames.items()},
     }
     report = render_report(

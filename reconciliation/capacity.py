@@ -13,12 +13,17 @@ below by `tier_ratio` (see `objective_weights`): capacity slack (only to survive
 >> unserved demand (cut rule) >> safety-stock shortfall >> overtime cost >> holding cost. So
 demand is met whenever any mix of pre-build and overtime can meet it; pre-build (cheap holding)
 is preferred to overtime, and receipts come just in time otherwise.
+
+The LP's receipts are fractional and ignore min_order_qty; `solve_location` hands its plan to
+reconciliation.lot_sizing, which makes receipts whole units in lots of at least MOQ within the
+same capacity limits.
 """
 
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from typing import TypeVar
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import highspy
 import numpy as np
@@ -27,6 +32,7 @@ import scipy.sparse as sp
 
 from data_contracts.periods import horizon_periods
 from reconciliation.inputs import get_table, number, text
+from reconciliation.lot_sizing import lot_limits, lot_size, lot_size_exceptions, plan_cost
 from reconciliation.promotions import EXCEPTION_COLUMNS
 from reconciliation.settings import PlanSettings
 
@@ -103,6 +109,8 @@ class LocationProblem:
     ot_pct: np.ndarray            # (T,)
     ot_cost: np.ndarray           # (T,) relative overtime cost per pallet, in [0.5, 1]
     outbound_upp: float           # units per pallet used to price outbound overtime
+    # (K,) smallest lot in units; None or 0 = none. Only read by the lot-sizing repair.
+    min_order_qty: np.ndarray | None = None
 
 
 @dataclass
@@ -111,6 +119,16 @@ class LocationSolution:
     served: np.ndarray
     on_hand: np.ndarray
     status: str
+    # The LP's own (fractional, MOQ-free) plan, kept to measure what lot sizing costs.
+    lp: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+    lot_rounds: int = 0
+    budget_exhausted: bool = False
+    open_cuts: int = 0
+    seconds: dict[str, float] = field(default_factory=dict)
+    # Money of the LP's plan and of this one ("lp"/"plan" -> plan_cost), and per SKU the units
+    # lot sizing serves less than the LP did.
+    cost: dict[str, dict[str, float]] = field(default_factory=dict)
+    extra_cut: np.ndarray | None = None
 
 
 def objective_weights(horizon: int, settings: PlanSettings) -> dict[str, float]:
@@ -131,8 +149,12 @@ def objective_weights(horizon: int, settings: PlanSettings) -> dict[str, float]:
     return {"ot": t_ot, "ss": t_ss, "serve": t_serve}
 
 
-def solve_location(p: LocationProblem, settings: PlanSettings) -> LocationSolution:
-    """Build and solve one location's LP; returns dense (K x T) receipts, served and on hand.
+def solve_location(
+    p: LocationProblem, settings: PlanSettings, lot_budget_s: float | None = None
+) -> LocationSolution:
+    """Solve one location's LP and lot-size it; returns dense (K x T) receipts, served, on hand.
+
+    `lot_budget_s` bounds lot sizing's polish rounds (None: settings.moq_time_budget_s).
 
     Formulated so that the solver's all-slack start basis is the just-in-time plan that holds
     the safety stock (serve everything, keep the buffer, receive what that needs): it is dual
@@ -144,6 +166,7 @@ def solve_location(p: LocationProblem, settings: PlanSettings) -> LocationSoluti
       safety-stock penalty) and e >= 0 the excess, so the start holds the buffer.
     Measured on 1,000 SKUs x 18 months: ~10x faster than the textbook form.
     """
+    started = time.perf_counter()
     K, T = p.consensus.shape
     n = K * T
     tw = objective_weights(T, settings)
@@ -276,7 +299,31 @@ def solve_location(p: LocationProblem, settings: PlanSettings) -> LocationSoluti
         inv_prev = np.concatenate([p.on_hand[:, None], inv[:, :-1]], axis=1)
         r = inv - inv_prev + s - p.open_orders
     r, s, inv = settle_balance(r, s, p)
-    return LocationSolution(r, s, inv, status)
+    lp_done = time.perf_counter()
+    sol = LocationSolution(r, s, inv, status, lp=(r, s, inv))
+    if status == "Optimal":
+        budget = settings.moq_time_budget_s if lot_budget_s is None else lot_budget_s
+        sol = lot_size_location(p, sol, settings, time.monotonic() + budget)
+    sol.seconds = {"lp": lp_done - started, "lot_sizing": time.perf_counter() - lp_done}
+    return sol
+
+
+def lot_size_location(
+    p: LocationProblem, lp: LocationSolution, settings: PlanSettings, deadline: float
+) -> LocationSolution:
+    """The LP's plan with whole-unit receipts of 0 or >= MOQ, within the same capacity."""
+    K = p.consensus.shape[0]
+    moq = np.zeros(K) if p.min_order_qty is None else np.nan_to_num(p.min_order_qty)
+    # A lot is whole units, so a fractional MOQ means its next whole unit.
+    moq = np.ceil(np.maximum(moq, 0.0) - 1e-9)
+    limits = lot_limits(p.inbound, p.outbound, p.storage, p.ot_pct, p.upp, p.open_orders,
+                        lp.receipts, lp.served, lp.on_hand)
+    lots = lot_size(lp.receipts, lp.served, lp.on_hand, p.consensus, p.on_hand, p.open_orders,
+                    p.upp, p.first_receipt, moq, p.serve_weight, limits,
+                    deadline, settings.lot_polish_rounds)
+    r, s, inv = settle_balance(lots.receipts, lots.served, p)
+    return LocationSolution(r, s, inv, lp.status, lp=lp.lp, lot_rounds=lots.rounds,
+                            budget_exhausted=lots.budget_exhausted, open_cuts=lots.open_cuts)
 
 
 def settle_balance(
@@ -345,11 +392,12 @@ def solve_each(
 def plan_capacity(
     rows: pd.DataFrame, tables: dict[str, pd.DataFrame], products: pd.DataFrame,
     cycle: str, horizon: int, settings: PlanSettings,
-) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, dict[str, object]]:
     """Add constrained_demand, shortfall, planned_receipts, projected_on_hand (and flags).
 
     `rows` are the plan rows sorted by sku, location, period with consensus_demand. Returns the
-    rows, the capacity_report and the supply-side exceptions.
+    rows, the capacity_report, the supply-side exceptions and the supply-plan summary (see
+    `supply_summary`) for the run's manifest.
     """
     periods = horizon_periods(cycle, horizon)
     T = len(periods)
@@ -377,6 +425,8 @@ def plan_capacity(
     lead = prod["lead_time_months"].fillna(0).to_numpy(int)
     unit_cost = prod["unit_cost"].fillna(0.0).to_numpy(float)
     ss = prod["safety_stock_units"].fillna(0.0).to_numpy(float)
+    moq = (prod["min_order_qty"] if "min_order_qty" in prod else pd.Series(0.0, index=prod.index)
+           ).fillna(0.0).clip(lower=0).to_numpy(float)
     max_cost = max(float(unit_cost.max(initial=0.0)), 1e-12)
     serve_w = 1.0 + unit_cost / max_cost if settings.cut_rule == "value" else np.ones(len(keys))
     hold = settings.holding_cost_rate * unit_cost * upp + settings.pallet_month_cost
@@ -401,15 +451,34 @@ def plan_capacity(
             outbound=c["outbound"].to_numpy(float), storage=c["storage"].to_numpy(float),
             ot_pct=c["ot_pct"].to_numpy(float),
             ot_cost=0.5 + 0.5 * c["ot_cost"].to_numpy(float) / max_ot_cost,
-            outbound_upp=float(np.median(upp[idx])),
+            outbound_upp=float(np.median(upp[idx])), min_order_qty=moq[idx],
         )
-        return idx, solve_location(problem, settings)
+        # Each warehouse's share of the lot-sizing budget follows its size.
+        sol = solve_location(problem, settings,
+                             settings.moq_time_budget_s * len(idx) / max(len(keys), 1))
+        if sol.lp is not None:
+            money: dict[str, Any] = dict(unit_cost=unit_cost[idx], hold_cost=hold[idx],
+                         inbound=problem.inbound, outbound=problem.outbound,
+                         ot_cost=c["ot_cost"].to_numpy(float), outbound_upp=problem.outbound_upp)
+            sol.cost = {
+                "lp": plan_cost(*sol.lp, cons[idx], ordr[idx], upp[idx], **money),
+                "plan": plan_cost(sol.receipts, sol.served, sol.on_hand, cons[idx], ordr[idx],
+                                  upp[idx], **money),
+            }
+            sol.extra_cut = (sol.lp[1] - sol.served).sum(axis=1)
+            sol.lp = None  # the LP's dense plan is no longer needed: free it now
+        return idx, sol
 
     statuses = []
+    solutions: list[LocationSolution] = []
+    extra_cut = np.zeros(len(keys))
     for loc, (idx, sol) in zip(locations, solve_each(solve, locations, settings.capacity_workers),
                                strict=True):
         r_all[idx], s_all[idx], i_all[idx] = sol.receipts, sol.served, sol.on_hand
         statuses.append((loc, sol.status))
+        if sol.extra_cut is not None:
+            extra_cut[idx] = sol.extra_cut
+        solutions.append(sol)
 
     rows["planned_receipts"] = r_all.ravel()
     rows["constrained_demand"] = s_all.ravel()
@@ -419,11 +488,15 @@ def plan_capacity(
     rows["first_receipt_period"] = [periods[min(int(x), T - 1)] if x < T else "" for x in
                                     np.repeat(lead, T)]
     rows["receipts_possible"] = np.tile(np.arange(T), len(keys)) >= np.repeat(lead, T)
-    # Pre-build: a receipt larger than the month's own need (demand + safety top-up - stock).
+    # Pre-build: a receipt larger than the month's own need (demand + safety top-up - stock)
+    # in whole units and at least the MOQ -- a lot raised to MOQ is not a capacity pre-build.
     prior_stock = np.concatenate([on_hand[:, None], i_all[:, :-1]], axis=1).ravel()
     need = np.clip(rows["constrained_demand"] + np.repeat(ss, T) - prior_stock
                    - rows["open_orders"], 0, None)
-    rows["prebuilt"] = rows["planned_receipts"] > need + np.maximum(
+    lot_need = np.where(need > settings.tolerance,
+                        np.maximum(np.ceil(need - 1e-6), np.repeat(np.ceil(moq - 1e-9), T)),
+                        0.0)
+    rows["prebuilt"] = rows["planned_receipts"] > lot_need + np.maximum(
         settings.tolerance, 1e-6 * rows["planned_receipts"])
 
     report = capacity_report(rows, cap, locations, periods, settings)
@@ -441,11 +514,48 @@ def plan_capacity(
     )
     exc = pd.concat(
         [e for e in (exc_cap, infeasibility_exceptions(report, rows, statuses, tol),
-                     shortfall_exceptions(rows, report, settings)) if not e.empty]
+                     shortfall_exceptions(rows, report, settings),
+                     lot_size_exceptions(keys, extra_cut, moq, tol)) if not e.empty]
         or [pd.DataFrame(columns=EXCEPTION_COLUMNS)],
         ignore_index=True,
     )
-    return rows, report, exc
+    return rows, report, exc, supply_summary(locations, solutions, settings)
+
+
+def supply_summary(
+    locations: list[str], solutions: list[LocationSolution], settings: PlanSettings
+) -> dict[str, object]:
+    """How the supply plan was made, for the manifest: method, whether the lot-sizing budget
+    ran out (and where), seconds, and its money against the LP's plan without lot sizes."""
+    def total(which: str) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for sol in solutions:
+            for k, v in sol.cost.get(which, {}).items():
+                out[k] = out.get(k, 0.0) + v
+        return {k: round(v, 4) for k, v in out.items()}
+
+    lp, plan = total("lp"), total("plan")
+    money = ("holding", "overtime", "unserved")
+    lp_total = sum(lp.get(k, 0.0) for k in money)
+    plan_total = sum(plan.get(k, 0.0) for k in money)
+    short = [loc for loc, sol in zip(locations, solutions, strict=True) if sol.budget_exhausted]
+    return {
+        "method": "lp+lot_sizing",
+        "budget_s": settings.moq_time_budget_s,
+        "budget_exhausted": bool(short),
+        "budget_exhausted_locations": short,
+        "open_cuts": int(sum(sol.open_cuts for sol in solutions)),
+        "polish_rounds": max((sol.lot_rounds for sol in solutions), default=0),
+        "seconds": {k: round(sum(sol.seconds.get(k, 0.0) for sol in solutions), 3)
+                    for k in ("lp", "lot_sizing")},
+        "cost_lp": {**lp, "total": round(lp_total, 4)},
+        "cost_plan": {**plan, "total": round(plan_total, 4)},
+        "cost_vs_lp": round(plan_total / lp_total - 1.0, 6) if lp_total > 0 else 0.0,
+        "extra_cut_units": round(plan.get("unserved_units", 0.0)
+                                 - lp.get("unserved_units", 0.0), 4),
+        "solver_failed_locations": [loc for loc, sol in zip(locations, solutions, strict=True)
+                                    if sol.status != "Optimal"],
+    }
 
 
 def capacity_report(

@@ -46,6 +46,9 @@ class PlanResult:
     trust: pd.DataFrame
     family_plan: pd.DataFrame
     promotion_load: pd.DataFrame = field(default_factory=pd.DataFrame)
+    # How the supply side was planned (lot sizing, its budget and cost against the LP), for
+    # the manifest; see reconciliation.capacity.supply_summary.
+    supply_plan: dict[str, object] = field(default_factory=dict)
 
 
 def build_plan(
@@ -64,7 +67,8 @@ def build_plan(
     rows, trust, exc_demand = build_demand(
         tables, baseline, keys, products, cycle, horizon, settings
     )
-    rows, report, exc_supply = plan_capacity(rows, tables, products, cycle, horizon, settings)
+    rows, report, exc_supply, supply = plan_capacity(
+        rows, tables, products, cycle, horizon, settings)
     rows["reason"] = assign_reasons(rows, settings.tolerance)
     lead = rows["sku"].map(products["lead_time_months"]).fillna(0).to_numpy(int)
     release = pd.Series(periods_of_numbers(month_numbers(rows["period"]) - lead),
@@ -81,8 +85,7 @@ def build_plan(
     exc_promo = check_promo_uplifts(promos, history[history["period"] < cycle], products, cycle,
                                     settings)
     exceptions = collect_exceptions(
-        [exc_demand, exc_supply, exc_promo, exc_load, moq_exceptions(plan, products, settings)]
-    )
+        [exc_demand, exc_supply, exc_promo, exc_load])
     return PlanResult(
         consensus_plan=plan,
         capacity_report=report[REPORT_COLUMNS].reset_index(drop=True) if not report.empty
@@ -91,6 +94,7 @@ def build_plan(
         trust=trust if not trust.empty else pd.DataFrame(columns=TRUST_COLUMNS),
         family_plan=family_totals(plan),
         promotion_load=load,
+        supply_plan=supply,
     )
 
 
@@ -100,21 +104,6 @@ def family_totals(plan: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(columns=FAMILY_COLUMNS)
     return plan.groupby(["family", "location", "period"], as_index=False)[
         FAMILY_COLUMNS[3:]].sum()
-
-
-def moq_exceptions(
-    plan: pd.DataFrame, products: pd.DataFrame, settings: PlanSettings
-) -> pd.DataFrame:
-    """Info rows where a planned receipt is below min_order_qty (the LP does not round to MOQ:
-    that needs integer variables; the buyer rounds or combines months)."""
-    moq = plan["sku"].map(products["min_order_qty"]).fillna(0.0)
-    low = plan[(plan["planned_receipts"] > settings.tolerance) & (plan["planned_receipts"] < moq)]
-    return pd.DataFrame({
-        "sku": low["sku"], "location": low["location"], "period": low["period"],
-        "type": "BELOW_MIN_ORDER_QTY", "severity": "info",
-        "message": [f"planned receipt {q:,.0f} is below the minimum order quantity {m:,.0f}"
-                    for q, m in zip(low["planned_receipts"], moq[low.index], strict=True)],
-    })
 
 
 def collect_exceptions(parts: list[pd.DataFrame]) -> pd.DataFrame:

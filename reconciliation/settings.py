@@ -96,6 +96,18 @@ class PlanSettings(BaseModel):
     solver_time_limit_s: float = Field(
         default=300.0, gt=0, description="Time limit for each location's LP."
     )
+    moq_time_budget_s: float = Field(
+        default=60.0, ge=0,
+        description="Seconds for lot sizing's polish rounds over the whole plan, shared by the "
+        "warehouses by size. Receipts are whole units, 0 or >= min_order_qty, within capacity "
+        "either way; when the budget runs out a cut a further round could serve may remain, "
+        "and the manifest's supply_plan says so (budget_exhausted, open_cuts).",
+    )
+    lot_polish_rounds: int = Field(
+        default=8, ge=0,
+        description="Most polish rounds per warehouse (serve cuts from stock kept to the horizon "
+        "end, receive cuts whose lot still fits); rounds stop earlier once nothing changes.",
+    )
     capacity_workers: int = Field(
         default=1, ge=1,
         description="Warehouses solved at the same time (threads; HiGHS releases the GIL). "

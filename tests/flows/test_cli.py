@@ -64,6 +64,11 @@ def test_run_publishes_a_plan_that_keeps_every_rule(inputs_dir: Path, tmp_path: 
     assert all(len(f["sha256"]) == 64 for f in manifest["inputs"])
     assert "statsforecast" in manifest["versions"]
     assert set(manifest["timings_seconds"]) == {"check", "baseline", "plan"}
+    # Receipts are lot-sized after the LP; the manifest says how, and whether time ran out.
+    supply = manifest["supply_plan"]
+    assert supply["method"] == "lp+lot_sizing" and supply["budget_exhausted"] is False
+    assert {"cost_lp", "cost_plan", "cost_vs_lp", "extra_cut_units"} <= set(supply)
+    assert (plan["planned_receipts"] == plan["planned_receipts"].round()).all()
     html = (version / "report.html").read_text()
     assert "<html" in html.lower() and CYCLE in html
     # great-expectations' Data Docs travel with the version and the report links them.

@@ -34,12 +34,13 @@ def make_world(
     seed: int = 0, n_skus: int = 5, n_locs: int = 2, cycle: str = "2025-01", horizon: int = 6,
     capacity: float = 10.0, lead_max: int = 2, open_orders: bool = True, promos: bool = True,
     overrides: bool = True, family_rows: bool = True, safety_stock: bool = True,
-    history_months: int = 24, storage: float | None = None,
+    history_months: int = 24, storage: float | None = None, moq: bool = False,
 ) -> SimpleNamespace:
     """A small random but valid world: input tables, a baseline and the true levels.
 
     `capacity` scales every warehouse limit relative to the average monthly demand in pallets:
-    10 is ample, ~1 is tight.
+    10 is ample, ~1 is tight. `moq` gives SKUs minimum order quantities from none to several
+    months of demand (drawn from their own stream, so the rest of the world is unchanged).
     """
     rng = np.random.default_rng(seed)
     skus = [f"S{i}" for i in range(n_skus)]
@@ -58,6 +59,9 @@ def make_world(
                                else np.zeros(n_skus)).round(),
         "min_order_qty": np.nan,
     })
+    if moq:
+        products["min_order_qty"] = np.random.default_rng(seed + 1).choice(
+            [0.0, 7.5, 50.0, 200.0, 600.0, np.nan], n_skus)
     level: dict[tuple[str, str], float] = {}
     hist = []
     start = add_months(cycle, -history_months)

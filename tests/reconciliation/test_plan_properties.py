@@ -23,6 +23,7 @@ WORLDS = st.fixed_dictionaries({
     "overrides": st.booleans(),
     "family_rows": st.booleans(),
     "safety_stock": st.booleans(),
+    "moq": st.booleans(),
 })
 SETTINGS = settings(max_examples=40, deadline=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture])
