@@ -7,9 +7,14 @@ import pandas as pd
 import pandera.extensions as extensions
 import pandera.pandas as pa
 
-from data_contracts.periods import MONTH_PATTERN
+from data_contracts.periods import FIRST_YEAR, LAST_YEAR, MONTH_PATTERN, OUTPUT_MONTH_PATTERN
 
 MONTH_REGEX = MONTH_PATTERN.pattern
+OUTPUT_MONTH_REGEX = OUTPUT_MONTH_PATTERN.pattern
+# Physical bounds (issue: 1e308 passed and overflowed sums at publish): no warehouse moves or
+# sells 10^12 units of one SKU a month, and no lead time runs longer than ten years.
+MAX_UNITS = 1e12
+MAX_LEAD_TIME_MONTHS = 120
 
 
 if not hasattr(pa.Check, "finite"):  # registration is global; tolerate a second import
@@ -43,7 +48,11 @@ def describe_check(check: pa.Check) -> str:
         return "must be one of " + ", ".join(map(str, stats["allowed_values"]))
     if name == "str_matches":
         pattern = str(stats["pattern"])
-        return "must be a month YYYY-MM" if pattern == MONTH_REGEX else f"must match {pattern}"
+        if pattern == MONTH_REGEX:
+            return f"must be a month YYYY-MM in {FIRST_YEAR}..{LAST_YEAR}"
+        return (
+            "must be a month YYYY-MM" if pattern == OUTPUT_MONTH_REGEX else f"must match {pattern}"
+        )
     if name == "finite":
         return "must be a finite number"
     # custom checks carry their rule in `error`

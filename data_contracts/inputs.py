@@ -7,7 +7,7 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
 
-from data_contracts.checks import MONTH_REGEX
+from data_contracts.checks import MAX_LEAD_TIME_MONTHS, MAX_UNITS, MONTH_REGEX
 from data_contracts.tables import INPUT_KEYS, PRODUCT_STATUSES
 
 
@@ -28,7 +28,7 @@ class SalesHistory(InputContract):
     period: Series[str] = pa.Field(
         str_matches=MONTH_REGEX, description="month `YYYY-MM`, before the cycle"
     )
-    qty: Series[float] = pa.Field(ge=0, finite=True, description="units sold")
+    qty: Series[float] = pa.Field(ge=0, finite=True, le=MAX_UNITS, description="units sold")
 
     class Config:
         unique = INPUT_KEYS["sales_history"]
@@ -45,7 +45,7 @@ class SalesForecast(InputContract):
     period: Series[str] = pa.Field(
         str_matches=MONTH_REGEX, description="month `YYYY-MM`, the cycle or later"
     )
-    qty: Series[float] = pa.Field(ge=0, finite=True, description="units")
+    qty: Series[float] = pa.Field(ge=0, finite=True, le=MAX_UNITS, description="units")
     submitted_by: Series[str] | None = pa.Field(nullable=True, description="who submitted it")
 
     @pa.dataframe_check(name="sku_or_family", error="a row needs a sku or a family")
@@ -69,17 +69,23 @@ class Products(InputContract):
 
     sku: Series[str] = pa.Field(description="SKU")
     family: Series[str] = pa.Field(description="product family")
-    units_per_pallet: Series[float] = pa.Field(gt=0, finite=True, description="units per pallet")
-    lead_time_months: Series[int] = pa.Field(ge=0, description="whole months order → receipt")
-    unit_cost: Series[float] = pa.Field(ge=0, finite=True, description="cost per unit")
+    units_per_pallet: Series[float] = pa.Field(
+        gt=0, finite=True, le=MAX_UNITS, description="units per pallet"
+    )
+    lead_time_months: Series[int] = pa.Field(
+        ge=0, le=MAX_LEAD_TIME_MONTHS, description="whole months order → receipt"
+    )
+    unit_cost: Series[float] = pa.Field(
+        ge=0, finite=True, le=MAX_UNITS, description="cost per unit"
+    )
     status: Series[str] | None = pa.Field(
         nullable=True, isin=list(PRODUCT_STATUSES), description="empty means active"
     )
     safety_stock_units: Series[float] | None = pa.Field(
-        nullable=True, ge=0, finite=True, description="units to keep on hand"
+        nullable=True, ge=0, finite=True, le=MAX_UNITS, description="units to keep on hand"
     )
     min_order_qty: Series[float] | None = pa.Field(
-        nullable=True, ge=0, finite=True, description="smallest order, units"
+        nullable=True, ge=0, finite=True, le=MAX_UNITS, description="smallest order, units"
     )
 
     class Config:
@@ -96,19 +102,26 @@ class Warehouses(InputContract):
         description="month `YYYY-MM`, or empty = every month",
     )
     storage_pallets: Series[float] = pa.Field(
-        gt=0, finite=True, description="max pallets on hand at month end"
+        gt=0, finite=True, le=MAX_UNITS, description="max pallets on hand at month end"
     )
     inbound_pallets: Series[float] = pa.Field(
-        gt=0, finite=True, description="max pallets received per month"
+        gt=0, finite=True, le=MAX_UNITS, description="max pallets received per month"
     )
     outbound_units: Series[float] = pa.Field(
-        gt=0, finite=True, description="max units shipped per month"
+        gt=0, finite=True, le=MAX_UNITS, description="max units shipped per month"
     )
     overtime_pct: Series[float] = pa.Field(
-        ge=0, finite=True, description="extra capacity with overtime, a fraction (0.2 = +20%)"
+        ge=0,
+        finite=True,
+        le=10,
+        description="extra capacity with overtime, a fraction (0.2 = +20%)",
     )
     overtime_cost_per_pallet: Series[float] | None = pa.Field(
-        nullable=True, ge=0, finite=True, description="cost of a pallet moved in overtime"
+        nullable=True,
+        ge=0,
+        finite=True,
+        le=MAX_UNITS,
+        description="cost of a pallet moved in overtime",
     )
 
     class Config:
@@ -120,7 +133,7 @@ class Inventory(InputContract):
 
     sku: Series[str] = pa.Field(description="SKU")
     location: Series[str] = pa.Field(description="location")
-    on_hand: Series[float] = pa.Field(ge=0, finite=True, description="units on hand")
+    on_hand: Series[float] = pa.Field(ge=0, finite=True, le=MAX_UNITS, description="units on hand")
 
     class Config:
         unique = INPUT_KEYS["inventory"]
@@ -134,7 +147,7 @@ class OpenOrders(InputContract):
     period: Series[str] = pa.Field(
         str_matches=MONTH_REGEX, description="arrival month, the cycle or later"
     )
-    qty: Series[float] = pa.Field(gt=0, finite=True, description="units arriving")
+    qty: Series[float] = pa.Field(gt=0, finite=True, le=MAX_UNITS, description="units arriving")
 
     class Config:
         unique = INPUT_KEYS["open_orders"]
@@ -151,7 +164,7 @@ class Promotions(InputContract):
         str_matches=MONTH_REGEX, description="last month, not before the start"
     )
     uplift_pct: Series[float] = pa.Field(
-        ge=0, finite=True, description="expected % over baseline (25 = +25%)"
+        ge=0, finite=True, le=MAX_UNITS, description="expected % over baseline (25 = +25%)"
     )
 
     @pa.dataframe_check(name="start_not_after_end", error="start_period must be <= end_period")
@@ -170,7 +183,7 @@ class ForecastHistory(InputContract):
     sku: Series[str] = pa.Field(description="SKU")
     location: Series[str] = pa.Field(description="location")
     period: Series[str] = pa.Field(str_matches=MONTH_REGEX, description="month forecast")
-    qty: Series[float] = pa.Field(ge=0, finite=True, description="units")
+    qty: Series[float] = pa.Field(ge=0, finite=True, le=MAX_UNITS, description="units")
     submitted_by: Series[str] = pa.Field(nullable=True, description="who submitted it")
 
     class Config:
@@ -183,7 +196,7 @@ class Overrides(InputContract):
     sku: Series[str] = pa.Field(description="SKU")
     location: Series[str] = pa.Field(description="location")
     period: Series[str] = pa.Field(str_matches=MONTH_REGEX, description="month")
-    qty: Series[float] = pa.Field(ge=0, finite=True, description="agreed units")
+    qty: Series[float] = pa.Field(ge=0, finite=True, le=MAX_UNITS, description="agreed units")
     reason: Series[str] = pa.Field(description="why, non-empty")
     approved_by: Series[str] = pa.Field(description="who decided, non-empty")
 
@@ -199,7 +212,7 @@ class CustomerOrders(InputContract):
     period: Series[str] = pa.Field(
         str_matches=MONTH_REGEX, description="delivery month, the cycle or later"
     )
-    qty: Series[float] = pa.Field(gt=0, finite=True, description="units booked")
+    qty: Series[float] = pa.Field(gt=0, finite=True, le=MAX_UNITS, description="units booked")
 
     class Config:
         unique = INPUT_KEYS["customer_orders"]

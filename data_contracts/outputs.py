@@ -7,7 +7,7 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
 
-from data_contracts.checks import MONTH_REGEX
+from data_contracts.checks import OUTPUT_MONTH_REGEX as MONTH_REGEX
 from data_contracts.tables import (
     CAPACITY_STATUSES,
     DEMAND_CLASSES,

@@ -263,6 +263,32 @@ CASES: list[tuple[str, Callable[[World], None], str]] = [
         drop_column("products", "units_per_pallet"),
         r"products\.units_per_pallet: required column is missing",
     ),
+    # Physical bounds: numbers no warehouse sees, and periods outside a sane calendar window.
+    (
+        "history_qty_1e308",
+        setv("sales_history", 5, "qty", "1e308"),
+        r"sales_history\.qty: must be <= 1e\+12 \(1 row\), e\.g\. line 5",
+    ),
+    (
+        "capacity_1e300",
+        setv("warehouses", 2, "inbound_pallets", "1e300"),
+        r"warehouses\.inbound_pallets: must be <= 1e\+12",
+    ),
+    (
+        "lead_time_1e15",
+        setv("products", 2, "lead_time_months", "1000000000000000"),
+        r"products\.lead_time_months: must be <= 120",
+    ),
+    (
+        "overtime_pct_absurd",
+        setv("warehouses", 2, "overtime_pct", "50"),
+        r"warehouses\.overtime_pct: must be <= 10",
+    ),
+    (
+        "history_period_1600",
+        setv("sales_history", 5, "period", "1600-01"),
+        r"sales_history\.period: must be a month YYYY-MM in 1900\.\.2199",
+    ),
     ("missing_required_table", drop_table("products"), r"products: required table is missing"),
     (
         "missing_required_table_inventory",
@@ -466,6 +492,8 @@ def test_restated_history_warns_against_previous_cycle(world: World) -> None:
 def test_bad_cycle_argument_is_a_usage_error(world: World) -> None:
     with pytest.raises(ValueError, match="cycle"):
         validate_inputs(world, "2025-6")
+    with pytest.raises(ValueError, match="cycle"):
+        validate_inputs(world, "2300-01")  # beyond the calendar window: pandas ends in 2262
 
 
 def test_100k_history_rows_all_pass(world: World, as_read: AsRead) -> None:
