@@ -52,17 +52,24 @@ def find_input_files(source: str) -> dict[str, tuple[str, str]]:
     fs, root = fsspec.core.url_to_fs(source)
     if not fs.isdir(root):
         raise TableReadError("inputs", source, "folder not found")
-    names = {Path(p).name for p in fs.ls(root, detail=False)}
+    entries = {Path(e["name"]).name: e for e in fs.ls(root, detail=True)}
+    # Matched case-insensitively: an `OPEN_ORDERS.CSV` exported from another system is the
+    # table, not a file to ignore without a word.
+    by_lower: dict[str, list[str]] = {}
+    for name in entries:
+        by_lower.setdefault(name.lower(), []).append(name)
     found: dict[str, tuple[str, str]] = {}
     for table in INPUT_TABLES:
-        present = [fmt for fmt in FORMATS if f"{table}.{fmt}" in names]
+        present = [(fmt, name) for fmt in FORMATS for name in by_lower.get(f"{table}.{fmt}", [])]
         if len(present) > 1:
-            raise TableReadError(
-                table, source, f"both {table}.csv and {table}.parquet exist; keep one"
-            )
+            shown = " and ".join(sorted(name for _, name in present))
+            raise TableReadError(table, source, f"both {shown} exist; keep one")
         if present:
-            fmt = present[0]
-            found[table] = (_join(source, f"{table}.{fmt}"), fmt)
+            fmt, name = present[0]
+            if entries[name].get("type") != "file":
+                # A folder or a FIFO named like a table would crash or hang the reader.
+                raise TableReadError(table, _join(source, name), "not a regular file")
+            found[table] = (_join(source, name), fmt)
     return found
 
 

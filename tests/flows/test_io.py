@@ -48,6 +48,29 @@ def test_same_table_in_two_formats_is_refused(tmp_path) -> None:
         read_inputs(str(tmp_path))
 
 
+def test_file_names_match_case_insensitively(tmp_path) -> None:
+    """An export named OPEN_ORDERS.CSV is the table, not a file ignored without a word."""
+    (tmp_path / "OPEN_ORDERS.CSV").write_text("sku,location,period,qty\nA,L,2026-01,10\n")
+    tables, files = read_inputs(str(tmp_path))
+    assert tables["open_orders"]["qty"].tolist() == ["10"]
+    assert files[0].path.endswith("OPEN_ORDERS.CSV")
+    (tmp_path / "open_orders.csv").write_text("sku,location,period,qty\nA,L,2026-01,10\n")
+    with pytest.raises(TableReadError, match=r"both OPEN_ORDERS\.CSV and open_orders\.csv"):
+        read_inputs(str(tmp_path))
+
+
+def test_a_folder_or_fifo_named_like_a_table_is_refused(tmp_path) -> None:
+    import os
+
+    (tmp_path / "inventory.csv").mkdir()
+    with pytest.raises(TableReadError, match=r"inventory: .*not a regular file"):
+        read_inputs(str(tmp_path))
+    os.rmdir(tmp_path / "inventory.csv")
+    os.mkfifo(tmp_path / "products.csv")  # reading it would block forever
+    with pytest.raises(TableReadError, match=r"products: .*not a regular file"):
+        read_inputs(str(tmp_path))
+
+
 def test_missing_folder(tmp_path) -> None:
     with pytest.raises(TableReadError, match="folder not found"):
         read_inputs(str(tmp_path / "nope"))
