@@ -23,7 +23,7 @@ from data_contracts.findings import (
 )
 from data_contracts.inputs import input_schema
 from data_contracts.outputs import OUTPUT_MODELS
-from data_contracts.periods import is_month
+from data_contracts.periods import add_months, is_month
 from data_contracts.tables import INPUT_COLUMNS, INPUT_TABLES, OPTIONAL_COLUMNS
 
 LINE = "source_line"
@@ -232,6 +232,39 @@ def _coverage_findings(uncovered: pd.DataFrame, horizon: int | None) -> list[Fin
     ]
 
 
+def _unused_rows_findings(
+    tables: Mapping[str, pd.DataFrame], cycle: str, horizon: int | None
+) -> list[Finding]:
+    """Rows the run reads past on purpose, said out loud (nothing is dropped silently):
+    sales numbers after the horizon's last month, and submissions of a later cycle, which
+    trust must not learn from (they were not known at this cycle)."""
+    out: list[Finding] = []
+
+    def finding(table: str, column: str, rows: pd.DataFrame, rule: str) -> None:
+        sample = row_dicts(rows, rows.index[:SAMPLE_ROWS], "line")
+        lines = ", ".join(str(i) for i in rows.index[:SAMPLE_ROWS])
+        out.append(Finding(
+            table=table, column=column, rule=rule, severity="info", count=len(rows),
+            sample=sample,
+            message=f"{table}.{column}: {rule} ({plural(len(rows), 'row')}), e.g. line {lines}",
+        ))
+
+    forecast = tables.get("sales_forecast")
+    if horizon and forecast is not None and len(forecast):
+        last = add_months(cycle, horizon - 1)
+        after = forecast[forecast["period"].astype(str) > last]
+        if len(after):
+            finding("sales_forecast", "period", after,
+                    f"after the horizon's last month {last}: not planned this cycle")
+    history = tables.get("forecast_history")
+    if history is not None and len(history):
+        later = history[history["cycle"].astype(str) >= cycle]
+        if len(later):
+            finding("forecast_history", "cycle", later,
+                    f"submission of cycle {cycle} or later: not used to judge trust")
+    return out
+
+
 def validate_inputs(
     tables: Mapping[str, pd.DataFrame],
     cycle: str,
@@ -334,6 +367,7 @@ def validate_inputs(
     if any(f.severity == "error" for f in findings):
         everything = _violation_frame([*breached, *quarantined])
         raise ContractBreach(findings, _rejects(everything, states))
+    findings += _unused_rows_findings(out_tables, cycle, horizon)
     if previous is not None and "sales_history" in out_tables:
         findings += _restatements(out_tables["sales_history"], previous)
     rejects = _rejects(_violation_frame(quarantined), states)

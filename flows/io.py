@@ -1,5 +1,6 @@
 """All file I/O of the pipeline: reading input tables, writing tables and sample data sets."""
 
+import csv
 import hashlib
 import io
 import json
@@ -104,6 +105,12 @@ def parse_table(table: str, path: str, raw: bytes, fmt: str) -> pd.DataFrame:
         raise TableReadError(table, path, f"not a well-formed CSV ({exc})") from exc
     except pd.errors.EmptyDataError as exc:
         raise TableReadError(table, path, "the file has no header line") from exc
+    # pandas renames a repeated header to `qty.1`: which of the two is the quantity?
+    header = [c.strip() for c in next(csv.reader(io.StringIO(text.split("\n", 1)[0])), [])]
+    repeated = sorted({c for c in header if header.count(c) > 1})
+    if repeated:
+        raise TableReadError(table, path, f"column {', '.join(map(repr, repeated))} appears "
+                             "more than once in the header; keep one")
     df.columns = [str(c).strip() for c in df.columns]
     if len(df.columns) == 1 and any(sep in df.columns[0] for sep in (";", "\t", "|")):
         raise TableReadError(

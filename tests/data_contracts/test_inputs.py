@@ -538,3 +538,23 @@ def test_customer_orders_contract(world: World, as_read: AsRead, row: dict,
         validate_inputs({**world, "customer_orders": as_read([good, row])}, CYCLE)
     with pytest.raises(ContractBreach, match=r"customer_orders.*duplicate|unique|duplicate"):
         validate_inputs({**world, "customer_orders": as_read([good, good])}, CYCLE)
+
+
+def test_rows_read_past_are_reported_not_dropped_silently(world: World) -> None:
+    """A sales number after the horizon and a submission of a later cycle are not used; an
+    info finding (published as an exception) says so, naming the lines."""
+    forecast = world["sales_forecast"]
+    late = forecast.loc[[forecast.index[0]]].assign(period="9999-12")
+    late.index = pd.Index([forecast.index.max() + 1], name="source_line")
+    world["sales_forecast"] = pd.concat([forecast, late])
+    with pytest.raises(ContractBreach, match=r"sales_forecast\.period: must be a month"):
+        validate_inputs(world, CYCLE, horizon=6)  # 9999 is outside the calendar window
+    world["sales_forecast"].loc[late.index, "period"] = add_months(CYCLE, 6)
+    world["forecast_history"].loc[world["forecast_history"].index[0], "cycle"] = CYCLE
+    result = validate_inputs(world, CYCLE, horizon=6)
+    info = {(f.table, f.column): f for f in result.findings if f.severity == "info"}
+    after = info[("sales_forecast", "period")]
+    assert after.count == 1 and str(late.index[0]) in after.message
+    assert add_months(CYCLE, 5) in after.message
+    assert info[("forecast_history", "cycle")].count >= 1
+    assert len(result.tables["sales_forecast"]) == len(world["sales_forecast"])  # kept, told

@@ -71,6 +71,12 @@ def test_a_folder_or_fifo_named_like_a_table_is_refused(tmp_path) -> None:
         read_inputs(str(tmp_path))
 
 
+def test_a_repeated_column_is_refused() -> None:
+    with pytest.raises(TableReadError, match=r"column 'qty' appears more than once"):
+        parse_table("sales_history", "x.csv", b"sku,location,period,qty,qty\nA,L,2025-01,1,2\n",
+                    "csv")
+
+
 def test_missing_folder(tmp_path) -> None:
     with pytest.raises(TableReadError, match="folder not found"):
         read_inputs(str(tmp_path / "nope"))
