@@ -12,6 +12,7 @@ import pandera.pandas as pa
 
 VIOLATION_COLUMNS = ["table", "source_line", "column", "rule", "value"]
 NOT_EMPTY = "must not be empty"
+CONTROL_CHARS = r"[\x00-\x1f\x7f]"
 
 
 @dataclass
@@ -92,7 +93,21 @@ def type_table(table: str, raw: pd.DataFrame, schema: pa.DataFrameSchema) -> Typ
             bad_rows |= not_number
             missing = values.isna() & ~not_number
         else:
+            # One spelling per key: "é" typed as one code point or as e + accent is one SKU.
             values = as_text(series)
+            present = values.notna()
+            # On the distinct values only: keys repeat (100k SKUs over millions of rows).
+            distinct = pd.Series(pd.unique(values[present].astype(str)), dtype=object)
+            nfc = dict(zip(distinct, distinct.str.normalize("NFC"), strict=True))
+            if any(k != v for k, v in nfc.items()):
+                values[present] = values[present].map(nfc)
+            has_control = set(distinct[distinct.str.contains(CONTROL_CHARS, regex=True)])
+            control = present & values.isin(has_control) if has_control else present & False
+            if control.any():
+                found.append(violations(table, raw.index[control], name,
+                                        "must not contain control characters (NUL, tab...)",
+                                        series[control]))
+                bad_rows |= control
             missing = values.isna()
         if not column.nullable and missing.any():
             found.append(violations(table, raw.index[missing], name, NOT_EMPTY, series[missing]))

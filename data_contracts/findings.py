@@ -99,6 +99,9 @@ def plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
+MAX_VALUE_CHARS = 80
+
+
 def clean_value(value: Any) -> Any:
     """JSON-friendly scalar: NaN/NA -> None, numpy scalars -> Python."""
     if value is None:
@@ -110,7 +113,11 @@ def clean_value(value: Any) -> Any:
             return None
     except (TypeError, ValueError):
         pass
-    return value.item() if hasattr(value, "item") else value
+    value = value.item() if hasattr(value, "item") else value
+    if isinstance(value, str) and len(value) > MAX_VALUE_CHARS:
+        # A 4 MB one-line file must not become a 4-million-character message.
+        return f"{value[:MAX_VALUE_CHARS]}... ({len(value):,} characters)"
+    return value
 
 
 def row_dicts(raw: pd.DataFrame, lines: Iterable[Any], label: str) -> list[dict[str, Any]]:

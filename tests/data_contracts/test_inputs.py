@@ -558,3 +558,31 @@ def test_rows_read_past_are_reported_not_dropped_silently(world: World) -> None:
     assert add_months(CYCLE, 5) in after.message
     assert info[("forecast_history", "cycle")].count >= 1
     assert len(result.tables["sales_forecast"]) == len(world["sales_forecast"])  # kept, told
+
+
+def test_unicode_spellings_of_one_sku_are_one_sku(world: World) -> None:
+    """"Café" as one code point (NFC) and as e + combining accent (NFD) name one product: the
+    duplicate is refused rather than planned side by side."""
+    products = world["products"]
+    first, second = products.index[0], products.index[1]
+    world["products"].loc[first, "sku"] = "Caf\u00e9"
+    world["products"].loc[second, "sku"] = "Cafe\u0301"
+    with pytest.raises(ContractBreach, match=r"products\.sku: duplicate key"):
+        validate_inputs(world, CYCLE)
+
+
+@pytest.mark.parametrize("value", ["A\x001", "A\t1", "A\x7f1"])
+def test_control_characters_in_a_key_are_refused(world: World, value: str) -> None:
+    line = world["sales_history"].index[0]
+    world["sales_history"].loc[line, "sku"] = value
+    with pytest.raises(ContractBreach, match=r"sales_history\.sku: must not contain control"):
+        validate_inputs(world, CYCLE)
+
+
+def test_a_huge_cell_does_not_make_a_huge_message(world: World) -> None:
+    line = world["sales_history"].index[0]
+    world["sales_history"].loc[line, "qty"] = "9" * 4_000_000 + "x"
+    with pytest.raises(ContractBreach) as info:
+        validate_inputs(world, CYCLE)
+    assert len(str(info.value)) < 5_000
+    assert "4,000,001 characters" in str(info.value)
