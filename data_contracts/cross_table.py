@@ -46,6 +46,20 @@ def _reference(
     return out
 
 
+def _family_mismatch(forecast: pd.DataFrame, products: pd.DataFrame) -> list[pd.DataFrame]:
+    """A SKU row that also names a family must name the SKU's own family: which of the two
+    numbers would the family split and the SKU plan otherwise believe?"""
+    own = products.drop_duplicates("sku").set_index("sku")["family"]
+    named = forecast["sku"].notna() & forecast["family"].notna()
+    expected = forecast["sku"].map(own)
+    bad = named & expected.notna() & (forecast["family"] != expected)
+    if not bad.any():
+        return []
+    rule = "family differs from the sku's family in products"
+    return [violations("sales_forecast", forecast.index[bad], "family", rule,
+                       forecast["family"][bad])]
+
+
 def reference_violations(
     typed: dict[str, pd.DataFrame], bad_lines: dict[str, pd.Index]
 ) -> list[pd.DataFrame]:
@@ -73,6 +87,8 @@ def reference_violations(
                 known_families,
                 "products",
             )
+        if "sales_forecast" in typed and "family" in typed["sales_forecast"].columns:
+            found += _family_mismatch(typed["sales_forecast"], products)
     if warehouses is not None:
         good = warehouses.drop(bad_lines.get("warehouses", pd.Index([])), errors="ignore")
         locations, known = set(good["location"].dropna()), set(warehouses["location"].dropna())

@@ -586,3 +586,14 @@ def test_a_huge_cell_does_not_make_a_huge_message(world: World) -> None:
         validate_inputs(world, CYCLE)
     assert len(str(info.value)) < 5_000
     assert "4,000,001 characters" in str(info.value)
+
+
+def test_a_sku_row_naming_another_family_is_refused(world: World) -> None:
+    forecast = world["sales_forecast"]
+    line = forecast.index[forecast["sku"].notna()][0]
+    if "family" not in forecast.columns:
+        forecast["family"] = None
+    forecast.loc[line, "family"] = "NOT-ITS-FAMILY"
+    with pytest.raises(ContractBreach, match=r"sales_forecast\.family: family differs from the "
+                       r"sku's family in products \(1 row\)"):
+        validate_inputs(world, CYCLE)
