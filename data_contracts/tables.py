@@ -98,4 +98,5 @@ OUTPUT_KEYS: Final[dict[str, list[str]]] = {
     "consensus_plan": ["cycle", "plan_version", "sku", "location", "period"],
     "baseline_forecast": ["sku", "location", "period"],
     "capacity_report": ["location", "period"],
+    "plan_changes": ["sku", "location", "period"],
 }
