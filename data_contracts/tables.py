@@ -66,6 +66,7 @@ OUTPUT_COLUMNS: Final[dict[str, list[str]]] = {
         "lead_time_shortfall_units",
     ],
     "exceptions": ["sku", "location", "period", "type", "severity", "message"],
+    "plan_changes": PLAN_CHANGES_COLUMNS,
 }
 
 REASON_CODES: Final[tuple[str, ...]] = (
