@@ -104,10 +104,10 @@ def _publish_empty(store: PlanStore, out: Path, cycle: str, publish: bool = True
 
 
 def test_the_previous_plan_is_the_latest_published_version_else_last_months_current(
-    tmp_path: Path,
+    tmp_path: Path, store_url: str
 ) -> None:
     out = tmp_path / "out"
-    store = PlanStore(f"duckdb:///{tmp_path / 'sop.duckdb'}")
+    store = PlanStore(store_url)
     try:
         assert _publish_empty(store, out, "2026-11") == 1
         assert _publish_empty(store, out, "2026-11") == 2
