@@ -67,4 +67,7 @@ ROW_CHECK_COLUMNS: dict[str, str] = {
     "constrained_le_consensus": "constrained_demand, consensus_demand",
     "shortfall_balance": "shortfall, consensus_demand, constrained_demand",
     "intervals_nested": "lo_95, lo_80, forecast, hi_80, hi_95",
+    "change_agrees_with_receipts": "change, planned_receipts_before, planned_receipts_after, "
+    "order_release_period_before, order_release_period_after",
+    "one_previous_plan": "previous_cycle, previous_version",
 }

@@ -10,6 +10,7 @@ from pandera.typing import Series
 from data_contracts.checks import OUTPUT_MONTH_REGEX as MONTH_REGEX
 from data_contracts.tables import (
     CAPACITY_STATUSES,
+    CHANGE_KINDS,
     DEMAND_CLASSES,
     OUTPUT_KEYS,
     REASON_CODES,
@@ -172,9 +173,70 @@ class Exceptions(OutputContract):
     message: Series[str] = pa.Field(description="what happened, in words")
 
 
+class PlanChanges(OutputContract):
+    """What differs from the previous published plan; empty before/after: key absent there."""
+
+    sku: Series[str] = pa.Field(description="SKU")
+    location: Series[str] = pa.Field(description="location")
+    period: Series[str] = pa.Field(str_matches=MONTH_REGEX, description="month")
+    change: Series[str] = pa.Field(isin=list(CHANGE_KINDS), description="kind of change")
+    previous_cycle: Series[str] = pa.Field(
+        str_matches=MONTH_REGEX, description="cycle of the plan compared with"
+    )
+    previous_version: Series[int] = pa.Field(ge=1, description="version of that plan")
+    consensus_demand_before: Series[float] = pa.Field(
+        nullable=True, ge=0, finite=True, description="consensus demand in the previous plan"
+    )
+    consensus_demand_after: Series[float] = pa.Field(
+        nullable=True, ge=0, finite=True, description="consensus demand in this plan"
+    )
+    planned_receipts_before: Series[float] = pa.Field(
+        nullable=True, ge=0, finite=True, description="planned receipts in the previous plan"
+    )
+    planned_receipts_after: Series[float] = pa.Field(
+        nullable=True, ge=0, finite=True, description="planned receipts in this plan"
+    )
+    order_release_period_before: Series[str] = pa.Field(
+        nullable=True, str_matches=MONTH_REGEX, description="order release in the previous plan"
+    )
+    order_release_period_after: Series[str] = pa.Field(
+        nullable=True, str_matches=MONTH_REGEX, description="order release in this plan"
+    )
+
+    @pa.dataframe_check(
+        name="change_agrees_with_receipts",
+        error="new needs receipts only after, cancelled only before, moved both and another "
+        "release month",
+    )
+    @classmethod
+    def change_agrees_with_receipts(cls, df: pd.DataFrame) -> pd.Series:
+        before = df["planned_receipts_before"].fillna(0.0) > TOLERANCE
+        after = df["planned_receipts_after"].fillna(0.0) > TOLERANCE
+        release_b = df["order_release_period_before"].fillna("")
+        release_a = df["order_release_period_after"].fillna("")
+        change = df["change"]
+        return (
+            ((change != "new") | (~before & after))
+            & ((change != "cancelled") | (before & ~after))
+            & ((change != "moved") | (before & after & (release_b != release_a)))
+        )
+
+    @pa.dataframe_check(
+        name="one_previous_plan", error="every row must name the same previous plan"
+    )
+    @classmethod
+    def one_previous_plan(cls, df: pd.DataFrame) -> pd.Series:
+        plans = df[["previous_cycle", "previous_version"]].drop_duplicates()
+        return pd.Series(len(plans) <= 1, index=df.index)
+
+    class Config:
+        unique = OUTPUT_KEYS["plan_changes"]
+
+
 OUTPUT_MODELS: Final[dict[str, type[OutputContract]]] = {
     "consensus_plan": ConsensusPlan,
     "baseline_forecast": BaselineForecast,
     "capacity_report": CapacityReport,
     "exceptions": Exceptions,
+    "plan_changes": PlanChanges,
 }

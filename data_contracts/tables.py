@@ -42,6 +42,13 @@ OPTIONAL_COLUMNS: Final[dict[str, set[str]]] = {
     "warehouses": {"period", "overtime_cost_per_pallet"},
 }
 
+# What differs from the previous published plan (SPEC `plan_changes`).
+PLAN_CHANGES_COLUMNS: Final[list[str]] = [
+    "sku", "location", "period", "change", "previous_cycle", "previous_version",
+    "consensus_demand_before", "consensus_demand_after", "planned_receipts_before",
+    "planned_receipts_after", "order_release_period_before", "order_release_period_after",
+]
+
 OUTPUT_COLUMNS: Final[dict[str, list[str]]] = {
     "consensus_plan": [
         "cycle", "plan_version", "sku", "location", "period", "sales_forecast",
@@ -59,6 +66,7 @@ OUTPUT_COLUMNS: Final[dict[str, list[str]]] = {
         "lead_time_shortfall_units",
     ],
     "exceptions": ["sku", "location", "period", "type", "severity", "message"],
+    "plan_changes": PLAN_CHANGES_COLUMNS,
 }
 
 REASON_CODES: Final[tuple[str, ...]] = (
@@ -69,6 +77,7 @@ REASON_CODES: Final[tuple[str, ...]] = (
 DEMAND_CLASSES: Final[tuple[str, ...]] = ("smooth", "erratic", "intermittent", "lumpy", "new")
 SEVERITIES: Final[tuple[str, ...]] = ("info", "warning", "error")
 CAPACITY_STATUSES: Final[tuple[str, ...]] = ("ok", "overtime", "short")
+CHANGE_KINDS: Final[tuple[str, ...]] = ("new", "increased", "decreased", "cancelled", "moved")
 PRODUCT_STATUSES: Final[tuple[str, ...]] = ("active", "new", "phase_out")
 
 # Unique key of every table (SPEC's "key" column). sales_forecast's key is "sku or family":
@@ -90,4 +99,5 @@ OUTPUT_KEYS: Final[dict[str, list[str]]] = {
     "consensus_plan": ["cycle", "plan_version", "sku", "location", "period"],
     "baseline_forecast": ["sku", "location", "period"],
     "capacity_report": ["location", "period"],
+    "plan_changes": ["sku", "location", "period"],
 }

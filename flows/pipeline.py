@@ -35,6 +35,7 @@ from flows.engines import open_engine
 from flows.io import InputFile, TableReadError, read_inputs, write_table
 from flows.memory import keep_large_blocks_in_mmap, release_memory
 from flows.params import Cycle, RunParams, local_run_date
+from flows.previous_plan import read_previous_plan
 from flows.publish import (
     claim_version,
     discard,
@@ -50,6 +51,8 @@ from forecasting.baseline import guardrail_exceptions
 from forecasting.engines import EngineName
 from reconciliation import build_plan, planned_keys
 from reconciliation.fva import compute_fva
+from reconciliation.plan_changes import compute_plan_changes
+from reconciliation.settings import PlanSettings
 from reporting import render_markdown_summary, render_report
 
 TOP_EXCEPTIONS = 25
@@ -309,9 +312,11 @@ def _package_versions() -> dict[str, str]:
 
 @flow(name="sop-publish")
 def publish_stage(
-    workdir: str, out: str, cycle: Cycle, horizon: int, store: str | None = None
+    workdir: str, out: str, cycle: Cycle, horizon: int, store: str | None = None,
+    config: str | None = None,
 ) -> dict[str, Any]:
-    """Stamp the version, render the report, stage, audit, then publish atomically.
+    """Stamp the version, compare with the previous published plan, render the report, stage,
+    audit, then publish atomically.
 
     Memory: the stage holds the plan, its inputs and its staged copy one after the other,
     not all at once (at 100k SKU-locations each is about a gigabyte): the files are written
@@ -321,6 +326,7 @@ def publish_stage(
     logger = get_run_logger()
     ws = Workspace(Path(workdir))
     start = time.perf_counter()
+    settings = load_config(config).reconciliation
     tables = ws.load_frames("check", list(PUBLISH_INPUTS))
     store_url = store or SopSettings().store_url or default_store_url(out)
     plan_store = PlanStore(resolve_store_url(store_url))
@@ -329,7 +335,7 @@ def publish_stage(
     staging = None
     try:
         staging, inputs_sha = _stage_files(ws, out, cycle, version, horizon, tables,
-                                           plan_store.safe_url, run_id)
+                                           plan_store, run_id, settings)
         release_memory()
         staged = read_staged(staging)
         audit_plan(staged, tables, cycle, horizon,
@@ -358,11 +364,13 @@ def publish_stage(
 
 def _stage_files(
     ws: Workspace, out: str, cycle: str, version: int, horizon: int,
-    tables: dict[str, pd.DataFrame], store_url: str, run_id: str,
+    tables: dict[str, pd.DataFrame], plan_store: PlanStore, run_id: str,
+    settings: PlanSettings,
 ) -> tuple[Path, str]:
     """Write every file of the version into its staging folder; (folder, inputs' sha256).
 
-    A function of its own so that the plan and output frames it builds are freed on return.
+    A function of its own so that the plan and output frames it builds (and the previous
+    plan it compares with) are freed on return.
     """
     check_summary = ws.load_json("check", "summary")
     rejects = ws.load_frames("check", ["rejects"]).get("rejects", pd.DataFrame())
@@ -374,16 +382,34 @@ def _stage_files(
         [_contract_exceptions(findings), plan["exceptions"],
          guardrail_exceptions(fitted.pop("selection", pd.DataFrame()))], ignore_index=True
     )
+    consensus_plan = _order(_stamp(plan.pop("consensus_plan"), cycle, version),
+                            "consensus_plan")
+    previous = read_previous_plan(out, cycle, version, plan_store)
+    changes = compute_plan_changes(
+        consensus_plan,
+        previous.plan if previous else None,
+        previous.cycle if previous else None,
+        previous.version if previous else None,
+        settings,
+    )
+    # In the manifest, so that an empty plan_changes file says "nothing changed" or "nothing
+    # to compare with" unambiguously.
+    changes_summary = {
+        "previous_cycle": previous.cycle if previous else None,
+        "previous_version": previous.version if previous else None,
+        "by_change": {str(k): int(n) for k, n in changes["change"].value_counts().items()},
+    }
+    del previous
     frames = {
-        "consensus_plan": _order(_stamp(plan.pop("consensus_plan"), cycle, version),
-                                 "consensus_plan"),
+        "consensus_plan": consensus_plan,
         "baseline_forecast": _order(baseline.reset_index(drop=True), "baseline_forecast"),
         "capacity_report": _order(plan["capacity_report"].reset_index(drop=True),
                                   "capacity_report"),
         "exceptions": _order(exceptions.reset_index(drop=True), "exceptions"),
         "rejects": rejects.reset_index(drop=True),
+        "plan_changes": _order(changes, "plan_changes"),
     }
-    del baseline, exceptions
+    del baseline, exceptions, consensus_plan
     snapshot = {f"inputs/{t}": tables[t].reset_index(drop=True)
                 for t in SNAPSHOT_TABLES if t in tables}
     # Beyond SPEC's files: the views the meeting and procurement also ask for.
@@ -404,7 +430,7 @@ def _stage_files(
         "inputs": check_summary["inputs"],
         "inputs_sha256": inputs_sha,
         "versions": _package_versions(),
-        "store": store_url,
+        "store": plan_store.safe_url,
         "timings_seconds": {s: summaries[s]["seconds"] for s in summaries},
         "contracts": {
             "outcome": "passed_with_quarantine" if len(rejects) else "passed",
@@ -419,6 +445,7 @@ def _stage_files(
         # what whole units and MOQ cost against the LP's plan.
         "supply_plan": summaries["plan"].get("supply_plan", {}),
         "rows": {k: len(v) for k, v in frames.items()},
+        "plan_changes": changes_summary,
     }
     report = render_report(
         cycle=cycle,
@@ -554,7 +581,7 @@ def monthly_sop(params: RunParams) -> dict[str, Any]:
     plan = _run_stage("reconcile", reconcile_stage, root, cycle, params.horizon, config,
                       params.out)
     published = _run_stage("publish", publish_stage, root, params.out, cycle, params.horizon,
-                           params.store)
+                           params.store, config)
     publish_artifacts(Path(published["path"]))
     return {
         "cycle": cycle,

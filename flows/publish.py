@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 
 from flows.io import write_json
 from flows.store import PlanStore
@@ -77,13 +78,23 @@ def stage_version(
             continue  # SPEC: rejects.parquet only when there are any
         target = staging / f"{name}.parquet"  # "inputs/x" names land in a sub-folder
         target.parent.mkdir(parents=True, exist_ok=True)
-        df.to_parquet(target, index=False)
+        _write_parquet(df, target)
     for name, source in (folders or {}).items():
         shutil.copytree(source, staging / name)
     (staging / "report.html").write_text(report_html, encoding="utf-8")
     # The manifest is written last: a folder with a manifest is a complete folder.
     write_json(manifest, staging / "manifest.json")
     return staging
+
+
+def _write_parquet(df: pd.DataFrame, target: Path) -> None:
+    """Write `df`; a text column with no value (an empty table, an all-empty column) is stored
+    as text, not as Parquet's null type, so readers of the file still see its type."""
+    schema = pa.Schema.from_pandas(df, preserve_index=False)
+    for i, field in enumerate(schema):
+        if pa.types.is_null(field.type):
+            schema = schema.set(i, pa.field(field.name, pa.string()))
+    df.to_parquet(target, index=False, schema=schema)
 
 
 def read_staged(staging: Path) -> dict[str, pd.DataFrame]:

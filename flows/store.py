@@ -22,11 +22,13 @@ T = TypeVar("T")
 _TEXT = {
     "cycle", "sku", "location", "period", "order_release_period", "reason", "model",
     "demand_class", "status", "type", "severity", "message", "level", "key", "step",
+    "change", "previous_cycle", "order_release_period_before", "order_release_period_after",
 }
-_INT = {"plan_version"}
+_INT = {"plan_version", "previous_version"}
 
 INSERT_CHUNK_ROWS = 100_000  # rows converted to Python objects at a time (PostgreSQL COPY)
-STORE_TABLES = ("consensus_plan", "baseline_forecast", "capacity_report", "exceptions", "fva")
+STORE_TABLES = ("consensus_plan", "baseline_forecast", "capacity_report", "exceptions",
+                "plan_changes", "fva")
 # Stored beyond SPEC's tables: forecast value added, so its history can be queried per cycle.
 EXTRA_COLUMNS = {"fva": FVA_COLUMNS}
 
@@ -38,6 +40,7 @@ STORE_KEYS: dict[str, list[str]] = {
     "baseline_forecast": ["sku", "location", "period"],
     "capacity_report": ["location", "period"],
     "exceptions": ["exception_no"],
+    "plan_changes": ["sku", "location", "period"],
     "fva": ["level", "key", "step"],
 }
 _INT |= {"exception_no"}
@@ -204,6 +207,30 @@ class PlanStore:
             return int(conn.execute(stmt).scalar() or 0)
 
         return self._with_retry(work)
+
+    def latest_published(self, cycle: str, below: int | None = None) -> int | None:
+        """The highest published version of `cycle` (below `below` when given), or None.
+
+        Published is what the store says: a folder orphaned by a crash never was."""
+
+        def work(conn: Connection) -> int | None:
+            stmt = sa.select(sa.func.max(plan_runs.c.plan_version)).where(
+                plan_runs.c.cycle == cycle, plan_runs.c.status == "published"
+            )
+            if below is not None:
+                stmt = stmt.where(plan_runs.c.plan_version < below)
+            found = conn.execute(stmt).scalar()
+            return None if found is None else int(found)
+
+        return self._with_retry(work)
+
+    def read_plan(self, cycle: str, version: int, columns: list[str]) -> pd.DataFrame:
+        """`columns` of one version's consensus_plan rows."""
+        table = DATA_TABLES["consensus_plan"]
+        stmt = sa.select(*[table.c[c] for c in columns]).where(
+            table.c.cycle == cycle, table.c.plan_version == version
+        )
+        return self._with_retry(lambda conn: pd.read_sql(stmt, conn))
 
     def claim_version(self, cycle: str, at_least: int, run_id: str | None = None) -> int:
         """Reserve the next free version >= `at_least` for `cycle` (primary key arbitrates)."""

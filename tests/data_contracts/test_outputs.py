@@ -72,11 +72,28 @@ def valid_outputs() -> Outputs:
             "message": ["1.5 units short", "2 rows quarantined"],
         }
     )
+    changes = pd.DataFrame(
+        {
+            "sku": ["A1", "A1", "B2"],
+            "location": "DC-N",
+            "period": ["2025-07", "2025-08", "2025-07"],
+            "change": ["new", "cancelled", "decreased"],
+            "previous_cycle": "2025-05",
+            "previous_version": 2,
+            "consensus_demand_before": [11.0, 9.0, np.nan],
+            "consensus_demand_after": [11.5, 9.0, 4.0],
+            "planned_receipts_before": [0.0, 30.0, np.nan],
+            "planned_receipts_after": [20.0, 0.0, 0.0],
+            "order_release_period_before": [None, "2025-07", None],
+            "order_release_period_after": ["2025-06", None, None],
+        }
+    )
     return {
         "consensus_plan": plan,
         "baseline_forecast": baseline,
         "capacity_report": capacity,
         "exceptions": exceptions,
+        "plan_changes": changes,
     }
 
 
@@ -188,6 +205,31 @@ BAD: list[tuple[str, Callable[[Outputs], None], str]] = [
         setv("exceptions", 1, "message", None),
         r"exceptions\.message: must not be empty",
     ),
+    (
+        "unknown_change",
+        setv("plan_changes", 0, "change", "changed"),
+        r"plan_changes\.change: must be one of new, increased, decreased, cancelled, moved",
+    ),
+    (
+        "new_without_receipts",
+        setv("plan_changes", 0, "planned_receipts_after", 0.0),
+        r"plan_changes \(change, planned_receipts_before, .*\): new needs receipts only after",
+    ),
+    (
+        "moved_without_receipts_now",
+        setv("plan_changes", 1, "change", "moved"),
+        r"plan_changes \(change, .*\): new needs receipts",
+    ),
+    (
+        "two_previous_plans",
+        setv("plan_changes", 2, "previous_version", 3),
+        r"plan_changes \(previous_cycle, previous_version\): every row must name the same",
+    ),
+    (
+        "changes_duplicate_key",
+        dup("plan_changes"),
+        r"plan_changes \(sku, location, period\): duplicate key",
+    ),
 ]
 
 
@@ -203,6 +245,12 @@ def test_empty_strings_count_as_empty() -> None:
     outputs["exceptions"].loc[1, "message"] = " "
     with pytest.raises(ContractBreach, match=r"exceptions\.message: must not be empty"):
         validate_outputs(outputs)
+
+
+def test_no_plan_changes_pass_as_the_empty_table() -> None:
+    from reconciliation.plan_changes import no_plan_changes
+
+    validate_outputs({"plan_changes": no_plan_changes()})
 
 
 def test_added_optional_columns_are_allowed() -> None:

@@ -30,3 +30,11 @@ def inputs_dir(tmp_path: Path, small_world) -> Path:
     folder = tmp_path / "inputs"
     write_inputs(small_world.tables, folder, fmt="csv")
     return folder
+
+
+@pytest.fixture(params=["duckdb", "postgresql"])
+def store_url(request, tmp_path) -> str:
+    """Each store test against the embedded default and the production store."""
+    if request.param == "duckdb":
+        return f"duckdb:///{tmp_path / 'sop.duckdb'}"
+    return request.getfixturevalue("postgres_url")

@@ -68,13 +68,6 @@ def _tree_hash(folder: Path) -> str:
     return digest.hexdigest()
 
 
-@pytest.fixture(params=["duckdb", "postgresql"])
-def store_url(request, tmp_path) -> str:
-    if request.param == "duckdb":
-        return f"duckdb:///{tmp_path / 'sop.duckdb'}"
-    return request.getfixturevalue("postgres_url")
-
-
 def test_rerun_adds_a_version_and_never_touches_the_old_one(tmp_path, store_url) -> None:
     out = tmp_path / "out"
     assert publish_once(out, store_url, 5.0) == 1
@@ -243,7 +236,8 @@ def test_store_tables_have_keys_comments_and_absolute_paths(tmp_path, store_url)
     inspector = sa.inspect(store.engine)
     for table, key in (("consensus_plan", ["sku", "location", "period"]),
                        ("capacity_report", ["location", "period"]),
-                       ("exceptions", ["exception_no"])):
+                       ("exceptions", ["exception_no"]),
+                       ("plan_changes", ["sku", "location", "period"])):
         if store.dialect == "postgresql":
             pk = inspector.get_pk_constraint(table)["constrained_columns"]
             assert pk == ["cycle", "plan_version", *key], table
@@ -265,3 +259,32 @@ def test_store_tables_have_keys_comments_and_absolute_paths(tmp_path, store_url)
         with pytest.raises(sa.exc.IntegrityError), store.engine.begin() as conn:
             row.to_sql("consensus_plan", conn, if_exists="append", index=False)
     store.dispose()
+
+
+def test_plan_changes_land_in_the_store_as_written(tmp_path, store_url) -> None:
+    """Empty sides stay empty (NULL), quantities stay double precision, the run is stamped."""
+    import numpy as np
+    import sqlalchemy as sa
+
+    from data_contracts.tables import PLAN_CHANGES_COLUMNS
+
+    changes = pd.DataFrame({
+        "sku": ["A", "B", "C"], "location": "L", "period": "2026-02",
+        "change": ["new", "cancelled", "increased"], "previous_cycle": "2026-01",
+        "previous_version": 1,
+        "consensus_demand_before": [np.nan, 1 / 3, 0.1],
+        "consensus_demand_after": [1e7 + 0.3, np.nan, 0.2],
+        "planned_receipts_before": [np.nan, 24.0, 0.0],
+        "planned_receipts_after": [12.0, np.nan, 0.0],
+        "order_release_period_before": [None, "2026-01", None],
+        "order_release_period_after": ["2026-01", None, None],
+    })[PLAN_CHANGES_COLUMNS]
+    frames = {**_frames(1.0), "plan_changes": changes}
+    store = PlanStore(store_url)
+    version = claim_version(tmp_path / "out", "2026-02", store, run_id=None)
+    store.publish("2026-02", version, frames, str(tmp_path / "out"), "sha")
+    with store.engine.connect() as conn:
+        stored = pd.read_sql(sa.text("SELECT * FROM plan_changes ORDER BY sku"), conn)
+    store.dispose()
+    assert set(stored["cycle"]) == {"2026-02"} and set(stored["plan_version"]) == {version}
+    pd.testing.assert_frame_equal(stored[PLAN_CHANGES_COLUMNS], changes, check_dtype=False)

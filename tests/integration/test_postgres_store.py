@@ -62,6 +62,10 @@ def test_run_publishes_to_postgres_and_a_reader_role_sees_the_current_plan(
                 params={"c": CYCLE},
             )
             runs = pd.read_sql(sa.text("SELECT * FROM plan_runs ORDER BY plan_version"), conn)
+            changes = pd.read_sql(
+                sa.text("SELECT * FROM plan_changes WHERE cycle = :c AND plan_version = 2"),
+                conn, params={"c": CYCLE},
+            )
         with pytest.raises(sa.exc.ProgrammingError), reader_engine.begin() as conn:
             conn.execute(sa.text("DELETE FROM consensus_plan"))
     finally:
@@ -78,3 +82,7 @@ def test_run_publishes_to_postgres_and_a_reader_role_sees_the_current_plan(
     merged = current.merge(plan, on=["sku", "location", "period"], suffixes=("_db", "_file"))
     assert len(merged) == len(plan)
     assert (merged["constrained_demand_db"] - merged["constrained_demand_file"]).abs().max() < 1e-9
+    # Same inputs twice: version 2 changes nothing against version 1, in the file and the store.
+    changes_file = pd.read_parquet(out / f"cycle={CYCLE}" / "version=2" / "plan_changes.parquet")
+    assert changes_file.empty and changes.empty
+    assert list(changes.columns[2:]) == list(changes_file.columns)

@@ -1,0 +1,52 @@
+"""The previous published plan a new version is compared with (SPEC `plan_changes`).
+
+SPEC: the previous version of the same cycle, else the current version of the previous
+cycle (the month before; an older cycle is not looked for). "Published" is what the store
+says, because a version is visible there completely or not at all; the rows are read from
+that version's folder (the same numbers, without a query over the whole plan).
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from data_contracts.periods import add_months
+from flows.publish import cycle_dir
+from flows.store import PlanStore
+from reconciliation.plan_changes import COMPARED, KEY
+
+PLAN_COLUMNS = [*KEY, *COMPARED]
+
+
+@dataclass(frozen=True)
+class PreviousPlan:
+    cycle: str
+    version: int
+    plan: pd.DataFrame  # consensus_plan rows: PLAN_COLUMNS
+
+
+def previous_plan_version(store: PlanStore, cycle: str, version: int) -> tuple[str, int] | None:
+    """(cycle, version) of the plan that version `version` of `cycle` is compared with."""
+    same = store.latest_published(cycle, below=version)
+    if same is not None:
+        return cycle, same
+    earlier = add_months(cycle, -1)
+    current = store.latest_published(earlier)
+    return None if current is None else (earlier, current)
+
+
+def read_previous_plan(
+    out: str | Path, cycle: str, version: int, store: PlanStore
+) -> PreviousPlan | None:
+    """The previous published plan of version `version` of `cycle`, or None when none is."""
+    found = previous_plan_version(store, cycle, version)
+    if found is None:
+        return None
+    prev_cycle, prev_version = found
+    path = cycle_dir(out, prev_cycle) / f"version={prev_version}" / "consensus_plan.parquet"
+    if path.exists():
+        plan = pd.read_parquet(path, columns=PLAN_COLUMNS)
+    else:  # published to this store from another output folder
+        plan = store.read_plan(prev_cycle, prev_version, PLAN_COLUMNS)
+    return PreviousPlan(prev_cycle, prev_version, plan)
