@@ -18,6 +18,7 @@ from reporting.markup import (
     esc,
     html_page,
     html_table,
+    month_grid,
     percent,
     signed_units,
     units,
@@ -266,16 +267,8 @@ def _promotions(
         index="location", columns="period", values="extra_pallets", aggfunc="sum"
     )
     pivot = pivot.reindex(sorted(pivot.columns), axis=1).head(MAX_LOCATIONS_IN_HEATMAP)
-    head = "".join(f'<th class="num">{esc(p)}</th>' for p in pivot.columns)
-    body = "".join(
-        f"<tr><td>{esc(loc)}</td>"
-        + "".join(f'<td class="num">{decimal(v, 0)}</td>' for v in row)
-        + "</tr>"
-        for loc, row in zip(pivot.index, pivot.to_numpy(), strict=True)
-    )
-    by_month = (
-        f'<h3>Extra pallets per warehouse and month</h3><div class="wide"><table><thead><tr>'
-        f"<th>Warehouse</th>{head}</tr></thead><tbody>{body}</tbody></table></div>"
+    by_month = "<h3>Extra pallets per warehouse and month</h3>" + month_grid(
+        "Warehouse", pivot, lambda v: decimal(v, 0)
     )
     return intro + table + by_month
 

@@ -105,6 +105,42 @@ def html_table(
     return f'<div class="wide">{table}</div>{note}'
 
 
+MONTHS_PER_ROW = 12
+
+
+def month_grid(
+    row_header: str,
+    rows: pd.DataFrame,
+    fmt: Formatter,
+    *,
+    months_per_row: int = MONTHS_PER_ROW,
+) -> str:
+    """A row label x month table, cut into blocks of `months_per_row` months (a year).
+
+    `rows` has the row labels as index and one column per month, in order. However long the
+    horizon, each block fits a laptop screen: a long horizon adds blocks below, never columns
+    hidden behind a horizontal scroll.
+    """
+    if rows.empty or not len(rows.columns):
+        return '<p class="empty">Nothing to show.</p>'
+    blocks = []
+    months = list(rows.columns)
+    for start in range(0, len(months), months_per_row):
+        chunk = months[start : start + months_per_row]
+        head = "".join(f'<th class="num">{esc(m)}</th>' for m in chunk)
+        body = "".join(
+            f"<tr><td>{esc(label)}</td>"
+            + "".join(f'<td class="num">{fmt(v)}</td>' for v in values)
+            + "</tr>"
+            for label, values in zip(rows.index, rows[chunk].to_numpy(), strict=True)
+        )
+        blocks.append(
+            f'<table class="months"><thead><tr><th>{esc(row_header)}</th>{head}</tr></thead>'
+            f"<tbody>{body}</tbody></table>"
+        )
+    return "".join(blocks)
+
+
 def html_page(
     *, title: str, subtitle: str, sections: dict[str, str], bodies: dict[str, str],
     footer: str, css: str,
