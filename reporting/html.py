@@ -28,13 +28,13 @@ from reporting.style import CSS
 from reporting.svg import (
     COLOR_BASELINE,
     COLOR_CONSENSUS,
-    COLOR_CONSTRAINED,
     COLOR_NAIVE,
     COLOR_SALES,
     Bar,
     HeatRow,
     Line,
     bar_chart,
+    consensus_lines,
     heatmap,
     line_chart,
     utilisation_color,
@@ -136,9 +136,8 @@ def _headline(cycle: str, plan: pd.DataFrame, products: pd.DataFrame) -> str:
         [
             Line("Sales", monthly["sales_forecast"].tolist(), COLOR_SALES, "6 4"),
             Line("Baseline", monthly["baseline_forecast"].tolist(), COLOR_BASELINE, "2 3"),
-            Line("Consensus", monthly["consensus_demand"].tolist(), COLOR_CONSENSUS, None, 3.0),
-            Line(
-                "Constrained", monthly["constrained_demand"].tolist(), COLOR_CONSTRAINED, None, 1.5
+            *consensus_lines(
+                monthly["consensus_demand"].tolist(), monthly["constrained_demand"].tolist()
             ),
         ],
         title=f"Monthly demand, all SKUs and warehouses, cycle {cycle}",
@@ -162,7 +161,8 @@ def _headline(cycle: str, plan: pd.DataFrame, products: pd.DataFrame) -> str:
     return (
         f'<div class="cards">{cards}</div>'
         f'<p class="sub">Horizon {esc(h.n_periods)} months from {esc(cycle)}; '
-        "all figures in units (the chart’s axis does not start at zero).</p>"
+        "all figures in units (the chart’s axis does not start at zero). Where capacity serves "
+        "all of the consensus, the thin constrained line runs inside the wide consensus line.</p>"
         f"{chart}<h3>By family</h3>{table}"
     )
 
