@@ -59,11 +59,21 @@ MAX_LOCATIONS_IN_HEATMAP = 30
 MAX_CONTRACT_ROWS = 30
 TOP_FVA_KEYS = 25
 COLOR_LOSS = "#c92a2a"  # the stylesheet's --err
+COLOR_MUTED = "#6c757d"  # the stylesheet's --muted
 FVA_STEP_LABELS = {
     "naive": "Naive",
     "baseline": "Baseline",
     "sales": "Sales",
     "consensus": "Consensus",
+}
+# Why a step can have no score (reconciliation.fva: where each step's past forecasts come from).
+FVA_MISSING_WHY = {
+    "naive": "no past cycle has a month of sales history before it.",
+    "baseline": "no past cycle has enough history before it to rebuild a baseline.",
+    "sales": "no past sales submissions (forecast history) for months that now have actuals.",
+    "consensus": "it is scored on this pipeline's earlier published plans, and no earlier "
+    "plan has months with actuals yet. It appears once the months of a published plan "
+    "have actuals.",
 }
 FVA_STEP_COLORS = {
     "naive": COLOR_NAIVE,
@@ -381,17 +391,30 @@ def _fva(fva: pd.DataFrame | None) -> str:
         "baseline = the promo-free statistical forecast; within each row every step is "
         "measured on the same points.</p>"
     )
-    bars = [
-        Bar(
-            FVA_STEP_LABELS.get(str(r.step), str(r.step)),
-            float(r.wape) if pd.notna(r.wape) else None,
-            FVA_STEP_COLORS.get(str(r.step), COLOR_NAIVE),
-            value_label=percent(r.wape),
-            note="" if pd.isna(r.fva) else f"FVA {float(r.fva) * 100:+.1f} pp",
-            note_color=COLOR_LOSS if pd.notna(r.fva) and float(r.fva) < 0 else None,
+    present = {str(r.step): r for r in total.itertuples(index=False)}
+    bars = []
+    for step in fig.FVA_STEPS:  # every step has its slot, so a missing one shows as missing
+        label, color = FVA_STEP_LABELS[step], FVA_STEP_COLORS[step]
+        r = present.get(step)
+        if r is None:
+            bars.append(Bar(label, None, color, note="not scored yet", note_color=COLOR_MUTED))
+            continue
+        bars.append(
+            Bar(
+                label,
+                float(r.wape) if pd.notna(r.wape) else None,
+                color,
+                value_label=percent(r.wape),
+                note="" if pd.isna(r.fva) else f"FVA {float(r.fva) * 100:+.1f} pp",
+                note_color=COLOR_LOSS if pd.notna(r.fva) and float(r.fva) < 0 else None,
+            )
         )
-        for r in total.itertuples(index=False)
-    ]
+    missing = "".join(
+        f'<p class="note">{esc(FVA_STEP_LABELS[s])} is not scored yet: {esc(FVA_MISSING_WHY[s])}'
+        "</p>"
+        for s in fig.FVA_STEPS
+        if s not in present
+    )
     chart = bar_chart(
         bars, title="WAPE per step, all past cycles", tick_format=lambda t: f"{t * 100:.0f}%"
     )
@@ -406,7 +429,11 @@ def _fva(fva: pd.DataFrame | None) -> str:
         ],
         max_rows=len(FVA_STEP_LABELS),
     )
-    parts = [head, intro, f'<div class="grid2"><div>{chart}</div><div>{total_table}</div></div>']
+    parts = [
+        head,
+        intro,
+        f'<div class="grid2"><div>{chart}{missing}</div><div>{total_table}</div></div>',
+    ]
     for level, title, key_header in (
         ("team", "By sales team", "Sales team"),
         ("family", "By family", "Family"),
