@@ -20,6 +20,7 @@ from reporting.markup import (
     html_table,
     month_grid,
     percent,
+    readable_number,
     signed_units,
     units,
 )
@@ -276,7 +277,10 @@ def _promotions(
     pivot = load.pivot_table(
         index="location", columns="period", values="extra_pallets", aggfunc="sum"
     )
-    pivot = pivot.reindex(sorted(pivot.columns), axis=1).head(MAX_LOCATIONS_IN_HEATMAP)
+    # Every month of the horizon, so the blocks line up a year each ("–" = no promotion).
+    horizon = sorted(fig.text(plan, "period").unique())
+    pivot = pivot.reindex(horizon or sorted(pivot.columns), axis=1)
+    pivot = pivot.head(MAX_LOCATIONS_IN_HEATMAP)
     by_month = "<h3>Extra pallets per warehouse and month</h3>" + month_grid(
         "Warehouse", pivot, lambda v: decimal(v, 0)
     )
@@ -467,7 +471,7 @@ def _kv_value(v: Any) -> str:
     if isinstance(v, bool):
         return _badge("passed" if v else "failed")
     if isinstance(v, int | float):
-        return esc(f"{v:,}")
+        return readable_number(v)
     return esc(v)
 
 

@@ -58,6 +58,25 @@ def decimal(value: object, digits: int = 2) -> str:
         return esc(value)
 
 
+def readable_number(value: object) -> str:
+    """A number of unknown meaning for people: whole numbers with separators, others with at
+    most three decimals (0.9866125760649087 -> '0.987', 1234.5678 -> '1,235')."""
+    if is_missing(value):
+        return "–"
+    try:
+        v = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return esc(value)
+    if not math.isfinite(v):
+        return "–"
+    if v.is_integer():
+        return f"{v:,.0f}"
+    digits = 0 if abs(v) >= 1000 else 1 if abs(v) >= 100 else 2 if abs(v) >= 1 else 3
+    text = f"{v:,.{digits}f}"
+    text = text.rstrip("0").rstrip(".") if "." in text else text
+    return "0" if text == "-0" else text
+
+
 Formatter = Callable[[Any], str]
 
 
