@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_DIR ?= sop-demo
 
-.PHONY: demo test lint typecheck unit integration bench bench-m3 bench-stages bench-memory docs clean venv
+.PHONY: demo test lint typecheck unit integration bench bench-m3 bench-stages bench-memory docs readme clean venv
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,11 @@ test: lint typecheck
 
 docs: $(STAMP)
 	$(BIN)/python -m data_contracts.docs > docs/contracts.md
+
+# The README's demo figures, from a fresh demo and the README's what-if on it.
+readme: demo
+	$(BIN)/sop whatif --base 2026-12 --scenario examples/scenario-promo.yaml --out $(DEMO_DIR)
+	$(BIN)/python -m docs.readme_figures $(DEMO_DIR)
 
 # Each benchmark rewrites its own section of docs/benchmarks.md.
 bench: $(STAMP)

@@ -21,6 +21,9 @@ from reconciliation.settings import PlanSettings
 TOL_UNITS = 0.5      # below half a unit nothing is worth saying
 TOL_PALLETS = 0.01
 TOL_COST = 0.5
+# A warehouse-month cutting less than one unit is rounding, not a cut (as the capacity plan's
+# default shortfall_tolerance_units): it never makes a scenario infeasible.
+TOL_CUT_UNITS = 1.0
 KEY = ["location", "period"]
 MEASURES = {  # comparison column stem -> (source, column)
     "inbound_pallets": ("capacity", "inbound_pallets"),
@@ -251,31 +254,53 @@ def _where(rows: pd.DataFrame, max_locations: int = 3) -> str:
     return text + (f" (+{more} more warehouses)" if more > 0 else "")
 
 
+def _overtime_months(by_month: pd.DataFrame) -> pd.DataFrame:
+    return by_month[(by_month["extra_overtime_pallets"] > TOL_PALLETS)
+                    | (by_month["extra_overtime_units"] > TOL_UNITS)
+                    | (by_month["extra_overtime_cost"] > TOL_COST)]
+
+
+def _cut_months(by_month: pd.DataFrame) -> pd.DataFrame:
+    return by_month[by_month["extra_shortfall_units"] >= TOL_CUT_UNITS]
+
+
+def verdict_level(by_month: pd.DataFrame) -> str:
+    """'short' where the scenario cuts demand (whatever overtime it buys), else 'overtime' where
+    it buys overtime, else 'ok'. A scenario is feasible only when nothing is cut."""
+    if not _cut_months(by_month).empty:
+        return "short"
+    return "overtime" if not _overtime_months(by_month).empty else "ok"
+
+
 def verdict_line(by_month: pd.DataFrame, totals: dict[str, Any]) -> str:
-    """One sentence a sales manager understands: feasible or not, where, when, at what cost."""
-    ot = by_month[(by_month["extra_overtime_pallets"] > TOL_PALLETS)
-                  | (by_month["extra_overtime_units"] > TOL_UNITS)
-                  | (by_month["extra_overtime_cost"] > TOL_COST)]
-    short = by_month[by_month["extra_shortfall_units"] > TOL_UNITS]
+    """One sentence a sales manager understands: feasible or not, where, when, at what cost.
+
+    "Feasible" only where the scenario cuts nothing (a warehouse-month cutting less than one
+    unit is rounding); otherwise the sentence starts with what cannot be served, and overtime
+    follows as what was bought and did not close the gap.
+    """
+    ot = _overtime_months(by_month)
+    short = _cut_months(by_month)
     short_units = float(short["extra_shortfall_units"].sum())
     parts: list[str] = []
     changed = by_month[[f"extra_{m}" for m in MEASURES]].abs().to_numpy().max(initial=0.0)
     if changed < 1e-6:
         return "No change: the plan is the same with and without this scenario."
-    if not ot.empty:
-        cost = float(ot["extra_overtime_cost"].sum())
-        parts.append(f"feasible with overtime at {_where(ot)} (est. cost {cost:,.0f})")
-    elif short.empty:
-        parts.append("feasible within regular capacity")
-    else:
-        parts.append(f"not feasible in full at {_where(short)}")
+    ot_cost = float(ot["extra_overtime_cost"].sum())
     if not short.empty:
         value = float(short["extra_shortfall_value"].sum())
         lead = float(short["extra_lead_time_shortfall_units"].clip(lower=0).sum())
         why = (f", {lead:,.0f} of them because new orders cannot arrive in time (lead time)"
                if lead > TOL_UNITS else "")
-        parts.append(f"{short_units:,.0f} units cannot be served (value {value:,.0f} at cost)"
-                     + (f" at {_where(short)}" if not ot.empty else "") + why)
+        parts.append(f"not feasible in full: {short_units:,.0f} units cannot be served "
+                     f"(value {value:,.0f} at cost) at {_where(short)}{why}")
+        if not ot.empty:
+            parts.append(f"overtime at {_where(ot)} (est. cost {ot_cost:,.0f}) does not close "
+                         "the gap")
+    elif not ot.empty:
+        parts.append(f"feasible with overtime at {_where(ot)} (est. cost {ot_cost:,.0f})")
+    else:
+        parts.append("feasible within regular capacity")
     freed = -float(by_month["extra_shortfall_units"].clip(upper=0).sum())
     if freed > TOL_UNITS and freed - short_units > TOL_UNITS:
         parts.append(f"{freed:,.0f} units the base plan had to cut are now served")

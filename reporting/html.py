@@ -18,7 +18,9 @@ from reporting.markup import (
     esc,
     html_page,
     html_table,
+    month_grid,
     percent,
+    readable_number,
     signed_units,
     units,
 )
@@ -27,13 +29,13 @@ from reporting.style import CSS
 from reporting.svg import (
     COLOR_BASELINE,
     COLOR_CONSENSUS,
-    COLOR_CONSTRAINED,
     COLOR_NAIVE,
     COLOR_SALES,
     Bar,
     HeatRow,
     Line,
     bar_chart,
+    consensus_lines,
     heatmap,
     line_chart,
     utilisation_color,
@@ -58,11 +60,21 @@ MAX_LOCATIONS_IN_HEATMAP = 30
 MAX_CONTRACT_ROWS = 30
 TOP_FVA_KEYS = 25
 COLOR_LOSS = "#c92a2a"  # the stylesheet's --err
+COLOR_MUTED = "#6c757d"  # the stylesheet's --muted
 FVA_STEP_LABELS = {
     "naive": "Naive",
     "baseline": "Baseline",
     "sales": "Sales",
     "consensus": "Consensus",
+}
+# Why a step can have no score (reconciliation.fva: where each step's past forecasts come from).
+FVA_MISSING_WHY = {
+    "naive": "no past cycle has a month of sales history before it.",
+    "baseline": "no past cycle has enough history before it to rebuild a baseline.",
+    "sales": "no past sales submissions (forecast history) for months that now have actuals.",
+    "consensus": "it is scored on this pipeline's earlier published plans, and no earlier "
+    "plan has months with actuals yet. It appears once the months of a published plan "
+    "have actuals.",
 }
 FVA_STEP_COLORS = {
     "naive": COLOR_NAIVE,
@@ -135,9 +147,8 @@ def _headline(cycle: str, plan: pd.DataFrame, products: pd.DataFrame) -> str:
         [
             Line("Sales", monthly["sales_forecast"].tolist(), COLOR_SALES, "6 4"),
             Line("Baseline", monthly["baseline_forecast"].tolist(), COLOR_BASELINE, "2 3"),
-            Line("Consensus", monthly["consensus_demand"].tolist(), COLOR_CONSENSUS, None, 3.0),
-            Line(
-                "Constrained", monthly["constrained_demand"].tolist(), COLOR_CONSTRAINED, None, 1.5
+            *consensus_lines(
+                monthly["consensus_demand"].tolist(), monthly["constrained_demand"].tolist()
             ),
         ],
         title=f"Monthly demand, all SKUs and warehouses, cycle {cycle}",
@@ -161,7 +172,8 @@ def _headline(cycle: str, plan: pd.DataFrame, products: pd.DataFrame) -> str:
     return (
         f'<div class="cards">{cards}</div>'
         f'<p class="sub">Horizon {esc(h.n_periods)} months from {esc(cycle)}; '
-        "all figures in units (the chart’s axis does not start at zero).</p>"
+        "all figures in units (the chart’s axis does not start at zero). Where capacity serves "
+        "all of the consensus, the thin constrained line runs inside the wide consensus line.</p>"
         f"{chart}<h3>By family</h3>{table}"
     )
 
@@ -265,17 +277,12 @@ def _promotions(
     pivot = load.pivot_table(
         index="location", columns="period", values="extra_pallets", aggfunc="sum"
     )
-    pivot = pivot.reindex(sorted(pivot.columns), axis=1).head(MAX_LOCATIONS_IN_HEATMAP)
-    head = "".join(f'<th class="num">{esc(p)}</th>' for p in pivot.columns)
-    body = "".join(
-        f"<tr><td>{esc(loc)}</td>"
-        + "".join(f'<td class="num">{decimal(v, 0)}</td>' for v in row)
-        + "</tr>"
-        for loc, row in zip(pivot.index, pivot.to_numpy(), strict=True)
-    )
-    by_month = (
-        f'<h3>Extra pallets per warehouse and month</h3><div class="wide"><table><thead><tr>'
-        f"<th>Warehouse</th>{head}</tr></thead><tbody>{body}</tbody></table></div>"
+    # Every month of the horizon, so the blocks line up a year each ("–" = no promotion).
+    horizon = sorted(fig.text(plan, "period").unique())
+    pivot = pivot.reindex(horizon or sorted(pivot.columns), axis=1)
+    pivot = pivot.head(MAX_LOCATIONS_IN_HEATMAP)
+    by_month = "<h3>Extra pallets per warehouse and month</h3>" + month_grid(
+        "Warehouse", pivot, lambda v: decimal(v, 0)
     )
     return intro + table + by_month
 
@@ -388,17 +395,30 @@ def _fva(fva: pd.DataFrame | None) -> str:
         "baseline = the promo-free statistical forecast; within each row every step is "
         "measured on the same points.</p>"
     )
-    bars = [
-        Bar(
-            FVA_STEP_LABELS.get(str(r.step), str(r.step)),
-            float(r.wape) if pd.notna(r.wape) else None,
-            FVA_STEP_COLORS.get(str(r.step), COLOR_NAIVE),
-            value_label=percent(r.wape),
-            note="" if pd.isna(r.fva) else f"FVA {float(r.fva) * 100:+.1f} pp",
-            note_color=COLOR_LOSS if pd.notna(r.fva) and float(r.fva) < 0 else None,
+    present = {str(r.step): r for r in total.itertuples(index=False)}
+    bars = []
+    for step in fig.FVA_STEPS:  # every step has its slot, so a missing one shows as missing
+        label, color = FVA_STEP_LABELS[step], FVA_STEP_COLORS[step]
+        r = present.get(step)
+        if r is None:
+            bars.append(Bar(label, None, color, note="not scored yet", note_color=COLOR_MUTED))
+            continue
+        bars.append(
+            Bar(
+                label,
+                float(r.wape) if pd.notna(r.wape) else None,
+                color,
+                value_label=percent(r.wape),
+                note="" if pd.isna(r.fva) else f"FVA {float(r.fva) * 100:+.1f} pp",
+                note_color=COLOR_LOSS if pd.notna(r.fva) and float(r.fva) < 0 else None,
+            )
         )
-        for r in total.itertuples(index=False)
-    ]
+    missing = "".join(
+        f'<p class="note">{esc(FVA_STEP_LABELS[s])} is not scored yet: {esc(FVA_MISSING_WHY[s])}'
+        "</p>"
+        for s in fig.FVA_STEPS
+        if s not in present
+    )
     chart = bar_chart(
         bars, title="WAPE per step, all past cycles", tick_format=lambda t: f"{t * 100:.0f}%"
     )
@@ -413,7 +433,11 @@ def _fva(fva: pd.DataFrame | None) -> str:
         ],
         max_rows=len(FVA_STEP_LABELS),
     )
-    parts = [head, intro, f'<div class="grid2"><div>{chart}</div><div>{total_table}</div></div>']
+    parts = [
+        head,
+        intro,
+        f'<div class="grid2"><div>{chart}{missing}</div><div>{total_table}</div></div>',
+    ]
     for level, title, key_header in (
         ("team", "By sales team", "Sales team"),
         ("family", "By family", "Family"),
@@ -447,7 +471,7 @@ def _kv_value(v: Any) -> str:
     if isinstance(v, bool):
         return _badge("passed" if v else "failed")
     if isinstance(v, int | float):
-        return esc(f"{v:,}")
+        return readable_number(v)
     return esc(v)
 
 

@@ -58,6 +58,25 @@ def decimal(value: object, digits: int = 2) -> str:
         return esc(value)
 
 
+def readable_number(value: object) -> str:
+    """A number of unknown meaning for people: whole numbers with separators, others with at
+    most three decimals (0.9866125760649087 -> '0.987', 1234.5678 -> '1,235')."""
+    if is_missing(value):
+        return "–"
+    try:
+        v = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return esc(value)
+    if not math.isfinite(v):
+        return "–"
+    if v.is_integer():
+        return f"{v:,.0f}"
+    digits = 0 if abs(v) >= 1000 else 1 if abs(v) >= 100 else 2 if abs(v) >= 1 else 3
+    text = f"{v:,.{digits}f}"
+    text = text.rstrip("0").rstrip(".") if "." in text else text
+    return "0" if text == "-0" else text
+
+
 Formatter = Callable[[Any], str]
 
 
@@ -103,6 +122,42 @@ def html_table(
         note = f'<p class="note">Showing the top {len(shown):,} of {total:,} rows.</p>'
     table = f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
     return f'<div class="wide">{table}</div>{note}'
+
+
+MONTHS_PER_ROW = 12
+
+
+def month_grid(
+    row_header: str,
+    rows: pd.DataFrame,
+    fmt: Formatter,
+    *,
+    months_per_row: int = MONTHS_PER_ROW,
+) -> str:
+    """A row label x month table, cut into blocks of `months_per_row` months (a year).
+
+    `rows` has the row labels as index and one column per month, in order. However long the
+    horizon, each block fits a laptop screen: a long horizon adds blocks below, never columns
+    hidden behind a horizontal scroll.
+    """
+    if rows.empty or not len(rows.columns):
+        return '<p class="empty">Nothing to show.</p>'
+    blocks = []
+    months = list(rows.columns)
+    for start in range(0, len(months), months_per_row):
+        chunk = months[start : start + months_per_row]
+        head = "".join(f'<th class="num">{esc(m)}</th>' for m in chunk)
+        body = "".join(
+            f"<tr><td>{esc(label)}</td>"
+            + "".join(f'<td class="num">{fmt(v)}</td>' for v in values)
+            + "</tr>"
+            for label, values in zip(rows.index, rows[chunk].to_numpy(), strict=True)
+        )
+        blocks.append(
+            f'<table class="months"><thead><tr><th>{esc(row_header)}</th>{head}</tr></thead>'
+            f"<tbody>{body}</tbody></table>"
+        )
+    return "".join(blocks)
 
 
 def html_page(

@@ -8,12 +8,11 @@ from reporting import figures as fig
 from reporting.markup import esc, signed_units, units
 from reporting.svg import (
     COLOR_BASELINE,
-    COLOR_CONSENSUS,
-    COLOR_CONSTRAINED,
     COLOR_HISTORY,
     COLOR_SALES,
     Band,
     Line,
+    consensus_lines,
     line_chart,
 )
 
@@ -75,12 +74,11 @@ def _one_chart(
     ]
     if any(v is not None for v in sales):
         lines.append(Line("Sales", pad_p + sales, COLOR_SALES, "6 4"))
-    lines.append(Line("Consensus", pad_p + consensus, COLOR_CONSENSUS, None, 2.5))
-    if any(
+    cut = any(
         c is not None and d is not None and c < d - 1e-6
         for c, d in zip(constrained, consensus, strict=True)
-    ):
-        lines.append(Line("Constrained", pad_p + constrained, COLOR_CONSTRAINED, None, 1.5))
+    )
+    lines += consensus_lines(pad_p + consensus, pad_p + constrained if cut else None)
     bands = [
         Band(
             f"{level}% interval",

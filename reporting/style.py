@@ -42,6 +42,7 @@ tr.warning td:first-child { border-left: 4px solid var(--warn); }
 .neg { color: var(--err); } .pos { color: var(--ok); }
 .note, .empty { color: var(--muted); font-size: 12px; margin: 2px 0 8px; }
 .wide { overflow-x: auto; } .nw { white-space: nowrap; }
+table.months { width: auto; }  /* a year per block: see markup.month_grid */
 svg.chart { display: block; margin: 6px 0 12px; height: auto; }
 svg .grid { stroke: #e9ecef; stroke-width: 1; } svg .frame { fill: none; stroke: #adb5bd; }
 svg .marker { stroke: #868e96; stroke-dasharray: 3 3; }

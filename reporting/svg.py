@@ -27,6 +27,26 @@ class Line:
     width: float = 2.0
 
 
+# Constrained demand equals consensus wherever capacity serves it all, so one line would hide
+# the other: consensus is drawn wide and beneath, constrained thin and on top of it.
+CONSENSUS_LABEL = "Consensus (wide line)"
+CONSTRAINED_LABEL = "Constrained (thin line on top)"
+CONSENSUS_WIDTH = 5.0
+CONSTRAINED_WIDTH = 1.5
+
+
+def consensus_lines(
+    consensus: Sequence[float | None], constrained: Sequence[float | None] | None
+) -> list[Line]:
+    """The consensus line, and the constrained line drawn over it (None leaves it out)."""
+    lines = [Line(CONSENSUS_LABEL, consensus, COLOR_CONSENSUS, None, CONSENSUS_WIDTH)]
+    if constrained is not None:
+        lines.append(
+            Line(CONSTRAINED_LABEL, constrained, COLOR_CONSTRAINED, None, CONSTRAINED_WIDTH)
+        )
+    return lines
+
+
 @dataclass(frozen=True)
 class Band:
     name: str

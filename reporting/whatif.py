@@ -8,6 +8,7 @@ from typing import Any
 
 import pandas as pd
 
+from reconciliation.impact import verdict_level
 from reporting.markup import Col, esc, html_page, html_table, signed_units, units
 from reporting.style import CSS
 from reporting.svg import COLOR_BASELINE, COLOR_SALES, HeatRow, Line, heatmap, line_chart
@@ -54,10 +55,7 @@ def _signed_html(v: object) -> str:
     return f'<span class="neg">{s}</span>' if s.startswith("+") and s != "+0" else s
 
 
-def _verdict(verdict: str, totals: dict[str, Any], notes: list[str]) -> str:
-    level = ("short" if totals.get("extra_shortfall_units", 0) > 0.5 else
-             "overtime" if totals.get("extra_overtime_cost", 0) > 0.5
-             or totals.get("extra_overtime_pallets", 0) > 0.01 else "ok")
+def _verdict(verdict: str, level: str, totals: dict[str, Any], notes: list[str]) -> str:
     short_months = totals.get("months_became_short", [])
     cards = "".join([
         _card("Extra demand asked", _signed(totals.get("extra_demand_units")), "units"),
@@ -85,24 +83,33 @@ def _verdict(verdict: str, totals: dict[str, Any], notes: list[str]) -> str:
             f'<div class="cards">{cards}</div>{note_html}')
 
 
+def _month(v: object) -> str:
+    return f'<span class="nw">{esc(v)}</span>'
+
+
 def _warehouses(by_location: pd.DataFrame) -> str:
-    return html_table(by_location, [
+    """Two tables of one row per warehouse, so that each fits a laptop screen (1280 px)."""
+    service = html_table(by_location, [
         Col("location", "Warehouse"),
-        Col("extra_demand_units", "Demand", _signed, True),
-        Col("extra_served_units", "Served", _signed, True),
-        Col("extra_inbound_pallets", "Inbound pallets", _signed, True),
-        Col("extra_storage_peak_pallets", "Extra storage at peak", _signed, True),
-        Col("storage_peak_period", "Peak month", lambda v: f'<span class="nw">{esc(v)}</span>'),
-        Col("storage_peak_pallets_scenario", "Storage then (pallets)", units, True),
-        Col("storage_capacity_at_peak", "Storage capacity", units, True),
-        Col("extra_overtime_cost", "Overtime cost", _signed, True),
+        Col("extra_demand_units", "Demand (units)", _signed, True),
+        Col("extra_served_units", "Served (units)", _signed, True),
         Col("extra_shortfall_units", "Cannot serve (units)", _signed_html, True),
-        Col("extra_shortfall_value", "Cannot serve (value)", _signed_html, True),
-        Col("extra_stock_after_event_units", "Stock after event", _signed, True),
-        Col("extra_holding_cost_after_event", "Holding cost after", _signed, True),
+        Col("extra_shortfall_value", "Cannot serve (value at cost)", _signed_html, True),
+        Col("extra_overtime_cost", "Overtime cost", _signed, True),
         Col("overtime_months", "Overtime in"),
         Col("months_became_short", "Becomes short in"),
     ], max_rows=50)
+    load = html_table(by_location, [
+        Col("location", "Warehouse"),
+        Col("extra_inbound_pallets", "Inbound pallets", _signed, True),
+        Col("extra_storage_peak_pallets", "Extra storage at peak", _signed, True),
+        Col("storage_peak_period", "Peak month", _month),
+        Col("storage_peak_pallets_scenario", "Storage then (pallets)", units, True),
+        Col("storage_capacity_at_peak", "Storage capacity", units, True),
+        Col("extra_stock_after_event_units", "Stock after event (units)", _signed, True),
+        Col("extra_holding_cost_after_event", "Holding cost after", _signed, True),
+    ], max_rows=50)
+    return f"<h3>Demand served, cut and overtime</h3>{service}<h3>Load and stock</h3>{load}"
 
 
 def _changed(by_month: pd.DataFrame) -> pd.DataFrame:
@@ -163,18 +170,21 @@ def _months(by_month: pd.DataFrame) -> str:
                            + changed["extra_overtime_cost"].abs() * 1e3
                            + changed["extra_inbound_pallets"].abs())
     order = order.sort_values("_k", ascending=False)
+    order["status"] = [b if b == sc else f"{b} → {sc}"
+                       for b, sc in zip(order["status_base"], order["status_scenario"],
+                                        strict=True)]
     return html_table(order, [
-        Col("location", "Warehouse"), Col("period", "Month"),
-        Col("status_base", "Status base"), Col("status_scenario", "Status scenario"),
+        Col("location", "Warehouse"), Col("period", "Month", _month),
+        Col("status", "Status (base → scenario)", _month),
         Col("extra_inbound_pallets", "Inbound pallets", _signed, True),
         Col("extra_storage_pallets", "Storage pallets", _signed, True),
         Col("extra_outbound_units", "Outbound units", _signed, True),
         Col("extra_overtime_pallets", "Overtime pallets", _signed, True),
         Col("extra_overtime_units", "Overtime units", _signed, True),
         Col("extra_overtime_cost", "Overtime cost", _signed, True),
-        Col("extra_shortfall_units", "Cannot serve", _signed_html, True),
-        Col("extra_shortfall_value", "Value", _signed_html, True),
-        Col("extra_stock_units", "Stock", _signed, True),
+        Col("extra_shortfall_units", "Cannot serve (units)", _signed_html, True),
+        Col("extra_shortfall_value", "Cannot serve (value)", _signed_html, True),
+        Col("extra_stock_units", "Stock (units)", _signed, True),
         Col("extra_holding_cost", "Holding cost", _signed, True),
     ], max_rows=MAX_MONTH_ROWS)
 
@@ -197,7 +207,8 @@ def render_whatif_report(
 ) -> str:
     """The what-if page as a self-contained HTML document (a str)."""
     bodies = {
-        "verdict": _verdict(verdict, totals, notes or []),
+        # The colour follows the verdict's own rule: red wherever anything is cut.
+        "verdict": _verdict(verdict, verdict_level(by_month), totals, notes or []),
         "warehouses": _warehouses(by_location),
         "charts": _charts(by_month),
         "months": _months(by_month),

@@ -1,10 +1,17 @@
 """compare_plans: what a scenario changes per warehouse-month, its cost, and the verdict line."""
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from reconciliation import build_plan
-from reconciliation.impact import analyse_scenario, compare_plans
+from reconciliation.impact import (
+    COMPARISON_COLUMNS,
+    analyse_scenario,
+    compare_plans,
+    verdict_level,
+    verdict_line,
+)
 from reconciliation.scenario import Scenario
 
 CYCLE, HORIZON = "2025-01", 6
@@ -88,8 +95,11 @@ def test_doubling_a_family_reproduces_the_double_inbound_failure(whatif_world) -
         v=lambda d: d["shortfall"] * d["sku"].map({"A": 2.0, "B": 5.0, "C": 3.0}))["v"].sum())
     assert c.totals["extra_shortfall_value"] == pytest.approx(value)
     assert len(c.totals["months_became_short"]) == HORIZON
-    assert c.verdict.startswith("Feasible with overtime at W2 in 2025-01..2025-06 (est. cost 240)")
-    assert f"{short:,.0f} units cannot be served" in c.verdict
+    # Overtime bought and demand still cut: not feasible, whatever the overtime.
+    assert c.verdict.startswith(f"Not feasible in full: {short:,.0f} units cannot be served")
+    assert "overtime at W2 in 2025-01..2025-06 (est. cost 240) does not close the gap" in c.verdict
+    assert "feasible with" not in c.verdict.lower()
+    assert verdict_level(c.by_month) == "short"
     # The consensus policy keeps only part of an upward sales push: less load than as submitted.
     policy = analyse(whatif_world(), scale_sales=[
         {"family": "F1", "factor": 2, "from_period": "2025-01", "to_period": "2025-06"}])
@@ -125,3 +135,55 @@ def test_stock_after_the_event_and_its_holding_cost(whatif_world) -> None:
     assert "+30 units left in stock at the end of 2025-02" in c.verdict
     sku = c.by_sku.set_index(["sku", "location"])
     assert bool(sku.loc[("N", "W1"), "new_in_scenario"])
+
+
+def _months(**extra: list[float]) -> pd.DataFrame:
+    """A two-month comparison at one warehouse: zeros except the extra_* columns given."""
+    m = pd.DataFrame(0.0, index=range(2), columns=COMPARISON_COLUMNS)
+    m["location"], m["period"] = "W1", ["2025-01", "2025-02"]
+    m["status_base"] = m["status_scenario"] = "ok"
+    m["storage_capacity_pallets_scenario"] = 100.0
+    for col, values in extra.items():
+        m[f"extra_{col}"] = values
+    return m
+
+
+def _totals(m: pd.DataFrame) -> dict[str, object]:
+    return {"extra_demand_units": float(m["extra_demand_units"].sum()),
+            "extra_served_units": float(m["extra_served_units"].sum()),
+            "extra_stock_after_event_units": 0.0, "event_end": ""}
+
+
+@pytest.mark.parametrize(
+    ("extra", "level", "start"),
+    [
+        ({"demand_units": [10, 0], "served_units": [10, 0]}, "ok",
+         "Feasible within regular capacity"),
+        ({"demand_units": [10, 0], "served_units": [10, 0], "overtime_pallets": [2, 0],
+          "overtime_cost": [20, 0]}, "overtime", "Feasible with overtime at W1 in 2025-01"),
+        # Gaps below one unit are rounding: still feasible.
+        ({"demand_units": [10, 0], "served_units": [9.4, 0], "shortfall_units": [0.6, 0],
+          "overtime_pallets": [2, 0], "overtime_cost": [20, 0]}, "overtime",
+         "Feasible with overtime at W1 in 2025-01"),
+        ({"demand_units": [10, 0], "served_units": [9.7, 0], "shortfall_units": [0.3, 0]}, "ok",
+         "Feasible within regular capacity"),
+        # A cut of a unit or more is never feasible, with or without overtime.
+        ({"demand_units": [0, 500], "served_units": [0, 470], "shortfall_units": [0, 30],
+          "shortfall_value": [0, 60]}, "short",
+         "Not feasible in full: 30 units cannot be served (value 60 at cost) at W1 in 2025-02"),
+        ({"demand_units": [10, 4000], "served_units": [10, 428], "shortfall_units": [0, 3572],
+          "shortfall_value": [0, 7144], "overtime_pallets": [3, 5], "overtime_cost": [30, 50]},
+         "short", "Not feasible in full: 3,572 units cannot be served (value 7,144 at cost) at W1"
+         " in 2025-02; overtime at W1 in 2025-01, 2025-02 (est. cost 80) does not close the gap"),
+    ],
+)
+def test_verdict_is_feasible_only_where_nothing_is_cut(
+    extra: dict[str, list[float]], level: str, start: str
+) -> None:
+    m = _months(**extra)
+    verdict = verdict_line(m, _totals(m))
+    assert verdict.startswith(start), verdict
+    assert verdict_level(m) == level
+    cut = "cannot be served" in verdict
+    assert cut == (level == "short")
+    assert ("feasible with" in verdict.lower() or "feasible within" in verdict.lower()) != cut

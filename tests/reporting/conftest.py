@@ -1,6 +1,11 @@
 """Synthetic published tables for report tests, built here (not with other packages' code)."""
 
+import os
+import subprocess
+import sys
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -204,3 +209,41 @@ def report_inputs() -> Callable[..., dict[str, Any]]:
 @pytest.fixture(scope="session")
 def small_inputs() -> dict[str, Any]:
     return make_report_inputs(200)
+
+
+REPO = Path(__file__).resolve().parents[2]
+DEMO_SCENARIO = REPO / "examples" / "scenario-promo.yaml"
+
+
+@dataclass(frozen=True)
+class DemoRun:
+    """`sop demo` with its defaults, then the README's what-if on it: what `make demo` shows."""
+
+    out: Path
+    version: Path  # the published version folder
+    scenario: Path  # the stored what-if folder
+    demo_stdout: str
+    whatif_stdout: str
+
+
+def _sop(*args: str) -> str:
+    sop = Path(sys.executable).with_name("sop")
+    result = subprocess.run(
+        [str(sop), *args], capture_output=True, text=True, timeout=900, cwd=REPO,
+        env={**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "COLUMNS": "200"},
+    )
+    assert result.returncode == 0, (args, result.stderr[-3000:])
+    return result.stdout
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
+    """One real demo run per session (about a minute), shared by the browser and README tests."""
+    out = tmp_path_factory.mktemp("demo") / "sop-demo"
+    demo_stdout = _sop("demo", "--out", str(out))
+    (version,) = out.glob("cycle=*/version=1")
+    cycle = version.parent.name.removeprefix("cycle=")
+    whatif_stdout = _sop("whatif", "--base", cycle, "--scenario", str(DEMO_SCENARIO),
+                         "--out", str(out))
+    (scenario,) = out.glob(f"scenarios/cycle={cycle}/*")
+    return DemoRun(out, version, scenario, demo_stdout, whatif_stdout)

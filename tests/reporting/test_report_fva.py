@@ -96,11 +96,15 @@ def test_absent_without_fva_and_a_note_when_empty(small_inputs: dict[str, Any]) 
     assert "<svg" not in section.split('id="fva"')[1]
 
 
-def test_without_consensus_only_the_steps_present_are_shown(small_inputs: dict[str, Any]) -> None:
+def test_a_step_without_data_is_shown_missing_and_says_why(small_inputs: dict[str, Any]) -> None:
+    """No earlier published plan: the consensus slot stays empty, with a note saying why."""
     part = trust_section(render_report(**small_inputs, fva=fva_frame(consensus=False)))
     part = part.split('id="fva"')[1]
-    assert "Consensus" not in part and "WAPE consensus" not in part
-    assert re.search(r"<svg.*?</svg>", part, re.S).group(0).count("<rect") == 3  # type: ignore[union-attr]
+    chart = re.search(r"<svg.*?</svg>", part, re.S).group(0)  # type: ignore[union-attr]
+    assert chart.count("<rect") == 3  # three bars, no bar for consensus
+    assert ">Consensus</text>" in chart and "not scored yet" in chart
+    assert "Consensus is not scored yet" in part and "earlier published plans" in part
+    assert "WAPE consensus" not in part  # tables show the steps present only
 
 
 def test_many_families_are_capped(small_inputs: dict[str, Any]) -> None:

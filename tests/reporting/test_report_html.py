@@ -165,6 +165,49 @@ def test_promotions_section_shows_extra_load(small_html: str) -> None:
     assert "PR-" in section
 
 
+def _month_tables(section: str) -> list[str]:
+    return re.findall(r'<table class="months">.*?</table>', section, re.S)
+
+
+def test_extra_pallets_by_month_come_in_blocks_of_a_year(report_inputs: Any) -> None:
+    """36 months of promotions: three tables of at most 12 months, every month shown once."""
+    html = render_report(**report_inputs(200, horizon=36))
+    section = html.split('id="promotions"')[1].split('id="exceptions"')[0]
+    tables = _month_tables(section)
+    months = [m for t in tables for m in re.findall(r'<th class="num">(\d{4}-\d{2})</th>', t)]
+    assert len(tables) >= 3
+    assert all(len(re.findall(r"<th[ >]", t)) <= 13 for t in tables)
+    assert months == sorted(set(months)) and len(months) > 24
+    assert '<div class="wide"><table class="months">' not in section  # nothing to scroll
+
+
+LONG_DECIMALS = re.compile(r"\d\.\d{4,}")
+
+
+def test_no_number_reads_with_more_than_three_decimals(small_inputs: dict[str, Any]) -> None:
+    """Floats of unknown meaning (contract summary, extra trust columns) are rounded for people."""
+    summary = {**small_inputs["contract_summary"], "quarantined_share": 0.9866125760649087,
+               "tables": {"sales_history": 1234, "drift": 0.123456789}}
+    trust = small_inputs["trust"].assign(shrinkage=0.333333333, prior=0.35)
+    html = render_report(**{**small_inputs, "contract_summary": summary, "trust": trust})
+    text = " ".join(parse(html).text)
+    assert LONG_DECIMALS.findall(text) == []
+    assert "0.987" in text and "0.123" in text
+
+
+def test_consensus_and_constrained_lines_both_show_where_they_coincide(small_html: str) -> None:
+    """The constrained line is drawn thin over a wide consensus line, and the legend says so."""
+    chart = small_html.split('id="headline"')[1].split("</svg>")[0]
+    widths = {
+        name: float(w)
+        for w, name in re.findall(r'<path [^>]*stroke-width="([\d.]+)"[^>]*><title>([^<]+)', chart)
+    }
+    consensus, constrained = "Consensus (wide line)", "Constrained (thin line on top)"
+    assert widths[consensus] >= widths[constrained] + 3
+    assert chart.index(f"<title>{consensus}") < chart.index(f"<title>{constrained}")  # beneath
+    assert "thin constrained line runs inside the wide consensus line" in small_html
+
+
 def test_trust_handles_missing_columns(small_inputs: dict[str, Any]) -> None:
     trust = small_inputs["trust"][["submitted_by", "bias"]]
     html = render_report(**{**small_inputs, "trust": trust})
