@@ -91,8 +91,10 @@ def _by_location(rows: list[tuple[str, str]]) -> dict[str, list[str]]:
 
 def _capacity_sentence(f: DemoFigures) -> str:
     if f.overtime_months or f.short_months:
+        cut = (f"{f.short_months:,} cut demand (`short`)" if f.short_months
+               else "no limit cuts demand (no `short` month)")
         return (f"In this run {f.overtime_months:,} warehouse-months need overtime and "
-                f"{f.short_months:,} cut demand (`short`).")
+                f"{cut}; what is not served is lost to lead time only.")
     early = "; ".join(f"{loc} in {_months(ps)}" for loc, ps in _by_location(f.prebuild).items())
     how = f"receives ahead of need ({early}), so " if early else ""
     return f"In this run the plan {how}no warehouse-month needs overtime or cuts demand."
