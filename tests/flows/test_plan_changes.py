@@ -87,6 +87,21 @@ def test_a_rerun_with_an_override_lists_the_change_in_file_and_store(
     assert manifest["plan_changes"]["previous_version"] == 1
     assert sum(manifest["plan_changes"]["by_change"].values()) == len(changes)
 
+    # A procurement system that keeps version 1 and reads only the change feed rebuilds
+    # version 2's demand, receipts and release months.
+    old_plan = plan.set_index(KEY)[["consensus_demand", "planned_receipts",
+                                    "order_release_period"]].copy()
+    for r in changes.itertuples(index=False):
+        old_plan.loc[(r.sku, r.location, r.period)] = [
+            r.consensus_demand_after, r.planned_receipts_after, r.order_release_period_after]
+    want = new_plan.set_index(KEY)[old_plan.columns].sort_index()
+    got_plan = old_plan.sort_index()
+    pd.testing.assert_frame_equal(got_plan[["consensus_demand", "planned_receipts"]].astype(float),
+                                  want[["consensus_demand", "planned_receipts"]].astype(float),
+                                  rtol=1e-9)
+    release = got_plan["order_release_period"].fillna("")
+    assert (release == want["order_release_period"].fillna("")).all()
+
     stored = _stored_changes(out, 2)
     assert set(stored["plan_version"]) == {2} and set(stored["cycle"]) == {CYCLE}
     got = stored[PLAN_CHANGES_COLUMNS].sort_values(KEY).reset_index(drop=True)
