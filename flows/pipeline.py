@@ -4,6 +4,7 @@ ingest_and_check -> baselines -> reconcile -> publish. Each stage is also a flow
 own so an engineer can re-run one stage from the Prefect UI against a workspace.
 """
 
+import contextlib
 import hashlib
 import json
 import time
@@ -31,6 +32,7 @@ from data_contracts import (
 from data_contracts.plan_rules import RULE_INPUTS
 from data_contracts.tables import OUTPUT_COLUMNS
 from flows.config import RunConfig, SopSettings, load_config, resolve_store_url
+from flows.data_docs import make_offline
 from flows.engines import open_engine
 from flows.io import InputFile, TableReadError, read_inputs, write_table
 from flows.memory import keep_large_blocks_in_mmap, release_memory
@@ -122,16 +124,19 @@ def ingest_and_check(
     tables, files = read_input_tables(inputs)
     policy = QuarantinePolicy(max_share=cfg.contracts.quarantine)
     previous = previous_inputs(out, cycle) if out else None
+    docs = ws.root / "data_docs"
     try:
         checked = validate_inputs(tables, cycle, policy, previous, horizon=horizon)
         quality = run_quality_suites(
-            checked.tables, cycle, ws.root / "data_docs", previous=previous,
-            settings=cfg.contracts.quality,
+            checked.tables, cycle, docs, previous=previous, settings=cfg.contracts.quality,
         )
     except ContractBreach as breach:
         path = write_rejects(breach.rejects, ws.path("check", "rejects.csv"))
         breach.rejects_path = str(path)
+        with contextlib.suppress(Exception):  # the Data Docs the breach names; never hide it
+            make_offline(docs)
         raise
+    make_offline(docs)  # before publish copies them into the version
     findings = [*checked.findings, *quality.findings]
     ws.save_frames("check", checked.tables)
     ws.save_frames("check", {"rejects": checked.rejects})

@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 from data_contracts import check_plan_rules
 from data_contracts.tables import OUTPUT_COLUMNS
 from flows.cli import app
+from flows.data_docs import remote_assets
 from flows.io import read_inputs
 from flows.store import PlanStore
 
@@ -75,6 +76,11 @@ def test_run_publishes_a_plan_that_keeps_every_rule(inputs_dir: Path, tmp_path: 
     assert manifest["contracts"]["data_docs"] == "data_docs/index.html"
     assert (version / "data_docs" / "index.html").exists()
     assert 'href="data_docs/index.html"' in html
+    # ... and open offline: every asset they load is inside the version.
+    pages = list((version / "data_docs").rglob("*.html"))
+    assert len(pages) > 3
+    assert {p.name: remote_assets(p.read_text()) for p in pages} == {p.name: [] for p in pages}
+    assert (version / "data_docs" / "static" / "vendor" / "bootstrap" / "css").is_dir()
 
     store = PlanStore(f"duckdb:///{out / 'sop.duckdb'}")
     current = store.read_current(CYCLE)

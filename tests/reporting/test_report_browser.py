@@ -1,9 +1,12 @@
 """The meeting pack in a real browser: it paints, loads nothing from the network, logs no errors,
 and reads at 1280 px (a planner's laptop) without horizontal scrolling or a false warehouse status.
+The great-expectations Data Docs published beside it must also be styled and list their
+validations with the network blocked.
 
 Needs Debian's chromium at /usr/bin/chromium; skipped cleanly without it.
 """
 
+import html
 import json
 import re
 import shutil
@@ -285,3 +288,97 @@ def test_layout_check_sees_a_page_too_wide(tmp_path: Path) -> None:
     page.write_text(f"<html><body><table><tr>{cells}</tr></table></body></html>")
     seen = read_at_laptop_width(tmp_path, page)
     assert seen["page_width"] > seen["viewport"] and seen["overflow"]
+
+
+# --- great-expectations Data Docs, published in the same version -------------------------
+
+# No name resolves and every request goes to a proxy nobody listens on: a page that still
+# needs a CDN shows it.
+OFFLINE = ["--host-resolver-rules=MAP * ~NOTFOUND", "--proxy-server=127.0.0.1:9"]
+BOOTSTRAP_ALERT_SECONDARY = "rgb(226, 227, 229)"  # .alert-secondary background in Bootstrap 4
+# Written into a copy of the index: reports what the page's CSS, scripts and fonts did.
+PROBE = """<script>
+window.addEventListener('load', function () {
+  var probe = {
+    alertBackground: getComputedStyle(document.querySelector('.alert-secondary')).backgroundColor,
+    jquery: typeof window.jQuery,
+  };
+  if (window.jQuery && jQuery.fn.tab) {  // Bootstrap's JavaScript switches tabs
+    jQuery('#Expectation-Suites-tab').tab('show');
+  }
+  function report(faces) {
+    var suites = document.getElementById('Expectation-Suites');
+    probe.suitesTabActive = suites.classList.contains('active');  // after the fade
+
+    probe.iconFaces = faces.length;
+    var out = document.createElement('pre');
+    out.id = 'probe';
+    out.textContent = JSON.stringify(probe);
+    document.body.appendChild(out);
+  }
+  setTimeout(function () {
+    var icons = document.fonts.load('900 16px "Font Awesome 6 Free"');
+    icons.then(report, function () { report([]); });
+  }, 1000);
+});
+</script>
+"""
+
+
+def _probe(tmp: Path, docs: Path, drop: str | None = None) -> dict[str, Any]:
+    """Run PROBE in a copy of the Data Docs site (less `drop`, a file under it), offline."""
+    site = tmp / "site"
+    shutil.copytree(docs, site)
+    if drop:
+        (site / drop).unlink()
+    index = site / "index.html"
+    index.write_text(index.read_text().replace("</body>", PROBE + "</body>"))
+    result = run_chromium(
+        tmp, index.as_uri(), *OFFLINE, "--virtual-time-budget=10000", "--dump-dom"
+    )
+    found = re.search(r'<pre id="probe">(.*?)</pre>', result.stdout, re.S)
+    assert found, f"the probe wrote nothing: {result.stderr[-2000:]}"
+    return json.loads(html.unescape(found[1]))
+
+
+def test_data_docs_list_every_validation_offline(demo_run: Any, tmp_path: Path) -> None:
+    docs = demo_run.version / "data_docs"
+    suites = sorted(p.name for p in (docs / "validations").iterdir())
+    assert len(suites) >= 3
+    dom = run_chromium(tmp_path, (docs / "index.html").as_uri(), *OFFLINE, "--dump-dom").stdout
+    rows = re.findall(r'<tr class="clickable-row" data-href="validations/([^/"]+)/', dom)
+    assert sorted(rows) == suites
+    for suite in suites:  # each suite's name is shown, linked to its expectations
+        assert f'href="expectations/{suite}.html"' in dom
+
+
+def test_data_docs_are_styled_and_scripted_offline(demo_run: Any, tmp_path: Path) -> None:
+    probe = _probe(tmp_path, demo_run.version / "data_docs")
+    assert probe == {
+        "alertBackground": BOOTSTRAP_ALERT_SECONDARY,
+        "jquery": "function",
+        "suitesTabActive": True,
+        "iconFaces": 1,
+    }
+
+
+def test_style_probe_sees_a_missing_stylesheet(demo_run: Any, tmp_path: Path) -> None:
+    """Guard against a vacuous pass: without Bootstrap's CSS the probe reports another colour."""
+    docs = demo_run.version / "data_docs"
+    probe = _probe(tmp_path, docs, drop="static/vendor/bootstrap/css/bootstrap.min.css")
+    assert probe["alertBackground"] != BOOTSTRAP_ALERT_SECONDARY
+
+
+@pytest.mark.parametrize("page", ["index.html", "expectations/*.html", "validations/**/*.html"])
+def test_data_docs_request_nothing_remote_and_log_no_errors(
+    demo_run: Any, tmp_path: Path, page: str
+) -> None:
+    path = sorted((demo_run.version / "data_docs").glob(page))[0]
+    netlog = tmp_path / "net.json"
+    result = run_chromium(
+        tmp_path, path.as_uri(), "--enable-logging=stderr", "--v=0",
+        f"--log-net-log={netlog}", "--virtual-time-budget=5000", "--dump-dom",
+    )
+    assert [u for u in _page_requests(netlog) if not u.startswith("file:")] == []
+    for marker in ("Uncaught", "Refused to", "ERR_BLOCKED", "ERR_FILE_NOT_FOUND", "SyntaxError"):
+        assert marker not in result.stderr, marker
