@@ -227,15 +227,23 @@ def deploy(
     serve: Annotated[
         bool, typer.Option("--serve", help="Also execute scheduled and UI-triggered runs here")
     ] = False,
+    pool: Annotated[
+        str | None,
+        typer.Option(help="Process work pool for the deployments, created if missing; "
+                     "default SOP_WORK_POOL, none = runs need `sop serve`"),
+    ] = None,
 ) -> None:
     """Register the Prefect deployments (monthly schedule and one per stage)."""
     from flows.deploy import build_deployments, register, serve_deployments
 
     deployments = build_deployments(inputs=inputs, out=out, timezone=timezone)
     if serve:
+        if pool:
+            _fail("wrong usage: --serve executes runs here; --pool leaves them to a worker",
+                  EXIT_USAGE)
         serve_deployments(deployments)
         return
-    ids = register(deployments)
+    ids = register(deployments, work_pool=pool)
     for name, dep_id in ids.items():
         out_console.print(f"registered {name}: {dep_id}")
 

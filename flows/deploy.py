@@ -59,9 +59,50 @@ def build_deployments(
     return [monthly, *stages]
 
 
-def register(deployments: list[RunnerDeployment]) -> dict[str, str]:
-    """Create or update the deployments on the configured Prefect server."""
-    return {d.full_name: str(d.apply()) for d in deployments}
+PROCESS_POOL_TYPE = "process"
+
+
+def ensure_process_pool(name: str) -> bool:
+    """Create the process work pool `name` unless it exists; True when it was created.
+
+    An existing pool is left as it is (its type, template and concurrency are the
+    operator's), so registering again never resets what was tuned in the UI."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import WorkPoolCreate
+    from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
+    from prefect.workers.process import ProcessWorker
+
+    with get_client(sync_client=True) as client:
+        try:
+            client.read_work_pool(name)
+            return False
+        except ObjectNotFound:
+            pass
+        try:
+            client.create_work_pool(
+                WorkPoolCreate(
+                    name=name,
+                    type=PROCESS_POOL_TYPE,
+                    base_job_template=ProcessWorker.get_default_base_job_template(),
+                )
+            )
+        except ObjectAlreadyExists:  # created meanwhile by another `sop deploy`
+            return False
+    return True
+
+
+def register(
+    deployments: list[RunnerDeployment], work_pool: str | None = None
+) -> dict[str, str]:
+    """Create or update the deployments on the configured Prefect server.
+
+    With `work_pool` (default: SOP_WORK_POOL) the deployments are bound to that process
+    pool, created if missing, and a `prefect worker start --pool NAME` executes their runs;
+    without, only `sop serve` can execute them."""
+    work_pool = work_pool or SopSettings().work_pool
+    if work_pool:
+        ensure_process_pool(work_pool)
+    return {d.full_name: str(d.apply(work_pool_name=work_pool)) for d in deployments}
 
 
 def serve_deployments(deployments: list[RunnerDeployment]) -> None:
