@@ -103,7 +103,7 @@ def _execute_run(
     except (ValidationError, ValueError, FileNotFoundError) as exc:
         _fail(f"wrong usage: {exc}", EXIT_USAGE)
     started = time.perf_counter()
-    result = _run_guarded(lambda: monthly_sop(params))
+    result = _run_guarded(lambda: monthly_sop(**params.flow_parameters()))
     _print_run(result)
     out_console.print(f"total:     {time.perf_counter() - started:.1f} s")
 

@@ -36,14 +36,16 @@ def first_working_day_schedules(timezone: str, hour: int = 6) -> list[Schedule]:
 def build_deployments(
     inputs: str | None = None, out: str | None = None, timezone: str | None = None
 ) -> list[RunnerDeployment]:
-    settings = SopSettings()
-    inputs = inputs or settings.inputs
-    out = out or settings.out
-    tz = timezone or settings.timezone
+    """The monthly deployment on its schedule, and one on-demand deployment per stage.
+
+    `inputs` and `out` become the monthly run's defaults when given; left empty, a run takes
+    SOP_INPUTS and SOP_OUT from the worker's environment when it starts."""
+    tz = timezone or SopSettings().timezone
+    defaults = {name: value for name, value in (("inputs", inputs), ("out", out)) if value}
     monthly = monthly_sop.to_deployment(
         name="monthly",
         schedules=first_working_day_schedules(tz),
-        parameters={"params": {"inputs": inputs, "out": out}},
+        parameters=defaults,
         description="Monthly S&OP consensus plan; the cycle defaults to the run's month.",
         tags=["sop"],
         # Module path, not file path: runs work from any folder where the package is installed.

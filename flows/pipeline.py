@@ -34,7 +34,7 @@ from flows.config import RunConfig, SopSettings, load_config, resolve_store_url
 from flows.engines import open_engine
 from flows.io import InputFile, TableReadError, read_inputs, write_table
 from flows.memory import keep_large_blocks_in_mmap, release_memory
-from flows.params import Cycle, RunParams, local_run_date
+from flows.params import Cycle, Horizon, RunParams, documented_by, local_run_date, refuse_password
 from flows.publish import (
     claim_version,
     discard,
@@ -110,7 +110,14 @@ def ingest_and_check(
     """Read the input tables, check every contract, keep the checked tables in the workspace.
 
     Raises ContractBreach (exit 3) with the offending rows written next to the workspace.
-    `out` (the output folder) lets drift checks compare with the last published cycle.
+
+    Args:
+        inputs: Folder or fsspec URL holding the input tables (NAME.csv/.parquet).
+        cycle: First month planned, YYYY-MM.
+        workdir: The run's workspace folder (OUT/runs/cycle=C/run=ID) the stages share.
+        config: YAML/JSON/TOML run configuration file; empty = defaults.
+        horizon: Months planned; empty = not checked against the forecast's months.
+        out: Output folder of the published plans; drift checks compare with its last cycle.
     """
     logger = get_run_logger()
     cfg = load_config(config)
@@ -188,8 +195,17 @@ def baselines_stage(
 ) -> dict[str, Any]:
     """Fit statistical baselines for every planned SKU x location (cached on input hashes).
 
-    `engine` says where statsforecast fits: here, or on Dask (`dask_address` = a scheduler;
-    none = a local cluster for this stage). The baselines are the same either way."""
+    The baselines are the same whichever engine fits them.
+
+    Args:
+        workdir: The run's workspace folder (OUT/runs/cycle=C/run=ID) the stages share.
+        cycle: First month planned, YYYY-MM.
+        horizon: Months forecast from the cycle month.
+        config: YAML/JSON/TOML run configuration file; empty = defaults.
+        cache_dir: Folder of cached baselines (OUT/cache/baselines); empty = always refit.
+        engine: Where statsforecast fits: this process, or a Dask cluster.
+        dask_address: Dask scheduler, e.g. tcp://scheduler:8786; empty = a local cluster.
+    """
     logger = get_run_logger()
     cfg = load_config(config)
     ws = Workspace(Path(workdir))
@@ -245,7 +261,12 @@ def reconcile_stage(
 ) -> dict[str, Any]:
     """Consensus between sales and baseline, overrides, then the capacity plan.
 
-    `out` (the output folder) gives the plans of earlier cycles for forecast value added.
+    Args:
+        workdir: The run's workspace folder (OUT/runs/cycle=C/run=ID) the stages share.
+        cycle: First month planned, YYYY-MM.
+        horizon: Months planned from the cycle month (as in the workspace's baselines).
+        config: YAML/JSON/TOML run configuration file; empty = defaults.
+        out: Output folder; its earlier cycles' plans give forecast value added.
     """
     cfg = load_config(config)
     ws = Workspace(Path(workdir))
@@ -316,7 +337,16 @@ def publish_stage(
     not all at once (at 100k SKU-locations each is about a gigabyte): the files are written
     and the in-memory frames dropped before the audit reads the staged files back, and the
     store receives those audited frames.
+
+    Args:
+        workdir: The run's workspace folder (OUT/runs/cycle=C/run=ID) the stages share.
+        out: Output folder the version is published under.
+        cycle: First month planned, YYYY-MM.
+        horizon: Months planned (as in the workspace's plan; the audit checks it).
+        store: SQLAlchemy URL without password; empty = SOP_STORE_URL or DuckDB in out.
     """
+    if store:
+        refuse_password(store)
     logger = get_run_logger()
     ws = Workspace(Path(workdir))
     start = time.perf_counter()
@@ -536,8 +566,26 @@ def _config_for_run(params: RunParams, ws: Workspace) -> str | None:
 
 
 @flow(name="sop-monthly", log_prints=True)
-def monthly_sop(params: RunParams) -> dict[str, Any]:
-    """The monthly S&OP job: check -> baselines -> reconcile -> publish."""
+@documented_by(RunParams)
+def monthly_sop(
+    inputs: str | None = None,
+    out: str | None = None,
+    cycle: Cycle | None = None,
+    horizon: Horizon = 18,
+    store: str | None = None,
+    config: str | None = None,
+    settings: RunConfig | None = None,
+    engine: EngineName = "local",
+    dask_address: str | None = None,
+) -> dict[str, Any]:
+    """The monthly S&OP job: check -> baselines -> reconcile -> publish.
+
+    One parameter per RunParams field, every one optional, so a partial set is a run; the
+    model checks them together (a store URL with a password is refused here)."""
+    params = RunParams(
+        inputs=inputs, out=out, cycle=cycle, horizon=horizon, store=store, config=config,
+        settings=settings, engine=engine, dask_address=dask_address,
+    ).with_environment()
     cycle = params.resolved_cycle(_scheduled_run_date())
     ws = Workspace.new(params.out, cycle, run_id=_short_run_id())
     config = _config_for_run(params, ws)
@@ -570,7 +618,14 @@ def monthly_sop(params: RunParams) -> dict[str, Any]:
 @flow(name="sop-validate")
 def validate_flow(inputs: str, cycle: Cycle, workdir: str, config: str | None = None
                   ) -> dict[str, Any]:
-    """The data contracts alone (no forecast, nothing published)."""
+    """The data contracts alone (no forecast, nothing published).
+
+    Args:
+        inputs: Folder or fsspec URL holding the input tables (NAME.csv/.parquet).
+        cycle: First month planned, YYYY-MM.
+        workdir: Folder for the checked tables, rejects and Data Docs.
+        config: YAML/JSON/TOML run configuration file; empty = defaults.
+    """
     return ingest_and_check(inputs, cycle, workdir, config)
 
 

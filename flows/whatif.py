@@ -259,7 +259,12 @@ def _plan_settings(config: str | None, manifest: dict[str, Any]) -> Any:
 
 @flow(name="sop-whatif")
 def whatif_flow(params: WhatIfParams) -> dict[str, Any]:
-    """Impact of a scenario on a published plan, stored apart; the published plan is untouched."""
+    """Impact of a scenario on a published plan, stored apart; the published plan is untouched.
+
+    Args:
+        params: The base plan (CYCLE or CYCLE/VERSION), the scenario file, the output folder,
+            and optionally the scenario's name and a run configuration.
+    """
     logger = get_run_logger()
     cycle, wanted = params.cycle_version()
     folder, version = resolve_base(params.out, cycle, wanted)

@@ -94,7 +94,7 @@ async def _trigger_and_wait(env: dict[str, str], params: dict, timeout: float) -
     async with get_client() as client:
         deployment = await client.read_deployment_by_name("sop-monthly/monthly")
         run = await client.create_flow_run_from_deployment(
-            deployment.id, parameters={"params": params}
+            deployment.id, parameters=params
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -153,8 +153,9 @@ def test_deploy_trigger_and_serve_on_a_real_server(prefect_server, tmp_path: Pat
     log = (tmp_path / "serve.log").read_text()
     assert result["state"] == "COMPLETED", f"{result['message']}\n{log[-3000:]}"
     assert sorted(result["schedules"]) == ["0 6 1 * 1-5", "0 6 2,3 * 1"]
-    assert result["parameters"]["params"]["inputs"] == str(inputs)
-    assert "params" in result["parameter_schema"]["properties"]
+    assert result["parameters"] == {"inputs": str(inputs), "out": str(out)}
+    assert {"inputs", "out", "cycle", "horizon", "store"} <= set(
+        result["parameter_schema"]["properties"])
     assert {"markdown", "table"} <= set(result["artifacts"])
     assert (out / f"cycle={CYCLE}" / "version=1" / "consensus_plan.parquet").exists()
 
@@ -244,6 +245,7 @@ async def _schedule_and_wait(deployment: str, params: dict, delay: float, timeou
             "started": run.start_time,
             "work_pool": run.work_pool_name,
             "deployment_pool": dep.work_pool_name,
+            "deployment_parameters": dep.parameters,
         }
 
 
@@ -258,14 +260,15 @@ def test_a_pool_worker_executes_a_scheduled_run_and_publishes(prefect_server, tm
     write_inputs(world.tables, inputs)
     out = tmp_path / "out"
     pool = "sop-test-process"
+    # No folders in the deployment: the run takes them from the worker's environment.
     deployed = subprocess.run(
-        [SOP, "deploy", "--inputs", str(inputs), "--out", str(out), "--pool", pool],
-        env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path,
+        [SOP, "deploy", "--pool", pool], env=env, capture_output=True, text=True, timeout=120,
+        cwd=tmp_path,
     )
     assert deployed.returncode == 0, deployed.stderr
 
-    worker_env = {**env, "PREFECT_WORKER_QUERY_SECONDS": "1",
-                  "PREFECT_WORKER_PREFETCH_SECONDS": "2"}
+    worker_env = {**env, "SOP_INPUTS": str(inputs), "SOP_OUT": str(out),
+                  "PREFECT_WORKER_QUERY_SECONDS": "1", "PREFECT_WORKER_PREFETCH_SECONDS": "2"}
     worker_log = open(tmp_path / "worker.log", "w")  # noqa: SIM115
     worker = subprocess.Popen(
         [PREFECT, "worker", "start", "--pool", pool, "--type", "process"],
@@ -278,8 +281,7 @@ def test_a_pool_worker_executes_a_scheduled_run_and_publishes(prefect_server, tm
         with temporary_settings({PREFECT_API_URL: env["PREFECT_API_URL"]}):
             result = asyncio.run(_schedule_and_wait(
                 "sop-monthly/monthly",
-                {"params": {"inputs": str(inputs), "out": str(out), "cycle": CYCLE,
-                            "horizon": 3}},
+                {"cycle": CYCLE, "horizon": 3},  # a partial set, as typed in the UI
                 delay=5, timeout=300,
             ))
     finally:
@@ -288,6 +290,7 @@ def test_a_pool_worker_executes_a_scheduled_run_and_publishes(prefect_server, tm
     log = (tmp_path / "worker.log").read_text()
     assert result["state"] == "COMPLETED", f"{result['message']}\n{log[-3000:]}"
     assert result["deployment_pool"] == result["work_pool"] == pool
+    assert result["deployment_parameters"] == {}
     assert result["id"] in log  # this worker, not another process, submitted it
     assert result["started"] >= result["due"] - timedelta(seconds=1)
     version = out / f"cycle={CYCLE}" / "version=1"
