@@ -51,6 +51,7 @@ def _fail(message: str, code: int) -> NoReturn:
 def _run_guarded(work: Callable[[], T]) -> T:
     """Run `work()` and turn known failures into SPEC exit codes."""
     from data_contracts import ContractBreach
+    from flows.io import InputsNotFound
 
     try:
         return work()
@@ -58,6 +59,8 @@ def _run_guarded(work: Callable[[], T]) -> T:
         cause = getattr(exc, "cause", exc)  # a StageFailed wraps the stage's own error
         if isinstance(cause, ContractBreach):
             _fail(str(cause), EXIT_CONTRACT)
+        if isinstance(cause, InputsNotFound):
+            _fail(f"wrong usage: {cause}", EXIT_USAGE)
         if isinstance(cause, ValidationError):
             _fail(f"wrong usage: {cause}", EXIT_USAGE)
         _fail(f"failed, nothing published: {exc}", EXIT_FAILURE)

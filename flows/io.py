@@ -39,6 +39,17 @@ class TableReadError(Exception):
         self.problem = problem
 
 
+class InputsNotFound(FileNotFoundError):
+    """The inputs folder does not exist: wrong usage (exit 2), not a breached contract."""
+
+    def __init__(self, source: str) -> None:
+        super().__init__(
+            f"inputs folder not found: {source} (give --inputs, the `inputs` parameter or "
+            "SOP_INPUTS)"
+        )
+        self.source = source
+
+
 def _join(root: str, name: str) -> str:
     return root.rstrip("/") + "/" + name
 
@@ -51,7 +62,7 @@ def find_input_files(source: str) -> dict[str, tuple[str, str]]:
     """
     fs, root = fsspec.core.url_to_fs(source)
     if not fs.isdir(root):
-        raise TableReadError("inputs", source, "folder not found")
+        raise InputsNotFound(source)
     names = {Path(p).name for p in fs.ls(root, detail=False)}
     found: dict[str, tuple[str, str]] = {}
     for table in INPUT_TABLES:

@@ -43,6 +43,7 @@ from flows.publish import (
     read_staged,
     stage_version,
 )
+from flows.retries import IO_RETRIES
 from flows.store import PlanStore, default_store_url
 from flows.workspace import Workspace
 from forecasting import fit_baselines
@@ -60,9 +61,11 @@ class PlanAuditError(Exception):
 
 
 # ---------------------------------------------------------------- I/O tasks (retried)
+# Retried only where a later attempt can succeed (flows/retries.py): a missing folder or a
+# breached contract fails once.
 
 
-@task(retries=2, retry_delay_seconds=[1, 5], cache_policy=NONE)
+@task(**IO_RETRIES, cache_policy=NONE)
 def read_input_tables(inputs: str) -> tuple[dict[str, pd.DataFrame], list[InputFile]]:
     try:
         return read_inputs(inputs)
@@ -70,7 +73,7 @@ def read_input_tables(inputs: str) -> tuple[dict[str, pd.DataFrame], list[InputF
         raise read_error(exc.table, exc.path, exc.problem) from exc
 
 
-@task(retries=2, retry_delay_seconds=[1, 5], cache_policy=NONE)
+@task(**IO_RETRIES, cache_policy=NONE)
 def write_rejects(rejects: pd.DataFrame, path: Path) -> Path:
     write_table(rejects, path)
     return path
@@ -486,7 +489,7 @@ def audit_plan(
         )
 
 
-@task(retries=2, retry_delay_seconds=[1, 5], cache_policy=NONE)
+@task(**IO_RETRIES, cache_policy=NONE)
 def publish_artifacts(path: Path) -> None:
     """Summary and top exceptions of a published version in the Prefect UI.
 

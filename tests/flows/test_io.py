@@ -49,7 +49,9 @@ def test_same_table_in_two_formats_is_refused(tmp_path) -> None:
 
 
 def test_missing_folder(tmp_path) -> None:
-    with pytest.raises(TableReadError, match="folder not found"):
+    from flows.io import InputsNotFound
+
+    with pytest.raises(InputsNotFound, match="inputs folder not found"):
         read_inputs(str(tmp_path / "nope"))
 
 
