@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_DIR ?= sop-demo
 
-.PHONY: demo test lint typecheck unit integration bench bench-m3 bench-stages bench-memory docs clean venv
+.PHONY: demo test lint typecheck unit integration bench bench-m3 bench-stages bench-memory docs prefect-yaml clean venv
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ test: lint typecheck
 
 docs: $(STAMP)
 	$(BIN)/python -m data_contracts.docs > docs/contracts.md
+
+# prefect.yaml is generated from the deployments `sop deploy` registers (a test checks it).
+prefect-yaml: $(STAMP)
+	$(BIN)/python -m flows.deploy --write-yaml prefect.yaml
 
 # Each benchmark rewrites its own section of docs/benchmarks.md.
 bench: $(STAMP)

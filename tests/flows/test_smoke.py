@@ -146,20 +146,31 @@ def test_store_password_comes_from_the_environment(monkeypatch) -> None:
     assert resolve_store_url("duckdb:///x.duckdb") == "duckdb:///x.duckdb"
 
 
-def test_prefect_yaml_matches_the_code() -> None:
-    """prefect.yaml (for `prefect deploy`) names real flows and the same schedule as sop deploy."""
+def test_committed_prefect_yaml_is_the_generated_one(tmp_path) -> None:
+    """prefect.yaml is written from build_deployments (like generated docs): regenerate it with
+    `python -m flows.deploy --write-yaml prefect.yaml` after changing a deployment."""
     import importlib
     from pathlib import Path
 
     import yaml
 
-    from flows.deploy import first_working_day_schedules
+    from flows.deploy import TIMEZONE_FROM_ENV, main, render_prefect_yaml
 
-    spec = yaml.safe_load((Path(__file__).parents[2] / "prefect.yaml").read_text())
-    for deployment in spec["deployments"]:
-        path, func = deployment["entrypoint"].split(":")
-        module = importlib.import_module(path.removesuffix(".py").replace("/", "."))
-        assert hasattr(getattr(module, func), "deploy")  # a Prefect flow
-    monthly = next(d for d in spec["deployments"] if d["name"] == "monthly")
-    expected = [(s.cron, s.day_or) for s in first_working_day_schedules("UTC")]
-    assert [(s["cron"], s["day_or"]) for s in monthly["schedules"]] == expected
+    committed_text = (Path(__file__).parents[2] / "prefect.yaml").read_text()
+    main(["--write-yaml", str(tmp_path / "prefect.yaml")])
+    assert (tmp_path / "prefect.yaml").read_text() == committed_text
+    committed = yaml.safe_load(committed_text)
+    assert committed == yaml.safe_load(render_prefect_yaml()), (
+        "prefect.yaml is stale: run `python -m flows.deploy --write-yaml prefect.yaml`")
+    by_entrypoint = {d["entrypoint"]: d for d in committed["deployments"]}
+    code = build_deployments(timezone="UTC")
+    assert sorted(by_entrypoint) == sorted(str(d.entrypoint) for d in code)
+    for deployment in code:
+        entry = by_entrypoint[str(deployment.entrypoint)]
+        module, name = entry["entrypoint"].rsplit(".", 1)
+        assert hasattr(getattr(importlib.import_module(module), name), "deploy")  # a flow
+        assert entry["name"] == deployment.name and entry["parameters"] == deployment.parameters
+        schedules = [(s.schedule.cron, s.schedule.day_or) for s in deployment.schedules]
+        assert [(s["cron"], s["day_or"]) for s in entry.get("schedules", [])] == schedules
+        assert {s["timezone"] for s in entry.get("schedules", [])} <= {TIMEZONE_FROM_ENV}
+    assert "sop-whatif" in {d.flow_name for d in code}
