@@ -356,7 +356,8 @@ def publish_stage(
     tables = ws.load_frames("check", list(PUBLISH_INPUTS))
     store_url = store or SopSettings().store_url or default_store_url(out)
     plan_store = PlanStore(resolve_store_url(store_url))
-    run_id = str(flow_run.get_id() or "")
+    # The monthly run's id when publishing as its stage: the run a planner looks up in the UI.
+    run_id = str(flow_run.get_parent_flow_run_id() or flow_run.get_id() or "")
     version = claim_version(out, cycle, plan_store, run_id)
     staging = None
     try:

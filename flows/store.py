@@ -53,8 +53,9 @@ plan_runs = sa.Table(
     sa.Column("cycle", sa.Text, primary_key=True),
     sa.Column("plan_version", sa.Integer, primary_key=True),
     sa.Column("status", sa.Text, nullable=False),  # staging | published | failed
-    sa.Column("created_at", sa.DateTime, nullable=False),
-    sa.Column("published_at", sa.DateTime),
+    # Instants, stored with their zone: a reader in Tokyo and one in Paris see the same moment.
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("published_at", sa.DateTime(timezone=True)),
     sa.Column("run_id", sa.Text),
     sa.Column("output_path", sa.Text),
     sa.Column("inputs_sha256", sa.Text),
@@ -100,6 +101,28 @@ def add_missing_columns(conn: Connection) -> list[str]:
                 conn.execute(sa.text(f'ALTER TABLE {name} ADD COLUMN "{col.name}" {kind}'))
                 added.append(f"{name}.{col.name}")
     return added
+
+
+TIMESTAMP_COLUMNS = ("created_at", "published_at")
+
+
+def upgrade_timestamps(conn: Connection) -> list[str]:
+    """Turn `plan_runs` timestamps an older version stored without zone into zoned ones.
+
+    Those versions wrote UTC wall-clock times, so the old values are read as UTC."""
+    rows = conn.execute(sa.text(
+        "SELECT column_name, data_type FROM information_schema.columns "
+        "WHERE table_name = 'plan_runs' AND table_schema = current_schema()"
+    )).all()
+    naive = [name for name, kind in rows
+             if name in TIMESTAMP_COLUMNS and "with time zone" not in str(kind).lower()]
+    to_zoned = "timezone('UTC', {c})" if conn.dialect.name == "duckdb" else "{c} AT TIME ZONE 'UTC'"
+    for name in naive:
+        conn.execute(sa.text(
+            f"ALTER TABLE plan_runs ALTER COLUMN {name} TYPE TIMESTAMP WITH TIME ZONE "
+            f"USING {to_zoned.format(c=name)}"
+        ))
+    return naive
 
 
 class StoreBusy(Exception):
@@ -148,6 +171,7 @@ class PlanStore:
         def work(conn: Connection) -> None:
             metadata.create_all(conn, checkfirst=True)
             add_missing_columns(conn)
+            upgrade_timestamps(conn)
             conn.execute(sa.text(CURRENT_VIEW_SQL))
 
         self._with_retry(work)
@@ -166,7 +190,7 @@ class PlanStore:
         version = max(at_least, self.max_version(cycle) + 1)
         for _ in range(50):
             try:
-                now = datetime.now(UTC).replace(tzinfo=None)
+                now = datetime.now(UTC)
 
                 def work(conn: Connection, version: int = version, now: datetime = now) -> None:
                     conn.execute(
@@ -203,7 +227,7 @@ class PlanStore:
                 .where(plan_runs.c.cycle == cycle, plan_runs.c.plan_version == version)
                 .values(
                     status="published",
-                    published_at=datetime.now(UTC).replace(tzinfo=None),
+                    published_at=datetime.now(UTC),
                     output_path=output_path,
                     inputs_sha256=inputs_sha256,
                     plan_rows=len(frames["consensus_plan"]),

@@ -305,3 +305,6 @@ def test_a_pool_worker_executes_a_scheduled_run_and_publishes(prefect_server, tm
     row = runs[(runs["cycle"] == CYCLE) & (runs["plan_version"] == 1)]
     assert row["status"].tolist() == ["published"]
     assert row["output_path"].iloc[0].endswith("version=1")
+    assert row["run_id"].tolist() == [result["id"]]  # the monthly run, not its publish stage
+    published_at = row["published_at"].iloc[0].to_pydatetime()
+    assert published_at.tzinfo is not None and published_at >= result["due"]
