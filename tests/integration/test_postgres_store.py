@@ -27,7 +27,7 @@ def _sop_run(inputs: Path, out: Path, store: str) -> subprocess.CompletedProcess
     return subprocess.run(
         [SOP, "run", "--inputs", str(inputs), "--cycle", CYCLE, "--out", str(out),
          "--horizon", "6", "--store",
-         url.set(password=None).render_as_string(hide_password=False)],
+         url._replace(password=None).render_as_string(hide_password=False)],
         capture_output=True, text=True, timeout=600, env=env,
     )
 
