@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_DIR ?= sop-demo
 
-.PHONY: demo test lint typecheck unit integration bench bench-m3 bench-stages bench-memory docs readme clean venv
+.PHONY: demo test lint typecheck unit integration bench bench-m3 bench-stages bench-memory docs readme prefect-yaml clean venv
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,10 @@ docs: $(STAMP)
 readme: demo
 	$(BIN)/sop whatif --base 2026-12 --scenario examples/scenario-promo.yaml --out $(DEMO_DIR)
 	$(BIN)/python -m docs.readme_figures $(DEMO_DIR)
+
+# prefect.yaml is generated from the deployments `sop deploy` registers (a test checks it).
+prefect-yaml: $(STAMP)
+	$(BIN)/python -m flows.deploy --write-yaml prefect.yaml
 
 # Each benchmark rewrites its own section of docs/benchmarks.md.
 bench: $(STAMP)

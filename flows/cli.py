@@ -51,6 +51,7 @@ def _fail(message: str, code: int) -> NoReturn:
 def _run_guarded(work: Callable[[], T]) -> T:
     """Run `work()` and turn known failures into SPEC exit codes."""
     from data_contracts import ContractBreach
+    from flows.io import InputsNotFound
 
     try:
         return work()
@@ -58,6 +59,8 @@ def _run_guarded(work: Callable[[], T]) -> T:
         cause = getattr(exc, "cause", exc)  # a StageFailed wraps the stage's own error
         if isinstance(cause, ContractBreach):
             _fail(str(cause), EXIT_CONTRACT)
+        if isinstance(cause, InputsNotFound):
+            _fail(f"wrong usage: {cause}", EXIT_USAGE)
         if isinstance(cause, ValidationError):
             _fail(f"wrong usage: {cause}", EXIT_USAGE)
         _fail(f"failed, nothing published: {exc}", EXIT_FAILURE)
@@ -103,7 +106,7 @@ def _execute_run(
     except (ValidationError, ValueError, FileNotFoundError) as exc:
         _fail(f"wrong usage: {exc}", EXIT_USAGE)
     started = time.perf_counter()
-    result = _run_guarded(lambda: monthly_sop(params))
+    result = _run_guarded(lambda: monthly_sop(**params.flow_parameters()))
     _print_run(result)
     out_console.print(f"total:     {time.perf_counter() - started:.1f} s")
 
@@ -227,15 +230,23 @@ def deploy(
     serve: Annotated[
         bool, typer.Option("--serve", help="Also execute scheduled and UI-triggered runs here")
     ] = False,
+    pool: Annotated[
+        str | None,
+        typer.Option(help="Process work pool for the deployments, created if missing; "
+                     "default SOP_WORK_POOL, none = runs need `sop serve`"),
+    ] = None,
 ) -> None:
     """Register the Prefect deployments (monthly schedule and one per stage)."""
     from flows.deploy import build_deployments, register, serve_deployments
 
     deployments = build_deployments(inputs=inputs, out=out, timezone=timezone)
     if serve:
+        if pool:
+            _fail("wrong usage: --serve executes runs here; --pool leaves them to a worker",
+                  EXIT_USAGE)
         serve_deployments(deployments)
         return
-    ids = register(deployments)
+    ids = register(deployments, work_pool=pool)
     for name, dep_id in ids.items():
         out_console.print(f"registered {name}: {dep_id}")
 

@@ -75,6 +75,9 @@ class SopSettings(BaseSettings):
     inputs: str = Field("inputs", description="Default input folder or fsspec URL")
     out: str = Field("sop-out", description="Default output folder")
     timezone: str = Field("UTC", description="Timezone of the monthly schedule")
+    work_pool: str | None = Field(
+        None, description="Process work pool `sop deploy` binds the deployments to"
+    )
     store_password: SecretStr | None = Field(
         None, description="Password of the store, added to a store URL that has none"
     )

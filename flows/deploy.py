@@ -3,6 +3,13 @@
 Kept apart from the pipeline so importing the flows never touches a Prefect server.
 """
 
+import argparse
+import importlib
+from pathlib import Path
+from typing import Any
+
+import prefect
+import yaml
 from prefect import serve
 from prefect.deployments.runner import EntrypointType, RunnerDeployment
 from prefect.schedules import Cron, Schedule
@@ -19,6 +26,9 @@ from flows.pipeline import (
 from flows.whatif import whatif_flow
 
 MONTHLY = "sop-monthly/monthly"
+DEFAULT_POOL = "sop-process"
+# Resolved by `prefect deploy` from the deploying shell, like `sop deploy` reads SOP_TIMEZONE.
+TIMEZONE_FROM_ENV = "{{ $SOP_TIMEZONE }}"
 
 
 def first_working_day_schedules(timezone: str, hour: int = 6) -> list[Schedule]:
@@ -36,14 +46,16 @@ def first_working_day_schedules(timezone: str, hour: int = 6) -> list[Schedule]:
 def build_deployments(
     inputs: str | None = None, out: str | None = None, timezone: str | None = None
 ) -> list[RunnerDeployment]:
-    settings = SopSettings()
-    inputs = inputs or settings.inputs
-    out = out or settings.out
-    tz = timezone or settings.timezone
+    """The monthly deployment on its schedule, and one on-demand deployment per stage.
+
+    `inputs` and `out` become the monthly run's defaults when given; left empty, a run takes
+    SOP_INPUTS and SOP_OUT from the worker's environment when it starts."""
+    tz = timezone or SopSettings().timezone
+    defaults = {name: value for name, value in (("inputs", inputs), ("out", out)) if value}
     monthly = monthly_sop.to_deployment(
         name="monthly",
         schedules=first_working_day_schedules(tz),
-        parameters={"params": {"inputs": inputs, "out": out}},
+        parameters=defaults,
         description="Monthly S&OP consensus plan; the cycle defaults to the run's month.",
         tags=["sop"],
         # Module path, not file path: runs work from any folder where the package is installed.
@@ -59,11 +71,125 @@ def build_deployments(
     return [monthly, *stages]
 
 
-def register(deployments: list[RunnerDeployment]) -> dict[str, str]:
-    """Create or update the deployments on the configured Prefect server."""
-    return {d.full_name: str(d.apply()) for d in deployments}
+PROCESS_POOL_TYPE = "process"
+
+
+def ensure_process_pool(name: str) -> bool:
+    """Create the process work pool `name` unless it exists; True when it was created.
+
+    An existing pool is left as it is (its type, template and concurrency are the
+    operator's), so registering again never resets what was tuned in the UI."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import WorkPoolCreate
+    from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
+    from prefect.workers.process import ProcessWorker
+
+    with get_client(sync_client=True) as client:
+        try:
+            client.read_work_pool(name)
+            return False
+        except ObjectNotFound:
+            pass
+        try:
+            client.create_work_pool(
+                WorkPoolCreate(
+                    name=name,
+                    type=PROCESS_POOL_TYPE,
+                    base_job_template=ProcessWorker.get_default_base_job_template(),
+                )
+            )
+        except ObjectAlreadyExists:  # created meanwhile by another `sop deploy`
+            return False
+    return True
+
+
+def register(
+    deployments: list[RunnerDeployment], work_pool: str | None = None
+) -> dict[str, str]:
+    """Create or update the deployments on the configured Prefect server.
+
+    With `work_pool` (default: SOP_WORK_POOL) the deployments are bound to that process
+    pool, created if missing, and a `prefect worker start --pool NAME` executes their runs;
+    without, only `sop serve` can execute them."""
+    work_pool = work_pool or SopSettings().work_pool
+    if work_pool:
+        ensure_process_pool(work_pool)
+    return {d.full_name: str(d.apply(work_pool_name=work_pool)) for d in deployments}
 
 
 def serve_deployments(deployments: list[RunnerDeployment]) -> None:
     """Register and execute runs in this process until interrupted (Prefect's serve)."""
     serve(*deployments)
+
+
+YAML_HEADER = """\
+# Generated from flows/deploy.py (the deployments `sop deploy` registers); do not edit:
+#   python -m flows.deploy --write-yaml prefect.yaml
+# For teams that deploy with `prefect deploy --all` to a process work pool:
+#   prefect work-pool create {pool} --type process
+#   SOP_HOME=$PWD SOP_TIMEZONE=Europe/Paris prefect deploy --all   (package installed)
+#   prefect worker start --pool {pool}      (with SOP_INPUTS, SOP_OUT, SOP_STORE_URL set)
+# `sop deploy --pool {pool}` registers the same deployments without this file.
+"""
+
+
+def _flow_description(entrypoint: str) -> str | None:
+    module, name = entrypoint.rsplit(".", 1)
+    return getattr(importlib.import_module(module), name).description
+
+
+def prefect_yaml_spec(
+    deployments: list[RunnerDeployment], work_pool: str = DEFAULT_POOL,
+    timezone: str = TIMEZONE_FROM_ENV,
+) -> dict[str, Any]:
+    """prefect.yaml's content for `deployments`: the same entrypoints, tags, parameters and
+    schedules, bound to `work_pool`, the schedules in `timezone` (default: SOP_TIMEZONE)."""
+    entries = []
+    for d in deployments:
+        if d.entrypoint is None:
+            raise ValueError(f"deployment {d.full_name} has no entrypoint")
+        entry: dict[str, Any] = {"name": d.name, "entrypoint": d.entrypoint}
+        # A flow's docstring is its deployment's description anyway: repeat only others.
+        if d.description and d.description != _flow_description(d.entrypoint):
+            entry["description"] = d.description
+        entry["tags"] = list(d.tags)
+        entry["work_pool"] = {"name": work_pool}
+        entry["parameters"] = dict(d.parameters)
+        if d.schedules:
+            entry["schedules"] = [
+                {"cron": s.schedule.cron, "timezone": timezone, "day_or": s.schedule.day_or}
+                for s in d.schedules
+            ]
+        entries.append(entry)
+    return {
+        "name": "sop-consensus",
+        "prefect-version": prefect.__version__,
+        "pull": [{"prefect.deployments.steps.set_working_directory": {
+            "directory": "{{ $SOP_HOME }}"}}],
+        "deployments": entries,
+    }
+
+
+def render_prefect_yaml(work_pool: str = DEFAULT_POOL, timezone: str = TIMEZONE_FROM_ENV
+                        ) -> str:
+    """prefect.yaml as committed: built from `build_deployments()` with no folder defaults
+    (a run takes SOP_INPUTS and SOP_OUT from the worker's environment)."""
+    # Any zone builds the schedules; the file names `timezone` in its place.
+    spec = prefect_yaml_spec(build_deployments(timezone="UTC"), work_pool, timezone)
+    body = yaml.safe_dump(spec, sort_keys=False, width=100, allow_unicode=True)
+    return YAML_HEADER.format(pool=work_pool) + body
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--write-yaml", type=Path, required=True, metavar="FILE",
+                        help="write the prefect.yaml for `prefect deploy --all` to FILE")
+    parser.add_argument("--pool", default=DEFAULT_POOL, help="process work pool name")
+    parser.add_argument("--timezone", default=TIMEZONE_FROM_ENV,
+                        help="time zone of the schedule (default: SOP_TIMEZONE at deploy time)")
+    args = parser.parse_args(argv)
+    args.write_yaml.write_text(render_prefect_yaml(args.pool, args.timezone))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

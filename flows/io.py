@@ -40,6 +40,17 @@ class TableReadError(Exception):
         self.problem = problem
 
 
+class InputsNotFound(FileNotFoundError):
+    """The inputs folder does not exist: wrong usage (exit 2), not a breached contract."""
+
+    def __init__(self, source: str) -> None:
+        super().__init__(
+            f"inputs folder not found: {source} (give --inputs, the `inputs` parameter or "
+            "SOP_INPUTS)"
+        )
+        self.source = source
+
+
 def _join(root: str, name: str) -> str:
     return root.rstrip("/") + "/" + name
 
@@ -52,7 +63,7 @@ def find_input_files(source: str) -> dict[str, tuple[str, str]]:
     """
     fs, root = fsspec.core.url_to_fs(source)
     if not fs.isdir(root):
-        raise TableReadError("inputs", source, "folder not found")
+        raise InputsNotFound(source)
     entries = {Path(e["name"]).name: e for e in fs.ls(root, detail=True)}
     # Matched case-insensitively: an `OPEN_ORDERS.CSV` exported from another system is the
     # table, not a file to ignore without a word.

@@ -36,7 +36,7 @@ from flows.data_docs import make_offline
 from flows.engines import open_engine
 from flows.io import InputFile, TableReadError, read_inputs, write_table
 from flows.memory import keep_large_blocks_in_mmap, release_memory
-from flows.params import Cycle, RunParams, local_run_date
+from flows.params import Cycle, Horizon, RunParams, documented_by, local_run_date, refuse_password
 from flows.previous_plan import read_previous_plan
 from flows.publish import (
     claim_version,
@@ -46,6 +46,7 @@ from flows.publish import (
     read_staged,
     stage_version,
 )
+from flows.retries import IO_RETRIES
 from flows.store import PlanStore, default_store_url
 from flows.workspace import Workspace
 from forecasting import fit_baselines
@@ -65,9 +66,11 @@ class PlanAuditError(Exception):
 
 
 # ---------------------------------------------------------------- I/O tasks (retried)
+# Retried only where a later attempt can succeed (flows/retries.py): a missing folder or a
+# breached contract fails once.
 
 
-@task(retries=2, retry_delay_seconds=[1, 5], cache_policy=NONE)
+@task(**IO_RETRIES, cache_policy=NONE)
 def read_input_tables(inputs: str) -> tuple[dict[str, pd.DataFrame], list[InputFile]]:
     try:
         return read_inputs(inputs)
@@ -75,7 +78,7 @@ def read_input_tables(inputs: str) -> tuple[dict[str, pd.DataFrame], list[InputF
         raise read_error(exc.table, exc.path, exc.problem) from exc
 
 
-@task(retries=2, retry_delay_seconds=[1, 5], cache_policy=NONE)
+@task(**IO_RETRIES, cache_policy=NONE)
 def write_rejects(rejects: pd.DataFrame, path: Path) -> Path:
     write_table(rejects, path)
     return path
@@ -115,7 +118,14 @@ def ingest_and_check(
     """Read the input tables, check every contract, keep the checked tables in the workspace.
 
     Raises ContractBreach (exit 3) with the offending rows written next to the workspace.
-    `out` (the output folder) lets drift checks compare with the last published cycle.
+
+    Args:
+        inputs: Folder or fsspec URL holding the input tables (NAME.csv/.parquet).
+        cycle: First month planned, YYYY-MM.
+        workdir: The run's workspace folder (OUT/runs/cycle=C/run=ID) the stages share.
+        config: YAML/JSON/TOML run configuration file; empty = defaults.
+        horizon: Months planned; empty = not checked against the forecast's months.
+        out: Output folder of the published plans; drift checks compare with its last cycle.
     """
     logger = get_run_logger()
     cfg = load_config(config)
@@ -196,8 +206,17 @@ def baselines_stage(
 ) -> dict[str, Any]:
     """Fit statistical baselines for every planned SKU x location (cached on input hashes).
 
-    `engine` says where statsforecast fits: here, or on Dask (`dask_address` = a scheduler;
-    none = a local cluster for this stage). The baselines are the same either way."""
+    The baselines are the same whichever engine fits them.
+
+    Args:
+        workdir: The run's workspace folder (OUT/runs/cycle=C/run=ID) the stages share.
+        cycle: First month planned, YYYY-MM.
+        horizon: Months forecast from the cycle month.
+        config: YAML/JSON/TOML run configuration file; empty = defaults.
+        cache_dir: Folder of cached baselines (OUT/cache/baselines); empty = always refit.
+        engine: Where statsforecast fits: this process, or a Dask cluster.
+        dask_address: Dask scheduler, e.g. tcp://scheduler:8786; empty = a local cluster.
+    """
     logger = get_run_logger()
     cfg = load_config(config)
     ws = Workspace(Path(workdir))
@@ -253,7 +272,12 @@ def reconcile_stage(
 ) -> dict[str, Any]:
     """Consensus between sales and baseline, overrides, then the capacity plan.
 
-    `out` (the output folder) gives the plans of earlier cycles for forecast value added.
+    Args:
+        workdir: The run's workspace folder (OUT/runs/cycle=C/run=ID) the stages share.
+        cycle: First month planned, YYYY-MM.
+        horizon: Months planned from the cycle month (as in the workspace's baselines).
+        config: YAML/JSON/TOML run configuration file; empty = defaults.
+        out: Output folder; its earlier cycles' plans give forecast value added.
     """
     cfg = load_config(config)
     ws = Workspace(Path(workdir))
@@ -327,7 +351,16 @@ def publish_stage(
     not all at once (at 100k SKU-locations each is about a gigabyte): the files are written
     and the in-memory frames dropped before the audit reads the staged files back, and the
     store receives those audited frames.
+
+    Args:
+        workdir: The run's workspace folder (OUT/runs/cycle=C/run=ID) the stages share.
+        out: Output folder the version is published under.
+        cycle: First month planned, YYYY-MM.
+        horizon: Months planned (as in the workspace's plan; the audit checks it).
+        store: SQLAlchemy URL without password; empty = SOP_STORE_URL or DuckDB in out.
     """
+    if store:
+        refuse_password(store)
     logger = get_run_logger()
     ws = Workspace(Path(workdir))
     start = time.perf_counter()
@@ -335,7 +368,8 @@ def publish_stage(
     tables = ws.load_frames("check", list(PUBLISH_INPUTS))
     store_url = store or SopSettings().store_url or default_store_url(out)
     plan_store = PlanStore(resolve_store_url(store_url))
-    run_id = str(flow_run.get_id() or "")
+    # The monthly run's id when publishing as its stage: the run a planner looks up in the UI.
+    run_id = str(flow_run.get_parent_flow_run_id() or flow_run.get_id() or "")
     version = claim_version(out, cycle, plan_store, run_id)
     staging = None
     try:
@@ -492,7 +526,7 @@ def audit_plan(
         )
 
 
-@task(retries=2, retry_delay_seconds=[1, 5], cache_policy=NONE)
+@task(**IO_RETRIES, cache_policy=NONE)
 def publish_artifacts(path: Path) -> None:
     """Summary and top exceptions of a published version in the Prefect UI.
 
@@ -572,8 +606,26 @@ def _config_for_run(params: RunParams, ws: Workspace) -> str | None:
 
 
 @flow(name="sop-monthly", log_prints=True)
-def monthly_sop(params: RunParams) -> dict[str, Any]:
-    """The monthly S&OP job: check -> baselines -> reconcile -> publish."""
+@documented_by(RunParams)
+def monthly_sop(
+    inputs: str | None = None,
+    out: str | None = None,
+    cycle: Cycle | None = None,
+    horizon: Horizon = 18,
+    store: str | None = None,
+    config: str | None = None,
+    settings: RunConfig | None = None,
+    engine: EngineName = "local",
+    dask_address: str | None = None,
+) -> dict[str, Any]:
+    """The monthly S&OP job: check -> baselines -> reconcile -> publish.
+
+    One parameter per RunParams field, every one optional, so a partial set is a run; the
+    model checks them together (a store URL with a password is refused here)."""
+    params = RunParams(
+        inputs=inputs, out=out, cycle=cycle, horizon=horizon, store=store, config=config,
+        settings=settings, engine=engine, dask_address=dask_address,
+    ).with_environment()
     cycle = params.resolved_cycle(_scheduled_run_date())
     ws = Workspace.new(params.out, cycle, run_id=_short_run_id())
     config = _config_for_run(params, ws)
@@ -606,7 +658,14 @@ def monthly_sop(params: RunParams) -> dict[str, Any]:
 @flow(name="sop-validate")
 def validate_flow(inputs: str, cycle: Cycle, workdir: str, config: str | None = None
                   ) -> dict[str, Any]:
-    """The data contracts alone (no forecast, nothing published)."""
+    """The data contracts alone (no forecast, nothing published).
+
+    Args:
+        inputs: Folder or fsspec URL holding the input tables (NAME.csv/.parquet).
+        cycle: First month planned, YYYY-MM.
+        workdir: Folder for the checked tables, rejects and Data Docs.
+        config: YAML/JSON/TOML run configuration file; empty = defaults.
+    """
     return ingest_and_check(inputs, cycle, workdir, config)
 
 

@@ -94,9 +94,11 @@ def build_metadata(with_keys: bool) -> tuple[sa.MetaData, sa.Table, dict[str, sa
                   comment=RUN_COMMENTS["plan_version"]),
         sa.Column("status", sa.Text, nullable=False,
                   comment="staging | published | failed"),
-        sa.Column("created_at", sa.DateTime, nullable=False, comment="version claimed (UTC)"),
-        sa.Column("published_at", sa.DateTime, comment="version published (UTC)"),
-        sa.Column("run_id", sa.Text, comment="Prefect flow run that published it"),
+        # Instants, stored with their zone: a reader in Tokyo and one in Paris see the same moment.
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False,
+                  comment="version claimed"),
+        sa.Column("published_at", sa.DateTime(timezone=True), comment="version published"),
+        sa.Column("run_id", sa.Text, comment="Prefect flow run of the monthly run"),
         sa.Column("output_path", sa.Text, comment="absolute path of the version's folder"),
         sa.Column("inputs_sha256", sa.Text, comment="hash of the input files"),
         sa.Column("plan_rows", sa.Integer, comment="rows of consensus_plan"),
@@ -148,6 +150,28 @@ def add_missing_columns(conn: Connection) -> list[str]:
     return added
 
 
+TIMESTAMP_COLUMNS = ("created_at", "published_at")
+
+
+def upgrade_timestamps(conn: Connection) -> list[str]:
+    """Turn `plan_runs` timestamps an older version stored without zone into zoned ones.
+
+    Those versions wrote UTC wall-clock times, so the old values are read as UTC."""
+    rows = conn.execute(sa.text(
+        "SELECT column_name, data_type FROM information_schema.columns "
+        "WHERE table_name = 'plan_runs' AND table_schema = current_schema()"
+    )).all()
+    naive = [name for name, kind in rows
+             if name in TIMESTAMP_COLUMNS and "with time zone" not in str(kind).lower()]
+    to_zoned = "timezone('UTC', {c})" if conn.dialect.name == "duckdb" else "{c} AT TIME ZONE 'UTC'"
+    for name in naive:
+        conn.execute(sa.text(
+            f"ALTER TABLE plan_runs ALTER COLUMN {name} TYPE TIMESTAMP WITH TIME ZONE "
+            f"USING {to_zoned.format(c=name)}"
+        ))
+    return naive
+
+
 class StoreBusy(Exception):
     """The store could not be reached or locked within the retry budget."""
 
@@ -195,6 +219,7 @@ class PlanStore:
             md = _METADATA_WITHOUT_KEYS if self.dialect == "duckdb" else metadata
             md.create_all(conn, checkfirst=True)
             add_missing_columns(conn)
+            upgrade_timestamps(conn)
             conn.execute(sa.text(CURRENT_VIEW_SQL))
 
         self._with_retry(work)
@@ -237,7 +262,7 @@ class PlanStore:
         version = max(at_least, self.max_version(cycle) + 1)
         for _ in range(50):
             try:
-                now = datetime.now(UTC).replace(tzinfo=None)
+                now = datetime.now(UTC)
 
                 def work(conn: Connection, version: int = version, now: datetime = now) -> None:
                     conn.execute(
@@ -277,7 +302,7 @@ class PlanStore:
                 .where(plan_runs.c.cycle == cycle, plan_runs.c.plan_version == version)
                 .values(
                     status="published",
-                    published_at=datetime.now(UTC).replace(tzinfo=None),
+                    published_at=datetime.now(UTC),
                     output_path=output_path,
                     inputs_sha256=inputs_sha256,
                     plan_rows=len(frames["consensus_plan"]),

@@ -28,6 +28,7 @@ from data_contracts import ContractBreach, Finding, QuarantinePolicy, validate_i
 from flows.config import load_config
 from flows.io import sha256_file, write_json
 from flows.publish import cycle_dir, folder_current, folder_versions
+from flows.retries import IO_RETRIES
 from flows.workspace import Workspace
 from reconciliation.impact import Comparison, WhatIf, analyse_scenario, plan_drift
 from reconciliation.scenario import NAME_PATTERN, Scenario, scenario_name
@@ -122,7 +123,7 @@ def _workspace_matches(root: Path, manifest: dict[str, Any]) -> bool:
             and s.get("quarantined_rows", {}) == manifest["contracts"].get("quarantined_rows", {}))
 
 
-@task(retries=2, retry_delay_seconds=[1, 5], cache_policy=NONE)
+@task(**IO_RETRIES, cache_policy=NONE)
 def load_base_inputs(out: str, cycle: str, manifest: dict[str, Any]) -> tuple[
         dict[str, pd.DataFrame], str]:
     """The base run's checked input tables and where they came from.
@@ -164,7 +165,7 @@ def load_base_inputs(out: str, cycle: str, manifest: dict[str, Any]) -> tuple[
     return validate_inputs(tables, cycle, policy).tables, f"input files re-read from {folder}"
 
 
-@task(retries=2, retry_delay_seconds=[1, 5], cache_policy=NONE)
+@task(**IO_RETRIES, cache_policy=NONE)
 def read_base_version(folder: Path) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame]:
     manifest = json.loads((folder / "manifest.json").read_text())
     return (manifest, pd.read_parquet(folder / "baseline_forecast.parquet"),
@@ -186,7 +187,7 @@ def _stamp(df: pd.DataFrame, cycle: str, version: int, name: str) -> pd.DataFram
     return out
 
 
-@task(retries=2, retry_delay_seconds=[1, 5], cache_policy=NONE)
+@task(**IO_RETRIES, cache_policy=NONE)
 def store_scenario(target: Path, frames: dict[str, pd.DataFrame], report: str,
                    scenario_text: str, summary: dict[str, Any]) -> Path:
     """Write into a staging folder, then swap it in: readers see the old or the new scenario."""
@@ -259,7 +260,12 @@ def _plan_settings(config: str | None, manifest: dict[str, Any]) -> Any:
 
 @flow(name="sop-whatif")
 def whatif_flow(params: WhatIfParams) -> dict[str, Any]:
-    """Impact of a scenario on a published plan, stored apart; the published plan is untouched."""
+    """Impact of a scenario on a published plan, stored apart; the published plan is untouched.
+
+    Args:
+        params: The base plan (CYCLE or CYCLE/VERSION), the scenario file, the output folder,
+            and optionally the scenario's name and a run configuration.
+    """
     logger = get_run_logger()
     cycle, wanted = params.cycle_version()
     folder, version = resolve_base(params.out, cycle, wanted)

@@ -131,6 +131,13 @@ def test_wrong_usage_exits_2(args: list[str]) -> None:
     assert runner.invoke(app, args).exit_code == 2
 
 
+def test_store_url_with_a_password_exits_2_naming_the_variable(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["run", "--inputs", "x", "--cycle", CYCLE, "--out",
+                                 str(tmp_path), "--store", "postgresql+psycopg://u:pw9@db/sop"])
+    assert result.exit_code == 2, result.output
+    assert "SOP_STORE_PASSWORD" in result.output and "pw9" not in result.output
+
+
 def test_bad_config_exits_2(inputs_dir: Path, tmp_path: Path) -> None:
     config = tmp_path / "c.yaml"
     config.write_text("contracts:\n  quarantine:\n    sales_history: 3\n")
@@ -224,7 +231,7 @@ def test_failed_run_names_the_stage_in_its_final_state(inputs_dir: Path, tmp_pat
     (inputs_dir / "warehouses.csv").write_text("location,storage_pallets\nDC-X,-1\n")
     params = RunParams(inputs=str(inputs_dir), out=str(tmp_path / "out"), cycle=CYCLE,
                        horizon=12)
-    state = monthly_sop(params, return_state=True)
+    state = monthly_sop(**params.flow_parameters(), return_state=True)
     assert state.is_failed()
     assert "stage 'ingest_and_check' failed" in state.message
     assert "warehouses" in state.message

@@ -78,7 +78,9 @@ def test_a_repeated_column_is_refused() -> None:
 
 
 def test_missing_folder(tmp_path) -> None:
-    with pytest.raises(TableReadError, match="folder not found"):
+    from flows.io import InputsNotFound
+
+    with pytest.raises(InputsNotFound, match="inputs folder not found"):
         read_inputs(str(tmp_path / "nope"))
 
 

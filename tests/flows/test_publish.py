@@ -288,3 +288,42 @@ def test_plan_changes_land_in_the_store_as_written(tmp_path, store_url) -> None:
     store.dispose()
     assert set(stored["cycle"]) == {"2026-02"} and set(stored["plan_version"]) == {version}
     pd.testing.assert_frame_equal(stored[PLAN_CHANGES_COLUMNS], changes, check_dtype=False)
+
+
+def test_plan_runs_timestamps_carry_their_zone(tmp_path, store_url) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    store = PlanStore(store_url)
+    before = datetime.now(UTC)
+    version = claim_version(tmp_path / "out", "2026-01", store, run_id="run-1")
+    store.publish("2026-01", version, _frames(1.0), str(tmp_path / "out"), "sha")
+    runs = store.runs()
+    store.dispose()
+    for column in ("created_at", "published_at"):
+        instant = runs[column].iloc[0].to_pydatetime()
+        assert instant.tzinfo is not None, column
+        assert before - timedelta(seconds=1) <= instant <= datetime.now(UTC), column
+    assert runs["run_id"].tolist() == ["run-1"]
+
+
+def test_an_older_store_gets_zoned_timestamps_read_as_utc(store_url) -> None:
+    """Older releases stored naive UTC times: the upgrade keeps the instants."""
+    import sqlalchemy as sa
+
+    url = store_url
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text(
+            "CREATE TABLE plan_runs (cycle TEXT, plan_version INTEGER, status TEXT NOT NULL, "
+            "created_at TIMESTAMP NOT NULL, published_at TIMESTAMP, run_id TEXT, "
+            "output_path TEXT, inputs_sha256 TEXT, plan_rows INTEGER, message TEXT, "
+            "PRIMARY KEY (cycle, plan_version))"))
+        conn.execute(sa.text("INSERT INTO plan_runs (cycle, plan_version, status, created_at) "
+                             "VALUES ('2025-12', 1, 'published', TIMESTAMP '2025-12-01 06:00')"))
+    engine.dispose()
+    store = PlanStore(url)
+    store.ensure_schema()
+    runs = store.runs()
+    store.dispose()
+    old = runs["created_at"].iloc[0]
+    assert old.tzinfo is not None and old.tz_convert("UTC").hour == 6

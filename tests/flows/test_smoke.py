@@ -22,7 +22,66 @@ def test_deployments_build_with_monthly_schedule() -> None:
     assert crons == ["0 6 1 * 1-5", "0 6 2,3 * 1"]
     assert all(s.schedule.timezone == "Europe/Paris" for s in monthly.schedules)
     schema = monthly._parameter_openapi_schema.model_dump()
-    assert "params" in schema["properties"]
+    assert schema["required"] == []  # every parameter optional: partial runs are valid
+    assert monthly.parameters == {"inputs": "in", "out": "out"}
+
+
+def test_monthly_flow_takes_flat_described_parameters() -> None:
+    """One parameter per RunParams field, each with RunParams' default and description."""
+    import inspect
+
+    from prefect.utilities.callables import parameter_schema
+
+    from flows.pipeline import monthly_sop
+
+    signature = inspect.signature(monthly_sop.fn).parameters
+    assert list(signature) == list(RunParams.model_fields)
+    props = parameter_schema(monthly_sop).model_dump()["properties"]
+    for name, field in RunParams.model_fields.items():
+        assert signature[name].default == field.default, name
+        assert props[name]["description"] == field.description, name
+    assert (props["horizon"]["minimum"], props["horizon"]["maximum"]) == (1, 60)
+
+
+def test_partial_parameters_are_a_valid_run() -> None:
+    from flows.pipeline import monthly_sop
+
+    assert monthly_sop.validate_parameters({"cycle": "2026-12"})["cycle"] == "2026-12"
+    with pytest.raises(Exception, match="horizon"):
+        monthly_sop.validate_parameters({"horizon": 0})
+
+
+def test_empty_folders_come_from_the_environment(monkeypatch) -> None:
+    monkeypatch.setenv("SOP_INPUTS", "/data/in")
+    monkeypatch.setenv("SOP_OUT", "/data/out")
+    resolved = RunParams(cycle="2026-12").with_environment()
+    assert (resolved.inputs, resolved.out, resolved.store) == ("/data/in", "/data/out", None)
+    given = RunParams(inputs="a", out="b", store="duckdb:///x.duckdb").with_environment()
+    assert (given.inputs, given.out, given.store) == ("a", "b", "duckdb:///x.duckdb")
+
+
+def test_a_store_url_with_a_password_is_refused_before_the_run(tmp_path) -> None:
+    """Parameters are kept and shown by the server: the password belongs in the environment."""
+    from flows.pipeline import monthly_sop, publish_stage
+
+    url = "postgresql+psycopg://planner:s3cret@db:5432/sop"
+    with pytest.raises(ValidationError, match="SOP_STORE_PASSWORD") as refused:
+        RunParams(store=url)
+    assert "s3cret" not in str(refused.value)
+    state = monthly_sop(store=url, out=str(tmp_path), return_state=True)
+    assert state.is_failed() and "SOP_STORE_PASSWORD" in state.message
+    assert "s3cret" not in state.message
+    assert not (tmp_path / "runs").exists()  # refused before any stage or workspace
+    with pytest.raises(ValueError, match="SOP_STORE_PASSWORD"):
+        publish_stage(str(tmp_path), str(tmp_path), "2026-12", 3, url)
+    assert RunParams(store="postgresql+psycopg://planner@db:5432/sop").store
+
+
+def test_stage_deployments_describe_their_parameters() -> None:
+    for deployment in build_deployments(inputs="in", out="out", timezone="UTC"):
+        props = deployment._parameter_openapi_schema.model_dump()["properties"]
+        undescribed = [name for name, p in props.items() if not p.get("description")]
+        assert not undescribed, (deployment.full_name, undescribed)
 
 
 @pytest.mark.parametrize("cycle", ["../x", "2026-01'; drop table x", "2026-13", "26-01"])
@@ -87,20 +146,31 @@ def test_store_password_comes_from_the_environment(monkeypatch) -> None:
     assert resolve_store_url("duckdb:///x.duckdb") == "duckdb:///x.duckdb"
 
 
-def test_prefect_yaml_matches_the_code() -> None:
-    """prefect.yaml (for `prefect deploy`) names real flows and the same schedule as sop deploy."""
+def test_committed_prefect_yaml_is_the_generated_one(tmp_path) -> None:
+    """prefect.yaml is written from build_deployments (like generated docs): regenerate it with
+    `python -m flows.deploy --write-yaml prefect.yaml` after changing a deployment."""
     import importlib
     from pathlib import Path
 
     import yaml
 
-    from flows.deploy import first_working_day_schedules
+    from flows.deploy import TIMEZONE_FROM_ENV, main, render_prefect_yaml
 
-    spec = yaml.safe_load((Path(__file__).parents[2] / "prefect.yaml").read_text())
-    for deployment in spec["deployments"]:
-        path, func = deployment["entrypoint"].split(":")
-        module = importlib.import_module(path.removesuffix(".py").replace("/", "."))
-        assert hasattr(getattr(module, func), "deploy")  # a Prefect flow
-    monthly = next(d for d in spec["deployments"] if d["name"] == "monthly")
-    expected = [(s.cron, s.day_or) for s in first_working_day_schedules("UTC")]
-    assert [(s["cron"], s["day_or"]) for s in monthly["schedules"]] == expected
+    committed_text = (Path(__file__).parents[2] / "prefect.yaml").read_text()
+    main(["--write-yaml", str(tmp_path / "prefect.yaml")])
+    assert (tmp_path / "prefect.yaml").read_text() == committed_text
+    committed = yaml.safe_load(committed_text)
+    assert committed == yaml.safe_load(render_prefect_yaml()), (
+        "prefect.yaml is stale: run `python -m flows.deploy --write-yaml prefect.yaml`")
+    by_entrypoint = {d["entrypoint"]: d for d in committed["deployments"]}
+    code = build_deployments(timezone="UTC")
+    assert sorted(by_entrypoint) == sorted(str(d.entrypoint) for d in code)
+    for deployment in code:
+        entry = by_entrypoint[str(deployment.entrypoint)]
+        module, name = entry["entrypoint"].rsplit(".", 1)
+        assert hasattr(getattr(importlib.import_module(module), name), "deploy")  # a flow
+        assert entry["name"] == deployment.name and entry["parameters"] == deployment.parameters
+        schedules = [(s.schedule.cron, s.schedule.day_or) for s in deployment.schedules]
+        assert [(s["cron"], s["day_or"]) for s in entry.get("schedules", [])] == schedules
+        assert {s["timezone"] for s in entry.get("schedules", [])} <= {TIMEZONE_FROM_ENV}
+    assert "sop-whatif" in {d.flow_name for d in code}

@@ -20,10 +20,14 @@ SOP = str(Path(sys.executable).with_name("sop"))
 
 
 def _sop_run(inputs: Path, out: Path, store: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+    # As in production: the URL without its password, which comes from the environment.
+    url = sa.engine.make_url(store)
+    env = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+           "SOP_STORE_PASSWORD": url.password or ""}
     return subprocess.run(
         [SOP, "run", "--inputs", str(inputs), "--cycle", CYCLE, "--out", str(out),
-         "--horizon", "6", "--store", store],
+         "--horizon", "6", "--store",
+         url._replace(password=None).render_as_string(hide_password=False)],
         capture_output=True, text=True, timeout=600, env=env,
     )
 

@@ -22,6 +22,7 @@ from sample_data import generate_world
 pytestmark = pytest.mark.integration
 
 CYCLE = "2026-12"
+ROOT = Path(__file__).parents[2]
 SOP = str(Path(sys.executable).with_name("sop"))
 PREFECT = str(Path(sys.executable).with_name("prefect"))
 
@@ -63,6 +64,8 @@ def prefect_server(tmp_path_factory) -> Iterator[dict[str, str]]:
     env = {
         **os.environ,
         "PREFECT_HOME": str(home),
+        # Subprocesses (sop, workers, flow runs) import this checkout, not another install.
+        "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p),
         "PREFECT_API_URL": api,
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "PREFECT_RUNNER_POLL_FREQUENCY": "2",
@@ -91,7 +94,7 @@ async def _trigger_and_wait(env: dict[str, str], params: dict, timeout: float) -
     async with get_client() as client:
         deployment = await client.read_deployment_by_name("sop-monthly/monthly")
         run = await client.create_flow_run_from_deployment(
-            deployment.id, parameters={"params": params}
+            deployment.id, parameters=params
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -150,8 +153,9 @@ def test_deploy_trigger_and_serve_on_a_real_server(prefect_server, tmp_path: Pat
     log = (tmp_path / "serve.log").read_text()
     assert result["state"] == "COMPLETED", f"{result['message']}\n{log[-3000:]}"
     assert sorted(result["schedules"]) == ["0 6 1 * 1-5", "0 6 2,3 * 1"]
-    assert result["parameters"]["params"]["inputs"] == str(inputs)
-    assert "params" in result["parameter_schema"]["properties"]
+    assert result["parameters"] == {"inputs": str(inputs), "out": str(out)}
+    assert {"inputs", "out", "cycle", "horizon", "store"} <= set(
+        result["parameter_schema"]["properties"])
     assert {"markdown", "table"} <= set(result["artifacts"])
     assert (out / f"cycle={CYCLE}" / "version=1" / "consensus_plan.parquet").exists()
 
@@ -213,3 +217,94 @@ def test_the_servers_scheduler_creates_the_monthly_runs(prefect_server, tmp_path
 def test_server_binary_is_the_venvs() -> None:
     # The server and the CLI must come from the same pinned environment.
     assert shutil.which("prefect", path=str(Path(sys.executable).parent)) == PREFECT
+
+
+async def _schedule_and_wait(deployment: str, params: dict, delay: float, timeout: float
+                             ) -> dict:
+    """A run of `deployment` due `delay` seconds from now, left to whoever polls its pool."""
+    from prefect.client.orchestration import get_client
+    from prefect.states import Scheduled
+
+    async with get_client() as client:
+        dep = await client.read_deployment_by_name(deployment)
+        due = datetime.now(UTC) + timedelta(seconds=delay)
+        run = await client.create_flow_run_from_deployment(
+            dep.id, parameters=params, state=Scheduled(scheduled_time=due)
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            run = await client.read_flow_run(run.id)
+            if run.state is not None and run.state.is_final():
+                break
+            await asyncio.sleep(1)
+        return {
+            "id": str(run.id),
+            "state": run.state.type.value if run.state else None,
+            "message": run.state.message if run.state else None,
+            "due": due,
+            "started": run.start_time,
+            "work_pool": run.work_pool_name,
+            "deployment_pool": dep.work_pool_name,
+            "deployment_parameters": dep.parameters,
+        }
+
+
+def test_a_pool_worker_executes_a_scheduled_run_and_publishes(prefect_server, tmp_path: Path
+                                                               ) -> None:
+    """`sop deploy --pool` creates the process pool; `prefect worker start` polls it, picks
+    the run up when it falls due, and the run publishes a version (nothing calls the flow)."""
+    env = prefect_server
+    world = generate_world(n_skus=6, n_locations=1, history_months=24, cycle=CYCLE, horizon=3,
+                           seed=3)
+    inputs = tmp_path / "inputs"
+    write_inputs(world.tables, inputs)
+    out = tmp_path / "out"
+    pool = "sop-test-process"
+    # No folders in the deployment: the run takes them from the worker's environment.
+    deployed = subprocess.run(
+        [SOP, "deploy", "--pool", pool], env=env, capture_output=True, text=True, timeout=120,
+        cwd=tmp_path,
+    )
+    assert deployed.returncode == 0, deployed.stderr
+
+    worker_env = {**env, "SOP_INPUTS": str(inputs), "SOP_OUT": str(out),
+                  "PREFECT_WORKER_QUERY_SECONDS": "1", "PREFECT_WORKER_PREFETCH_SECONDS": "2"}
+    worker_log = open(tmp_path / "worker.log", "w")  # noqa: SIM115
+    worker = subprocess.Popen(
+        [PREFECT, "worker", "start", "--pool", pool, "--type", "process"],
+        env=worker_env, stdout=worker_log, stderr=subprocess.STDOUT, cwd=tmp_path,
+        start_new_session=True,
+    )
+    try:
+        from prefect.settings import PREFECT_API_URL, temporary_settings
+
+        with temporary_settings({PREFECT_API_URL: env["PREFECT_API_URL"]}):
+            result = asyncio.run(_schedule_and_wait(
+                "sop-monthly/monthly",
+                {"cycle": CYCLE, "horizon": 3},  # a partial set, as typed in the UI
+                delay=5, timeout=300,
+            ))
+    finally:
+        _stop(worker)
+        worker_log.close()
+    log = (tmp_path / "worker.log").read_text()
+    assert result["state"] == "COMPLETED", f"{result['message']}\n{log[-3000:]}"
+    assert result["deployment_pool"] == result["work_pool"] == pool
+    assert result["deployment_parameters"] == {}
+    assert result["id"] in log  # this worker, not another process, submitted it
+    assert result["started"] >= result["due"] - timedelta(seconds=1)
+    version = out / f"cycle={CYCLE}" / "version=1"
+    assert (version / "consensus_plan.parquet").exists()
+    from flows.store import PlanStore
+
+    store = PlanStore(f"duckdb:///{out / 'sop.duckdb'}")
+    try:
+        runs = store.runs()
+    finally:
+        store.dispose()
+    row = runs[(runs["cycle"] == CYCLE) & (runs["plan_version"] == 1)]
+    assert row["status"].tolist() == ["published"]
+    assert row["output_path"].iloc[0].endswith("version=1")
+    assert row["run_id"].tolist() == [result["id"]]  # the monthly run, not its publish stage
+    published_at = row["published_at"].iloc[0].to_pydatetime()
+    assert published_at.tzinfo is not None and published_at >= result["due"]
