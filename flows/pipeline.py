@@ -358,6 +358,7 @@ def publish_stage(
         cycle: First month planned, YYYY-MM.
         horizon: Months planned (as in the workspace's plan; the audit checks it).
         store: SQLAlchemy URL without password; empty = SOP_STORE_URL or DuckDB in out.
+        config: The run's configuration file (its tolerances compare with the previous plan).
     """
     if store:
         refuse_password(store)
