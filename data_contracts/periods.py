@@ -1,18 +1,12 @@
 """Calendar-month helpers: the one place that knows how a `YYYY-MM` period maps to a timestamp."""
 
-import re
-
 import numpy as np
 import pandas as pd
 
+from data_contracts.month import MONTH_PATTERN, is_month
+
 # Month *starts*: pandas' "M" means month end and would shift every forecast by a bucket.
 FREQ = "MS"
-MONTH_PATTERN = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
-
-
-def is_month(value: object) -> bool:
-    """True when value is a `YYYY-MM` string."""
-    return isinstance(value, str) and bool(MONTH_PATTERN.match(value))
 
 
 def parse_month(period: str) -> pd.Timestamp:
