@@ -6,10 +6,11 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field, StringConstraints
 
+from data_contracts.month import MONTH_PATTERN
 from flows.config import RunConfig
 
 # Anchored pattern: a cycle becomes part of paths and SQL, so nothing else may pass.
-Cycle = Annotated[str, StringConstraints(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
+Cycle = Annotated[str, StringConstraints(pattern=MONTH_PATTERN.pattern)]
 
 
 def cycle_for(run_date: date) -> str:
