@@ -4,10 +4,7 @@ A version becomes visible in one transaction: its rows and its `plan_runs` row f
 `published` together, and the `consensus_plan_current` view only shows published runs.
 """
 
-import atexit
-import gc
 import time
-import weakref
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -87,24 +84,6 @@ JOIN (
 """
 
 
-# Every engine this process opened, so the last one is closed even when a caller forgot to.
-_ENGINES: "weakref.WeakSet[Engine]" = weakref.WeakSet()
-
-
-@atexit.register
-def _close_engines() -> None:
-    """At exit, close every engine and collect the reference cycles SQLAlchemy builds around
-    them (pool event closures, cache callbacks).
-
-    Left to the interpreter's teardown, those cycles outlive DuckDB's extension module and
-    nanobind prints `leaked ... DuckDBPyType` lines at the end of every run. Registered at
-    import, after Prefect's own exit handlers, so it runs before them.
-    """
-    for engine in list(_ENGINES):
-        engine.dispose()
-    gc.collect()
-
-
 class StoreBusy(Exception):
     """The store could not be reached or locked within the retry budget."""
 
@@ -122,7 +101,6 @@ class PlanStore:
         # NullPool: DuckDB holds a file lock per open connection; closing after each
         # unit of work lets a concurrent run of the same cycle get its turn.
         self.engine: Engine = sa.create_engine(url, poolclass=NullPool)
-        _ENGINES.add(self.engine)
         self.dialect = self.engine.dialect.name
         self.retries = retries
         self.retry_delay = retry_delay
@@ -278,14 +256,7 @@ class PlanStore:
         )
 
     def dispose(self) -> None:
-        """Close the engine's connections (a later call opens new ones)."""
         self.engine.dispose()
-
-    def __enter__(self) -> "PlanStore":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.dispose()
 
 
 def default_store_url(out_dir: str) -> str:
