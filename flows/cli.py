@@ -395,8 +395,8 @@ def whatif(
         _fail("wrong usage: " + "; ".join(
             f"--{field_path(e['loc'])}: {e['msg']}" for e in exc.errors()), EXIT_USAGE, exc)
     try:  # the same checks the flow makes, before Prefect starts
-        resolve_base(params.out, *params.cycle_version())
         read_scenario(params.scenario)
+        resolve_base(params.out, *params.cycle_version())
     except WhatIfUsageError as exc:
         _fail(f"wrong usage: {exc}", EXIT_USAGE, exc)
     _check(lambda: preflight.check_config(config))
