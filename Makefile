@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_DIR ?= sop-demo
 
-.PHONY: demo test lint typecheck unit integration bench bench-m3 bench-stages bench-memory docs clean venv
+.PHONY: demo test lint typecheck unit integration bench bench-m3 bench-stages bench-memory bench-cli docs clean venv
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,10 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.contracts
 	$(BIN)/python -m benchmarks.capacity
 	$(BIN)/python -m benchmarks.report
+
+# sop --help, a missing inputs folder and bad config files, against `python -c "import typer"`.
+bench-cli: $(STAMP)
+	$(BIN)/python -m benchmarks.cli_startup
 
 bench-m3: $(STAMP)
 	$(BIN)/python -m benchmarks.m3

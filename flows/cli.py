@@ -151,11 +151,12 @@ def _execute_run(
     engine: Literal["local", "dask"] = "local", dask_address: str | None = None,
 ) -> None:
     from flows import preflight
-    from flows.params import RunParams
 
     _check(lambda: preflight.check_inputs(inputs))
     _check(lambda: preflight.check_config(config))
     _check(lambda: preflight.check_store(store))
+    from flows.params import RunParams
+
     try:
         params = RunParams(
             inputs=inputs, out=out, cycle=cycle, horizon=horizon, store=store, config=config,

@@ -2,13 +2,16 @@
 
 A mistake found here is wrong usage (exit 2) reported in one line, in about the time Python
 takes to start, instead of after a temporary Prefect server, three retries and a traceback.
-Nothing here imports Prefect, statsforecast or DuckDB.
+Nothing here imports Prefect, statsforecast or DuckDB; the folder and file checks import
+nothing beyond the standard library.
 """
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from flows.config import ConfigError, RunConfig, load_config
+if TYPE_CHECKING:
+    from flows.config import RunConfig
 
 
 class UsageError(Exception):
@@ -45,8 +48,13 @@ def check_file(option: str, path: str | Path) -> None:
             "not a file" if local.exists() else "file not found"))
 
 
-def check_config(path: str | None) -> RunConfig:
-    """The config file parses and every key and value is one the settings know."""
+def check_config(path: str | None) -> "RunConfig":
+    """The config file parses and every key and value is one the settings know.
+
+    Loads the settings models (pydantic, and pandas under the contracts' settings): about a
+    second, so it comes after the checks that need nothing."""
+    from flows.config import ConfigError, load_config
+
     try:
         return load_config(path)
     except ConfigError as exc:
