@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_DIR ?= sop-demo
 
-.PHONY: demo test lint typecheck unit integration bench bench-m3 bench-stages bench-memory docs readme prefect-yaml clean venv
+.PHONY: demo test lint typecheck unit integration bench bench-m3 bench-stages bench-memory bench-cli docs readme prefect-yaml clean venv
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,10 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.lot_sizing
 	$(BIN)/python -m benchmarks.report
 	$(BIN)/python -m benchmarks.store_keys
+
+# sop --help, a missing inputs folder and bad config files, against `python -c "import typer"`.
+bench-cli: $(STAMP)
+	$(BIN)/python -m benchmarks.cli_startup
 
 bench-m3: $(STAMP)
 	$(BIN)/python -m benchmarks.m3

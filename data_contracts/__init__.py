@@ -1,15 +1,38 @@
-"""Data contracts: pandera schemas, cross-table rules and quality suites for every table."""
+"""Data contracts: pandera schemas, cross-table rules and quality suites for every table.
 
-from typing import Any
+Names are loaded on first use (PEP 562), so a light submodule such as `data_contracts.month`
+can be imported without pandas, pandera and great-expectations (the command line checks
+its arguments with it before anything heavy is loaded).
+"""
 
-from data_contracts.findings import ContractBreach, Finding, QuarantinePolicy, read_error
-from data_contracts.quality import QualityResult, QualitySettings, run_quality_suites
-from data_contracts.validate import (
-    ValidatedInputs,
-    validate_history,
-    validate_inputs,
-    validate_outputs,
-)
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from data_contracts.findings import ContractBreach, Finding, QuarantinePolicy, read_error
+    from data_contracts.plan_rules import check_plan_rules
+    from data_contracts.quality import QualityResult, QualitySettings, run_quality_suites
+    from data_contracts.validate import (
+        ValidatedInputs,
+        validate_history,
+        validate_inputs,
+        validate_outputs,
+    )
+
+_HOMES = {
+    "ContractBreach": "findings",
+    "Finding": "findings",
+    "QuarantinePolicy": "findings",
+    "read_error": "findings",
+    "QualityResult": "quality",
+    "QualitySettings": "quality",
+    "run_quality_suites": "quality",
+    "ValidatedInputs": "validate",
+    "validate_history": "validate",
+    "validate_inputs": "validate",
+    "validate_outputs": "validate",
+    "check_plan_rules": "plan_rules",  # owned elsewhere
+}
 
 __all__ = [
     "ContractBreach",
@@ -28,9 +51,9 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    # plan_rules is owned elsewhere and imported on first use only
-    if name == "check_plan_rules":
-        from data_contracts.plan_rules import check_plan_rules
-
-        return check_plan_rules
-    raise AttributeError(f"module 'data_contracts' has no attribute {name!r}")
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'data_contracts' has no attribute {name!r}")
+    value = getattr(import_module(f"data_contracts.{home}"), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value

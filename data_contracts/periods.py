@@ -1,22 +1,18 @@
 """Calendar-month helpers: the one place that knows how a `YYYY-MM` period maps to a timestamp."""
 
-import re
-
 import numpy as np
 import pandas as pd
 
+from data_contracts.month import (  # noqa: F401  (re-exported: periods is the usual home)
+    FIRST_YEAR,
+    LAST_YEAR,
+    MONTH_PATTERN,
+    OUTPUT_MONTH_PATTERN,
+    is_month,
+)
+
 # Month *starts*: pandas' "M" means month end and would shift every forecast by a bucket.
 FREQ = "MS"
-# Years 1900-2199: a sane calendar window for inputs and cycles (pandas timestamps end in 2262,
-# and a horizon of up to 10 years must still fit); published periods may reach into 22xx.
-FIRST_YEAR, LAST_YEAR = 1900, 2199
-MONTH_PATTERN = re.compile(r"^(19|20|21)\d{2}-(0[1-9]|1[0-2])$")
-OUTPUT_MONTH_PATTERN = re.compile(r"^(19|2[0-2])\d{2}-(0[1-9]|1[0-2])$")
-
-
-def is_month(value: object) -> bool:
-    """True when value is a `YYYY-MM` string of a year FIRST_YEAR..LAST_YEAR."""
-    return isinstance(value, str) and bool(MONTH_PATTERN.match(value))
 
 
 def parse_month(period: str) -> pd.Timestamp:

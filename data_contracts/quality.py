@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from data_contracts.coerce import as_number, as_text
 from data_contracts.findings import SAMPLE_ROWS, ContractBreach, Finding, Severity, clean_value
@@ -25,6 +25,8 @@ SITE = "sop_data_docs"
 
 class QualitySettings(BaseModel):
     """Thresholds and severities of the quality suites."""
+
+    model_config = ConfigDict(extra="forbid")  # a misspelt threshold must not pass silently
 
     freshness_severity: Severity = "warning"
     stale_error_months: int | None = 6  # history ending this many months before the cycle stops

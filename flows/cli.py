@@ -1,21 +1,26 @@
 """The `sop` command line: parse options, call a flow or the core, map failures to exit codes.
 
 Exit codes (SPEC): 0 success, 2 wrong usage, 3 data contract breached, 1 any other failure.
+
+Only Typer, Rich and pydantic load at start, so `sop --help` and a wrong argument answer at
+once. Folders, files, the config and a scenario are checked (flows/preflight.py) before the
+flows, and with them Prefect, are imported; a mistake there is one line and exit 2.
 """
 
-import os
 import sys
 import time
+import traceback
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Literal, NoReturn, TypeVar
+from typing import Annotated, Any, Literal, NoReturn, TypeVar
 
 import typer
 from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from data_contracts.periods import is_month
+from data_contracts.month import is_month
 
 EXIT_USAGE = 2
 EXIT_CONTRACT = 3
@@ -23,7 +28,30 @@ EXIT_FAILURE = 1
 DEMO_CYCLE = "2026-12"
 T = TypeVar("T")
 
-app = typer.Typer(
+
+@dataclass
+class _Options:
+    """Global options, set by the app's callback before any command runs."""
+
+    debug: bool = False
+
+
+OPTIONS = _Options()
+
+
+class _App(typer.Typer):
+    """The Typer app, with a last net: an unexpected error is one line (exit 1), its traceback
+    only with --debug."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().__call__(*args, **kwargs)
+        except Exception as exc:  # anything the commands did not turn into an exit code
+            _report_failure(f"failed, nothing published: {type(exc).__name__}: {exc}", exc)
+            sys.exit(EXIT_FAILURE)
+
+
+app = _App(
     help="S&OP consensus pipeline: data contracts, statistical baselines, consensus and "
     "capacity planning, versioned publishing.",
     no_args_is_help=True,
@@ -32,6 +60,21 @@ app = typer.Typer(
 )
 out_console = Console()
 err_console = Console(stderr=True)
+
+
+@app.callback()
+def main(
+    debug: Annotated[bool, typer.Option(
+        "--debug", help="Show Prefect's INFO lines and the Python traceback of a failure")
+    ] = False,
+) -> None:
+    """S&OP consensus pipeline: data contracts, statistical baselines, consensus and capacity
+    planning, versioned publishing."""
+    OPTIONS.debug = debug
+    if "prefect" not in sys.modules:  # Prefect reads its settings once, at import
+        from flows.prefect_env import quiet_prefect
+
+        quiet_prefect(debug=debug)
 
 
 def _cycle(value: str | None) -> str | None:
@@ -43,14 +86,40 @@ def _cycle(value: str | None) -> str | None:
 CycleOpt = Annotated[str, typer.Option(help="First month planned, YYYY-MM", callback=_cycle)]
 
 
-def _fail(message: str, code: int) -> NoReturn:
-    err_console.print(message, markup=False, highlight=False)
+def _report_failure(message: str, exc: BaseException | None = None) -> None:
+    err_console.print(message, markup=False, highlight=False, soft_wrap=True)
+    if exc is not None and OPTIONS.debug:
+        traceback.print_exception(exc, file=sys.stderr)
+
+
+def _fail(message: str, code: int, exc: BaseException | None = None) -> NoReturn:
+    _report_failure(message, exc)
     raise typer.Exit(code)
+
+
+def _check(work: Callable[[], T]) -> T:
+    """Run an argument check (flows/preflight.py): a UsageError is exit 2, one line."""
+    from flows.preflight import UsageError
+
+    try:
+        return work()
+    except UsageError as exc:
+        _fail(f"wrong usage: {exc}", EXIT_USAGE, exc)
+
+
+def _prefect_loaded() -> None:
+    """Call after importing a module that imports Prefect: its console lines lose their
+    tracebacks unless --debug (the command prints the error itself)."""
+    if not OPTIONS.debug:
+        from flows.prefect_env import hide_tracebacks
+
+        hide_tracebacks()
 
 
 def _run_guarded(work: Callable[[], T]) -> T:
     """Run `work()` and turn known failures into SPEC exit codes."""
     from data_contracts import ContractBreach
+    from flows.config import ConfigError
     from flows.io import InputsNotFound
 
     try:
@@ -58,12 +127,11 @@ def _run_guarded(work: Callable[[], T]) -> T:
     except Exception as exc:
         cause = getattr(exc, "cause", exc)  # a StageFailed wraps the stage's own error
         if isinstance(cause, ContractBreach):
-            _fail(str(cause), EXIT_CONTRACT)
-        if isinstance(cause, InputsNotFound):
-            _fail(f"wrong usage: {cause}", EXIT_USAGE)
-        if isinstance(cause, ValidationError):
-            _fail(f"wrong usage: {cause}", EXIT_USAGE)
-        _fail(f"failed, nothing published: {exc}", EXIT_FAILURE)
+            _fail(str(cause), EXIT_CONTRACT, exc)
+        if isinstance(cause, ConfigError | ValidationError | InputsNotFound):
+            _fail(f"wrong usage: {cause}", EXIT_USAGE, exc)
+        hint = "" if OPTIONS.debug else " (run with --debug for the traceback)"
+        _fail(f"failed, nothing published: {exc}{hint}", EXIT_FAILURE, exc)
     raise AssertionError("unreachable")
 
 
@@ -79,32 +147,29 @@ def _print_run(result: dict) -> None:
     out_console.print(f"store:     {result['store']}")
 
 
-def _quiet_prefect() -> None:
-    # Prefect's INFO logs drown the summary on a terminal; engineers can raise them back.
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
-    # No telemetry from a planning run: these machines may have no route out.
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-
-
 def _execute_run(
     inputs: str, cycle: str, out: str, horizon: int, store: str | None, config: str | None,
-    engine: str = "local", dask_address: str | None = None,
+    engine: Literal["local", "dask"] = "local", dask_address: str | None = None,
 ) -> None:
-    _quiet_prefect()
-    from flows.config import load_config
+    from flows import preflight
+
+    _check(lambda: preflight.check_inputs(inputs))
+    _check(lambda: preflight.check_config(config))
+    _check(lambda: preflight.check_store(store))
     from flows.params import RunParams
-    from flows.pipeline import monthly_sop
 
     try:
         params = RunParams(
             inputs=inputs, out=out, cycle=cycle, horizon=horizon, store=store, config=config,
-            engine=engine, dask_address=dask_address,
+            engine=engine, dask_address=dask_address, settings=None,
         )
         if dask_address and engine != "dask":
             raise ValueError("--dask-address needs --engine dask")
-        load_config(config)  # refuse a bad config before any work starts
-    except (ValidationError, ValueError, FileNotFoundError) as exc:
-        _fail(f"wrong usage: {exc}", EXIT_USAGE)
+    except ValueError as exc:  # pydantic's ValidationError is one
+        _fail(f"wrong usage: {exc}", EXIT_USAGE, exc)
+    from flows.pipeline import monthly_sop
+
+    _prefect_loaded()
     started = time.perf_counter()
     result = _run_guarded(lambda: monthly_sop(**params.flow_parameters()))
     _print_run(result)
@@ -166,10 +231,14 @@ def validate(
     config: Annotated[str | None, typer.Option(help="YAML/JSON/TOML run configuration")] = None,
 ) -> None:
     """Check the input tables against their data contracts only (exit 0 or 3)."""
-    _quiet_prefect()
+    from flows import preflight
+
+    _check(lambda: preflight.check_inputs(inputs))
+    _check(lambda: preflight.check_config(config))
     from flows.pipeline import validate_flow
     from flows.workspace import Workspace
 
+    _prefect_loaded()
     ws = Workspace.new(out, cycle)
     summary = _run_guarded(lambda: validate_flow(inputs, cycle, str(ws.root), config))
     table = Table(title=f"Data contracts for cycle {cycle}: passed")
@@ -199,6 +268,9 @@ def forecast(
     n_jobs: Annotated[int, typer.Option(help="Processes for model fitting (-1 = all)")] = 1,
 ) -> None:
     """Statistical baselines only: sales_history in, baseline_forecast out."""
+    from flows import preflight
+
+    _check(lambda: preflight.check_file("--history", history))
     from data_contracts import read_error, validate_history
     from flows.io import TableReadError, read_table_file, write_table
     from forecasting import BaselineSettings, fit_baselines
@@ -222,6 +294,16 @@ def forecast(
     _run_guarded(work)
 
 
+def _require_server() -> None:
+    """Deployments live on a server: refuse to register them into a temporary one."""
+    from flows.prefect_env import NoServer, require_server
+
+    try:
+        require_server()
+    except NoServer as exc:
+        _fail(str(exc), EXIT_FAILURE, exc)
+
+
 @app.command()
 def deploy(
     inputs: Annotated[str | None, typer.Option(help="Default inputs for scheduled runs")] = None,
@@ -236,9 +318,13 @@ def deploy(
                      "default SOP_WORK_POOL, none = runs need `sop serve`"),
     ] = None,
 ) -> None:
-    """Register the Prefect deployments (monthly schedule and one per stage)."""
+    """Register the Prefect deployments (monthly schedule and one per stage).
+
+    Needs a Prefect server: PREFECT_API_URL (or a Prefect profile) naming one that answers."""
+    _require_server()
     from flows.deploy import build_deployments, register, serve_deployments
 
+    _prefect_loaded()
     deployments = build_deployments(inputs=inputs, out=out, timezone=timezone)
     if serve:
         if pool:
@@ -246,7 +332,7 @@ def deploy(
                   EXIT_USAGE)
         serve_deployments(deployments)
         return
-    ids = register(deployments, work_pool=pool)
+    ids = _run_guarded(lambda: register(deployments, work_pool=pool))
     for name, dep_id in ids.items():
         out_console.print(f"registered {name}: {dep_id}")
 
@@ -258,15 +344,87 @@ def serve_cmd(
     timezone: Annotated[str | None, typer.Option(help="Timezone of the schedule")] = None,
 ) -> None:
     """Register the deployments and execute their runs in this process (Prefect serve)."""
+    _require_server()
     from flows.deploy import build_deployments, serve_deployments
 
+    _prefect_loaded()
     serve_deployments(build_deployments(inputs=inputs, out=out, timezone=timezone))
 
 
-# What-if analyses (issue 9): command and flow live in flows/whatif.py.
-from flows.whatif import whatif_command  # noqa: E402
+def _print_scenarios(out: str) -> None:
+    from flows.whatif_params import list_scenarios
 
-app.command(name="whatif")(whatif_command)
+    rows = list_scenarios(out)
+    if not rows:
+        typer.echo(f"no stored scenarios under {Path(out) / 'scenarios'}")
+        return
+    for r in rows:
+        typer.echo(f"{r['cycle']}  {r['name']}  (base version {r['base_version']}, "
+                   f"{r.get('created_at', '')})\n    {r['verdict']}\n    {r['path']}")
+
+
+@app.command(name="whatif")
+def whatif(
+    out: Annotated[str, typer.Option(help="Output folder holding the published plans")],
+    base: Annotated[str | None, typer.Option(
+        help="Published plan to start from: CYCLE or CYCLE/VERSION (default: current version)")
+    ] = None,
+    scenario: Annotated[str | None, typer.Option(
+        help="Scenario file (.yaml/.json): promotions, scale_sales, launches, capacity")] = None,
+    name: Annotated[str | None, typer.Option(
+        help="Name of the stored scenario (default: the file's name field or file name)")
+    ] = None,
+    config: Annotated[str | None, typer.Option(
+        help="Run configuration for the plan settings (default: the base run's)")] = None,
+    list_: Annotated[bool, typer.Option(
+        "--list", help="List the stored scenarios under OUT and exit")] = False,
+) -> None:
+    """Impact of a promotion, a sales push, a launch or a capacity change on a published plan.
+
+    Stores the scenario apart (OUT/scenarios/cycle=C/NAME/); the published plan is untouched.
+    Exit codes: 0 done, 2 bad usage or scenario file, 3 scenario names unknown data.
+    """
+    if list_:
+        _print_scenarios(out)
+        return
+    if not base or not scenario:
+        _fail("wrong usage: give --base CYCLE[/VERSION] and --scenario FILE (or --list)",
+              EXIT_USAGE)
+    from flows import preflight
+    from flows.whatif_params import (
+        WhatIfParams,
+        WhatIfUsageError,
+        field_path,
+        read_scenario,
+        resolve_base,
+    )
+
+    try:
+        params = WhatIfParams(base=base, scenario=scenario, out=out, name=name, config=config)
+    except ValidationError as exc:
+        _fail("wrong usage: " + "; ".join(
+            f"--{field_path(e['loc'])}: {e['msg']}" for e in exc.errors()), EXIT_USAGE, exc)
+    try:  # the same checks the flow makes, before Prefect starts
+        read_scenario(params.scenario)
+        resolve_base(params.out, *params.cycle_version())
+    except WhatIfUsageError as exc:
+        _fail(f"wrong usage: {exc}", EXIT_USAGE, exc)
+    _check(lambda: preflight.check_config(config))
+    from data_contracts import ContractBreach
+    from flows.whatif import whatif_flow
+
+    _prefect_loaded()
+    try:
+        result = whatif_flow(params)
+    except WhatIfUsageError as exc:
+        _fail(f"wrong usage: {exc}", EXIT_USAGE, exc)
+    except ContractBreach as breach:
+        _fail(str(breach), EXIT_CONTRACT, breach)
+    except Exception as exc:  # any other failure: exit 1, nothing stored
+        _fail(f"what-if failed, nothing stored: {type(exc).__name__}: {exc}", EXIT_FAILURE, exc)
+    typer.echo(f"verdict:  {result['verdict']}")
+    typer.echo(f"stored:   {result['path']}")
+    typer.echo(f"report:   {Path(result['path']) / 'report.html'}")
 
 
 if __name__ == "__main__":  # pragma: no cover

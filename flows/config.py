@@ -1,13 +1,14 @@
 """Run configuration (the `--config` file) and environment settings."""
 
+import difflib
 import json
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import yaml
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from sqlalchemy.engine import make_url
 
 from data_contracts import QualitySettings
 from data_contracts.tables import INPUT_TABLES
@@ -17,6 +18,8 @@ from reconciliation import PlanSettings
 
 class ContractsConfig(BaseModel):
     """How bad input rows are treated."""
+
+    model_config = ConfigDict(extra="forbid")
 
     quarantine: dict[str, float] = Field(
         default_factory=dict,
@@ -40,28 +43,81 @@ class ContractsConfig(BaseModel):
 
 
 class RunConfig(BaseModel):
-    """Everything a planning run can be tuned with; every field has a default."""
+    """Everything a planning run can be tuned with; every field has a default.
+
+    Unknown keys are refused at every level: a misspelt `forcasting:` would otherwise be
+    ignored and the run made with defaults nobody asked for."""
+
+    model_config = ConfigDict(extra="forbid")
 
     contracts: ContractsConfig = Field(default_factory=ContractsConfig)
     forecasting: BaselineSettings = Field(default_factory=BaselineSettings)
     reconciliation: PlanSettings = Field(default_factory=PlanSettings)
 
 
+class ConfigError(ValueError):
+    """The config file cannot be used: missing, unreadable, or a key or value it may not have."""
+
+
 def load_config(path: str | Path | None) -> RunConfig:
-    """Read a YAML, JSON or TOML config file; no file means all defaults."""
+    """Read a YAML, JSON or TOML config file; no file means all defaults.
+
+    Raises ConfigError naming the file and, for a bad key or value, its dotted path."""
     if path is None or str(path) == "":
         return RunConfig()
     path = Path(path)
-    text = path.read_text()
-    if path.suffix in (".yaml", ".yml"):
-        data = yaml.safe_load(text) or {}
-    elif path.suffix == ".json":
-        data = json.loads(text)
-    elif path.suffix == ".toml":
-        data = tomllib.loads(text)
-    else:
-        raise ValueError(f"config {path}: use .yaml, .json or .toml")
-    return RunConfig.model_validate(data)
+    kinds = {".yaml": "YAML", ".yml": "YAML", ".json": "JSON", ".toml": "TOML"}
+    if path.suffix not in kinds:
+        raise ConfigError(f"config {path}: use .yaml, .json or .toml")
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise ConfigError(f"config {path}: file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config {path}: cannot read: {exc}") from exc
+    try:
+        if kinds[path.suffix] == "YAML":
+            data = yaml.safe_load(text) or {}
+        elif kinds[path.suffix] == "JSON":
+            data = json.loads(text)
+        else:
+            data = tomllib.loads(text)
+    except (yaml.YAMLError, json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"config {path}: not valid {kinds[path.suffix]}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"config {path}: expected a mapping of sections at the top level")
+    try:
+        return RunConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"config {path}: " + "; ".join(
+            _describe(e) for e in exc.errors())) from exc
+
+
+def _describe(error: Any) -> str:
+    """One pydantic error as `dotted.key: what is wrong`, with a suggestion for a typo."""
+    loc = [str(part) for part in error["loc"]]
+    where = ".".join(loc) or "config"
+    if error["type"] == "extra_forbidden":
+        known = _known_keys(RunConfig, loc[:-1])
+        close = difflib.get_close_matches(loc[-1], known, n=1)
+        hint = f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(known)}"
+        return f"unknown key {where!r} ({hint})"
+    if error["type"] == "value_error":  # a model's own check: its message says it all
+        return f"{where}: {error['msg'].removeprefix('Value error, ')}"
+    got = error.get("input")
+    shown = "" if isinstance(got, dict | list) else f" (got {got!r})"
+    return f"{where}: {error['msg']}{shown}"
+
+
+def _known_keys(model: type[BaseModel], loc: list[str]) -> list[str]:
+    """The field names of the settings model found at `loc` under `model`."""
+    for part in loc:
+        field = model.model_fields.get(part)
+        inner = field.annotation if field else None
+        if not (isinstance(inner, type) and issubclass(inner, BaseModel)):
+            return []
+        model = inner
+    return sorted(model.model_fields)
 
 
 class SopSettings(BaseSettings):
@@ -92,6 +148,8 @@ def resolve_store_url(url: str, settings: SopSettings | None = None) -> str:
     URLs in parameters, deployments and logs stay password-free; the secret joins the URL
     only in memory, right before connecting.
     """
+    from sqlalchemy.engine import make_url
+
     settings = settings or SopSettings()
     parsed = make_url(url)
     if parsed.password or parsed.get_backend_name() == "duckdb":

@@ -10,13 +10,14 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from data_contracts.month import MONTH_PATTERN
 from flows.config import RunConfig, SopSettings
 from forecasting.engines import EngineName
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 # Anchored pattern: a cycle becomes part of paths and SQL, so nothing else may pass.
-Cycle = Annotated[str, StringConstraints(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
+Cycle = Annotated[str, StringConstraints(pattern=MONTH_PATTERN.pattern)]
 
 
 def cycle_for(run_date: date) -> str:

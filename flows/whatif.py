@@ -1,4 +1,4 @@
-"""What-if analyses: the `sop-whatif` flow and the `sop whatif` command.
+"""What-if analyses: the `sop-whatif` flow (the `sop whatif` command is in flows/cli.py).
 
 read the base version and its checked inputs -> read and check the scenario -> re-plan base and
 scenario (pure core) -> store apart under OUT/scenarios/cycle=C/NAME/ -> artifact.
@@ -7,110 +7,36 @@ The published version is only read: a scenario never changes a published plan or
 
 import hashlib
 import json
-import logging
 import os
 import re
 import shutil
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Any
 
 import pandas as pd
-import typer
-import yaml
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NONE
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import ValidationError
 
 from data_contracts import ContractBreach, Finding, QuarantinePolicy, validate_inputs
 from flows.config import load_config
 from flows.io import sha256_file, write_json
-from flows.publish import cycle_dir, folder_current, folder_versions
 from flows.retries import IO_RETRIES
+from flows.whatif_params import (
+    WhatIfParams,
+    WhatIfUsageError,
+    read_scenario,
+    resolve_base,
+)
 from flows.workspace import Workspace
 from reconciliation.impact import Comparison, WhatIf, analyse_scenario, plan_drift
-from reconciliation.scenario import NAME_PATTERN, Scenario, scenario_name
+from reconciliation.scenario import scenario_name
 from reporting.whatif import render_whatif_report
 
-EXIT_USAGE = 2
-EXIT_CONTRACT = 3
-EXIT_FAILURE = 1
 DRIFT_NOTE = 0.005  # relative drift of the re-planned base worth telling the reader about
-BASE_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])(/[1-9]\d*)?$"
-
-
-class WhatIfUsageError(Exception):
-    """Bad usage: unknown base version, unreadable or invalid scenario file (exit 2)."""
-
-
-class WhatIfParams(BaseModel):
-    """Parameters of the what-if flow (the Prefect UI renders them as a form)."""
-
-    base: str = Field(..., pattern=BASE_PATTERN,
-                      description="Published plan to start from: CYCLE or CYCLE/VERSION "
-                      "(default version: the current one)")
-    scenario: str = Field(..., min_length=1, description="Scenario file (.yaml, .yml or .json)")
-    out: str = Field(..., min_length=1, description="Output folder holding the published plans")
-    name: str | None = Field(None, pattern=NAME_PATTERN,
-                             description="Name of the stored scenario (default: the file's "
-                             "`name`, else its file name)")
-    config: str | None = Field(None, description="Run configuration (YAML/JSON/TOML) for the "
-                               "plan settings; default: the base run's UI settings, else defaults")
-
-    def cycle_version(self) -> tuple[str, int | None]:
-        cycle, _, version = self.base.partition("/")
-        return cycle, int(version) if version else None
-
-
-# ---------------------------------------------------------------- reading (I/O tasks)
-
-
-def resolve_base(out: str, cycle: str, version: int | None) -> tuple[Path, int]:
-    """The folder of the base version: VERSION, else CURRENT, else the highest folder."""
-    versions = folder_versions(out, cycle)
-    if version is None:
-        version = folder_current(out, cycle) or (max(versions) if versions else None)
-    folder = cycle_dir(out, cycle) / f"version={version}"
-    if version is None or not (folder / "manifest.json").is_file():
-        known = ", ".join(f"{cycle}/{v}" for v in versions) or "none"
-        raise WhatIfUsageError(
-            f"--base {cycle}{'' if version is None else f'/{version}'}: no published version "
-            f"in {out} (published versions of {cycle}: {known})")
-    return folder, version
-
-
-def read_scenario(path: str) -> tuple[Scenario, str]:
-    """Parse and validate a scenario file; errors name the file and the field (exit 2)."""
-    p = Path(path)
-    if p.suffix.lower() not in (".yaml", ".yml", ".json"):
-        raise WhatIfUsageError(f"scenario {path}: use a .yaml, .yml or .json file")
-    try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise WhatIfUsageError(f"scenario {path}: cannot read: {exc}") from exc
-    try:
-        data = json.loads(text) if p.suffix.lower() == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        raise WhatIfUsageError(f"scenario {path}: not valid {p.suffix[1:].upper()}: {exc}") \
-            from exc
-    if not isinstance(data, dict):
-        raise WhatIfUsageError(f"scenario {path}: expected a mapping of actions at the top level")
-    try:
-        return Scenario.model_validate(data), text
-    except ValidationError as exc:
-        raise WhatIfUsageError(f"scenario {path}: " + "; ".join(
-            f"{_field_path(e['loc']) or 'scenario'}: {e['msg']}"
-            + (f" (got {e['input']!r})" if not isinstance(e.get("input"), dict | list) else "")
-            for e in exc.errors())) from exc
-
-
-def _field_path(loc: tuple[Any, ...]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
 
 
 def _workspace_matches(root: Path, manifest: dict[str, Any]) -> bool:
@@ -211,15 +137,6 @@ def store_scenario(target: Path, frames: dict[str, pd.DataFrame], report: str,
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return target
-
-
-def list_scenarios(out: str | Path) -> list[dict[str, Any]]:
-    """Stored scenarios (newest first) from their summary.json files."""
-    rows = []
-    for summary in sorted(Path(out).glob("scenarios/cycle=*/*/summary.json")):
-        s = json.loads(summary.read_text())
-        rows.append({**s, "path": str(summary.parent)})
-    return sorted(rows, key=lambda r: str(r.get("created_at", "")), reverse=True)
 
 
 def markdown_summary(name: str, cycle: str, version: int, comparison: Comparison,
@@ -325,67 +242,3 @@ def whatif_flow(params: WhatIfParams) -> dict[str, Any]:
     logger.info("what-if %s: %s", name, comparison.verdict)
     return {"name": name, "cycle": cycle, "base_version": version, "path": str(path),
             "verdict": comparison.verdict, "totals": comparison.totals}
-
-
-# ---------------------------------------------------------------- the command
-
-
-def _fail(message: str, code: int) -> NoReturn:
-    typer.echo(message, err=True)
-    raise typer.Exit(code)
-
-
-def _print_list(out: str) -> None:
-    rows = list_scenarios(out)
-    if not rows:
-        typer.echo(f"no stored scenarios under {Path(out) / 'scenarios'}")
-        return
-    for r in rows:
-        typer.echo(f"{r['cycle']}  {r['name']}  (base version {r['base_version']}, "
-                   f"{r.get('created_at', '')})\n    {r['verdict']}\n    {r['path']}")
-
-
-def whatif_command(
-    out: Annotated[str, typer.Option(help="Output folder holding the published plans")],
-    base: Annotated[str | None, typer.Option(
-        help="Published plan to start from: CYCLE or CYCLE/VERSION (default: current version)")
-    ] = None,
-    scenario: Annotated[str | None, typer.Option(
-        help="Scenario file (.yaml/.json): promotions, scale_sales, launches, capacity")] = None,
-    name: Annotated[str | None, typer.Option(
-        help="Name of the stored scenario (default: the file's name field or file name)")
-    ] = None,
-    config: Annotated[str | None, typer.Option(
-        help="Run configuration for the plan settings (default: the base run's)")] = None,
-    list_: Annotated[bool, typer.Option(
-        "--list", help="List the stored scenarios under OUT and exit")] = False,
-) -> None:
-    """Impact of a promotion, a sales push, a launch or a capacity change on a published plan.
-
-    Stores the scenario apart (OUT/scenarios/cycle=C/NAME/); the published plan is untouched.
-    Exit codes: 0 done, 2 bad usage or scenario file, 3 scenario names unknown data.
-    """
-    if list_:
-        _print_list(out)
-        return
-    if not base or not scenario:
-        _fail("wrong usage: give --base CYCLE[/VERSION] and --scenario FILE (or --list)",
-              EXIT_USAGE)
-    if "PREFECT_LOGGING_LEVEL" not in os.environ:  # prefect is imported already: set the level
-        logging.getLogger("prefect").setLevel(logging.WARNING)
-    try:
-        params = WhatIfParams(base=base, scenario=scenario, out=out, name=name, config=config)
-    except ValidationError as exc:
-        _fail("wrong usage: " + "; ".join(
-            f"--{_field_path(e['loc'])}: {e['msg']}" for e in exc.errors()), EXIT_USAGE)
-    try:
-        result = whatif_flow(params)
-    except WhatIfUsageError as exc:
-        _fail(f"wrong usage: {exc}", EXIT_USAGE)
-    except ContractBreach as breach:
-        _fail(str(breach), EXIT_CONTRACT)
-    except Exception as exc:  # any other failure: exit 1, nothing stored
-        _fail(f"what-if failed, nothing stored: {type(exc).__name__}: {exc}", EXIT_FAILURE)
-    typer.echo(f"verdict:  {result['verdict']}")
-    typer.echo(f"stored:   {result['path']}")
-    typer.echo(f"report:   {Path(result['path']) / 'report.html'}")

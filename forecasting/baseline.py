@@ -1,11 +1,9 @@
 """fit_baselines: promo-free statistical baseline per SKU x location with 80/95% intervals."""
 
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, field_validator
 from scipy.stats import norm
 
 from data_contracts.periods import add_months, horizon_periods, is_month
@@ -30,6 +28,7 @@ from forecasting.hierarchy import (
 )
 from forecasting.models import ModelSet, intermittent_set, seasonal_set
 from forecasting.panel import KEY, Panel, build_panel
+from forecasting.settings import BaselineSettings
 
 SELECTION_COLUMNS = [*KEY, "demand_class", "model", "cv_error", "runner_up", "runner_up_error",
                      "history_months", "interval_method", "guardrail"]
@@ -37,98 +36,6 @@ SELECTION_COLUMNS = [*KEY, "demand_class", "model", "cv_error", "runner_up", "ru
 
 class ImplausibleForecastError(ValueError):
     """Raised by `BaselineResult.raise_for_guardrail` when forecasts left their envelope."""
-
-
-class BaselineSettings(BaseModel):
-    """How baselines are fitted; every field has a default that suits monthly S&OP data."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    season_length: int = Field(default=12, ge=1, description="Months per seasonal cycle.")
-    levels: tuple[int, int] = Field(
-        default=(80, 95),
-        description="Prediction-interval levels (%), narrow then wide; output columns are "
-        "lo_<level>/hi_<level> (SPEC: 80 and 95).")
-    min_history_months: int | None = Field(
-        default=None, ge=1,
-        description="A series that has sold for fewer months (first sale to the month before "
-        "the cycle) is `new` and gets a cold-start forecast; None = 2 x season_length, the "
-        "least that lets a model estimate a season.")
-    cv_windows: int = Field(default=3, ge=1, description="Rolling-origin CV windows.")
-    cv_horizon: int | None = Field(
-        default=None, ge=1,
-        description="Months forecast per CV window; None = min(horizon, season_length) so "
-        "that 3-year histories still get validated.")
-    cv_step: int | None = Field(
-        default=None, ge=1,
-        description="Months between CV origins; None = max(1, cv_horizon // 4).")
-    min_cv_train_months: int | None = Field(
-        default=None, ge=2,
-        description="Least history before the first CV origin; shorter series skip CV and "
-        "take the group's default model; None = 1.5 x season_length.")
-    selection_margin: float = Field(
-        default=0.2, ge=0.0, lt=1.0,
-        description="A candidate replaces the group's default ensemble for a series only when "
-        "its CV error is this much (relative) lower: CV over a few windows is noisy and "
-        "combinations are the safer bet.")
-    seasonal_selection: bool = Field(
-        default=False,
-        description="Pick per series among the smooth/erratic candidates (with "
-        "`selection_margin`); False = always the ETS/DOTheta mean, every candidate still "
-        "scored and the runner-up recorded. Off because on M3's training part (validation on "
-        "its last 18 months) per-series picking raised sMAPE from 13.99 to 14.34.")
-    with_ces: bool = Field(default=False, description="Add AutoCES and ETS/Theta/CES ensembles.")
-    interval_method: Literal["model", "conformal"] = Field(
-        default="model",
-        description="`model`: the chosen model's own intervals where it has them, conformal "
-        "from CV residuals otherwise; `conformal`: always conformal.")
-    conformal_scale: Literal["cv_mae", "naive"] = Field(
-        default="naive",
-        description="What CV errors are divided by before their quantiles are pooled over "
-        "series, and what those quantiles are multiplied back by. `naive`: the series' "
-        "one-step naive MAE of the history before the first CV origin (for the forecast: of "
-        "the whole history), a scale that does not come from the CV errors themselves; "
-        "`cv_mae`: the series' own CV MAE (narrower, but self-normalised errors understate "
-        "the tails, so coverage falls short).")
-    clean_promotions: bool = Field(default=True, description="De-uplift past promotion months.")
-    clean_outliers: bool = Field(
-        default=True, description="Clip outliers of smooth/erratic series.")
-    outlier_threshold: float = Field(
-        default=3.5, gt=0, description="Clip beyond rolling median ± this many robust sigmas.")
-    cleaning_window: int = Field(
-        default=7, ge=3, description="Months in the centred rolling median (odd).")
-    envelope_factor: float | None = Field(
-        default=3.0, gt=1.0,
-        description="Guardrail: a model forecast whose maximum exceeds this many times the "
-        "maximum of the series' raw history over the last `envelope_months` is implausible; "
-        "the series falls back to the best single candidate on its CV windows that stays "
-        "inside, and `selection.guardrail` says why. None = off.")
-    envelope_months: int | None = Field(
-        default=None, ge=1,
-        description="Months of recent history the envelope's maximum is taken over; None = "
-        "3 x season_length.")
-    hierarchy: Literal["none", "mint_shrink"] = Field(
-        default="none",
-        description="`mint_shrink`: reconcile the sku x location forecasts with forecasts of "
-        "each family and of the total (hierarchy total -> family -> sku x location, needs "
-        "`products`) by MinTrace with a shrunk covariance of backtest residuals; about "
-        "doubles the cost (a backtest of every series one season earlier, plus the few "
-        "aggregate series). Lowered sku-level WAPE by 2-6 % on six generated worlds "
-        "(docs/benchmarks.md, docs/forecasting.md).")
-
-    @field_validator("levels")
-    @classmethod
-    def _levels_increasing(cls, v: tuple[int, int]) -> tuple[int, int]:
-        if not (0 < v[0] < v[1] < 100):
-            raise ValueError(f"levels must be increasing and within (0, 100), got {v}")
-        return v
-
-    @field_validator("cleaning_window")
-    @classmethod
-    def _odd_window(cls, v: int) -> int:
-        if v % 2 == 0:
-            raise ValueError(f"cleaning_window must be odd, got {v}")
-        return v
 
 
 @dataclass
