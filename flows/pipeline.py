@@ -628,7 +628,7 @@ def monthly_sop(
         settings=settings, engine=engine, dask_address=dask_address,
     ).with_environment()
     cycle = params.resolved_cycle(_scheduled_run_date())
-    ws = Workspace.new(params.out, cycle, run_id=_short_run_id())
+    ws = Workspace.new(params.out, cycle, run_id=_run_id())
     config = _config_for_run(params, ws)
     cache_dir = str(Path(params.out) / "cache" / "baselines")
     root = str(ws.root)
@@ -681,9 +681,10 @@ def _scheduled_run_date() -> date | None:
     return local_run_date(scheduled, SopSettings().timezone)
 
 
-def _short_run_id() -> str:
+def _run_id() -> str:
+    """The monthly flow run's id: the run folder, the manifest and plan_runs all carry it."""
     run_id = flow_run.get_id()
-    return str(run_id)[:8] if run_id else time.strftime("%Y%m%d%H%M%S")
+    return str(run_id) if run_id else time.strftime("%Y%m%d%H%M%S")
 
 
 SNAPSHOT_TABLES = ("sales_forecast",)

@@ -132,7 +132,7 @@ def test_wrong_usage_exits_2(args: list[str]) -> None:
 
 
 def test_store_url_with_a_password_exits_2_naming_the_variable(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["run", "--inputs", "x", "--cycle", CYCLE, "--out",
+    result = runner.invoke(app, ["run", "--inputs", str(tmp_path), "--cycle", CYCLE, "--out",
                                  str(tmp_path), "--store", "postgresql+psycopg://u:pw9@db/sop"])
     assert result.exit_code == 2, result.output
     assert "SOP_STORE_PASSWORD" in result.output and "pw9" not in result.output

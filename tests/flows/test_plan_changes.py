@@ -2,14 +2,14 @@
 the same rows in its Parquet file and in the store."""
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
 import sqlalchemy as sa
-from typer.testing import CliRunner
 
 from data_contracts.tables import PLAN_CHANGES_COLUMNS
-from flows.cli import app
 from flows.previous_plan import previous_plan_version
 from flows.publish import claim_version
 from flows.store import PlanStore, default_store_url
@@ -19,9 +19,14 @@ KEY = ["sku", "location", "period"]
 
 
 def _run(inputs: Path, out: Path) -> None:
-    result = CliRunner().invoke(app, ["run", "--inputs", str(inputs), "--cycle", CYCLE,
-                                      "--out", str(out), "--horizon", "12"])
-    assert result.exit_code == 0, result.output
+    # Each run in its own `sop` process, as a scheduler would start them (two runs in one
+    # process through CliRunner would share Prefect's logging across swapped stdio).
+    result = subprocess.run(
+        [sys.executable, "-c", "from flows.cli import app; app()", "run", "--inputs",
+         str(inputs), "--cycle", CYCLE, "--out", str(out), "--horizon", "12"],
+        capture_output=True, text=True, timeout=600, check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def _version(out: Path, version: int) -> Path:
@@ -85,6 +90,13 @@ def test_a_rerun_with_an_override_lists_the_change_in_file_and_store(
     assert (after["planned_receipts_after"] == after["planned_receipts"]).all()
     manifest = json.loads((_version(out, 2) / "manifest.json").read_text())
     assert manifest["plan_changes"]["previous_version"] == 1
+    # One run id everywhere: the run folder, the manifest and the store's plan_runs.
+    assert Path(manifest["workspace"]).name == f"run={manifest['run_id']}"
+    store = PlanStore(default_store_url(str(out)))
+    runs = store.runs()
+    store.dispose()
+    assert runs.set_index("plan_version").loc[2, "run_id"] == manifest["run_id"]
+    assert Path(runs.set_index("plan_version").loc[2, "output_path"]).is_absolute()
     assert sum(manifest["plan_changes"]["by_change"].values()) == len(changes)
 
     # A procurement system that keeps version 1 and reads only the change feed rebuilds
