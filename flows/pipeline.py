@@ -34,6 +34,7 @@ from data_contracts.tables import OUTPUT_COLUMNS
 from flows.config import RunConfig, SopSettings, load_config, resolve_store_url
 from flows.data_docs import make_offline
 from flows.engines import open_engine
+from flows.events import plan_failed, plan_published
 from flows.io import InputFile, TableReadError, read_inputs, write_table
 from flows.memory import keep_large_blocks_in_mmap, release_memory
 from flows.params import Cycle, Horizon, RunParams, documented_by, local_run_date, refuse_password
@@ -390,6 +391,8 @@ def publish_stage(
     finally:
         plan_store.dispose()
     logger.info("published %s version %d at %s", cycle, version, publication.path)
+    plan_published(cycle, version, len(staged["consensus_plan"]), str(publication.path),
+                   publication.store_url, len(staged.get("plan_changes", ())))
     if flow_run.get_parent_flow_run_id() is None:
         # Run on its own (re-run from the UI): the artifacts belong to this run.
         publish_artifacts(publication.path)
@@ -632,14 +635,18 @@ def monthly_sop(
     config = _config_for_run(params, ws)
     cache_dir = str(Path(params.out) / "cache" / "baselines")
     root = str(ws.root)
-    check = _run_stage("ingest_and_check", ingest_and_check, params.inputs, cycle, root, config,
-                       params.horizon, params.out)
-    base = _run_stage("baselines", baselines_stage, root, cycle, params.horizon, config,
-                      cache_dir, params.engine, params.dask_address)
-    plan = _run_stage("reconcile", reconcile_stage, root, cycle, params.horizon, config,
-                      params.out)
-    published = _run_stage("publish", publish_stage, root, params.out, cycle, params.horizon,
-                           params.store, config)
+    try:
+        check = _run_stage("ingest_and_check", ingest_and_check, params.inputs, cycle, root,
+                           config, params.horizon, params.out)
+        base = _run_stage("baselines", baselines_stage, root, cycle, params.horizon, config,
+                          cache_dir, params.engine, params.dask_address)
+        plan = _run_stage("reconcile", reconcile_stage, root, cycle, params.horizon, config,
+                          params.out)
+        published = _run_stage("publish", publish_stage, root, params.out, cycle,
+                               params.horizon, params.store, config)
+    except StageFailed as exc:
+        plan_failed(cycle, exc.stage, exc.cause)
+        raise
     publish_artifacts(Path(published["path"]))
     return {
         "cycle": cycle,

@@ -14,6 +14,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import httpx
+import pandas as pd
 import pytest
 
 from flows.io import write_inputs
@@ -219,6 +220,22 @@ def test_server_binary_is_the_venvs() -> None:
     assert shutil.which("prefect", path=str(Path(sys.executable).parent)) == PREFECT
 
 
+def _events(api_url: str, name: str, cycle: str, timeout: float = 60) -> list:
+    """The server's events of that name for the cycle (events are stored asynchronously)."""
+    from prefect.client.orchestration import get_client
+    from prefect.events.filters import EventFilter, EventNameFilter
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    deadline = time.monotonic() + timeout
+    with temporary_settings({PREFECT_API_URL: api_url}), get_client(sync_client=True) as client:
+        while True:
+            page = client.read_events(EventFilter(event=EventNameFilter(name=[name])), limit=50)
+            found = [e for e in page.events if e.resource.get("sop.cycle") == cycle]
+            if found or time.monotonic() > deadline:
+                return found
+            time.sleep(1)
+
+
 async def _schedule_and_wait(deployment: str, params: dict, delay: float, timeout: float
                              ) -> dict:
     """A run of `deployment` due `delay` seconds from now, left to whoever polls its pool."""
@@ -308,3 +325,32 @@ def test_a_pool_worker_executes_a_scheduled_run_and_publishes(prefect_server, tm
     assert row["run_id"].tolist() == [result["id"]]  # the monthly run, not its publish stage
     published_at = row["published_at"].iloc[0].to_pydatetime()
     assert published_at.tzinfo is not None and published_at >= result["due"]
+    # Procurement systems subscribe to this event instead of polling the store.
+    events = _events(env["PREFECT_API_URL"], "sop.plan.published", CYCLE)
+    assert len(events) == 1, events
+    payload = events[0].payload
+    assert payload["plan_version"] == 1 and payload["folder"] == row["output_path"].iloc[0]
+    assert payload["rows"] == len(pd.read_parquet(version / "consensus_plan.parquet"))
+    assert payload["changed_rows"] == 0  # the first version has nothing to differ from
+    assert events[0].resource["prefect.resource.id"] == f"sop.plan.{CYCLE}"
+
+
+def test_a_failed_run_emits_sop_plan_failed(prefect_server, tmp_path: Path) -> None:
+    """A run that a data contract stops says so as an event, naming the stage."""
+    env = prefect_server
+    cycle = "2026-11"
+    world = generate_world(n_skus=4, n_locations=1, history_months=24, cycle=cycle, horizon=3,
+                           seed=4)
+    inputs = tmp_path / "inputs"
+    write_inputs(world.tables, inputs)
+    (inputs / "products.csv").write_text("sku,family,units_per_pallet,lead_time_months,"
+                                         "unit_cost\nX,F,-1,1,1\n")
+    ran = subprocess.run(
+        [SOP, "run", "--inputs", str(inputs), "--cycle", cycle, "--out", str(tmp_path / "out"),
+         "--horizon", "3"], env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert ran.returncode == 3, ran.stdout + ran.stderr
+    events = _events(env["PREFECT_API_URL"], "sop.plan.failed", cycle)
+    assert len(events) == 1, events
+    assert events[0].payload["stage"] == "ingest_and_check"
+    assert "products.units_per_pallet" in events[0].payload["error"]
