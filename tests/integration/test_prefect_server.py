@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -58,9 +59,9 @@ def _stop(proc: subprocess.Popen) -> None:
             os.killpg(proc.pid, signal.SIGKILL)
 
 
-@pytest.fixture(scope="module")
-def prefect_server(tmp_path_factory) -> Iterator[dict[str, str]]:
-    home = tmp_path_factory.mktemp("prefect-home")
+@contextmanager
+def _running_server(home: Path) -> Iterator[dict[str, str]]:
+    """A `prefect server start` with its own home and port; the environment that reaches it."""
     port = _free_port()
     api = f"http://127.0.0.1:{port}/api"
     env = {
@@ -86,6 +87,21 @@ def prefect_server(tmp_path_factory) -> Iterator[dict[str, str]]:
     finally:
         _stop(proc)
         log.close()
+
+
+@pytest.fixture(scope="module")
+def prefect_server(tmp_path_factory) -> Iterator[dict[str, str]]:
+    with _running_server(tmp_path_factory.mktemp("prefect-home")) as env:
+        yield env
+
+
+@pytest.fixture
+def fresh_prefect_server(tmp_path_factory) -> Iterator[dict[str, str]]:
+    """A server no other test has deployed to: its scheduler knows only this test's schedule
+    (on a shared server, a loop that read an earlier schedule can still insert its runs
+    after the redeploy has deleted them)."""
+    with _running_server(tmp_path_factory.mktemp("prefect-home-fresh")) as env:
+        yield env
 
 
 async def _trigger_and_wait(env: dict[str, str], params: dict, timeout: float) -> dict:
@@ -197,10 +213,11 @@ async def _scheduled_runs(deployment: str, wanted: int, timeout: float) -> list[
         return sorted(r.expected_start_time for r in runs)
 
 
-def test_the_servers_scheduler_creates_the_monthly_runs(prefect_server, tmp_path: Path) -> None:
+def test_the_servers_scheduler_creates_the_monthly_runs(fresh_prefect_server, tmp_path: Path
+                                                        ) -> None:
     """Not an API call: the server's scheduler service makes the next runs, at 06:00 on the
     first working day of each month in a zone east of UTC (fails with SQLAlchemy 2.1)."""
-    env = prefect_server
+    env = fresh_prefect_server
     deployed = subprocess.run(
         [SOP, "deploy", "--inputs", str(tmp_path / "in"), "--out", str(tmp_path / "out"),
          "--timezone", "Asia/Tokyo"],
