@@ -1,7 +1,7 @@
 """pandera contracts of the published tables of SPEC.md, checked right before they are written."""
 
 import itertools
-from typing import Final
+from typing import Any, Final
 
 import pandas as pd
 import pandera.pandas as pa
@@ -19,6 +19,11 @@ from data_contracts.tables import (
 
 # Rounding slack for equalities between float columns.
 TOLERANCE = 1e-6
+
+
+def _maybe_units(description: str) -> Any:
+    """A quantity that may be empty (no interval, nothing before): finite and >= 0 if given."""
+    return pa.Field(nullable=True, ge=0, finite=True, description=description)
 
 
 def _slack(values: pd.Series) -> pd.Series:
@@ -90,18 +95,10 @@ class BaselineForecast(OutputContract):
     period: Series[str] = pa.Field(str_matches=MONTH_REGEX, description="month")
     model: Series[str] = pa.Field(description="model that produced the forecast")
     forecast: Series[float] = pa.Field(ge=0, finite=True, description="point forecast, units")
-    lo_80: Series[float] = pa.Field(
-        nullable=True, ge=0, finite=True, description="80% interval, low"
-    )
-    hi_80: Series[float] = pa.Field(
-        nullable=True, ge=0, finite=True, description="80% interval, high"
-    )
-    lo_95: Series[float] = pa.Field(
-        nullable=True, ge=0, finite=True, description="95% interval, low"
-    )
-    hi_95: Series[float] = pa.Field(
-        nullable=True, ge=0, finite=True, description="95% interval, high"
-    )
+    lo_80: Series[float] = _maybe_units("80% interval, low")
+    hi_80: Series[float] = _maybe_units("80% interval, high")
+    lo_95: Series[float] = _maybe_units("95% interval, low")
+    hi_95: Series[float] = _maybe_units("95% interval, high")
     demand_class: Series[str] = pa.Field(isin=list(DEMAND_CLASSES), description="demand pattern")
 
     @pa.dataframe_check(
@@ -184,18 +181,10 @@ class PlanChanges(OutputContract):
         str_matches=MONTH_REGEX, description="cycle of the plan compared with"
     )
     previous_version: Series[int] = pa.Field(ge=1, description="version of that plan")
-    consensus_demand_before: Series[float] = pa.Field(
-        nullable=True, ge=0, finite=True, description="consensus demand in the previous plan"
-    )
-    consensus_demand_after: Series[float] = pa.Field(
-        nullable=True, ge=0, finite=True, description="consensus demand in this plan"
-    )
-    planned_receipts_before: Series[float] = pa.Field(
-        nullable=True, ge=0, finite=True, description="planned receipts in the previous plan"
-    )
-    planned_receipts_after: Series[float] = pa.Field(
-        nullable=True, ge=0, finite=True, description="planned receipts in this plan"
-    )
+    consensus_demand_before: Series[float] = _maybe_units("consensus demand in the previous plan")
+    consensus_demand_after: Series[float] = _maybe_units("consensus demand in this plan")
+    planned_receipts_before: Series[float] = _maybe_units("planned receipts in the previous plan")
+    planned_receipts_after: Series[float] = _maybe_units("planned receipts in this plan")
     order_release_period_before: Series[str] = pa.Field(
         nullable=True, str_matches=MONTH_REGEX, description="order release in the previous plan"
     )

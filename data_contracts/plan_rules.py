@@ -106,7 +106,7 @@ def check_plan_rules(
     cap_use = _capacity_use(p, tables, cycle, horizon)
     out += _check_capacity(cap_use, tol, allow_forced)
     out += _check_report(cap_use, capacity_report, tol)
-    out += _check_no_needless_cut(p, cap_use, capacity_report, tol)
+    out += _check_no_needless_cut(p, cap_use, tol)
     out += _check_shortfall_labels(p, cap_use, capacity_report, tol, shortfall_units)
     out += _check_consensus(p, tables, cycle, horizon, products, tol)
     return out
@@ -381,7 +381,7 @@ def _check_report(u: pd.DataFrame, report: pd.DataFrame, tol: float) -> list[str
 
 
 def _check_no_needless_cut(
-    p: pd.DataFrame, u: pd.DataFrame, report: pd.DataFrame, tol: float
+    p: pd.DataFrame, u: pd.DataFrame, tol: float
 ) -> list[str]:
     """Where capacity is ample nothing is cut. A cut is a true violation when the same month
     still had free inbound and outbound capacity (incl. overtime) and a receipt was allowed --

@@ -322,7 +322,7 @@ def _fit_group(panel: Panel, values: np.ndarray, rows: np.ndarray, mset: ModelSe
         with np.errstate(invalid="ignore"):
             scale_actual[cv_pos] = np.mean(np.abs(cv_actual), axis=(1, 2))
         chosen_err[has_cv] = errors[np.flatnonzero(has_cv), chosen[has_cv]]
-    lo, hi, method = _intervals(mset, fc, means, chosen, chosen_name, names, mean, levels,
+    lo, hi, method = _intervals(mset, fc, chosen, chosen_name, names, mean, levels,
                                 horizon, values[rows], cv_pos, cv_actual, cv_fcst, settings,
                                 test_size)
 
@@ -452,7 +452,7 @@ def _naive_mae(history: np.ndarray) -> np.ndarray:
         return np.nan_to_num(np.nanmean(np.abs(np.diff(history, axis=1)), axis=1))
 
 
-def _intervals(mset: ModelSet, fc: pd.DataFrame, means: dict[str, np.ndarray], chosen: np.ndarray,
+def _intervals(mset: ModelSet, fc: pd.DataFrame, chosen: np.ndarray,
                chosen_name: np.ndarray, names: list[str], mean: np.ndarray,
                levels: tuple[int, ...], horizon: int, history: np.ndarray, cv_pos: np.ndarray,
                cv_actual: np.ndarray | None, cv_fcst: dict[str, np.ndarray] | None,

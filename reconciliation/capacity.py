@@ -318,7 +318,7 @@ def lot_size_location(
     moq = np.ceil(np.maximum(moq, 0.0) - 1e-9)
     limits = lot_limits(p.inbound, p.outbound, p.storage, p.ot_pct, p.upp, p.open_orders,
                         lp.receipts, lp.served, lp.on_hand)
-    lots = lot_size(lp.receipts, lp.served, lp.on_hand, p.consensus, p.on_hand, p.open_orders,
+    lots = lot_size(lp.served, lp.on_hand, p.consensus, p.on_hand, p.open_orders,
                     p.upp, p.first_receipt, moq, p.serve_weight, limits,
                     deadline, settings.lot_polish_rounds)
     r, s, inv = settle_balance(lots.receipts, lots.served, p)
@@ -499,7 +499,7 @@ def plan_capacity(
     rows["prebuilt"] = rows["planned_receipts"] > lot_need + np.maximum(
         settings.tolerance, 1e-6 * rows["planned_receipts"])
 
-    report = capacity_report(rows, cap, locations, periods, settings)
+    report = capacity_report(rows, cap, locations, settings)
     ot = report.set_index(["location", "period"])
     short_month = lookup((ot["status"] == "short").astype(float), rows, ["location", "period"],
                          0.0) > 0
@@ -559,8 +559,7 @@ def supply_summary(
 
 
 def capacity_report(
-    rows: pd.DataFrame, cap: pd.DataFrame, locations: list[str], periods: list[str],
-    settings: PlanSettings,
+    rows: pd.DataFrame, cap: pd.DataFrame, locations: list[str], settings: PlanSettings,
 ) -> pd.DataFrame:
     """Usage against capacity per location x month (SPEC capacity_report + helper columns)."""
     upp = rows["units_per_pallet"]

@@ -293,7 +293,7 @@ def open_cuts(
 
 
 def lot_size(
-    lp_receipts: np.ndarray, lp_served: np.ndarray, lp_on_hand: np.ndarray,
+    lp_served: np.ndarray, lp_on_hand: np.ndarray,
     consensus: np.ndarray, on_hand: np.ndarray, open_orders: np.ndarray, upp: np.ndarray,
     first_receipt: np.ndarray, moq: np.ndarray, serve_weight: np.ndarray, limits: LotLimits,
     deadline: float, max_rounds: int,

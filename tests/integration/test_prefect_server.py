@@ -104,6 +104,16 @@ def fresh_prefect_server(tmp_path_factory) -> Iterator[dict[str, str]]:
         yield env
 
 
+async def _until_final(client: Any, run_id: Any, timeout: float) -> Any:
+    """The flow run once it is in a final state, or as it is when `timeout` runs out."""
+    deadline = time.monotonic() + timeout
+    run = await client.read_flow_run(run_id)
+    while time.monotonic() < deadline and not (run.state is not None and run.state.is_final()):
+        await asyncio.sleep(1)
+        run = await client.read_flow_run(run_id)
+    return run
+
+
 async def _trigger_and_wait(env: dict[str, str], params: dict, timeout: float) -> dict:
     """Trigger the monthly deployment through the API, as the UI's Run button does."""
     from prefect.client.orchestration import get_client
@@ -114,12 +124,7 @@ async def _trigger_and_wait(env: dict[str, str], params: dict, timeout: float) -
         run = await client.create_flow_run_from_deployment(
             deployment.id, parameters=params
         )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            run = await client.read_flow_run(run.id)
-            if run.state is not None and run.state.is_final():
-                break
-            await asyncio.sleep(2)
+        run = await _until_final(client, run.id, timeout)
         artifacts = await client.read_artifacts(
             artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[run.id]))
         )
@@ -268,12 +273,7 @@ async def _schedule_and_wait(deployment: str, params: dict, delay: float, timeou
         run = await client.create_flow_run_from_deployment(
             dep.id, parameters=params, state=Scheduled(scheduled_time=due)
         )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            run = await client.read_flow_run(run.id)
-            if run.state is not None and run.state.is_final():
-                break
-            await asyncio.sleep(1)
+        run = await _until_final(client, run.id, timeout)
         return {
             "id": str(run.id),
             "state": run.state.type.value if run.state else None,
