@@ -433,6 +433,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--horizon", type=int, default=18)
     parser.add_argument("--engine", choices=("local", "dask"), default="local")
     parser.add_argument("--dask-address", default=None)
+    # One fitting process by default: the CPU column counts this process only, and fitting
+    # in a process pool would move its CPU out of sight (`sop run` itself uses every core).
+    parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--doc", type=Path, default=Path("docs/benchmarks.md"))
     parser.add_argument("--json", type=Path, default=None, help="also save raw results here")
     parser.add_argument("--keep", type=Path, default=None, help="keep outputs under this folder")
@@ -458,6 +461,7 @@ def main(argv: list[str] | None = None) -> None:
         extra += ["--engine", args.engine]
     if args.dask_address:
         extra += ["--dask-address", args.dask_address]
+    extra += ["--jobs", str(args.jobs)]
     if args.stand_in_models:
         os.environ[STAND_IN_ENV] = "1"  # read by the child process of each size
     info = machine()

@@ -84,6 +84,11 @@ def _cycle(value: str | None) -> str | None:
 
 
 CycleOpt = Annotated[str, typer.Option(help="First month planned, YYYY-MM", callback=_cycle)]
+JobsOpt = Annotated[
+    int | None,
+    typer.Option("--jobs", "--n-jobs", min=1, max=4096,
+                 help="Processes fitting baselines; default: every core this process may use"),
+]
 
 
 def _report_failure(message: str, exc: BaseException | None = None) -> None:
@@ -150,6 +155,7 @@ def _print_run(result: dict) -> None:
 def _execute_run(
     inputs: str, cycle: str, out: str, horizon: int, store: str | None, config: str | None,
     engine: Literal["local", "dask"] = "local", dask_address: str | None = None,
+    jobs: int | None = None,
 ) -> None:
     from flows import preflight
 
@@ -161,7 +167,7 @@ def _execute_run(
     try:
         params = RunParams(
             inputs=inputs, out=out, cycle=cycle, horizon=horizon, store=store, config=config,
-            engine=engine, dask_address=dask_address, settings=None,
+            engine=engine, dask_address=dask_address, jobs=jobs, settings=None,
         )
         if dask_address and engine != "dask":
             raise ValueError("--dask-address needs --engine dask")
@@ -193,9 +199,10 @@ def run(
         str | None,
         typer.Option(help="Dask scheduler (tcp://host:8786); default with dask: a local cluster"),
     ] = None,
+    jobs: JobsOpt = None,
 ) -> None:
     """Run the monthly S&OP flow and publish a new plan version."""
-    _execute_run(inputs, cycle, out, horizon, store, config, engine, dask_address)
+    _execute_run(inputs, cycle, out, horizon, store, config, engine, dask_address, jobs)
 
 
 @app.command()
@@ -209,6 +216,7 @@ def demo(
     skus: Annotated[int, typer.Option(min=5, help="Number of SKUs in the sample world")] = 200,
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same data)")] = 7,
     horizon: Annotated[int, typer.Option(min=1, max=60, help="Months planned")] = 18,
+    jobs: JobsOpt = None,
 ) -> None:
     """Write a realistic sample data set to OUT/inputs and run the monthly flow on it."""
     from flows.io import write_inputs
@@ -218,7 +226,7 @@ def demo(
     inputs = Path(out) / "inputs"
     write_inputs(world.tables, inputs, fmt="csv")
     out_console.print(f"sample inputs written to {inputs} ({skus} SKUs, seed {seed})")
-    _execute_run(str(inputs), cycle, out, horizon, None, None)
+    _execute_run(str(inputs), cycle, out, horizon, None, None, jobs=jobs)
 
 
 @app.command()
@@ -265,7 +273,7 @@ def forecast(
     horizon: Annotated[int, typer.Option(min=1, max=120, help="Months to forecast")],
     out: Annotated[Path, typer.Option(help="baseline_forecast file to write (.csv/.parquet)")],
     season_length: Annotated[int, typer.Option(min=1, help="Season length in months")] = 12,
-    n_jobs: Annotated[int, typer.Option(help="Processes for model fitting (-1 = all)")] = 1,
+    jobs: JobsOpt = None,
 ) -> None:
     """Statistical baselines only: sales_history in, baseline_forecast out."""
     from flows import preflight
@@ -283,7 +291,7 @@ def forecast(
         clean = validate_history(raw)
         result = fit_baselines(
             clean, horizon=horizon, settings=BaselineSettings(season_length=season_length),
-            n_jobs=n_jobs,
+            n_jobs=jobs,
         )
         write_table(result.forecast, out)
         out_console.print(

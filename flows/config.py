@@ -42,6 +42,18 @@ class ContractsConfig(BaseModel):
             raise ValueError(f"quarantine shares must lie in [0, 1]: {bad}")
 
 
+class ExecutionConfig(BaseModel):
+    """Where and how wide the run computes; changes no number of the plan."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    jobs: int | None = Field(
+        default=None, ge=1,
+        description="Processes fitting baselines (local engine) or workers of the local Dask "
+        "cluster; empty = every core this process may use (CPU affinity and cgroup quota)",
+    )
+
+
 class RunConfig(BaseModel):
     """Everything a planning run can be tuned with; every field has a default.
 
@@ -53,6 +65,7 @@ class RunConfig(BaseModel):
     contracts: ContractsConfig = Field(default_factory=ContractsConfig)
     forecasting: BaselineSettings = Field(default_factory=BaselineSettings)
     reconciliation: PlanSettings = Field(default_factory=PlanSettings)
+    execution: ExecutionConfig = Field(default_factory=ExecutionConfig)
 
 
 class ConfigError(ValueError):

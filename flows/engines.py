@@ -3,23 +3,32 @@
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from forecasting.engines import ENGINES, DaskEngine, Engine, EngineName, LocalEngine
+from forecasting.engines import (
+    ENGINES,
+    DaskEngine,
+    Engine,
+    EngineName,
+    LocalEngine,
+    usable_cores,
+)
 
 
 @contextmanager
 def open_engine(name: EngineName = "local", dask_address: str | None = None,
-                n_workers: int | None = None, n_jobs: int = 1) -> Iterator[Engine]:
+                jobs: int | None = None) -> Iterator[Engine]:
     """The engine to fit baselines with, for the duration of the `with` block.
 
-    `dask` with an address connects to that scheduler (e.g. `tcp://scheduler:8786`); without
-    one it starts a LocalCluster of `n_workers` single-threaded worker processes (default: one
-    per core) and closes it afterwards. Workers need the same `sop-consensus` and statsforecast
-    versions as this process (models are shipped pickled by reference).
+    `local` fits on `jobs` processes (default: every core this process may use). `dask` with
+    an address connects to that scheduler (e.g. `tcp://scheduler:8786`), whose workers are
+    the cluster's own; without one it starts a LocalCluster of `jobs` single-threaded worker
+    processes (default: one per usable core) and closes it afterwards. Workers need the same
+    `sop-consensus` and statsforecast versions as this process (models are shipped pickled
+    by reference).
     """
     if name == "local":
         if dask_address:
             raise ValueError("dask_address is only used with engine 'dask'")
-        yield LocalEngine(n_jobs=n_jobs)
+        yield LocalEngine(n_jobs=jobs)
         return
     if name != "dask":
         raise ValueError(f"unknown engine {name!r}; choose one of {', '.join(ENGINES)}")
@@ -30,7 +39,7 @@ def open_engine(name: EngineName = "local", dask_address: str | None = None,
             yield DaskEngine(client)
         return
     with (
-        LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
+        LocalCluster(n_workers=jobs or usable_cores(), threads_per_worker=1, processes=True,
                      dashboard_address=":0") as cluster,
         Client(cluster) as client,
     ):

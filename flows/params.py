@@ -55,6 +55,8 @@ def refuse_password(url: str) -> str:
 
 
 Horizon = Annotated[int, Field(ge=1, le=60)]
+# Far above any machine, far below a typo that would fork a million processes.
+Jobs = Annotated[int, Field(ge=1, le=4096)]
 StoreUrl = Annotated[str, AfterValidator(refuse_password)]
 
 
@@ -99,6 +101,10 @@ class RunParams(BaseModel):
         None,
         description="Dask scheduler, e.g. tcp://scheduler:8786; empty with engine 'dask' = a "
         "local cluster started for the run",
+    )
+    jobs: Jobs | None = Field(
+        None, description="Processes fitting baselines (or local Dask workers); empty = the "
+        "config's execution.jobs, else every core the worker may use"
     )
 
     def resolved_cycle(self, today: date | None = None) -> str:

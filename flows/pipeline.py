@@ -52,7 +52,7 @@ from flows.store import PlanStore, default_store_url
 from flows.workspace import Workspace
 from forecasting import fit_baselines
 from forecasting.baseline import guardrail_exceptions
-from forecasting.engines import EngineName
+from forecasting.engines import EngineName, usable_cores
 from reconciliation import build_plan, planned_keys
 from reconciliation.fva import compute_fva
 from reconciliation.plan_changes import compute_plan_changes
@@ -204,6 +204,7 @@ def baseline_cache_key(
 def baselines_stage(
     workdir: str, cycle: Cycle, horizon: int, config: str | None = None,
     cache_dir: str | None = None, engine: EngineName = "local", dask_address: str | None = None,
+    jobs: int | None = None,
 ) -> dict[str, Any]:
     """Fit statistical baselines for every planned SKU x location (cached on input hashes).
 
@@ -217,6 +218,8 @@ def baselines_stage(
         cache_dir: Folder of cached baselines (OUT/cache/baselines); empty = always refit.
         engine: Where statsforecast fits: this process, or a Dask cluster.
         dask_address: Dask scheduler, e.g. tcp://scheduler:8786; empty = a local cluster.
+        jobs: Processes fitting (or local Dask workers); empty = the config's execution.jobs,
+            else every core this process may use.
     """
     logger = get_run_logger()
     cfg = load_config(config)
@@ -231,7 +234,8 @@ def baselines_stage(
         logger.info("baselines reused from cache %s", key)
         reused = True
     else:
-        with open_engine(engine, dask_address) as fitter:
+        workers = jobs or cfg.execution.jobs or usable_cores()
+        with open_engine(engine, dask_address, workers) as fitter:
             result = fit_baselines(
                 tables["sales_history"],
                 horizon=horizon,
@@ -257,6 +261,7 @@ def baselines_stage(
         "cache_key": key,
         "reused": reused,
         "engine": engine,
+        "jobs": None if reused else workers,
         "series": int(frames["baseline_forecast"][["sku", "location"]].drop_duplicates().shape[0]),
         "models": frames["baseline_forecast"].drop_duplicates(["sku", "location"])["model"]
         .value_counts()
@@ -621,6 +626,7 @@ def monthly_sop(
     settings: RunConfig | None = None,
     engine: EngineName = "local",
     dask_address: str | None = None,
+    jobs: int | None = None,
 ) -> dict[str, Any]:
     """The monthly S&OP job: check -> baselines -> reconcile -> publish.
 
@@ -628,7 +634,7 @@ def monthly_sop(
     model checks them together (a store URL with a password is refused here)."""
     params = RunParams(
         inputs=inputs, out=out, cycle=cycle, horizon=horizon, store=store, config=config,
-        settings=settings, engine=engine, dask_address=dask_address,
+        settings=settings, engine=engine, dask_address=dask_address, jobs=jobs,
     ).with_environment()
     cycle = params.resolved_cycle(_scheduled_run_date())
     ws = Workspace.new(params.out, cycle, run_id=_run_id())
@@ -639,7 +645,7 @@ def monthly_sop(
         check = _run_stage("ingest_and_check", ingest_and_check, params.inputs, cycle, root,
                            config, params.horizon, params.out)
         base = _run_stage("baselines", baselines_stage, root, cycle, params.horizon, config,
-                          cache_dir, params.engine, params.dask_address)
+                          cache_dir, params.engine, params.dask_address, params.jobs)
         plan = _run_stage("reconcile", reconcile_stage, root, cycle, params.horizon, config,
                           params.out)
         published = _run_stage("publish", publish_stage, root, params.out, cycle,

@@ -91,13 +91,14 @@ class _GroupForecast:
 def fit_baselines(history: pd.DataFrame, horizon: int, settings: BaselineSettings | None = None,
                   cycle: str | None = None, promotions: pd.DataFrame | None = None,
                   keys: pd.DataFrame | None = None, products: pd.DataFrame | None = None,
-                  n_jobs: int = 1, engine: Engine | None = None) -> BaselineResult:
+                  n_jobs: int | None = None, engine: Engine | None = None) -> BaselineResult:
     """Fit statistical baselines for every sku x location of `history` ∪ `keys`.
 
     Takes `sales_history` (sku, location, period, qty), returns a BaselineResult whose
     `forecast` has one row per series x month of the `horizon` months from `cycle`
     (default: month after the last history month). Model fitting runs on `engine` (default:
-    this process with `n_jobs` processes); every engine gives the same numbers.
+    this process on `n_jobs` processes, default every usable core); every engine gives the
+    same numbers.
     """
     settings = settings or BaselineSettings()
     history = _check_history(history)
@@ -138,11 +139,11 @@ def fit_baselines(history: pd.DataFrame, horizon: int, settings: BaselineSetting
     parts: list[_GroupForecast] = []
     groups = ((seasonal_set(s, settings.with_ces, settings.seasonal_selection), [SMOOTH, ERRATIC]),
               (intermittent_set(s), [INTERMITTENT, LUMPY]))
+    fitter = engine or LocalEngine(n_jobs)
     for mset, members in groups:
         rows = np.flatnonzero(np.isin(classes, members))
         if rows.size:
-            parts.append(_fit_group(panel, values, rows, mset, horizon, settings,
-                                    engine or LocalEngine(n_jobs)))
+            parts.append(_fit_group(panel, values, rows, mset, horizon, settings, fitter))
     new_rows = np.flatnonzero(classes == NEW)
     if new_rows.size:
         established = classes != NEW
@@ -158,7 +159,7 @@ def fit_baselines(history: pd.DataFrame, horizon: int, settings: BaselineSetting
     forecast, selection = _assemble(panel, values, classes, parts, cycle, horizon, levels)
     if settings.hierarchy == "mint_shrink":
         forecast = _reconcile_hierarchy(forecast, history, horizon, settings, cycle, promotions,
-                                        products, n_jobs, engine)
+                                        products, fitter)
     logs = [log for log in (promo_log, outlier_log) if log is not None and len(log)]
     cleaning = (pd.concat(logs, ignore_index=True) if logs
                 else pd.DataFrame(columns=CLEANING_COLUMNS))
@@ -170,8 +171,7 @@ def fit_baselines(history: pd.DataFrame, horizon: int, settings: BaselineSetting
 def _reconcile_hierarchy(forecast: pd.DataFrame, history: pd.DataFrame, horizon: int,
                          settings: BaselineSettings, cycle: str,
                          promotions: pd.DataFrame | None, products: pd.DataFrame | None,
-                         n_jobs: int,
-                         engine: Engine | None) -> pd.DataFrame:
+                         engine: Engine) -> pd.DataFrame:
     """MinT-shrink over total -> family -> sku x location (see forecasting/hierarchy.py).
 
     Base forecasts of the aggregates: this same function on the summed history (no
@@ -198,7 +198,7 @@ def _reconcile_hierarchy(forecast: pd.DataFrame, history: pd.DataFrame, horizon:
     bottom_index = pd.MultiIndex.from_frame(bottom_keys)
 
     def fit_upper(hist: pd.DataFrame, at: str, h: int) -> np.ndarray:
-        upper = fit_baselines(aggregate_history(hist, family_of), h, plain, at, n_jobs=n_jobs,
+        upper = fit_baselines(aggregate_history(hist, family_of), h, plain, at,
                               engine=engine).forecast
         return matrix(upper, upper_keys, horizon_periods(at, h))
 
@@ -207,7 +207,7 @@ def _reconcile_hierarchy(forecast: pd.DataFrame, history: pd.DataFrame, horizon:
     months = horizon_periods(origin, back)
     past = history[history["period"] < origin]
     backtest = fit_baselines(past, back, plain, origin, promotions, bottom_keys, products,
-                             n_jobs, engine).forecast
+                             engine=engine).forecast
     actual = matrix(history, bottom_index, months, "qty")
     resid_bottom = (actual - matrix(backtest, bottom_index, months)).T
     resid_upper = (agg @ actual - fit_upper(past, origin, back)).T

@@ -14,10 +14,16 @@ Engines are opened by the shell (`flows.engines.open_engine`), which owns the co
 a scheduler; this module holds no I/O of its own.
 """
 
+import functools
 import math
+import multiprocessing as mp
+import os
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from itertools import pairwise
+from pathlib import Path
 from typing import Any, Literal, Protocol
 
 import numpy as np
@@ -42,33 +48,106 @@ class Engine(Protocol):
                          step_size: int, refit: bool) -> pd.DataFrame: ...
 
 
-def _forecast(models: Sequence[Any], df: pd.DataFrame, h: int, level: list[int] | None,
-              n_jobs: int = 1) -> pd.DataFrame:
-    sf = StatsForecast(models=[m.new() for m in models], freq=FREQ, n_jobs=n_jobs)
+def _forecast(models: Sequence[Any], df: pd.DataFrame, h: int, level: list[int] | None
+              ) -> pd.DataFrame:
+    sf = StatsForecast(models=[m.new() for m in models], freq=FREQ, n_jobs=1)
     return sf.forecast(df=df, h=h, level=level)
 
 
 def _cross_validation(models: Sequence[Any], df: pd.DataFrame, h: int, n_windows: int,
-                      step_size: int, refit: bool, n_jobs: int = 1) -> pd.DataFrame:
-    sf = StatsForecast(models=[m.new() for m in models], freq=FREQ, n_jobs=n_jobs)
+                      step_size: int, refit: bool) -> pd.DataFrame:
+    sf = StatsForecast(models=[m.new() for m in models], freq=FREQ, n_jobs=1)
     return sf.cross_validation(df=df, h=h, n_windows=n_windows, step_size=step_size,
                                refit=refit)
 
 
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+
+
+def usable_cores(cgroup_root: Path = CGROUP_ROOT) -> int:
+    """Cores this process may run on: its CPU affinity, capped by a cgroup CPU quota.
+
+    `os.cpu_count()` (statsforecast's n_jobs=-1) counts the host's cores, so a container
+    limited to 2 CPUs on a 64-core host would start 64 processes that share 2 cores."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # no affinity outside Linux
+        cores = os.cpu_count() or 1
+    quota = cgroup_cpu_quota(cgroup_root)
+    return max(1, min(cores, quota) if quota else cores)
+
+
+def cgroup_cpu_quota(root: Path = CGROUP_ROOT) -> int | None:
+    """Whole CPUs the cgroup grants (v2 `cpu.max`, else v1 CFS quota); None = no limit."""
+    try:
+        quota, period = (root / "cpu.max").read_text().split()[:2]
+    except (OSError, ValueError):
+        try:
+            quota = (root / "cpu" / "cpu.cfs_quota_us").read_text().strip()
+            period = (root / "cpu" / "cpu.cfs_period_us").read_text().strip()
+        except OSError:
+            return None
+    if not quota.isdigit() or not period.isdigit() or int(period) == 0:
+        return None  # "max" (v2) or -1 (v1): no quota
+    return max(1, math.ceil(int(quota) / int(period)))
+
+
+@functools.cache
+def _process_pool(jobs: int) -> ProcessPoolExecutor:
+    """One pool of `jobs` worker processes per process, kept for every later fit.
+
+    Started by forkserver, not fork: `sop run` forks from a process whose Prefect threads may
+    hold locks, and a pool worker forked then can die or block while the pool waits forever
+    (seen with statsforecast's own `n_jobs`, which forks). Workers import statsforecast once
+    and stay up, so later calls pay no start-up."""
+    return ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("forkserver"))
+
+
 @dataclass
 class LocalEngine:
-    """statsforecast in this process; `n_jobs` > 1 (or -1 = all cores) uses its process pool."""
+    """statsforecast on this machine, on `n_jobs` processes.
 
-    n_jobs: int = 1
+    None or -1 = every core this process may use (`usable_cores`). With more than one job the
+    series are cut into chunks of whole series, each fitted in a worker by the very call one
+    process makes (as the Dask engine does), so the numbers do not depend on `n_jobs`."""
+
+    n_jobs: int | None = None
+    chunks_per_job: int = 4
+    min_series_per_chunk: int = 25
     name: str = field(default="local", init=False)
+
+    def __post_init__(self) -> None:
+        if self.n_jobs is None or self.n_jobs == -1:
+            self.n_jobs = usable_cores()
+        elif self.n_jobs < 1:
+            raise ValueError(f"n_jobs must be >= 1 or -1 (all cores), got {self.n_jobs}")
+
+    @property
+    def jobs(self) -> int:
+        return self.n_jobs or 1  # set by __post_init__; `or` only narrows the type
+
+    def _run(self, fn: Any, models: Sequence[Any], df: pd.DataFrame, *args: Any
+             ) -> pd.DataFrame:
+        series = df["unique_id"].nunique() if len(df) else 0
+        n_chunks = min(self.jobs * self.chunks_per_job, series // self.min_series_per_chunk)
+        if self.jobs == 1 or n_chunks <= 1:
+            return fn(list(models), df, *args)
+        pool = _process_pool(self.jobs)
+        try:
+            futures = [pool.submit(fn, list(models), chunk, *args)
+                       for chunk in split_series(df, n_chunks)]
+            return pd.concat([f.result() for f in futures], ignore_index=True)
+        except BrokenProcessPool:
+            _process_pool.cache_clear()  # a worker died (killed, out of memory): next call anew
+            raise
 
     def forecast(self, models: Sequence[Any], df: pd.DataFrame, h: int,
                  level: list[int] | None) -> pd.DataFrame:
-        return _forecast(models, df, h, level, self.n_jobs)
+        return self._run(_forecast, models, df, h, level)
 
     def cross_validation(self, models: Sequence[Any], df: pd.DataFrame, h: int, n_windows: int,
                          step_size: int, refit: bool) -> pd.DataFrame:
-        return _cross_validation(models, df, h, n_windows, step_size, refit, self.n_jobs)
+        return self._run(_cross_validation, models, df, h, n_windows, step_size, refit)
 
 
 def split_series(df: pd.DataFrame, n_chunks: int) -> list[pd.DataFrame]:

@@ -94,3 +94,34 @@ def test_new_sales_quantities_reuse_the_baselines(inputs_dir: Path, tmp_path: Pa
              for v in (1, 2)]
     pd.testing.assert_series_equal(plans[0]["baseline_forecast"], plans[1]["baseline_forecast"])
     assert not plans[0]["sales_forecast"].equals(plans[1]["sales_forecast"])
+
+
+def test_key_ignores_how_many_processes_fit(tmp_path: Path) -> None:
+    ws = _workspace(tmp_path, HASHES)
+    wide = RunConfig.model_validate({"execution": {"jobs": 3}})
+    assert baseline_cache_key(ws, CYCLE, 12, wide, KEYS) == _key(tmp_path)
+
+
+def test_every_core_by_default_and_the_same_plan_on_one(inputs_dir: Path, tmp_path: Path
+                                                       ) -> None:
+    """`sop run` fits on every usable core unless told; config and --jobs set the count
+    (the flag wins), and the plan does not depend on it."""
+    from forecasting.engines import usable_cores
+
+    config = tmp_path / "one.yaml"
+    config.write_text("execution:\n  jobs: 1\n")
+    runs = {"default": (), "config": ("--config", str(config)),
+            "flag": ("--config", str(config), "--jobs", "2")}
+    plans = {}
+    for name, extra in runs.items():
+        out = tmp_path / name
+        result = _run(inputs_dir, out, *extra)
+        assert result.exit_code == 0, result.output
+        assert _manifest(out, 1)["baselines"]["reused"] is False
+        plans[name] = (_manifest(out, 1)["baselines"]["jobs"], pd.read_parquet(
+            out / f"cycle={CYCLE}" / "version=1" / "consensus_plan.parquet"))
+    assert [jobs for jobs, _ in plans.values()] == [usable_cores(), 1, 2]
+    cols = ["sku", "location", "period", "baseline_forecast", "consensus_demand",
+            "planned_receipts"]
+    for _, plan in plans.values():
+        pd.testing.assert_frame_equal(plan[cols], plans["default"][1][cols])

@@ -1,12 +1,21 @@
 """Engines: the baselines are the same whether statsforecast runs here or on a Dask cluster."""
 
+import os
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from flows.engines import open_engine
 from forecasting import fit_baselines
-from forecasting.engines import DaskEngine, LocalEngine, split_series
+from forecasting.engines import (
+    DaskEngine,
+    LocalEngine,
+    cgroup_cpu_quota,
+    split_series,
+    usable_cores,
+)
 from sample_data import generate_world
 
 CYCLE = "2026-12"
@@ -45,6 +54,36 @@ def test_local_engine_equals_the_default(world) -> None:  # type: ignore[no-unty
     local = _fit(world, LocalEngine())
     pd.testing.assert_frame_equal(default.forecast, local.forecast)
     pd.testing.assert_frame_equal(default.selection, local.selection)
+
+
+def test_every_core_by_default_and_any_job_count_gives_the_same_numbers(world) -> None:  # type: ignore[no-untyped-def]
+    assert LocalEngine().n_jobs == usable_cores() <= len(os.sched_getaffinity(0))
+    assert LocalEngine(-1).n_jobs == usable_cores()
+    one = _fit(world, LocalEngine(1))
+    for jobs in (2, 3):  # 3 > cores here: more processes than cores still splits series only
+        many = _fit(world, LocalEngine(jobs))
+        pd.testing.assert_frame_equal(one.forecast, many.forecast)
+        pd.testing.assert_frame_equal(one.selection, many.selection)
+    with pytest.raises(ValueError, match="n_jobs must be >= 1"):
+        LocalEngine(0)
+
+
+@pytest.mark.parametrize(("files", "quota"), [
+    ({"cpu.max": "max 100000\n"}, None),
+    ({"cpu.max": "150000 100000\n"}, 2),     # 1.5 CPUs: two processes keep them busy
+    ({"cpu.max": "50000 100000\n"}, 1),
+    ({"cpu/cpu.cfs_quota_us": "-1\n", "cpu/cpu.cfs_period_us": "100000\n"}, None),
+    ({"cpu/cpu.cfs_quota_us": "300000\n", "cpu/cpu.cfs_period_us": "100000\n"}, 3),
+    ({}, None),
+])
+def test_a_cgroup_quota_caps_the_cores(tmp_path: Path, files: dict[str, str],
+                                       quota: int | None) -> None:
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    assert cgroup_cpu_quota(tmp_path) == quota
+    cores = len(os.sched_getaffinity(0))
+    assert usable_cores(tmp_path) == (min(cores, quota) if quota else cores)
 
 
 def test_unknown_engine_and_stray_address_are_refused() -> None:
