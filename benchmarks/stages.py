@@ -365,7 +365,8 @@ def render(results: list[dict[str, Any]], info: dict[str, Any], command: str,
     lines.append("| consensus_plan rows | "
                  + " | ".join(f"{r.get('plan_rows') or ''} | " for r in results) + " |")
     lines += ["", "CPU = CPU seconds of the `sop run` process (all its threads) inside the "
-              "stage; with the local engine model fitting runs in that process. Under load "
+              "stage; with the local engine and `--jobs 1` (this benchmark's default; `sop "
+              "run` itself uses every core) model fitting runs in that process. Under load "
               "from other jobs wall time stretches, CPU time much less."
               + (" With `--engine dask` the fitting CPU is spent in the workers and is not "
                  "counted here; *baselines: rest* then includes starting and stopping the "

@@ -324,7 +324,7 @@ def _capacity_use(
     ).groupby(["location", "period"], as_index=False).agg(
         in_pal=("in_pal", "sum"), oo_pal=("oo_pal", "sum"), st_pal=("st_pal", "sum"),
         out_units=("constrained_demand", "sum"), r_pal=("r_pal", "sum"),
-        short=("shortfall", "sum"),
+        short=("shortfall", "sum"), max_upp=("upp", "max"),
     )
     return use.merge(_capacity(tables, cycle, horizon), on=["location", "period"], how="left")
 
@@ -424,12 +424,20 @@ def _check_no_needless_cut(
     return out
 
 
-def _full_limits(u: pd.DataFrame, tol: float) -> pd.Series:
+def limit_full(used: pd.Series, limit: pd.Series, unit: pd.Series | float) -> pd.Series:
+    """True where a capacity limit is full: less than one unit (`unit`, in the limit's own
+    measure) or a relative 1e-5 of it is left. Receipts are whole units, so room below one
+    unit cannot be used; the plan (capacity_report's `binding`) and these rules share this."""
+    room = limit - used
+    return (room < np.maximum(np.asarray(unit) * (1 - 1e-9), limit * 1e-5)).fillna(False)
+
+
+def _full_limits(u: pd.DataFrame) -> pd.Series:
     """True per location-month where inbound or outbound (incl. overtime) or storage is full."""
-    full = 1 - max(10 * tol, 1e-6)
-    return ((u["in_pal"] >= u["in_cap"] * (1 + u["ot"]) * full)
-            | (u["out_units"] >= u["out_cap"] * (1 + u["ot"]) * full)
-            | (u["st_pal"] >= u["st_cap"] * full)).fillna(False)
+    unit_pallets = 1.0 / u["max_upp"]  # the smallest footprint of one unit there
+    return (limit_full(u["in_pal"], u["in_cap"] * (1 + u["ot"]), unit_pallets)
+            | limit_full(u["out_units"], u["out_cap"] * (1 + u["ot"]), 1.0)
+            | limit_full(u["st_pal"], u["st_cap"], unit_pallets))
 
 
 def _check_shortfall_labels(
@@ -452,7 +460,7 @@ def _check_shortfall_labels(
     if "status" not in report.columns:
         return out
     r = report.assign(location=_text(report["location"]), period=_text(report["period"]))
-    m = u.assign(full=_full_limits(u, tol)).merge(
+    m = u.assign(full=_full_limits(u)).merge(
         r.drop(columns=[c for c in u.columns if c in r.columns and c not in
                         ("location", "period")]), on=["location", "period"], how="inner")
     lead_units = p["shortfall"].where(cut & early, 0.0).groupby(

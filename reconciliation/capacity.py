@@ -31,6 +31,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from data_contracts.periods import horizon_periods
+from data_contracts.plan_rules import limit_full
 from reconciliation.inputs import get_table, number, text
 from reconciliation.lot_sizing import lot_limits, lot_size, lot_size_exceptions, plan_cost
 from reconciliation.promotions import EXCEPTION_COLUMNS
@@ -576,7 +577,7 @@ def capacity_report(
         inbound_pallets=("in_pal", "sum"), storage_pallets=("st_pal", "sum"),
         outbound_units=("constrained_demand", "sum"), shortfall_units=("short", "sum"),
         lead_time_shortfall_units=("lead_short", "sum"),
-        median_upp=("units_per_pallet", "median"),
+        median_upp=("units_per_pallet", "median"), max_upp=("units_per_pallet", "max"),
     )
     rep = cap[cap["location"].isin(locations) | cap["location"].isin(set(cap["location"]))]
     rep = rep.merge(use, on=["location", "period"], how="left")
@@ -584,6 +585,7 @@ def capacity_report(
               "lead_time_shortfall_units"):
         rep[c] = rep[c].fillna(0.0)
     rep["median_upp"] = rep["median_upp"].fillna(1.0)
+    rep["max_upp"] = rep["max_upp"].fillna(1.0)
     tol = settings.tolerance
     rep["inbound_capacity_pallets"] = rep["inbound"]
     rep["outbound_capacity_units"] = rep["outbound"]
@@ -618,15 +620,15 @@ def capacity_report(
 def binding_limits(rep: pd.DataFrame) -> pd.Series:
     """Which limits of each location-month are full ("inbound, storage"; "" for none).
 
-    A limit counts as full within a relative 1e-6 of its value incl. overtime: the LP stops at
-    the bound up to its tolerances.
+    Full = less than one unit of room is left incl. overtime (`plan_rules.limit_full`): whole
+    units cannot use it, and the LP stops at a bound only up to its tolerances.
     """
-    full = 1 - 1e-6
-    inbound = rep["inbound_pallets"] >= rep["inbound_capacity_pallets"] * (
-        1 + rep["overtime_pct"]) * full
-    outbound = rep["outbound_units"] >= rep["outbound_capacity_units"] * (
-        1 + rep["overtime_pct"]) * full
-    storage = rep["storage_pallets"] >= rep["storage_capacity_pallets"] * full
+    unit_pallets = 1.0 / rep["max_upp"]  # the smallest footprint of one unit there
+    inbound = limit_full(rep["inbound_pallets"], rep["inbound_capacity_pallets"] * (
+        1 + rep["overtime_pct"]), unit_pallets)
+    outbound = limit_full(rep["outbound_units"], rep["outbound_capacity_units"] * (
+        1 + rep["overtime_pct"]), 1.0)
+    storage = limit_full(rep["storage_pallets"], rep["storage_capacity_pallets"], unit_pallets)
     names = pd.DataFrame({"inbound": inbound, "outbound": outbound, "storage": storage})
     return names.apply(lambda r: ", ".join(c for c in names.columns if r[c]), axis=1).astype(
         "object") if len(rep) else pd.Series(dtype="object")
