@@ -1,6 +1,9 @@
 """Names and columns of every table in SPEC.md, shared by readers, contracts and writers."""
 
-from typing import Final
+from typing import TYPE_CHECKING, Final
+
+if TYPE_CHECKING:  # pandas stays unimported for the light readers of these names
+    import pandas as pd
 
 # Input tables: name -> required?
 INPUT_TABLES: Final[dict[str, bool]] = {
@@ -101,3 +104,17 @@ OUTPUT_KEYS: Final[dict[str, list[str]]] = {
     "capacity_report": ["location", "period"],
     "plan_changes": ["sku", "location", "period"],
 }
+
+
+def stamp_version(df: "pd.DataFrame", cycle: str, version: int) -> "pd.DataFrame":
+    """`df` with the run that publishes it (cycle, plan_version) as its first columns."""
+    out = df.reset_index(drop=True).copy()
+    out.insert(0, "plan_version", version)
+    out.insert(0, "cycle", cycle)
+    return out
+
+
+def order_columns(df: "pd.DataFrame", table: str) -> "pd.DataFrame":
+    """SPEC's columns of `table` first, in SPEC order; extra columns after them."""
+    spec = OUTPUT_COLUMNS[table]
+    return df.reset_index(drop=True)[spec + [c for c in df.columns if c not in spec]]

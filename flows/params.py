@@ -35,7 +35,6 @@ def local_run_date(instant: datetime, timezone: str) -> date:
     return instant.astimezone(ZoneInfo(timezone)).date()
 
 
-
 def refuse_password(url: str) -> str:
     """A store URL given as a parameter must not carry a password.
 
@@ -138,11 +137,3 @@ def documented_by(model: type[BaseModel]) -> Callable[[F], F]:
         return fn
 
     return document
-
-
-class ValidateParams(BaseModel):
-    """Parameters of the contracts-only flow."""
-
-    inputs: str = Field("inputs", description="Folder or fsspec URL holding the input tables")
-    cycle: Cycle = Field(..., description="First month planned, YYYY-MM")
-    config: str | None = Field(None, description="YAML/JSON/TOML run configuration file")

@@ -340,6 +340,7 @@ class PlanStore:
         if self.dialect == "duckdb":
             # Columnar insert straight from the DataFrame: row-by-row would dominate publish.
             raw = conn.connection.driver_connection
+            assert raw is not None  # an open connection has its driver's
             view = f"_sop_insert_{name}"
             raw.register(view, df)
             try:
@@ -354,6 +355,7 @@ class PlanStore:
             if self.dialect == "postgresql":
                 records = chunk.astype(object).where(chunk.notna(), None).itertuples(index=False)
                 raw = conn.connection.driver_connection
+                assert raw is not None
                 with raw.cursor() as cur, cur.copy(f"COPY {name} ({cols}) FROM STDIN") as copy:
                     for row in records:
                         copy.write_row(row)
@@ -375,10 +377,3 @@ class PlanStore:
 
     def dispose(self) -> None:
         self.engine.dispose()
-
-
-def default_store_url(out_dir: str) -> str:
-    """SPEC default: `duckdb:///OUT/sop.duckdb`."""
-    from pathlib import Path
-
-    return f"duckdb:///{Path(out_dir).resolve() / 'sop.duckdb'}"
