@@ -4,11 +4,13 @@ Built from `reconciliation.impact.Comparison` frames only, with the meeting pack
 and SVG helpers; no external URL, bounded size (tables capped, charts per affected warehouse).
 """
 
+from os import PathLike
+from pathlib import PurePath
 from typing import Any
 
 import pandas as pd
 
-from reconciliation.impact import verdict_level
+from reconciliation.impact import Comparison, verdict_level
 from reporting.markup import Col, esc, html_page, html_table, signed_units, units
 from reporting.style import CSS
 from reporting.svg import COLOR_BASELINE, COLOR_SALES, HeatRow, Line, heatmap, line_chart
@@ -222,3 +224,31 @@ def render_whatif_report(
         sections=WHATIF_SECTIONS, bodies=bodies, css=CSS + EXTRA_CSS,
         footer=f"What-if {name} on plan version {version} of cycle {cycle}.",
     )
+
+
+def markdown_summary(name: str, cycle: str, version: int, comparison: Comparison,
+                     path: str | PathLike[str]) -> str:
+    """The what-if's Prefect artifact: the verdict and the totals of `comparison` as Markdown,
+    and where the scenario is stored (`path`, the scenario's folder)."""
+    t = comparison.totals
+    folder = PurePath(path)
+    lines = [
+        f"# What-if `{name}` on plan {cycle} version {version}",
+        "",
+        f"**{comparison.verdict}**",
+        "",
+        "| measure | change |",
+        "|---|---:|",
+        f"| demand asked (units) | {t['extra_demand_units']:+,.0f} |",
+        f"| sales served (units) | {t['extra_served_units']:+,.0f} |",
+        f"| cannot be served (units) | {t['extra_shortfall_units']:+,.0f} |",
+        f"| cannot be served (value at cost) | {t['extra_shortfall_value']:+,.0f} |",
+        f"| overtime cost | {t['extra_overtime_cost']:+,.0f} |",
+        f"| inbound pallets | {t['extra_inbound_pallets']:+,.0f} |",
+        f"| stock after the event (units) | {t['extra_stock_after_event_units']:+,.0f} |",
+        f"| months becoming short | {len(t['months_became_short'])} |",
+        "",
+        f"Stored in `{folder}` (report: `{folder / 'report.html'}`). "
+        "The published plan is unchanged.",
+    ]
+    return "\n".join(lines)
