@@ -12,13 +12,9 @@ import numpy as np
 import pandas as pd
 
 from data_contracts.periods import add_months, horizon_periods, months_between
-from data_contracts.tables import INPUT_COLUMNS, REASON_CODES
+from data_contracts.tables import INPUT_COLUMNS, PLAN_ROW_COLUMNS, REASON_CODES
 
-PLAN_REQUIRED = [
-    "sku", "location", "period", "sales_forecast", "baseline_forecast", "consensus_demand",
-    "constrained_demand", "shortfall", "planned_receipts", "order_release_period",
-    "projected_on_hand", "reason",
-]
+PLAN_REQUIRED = PLAN_ROW_COLUMNS
 QUANTITIES = [
     "sales_forecast", "baseline_forecast", "consensus_demand", "constrained_demand", "shortfall",
     "planned_receipts", "projected_on_hand",

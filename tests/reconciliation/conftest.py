@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from data_contracts.periods import add_months, horizon_periods
+from data_contracts.tables import OUTPUT_COLUMNS
 from reconciliation.scope import planned_keys
 
 
@@ -26,8 +27,7 @@ def make_baseline(
             sd = cv * f
             rows.append([sku, loc, p, "test", f, max(f - 1.2816 * sd, 0), f + 1.2816 * sd,
                          max(f - 1.96 * sd, 0), f + 1.96 * sd, "smooth" if lv > 0 else "new"])
-    return pd.DataFrame(rows, columns=["sku", "location", "period", "model", "forecast", "lo_80",
-                                       "hi_80", "lo_95", "hi_95", "demand_class"])
+    return pd.DataFrame(rows, columns=OUTPUT_COLUMNS["baseline_forecast"])
 
 
 def make_world(
@@ -207,8 +207,7 @@ def make_whatif_world(w2_storage: float = 5.0) -> tuple[dict[str, pd.DataFrame],
     baseline = pd.DataFrame([
         [s, loc, p, "test", lv, lv * 0.8, lv * 1.2, lv * 0.7, lv * 1.3, "smooth"]
         for (s, loc), lv in WHATIF_LEVEL.items() for p in WHATIF_PERIODS
-    ], columns=["sku", "location", "period", "model", "forecast", "lo_80", "hi_80", "lo_95",
-                "hi_95", "demand_class"])
+    ], columns=OUTPUT_COLUMNS["baseline_forecast"])
     tables = {"sales_history": history, "sales_forecast": sales, "products": products,
               "inventory": inventory, "open_orders": open_orders, "warehouses": warehouses}
     return tables, baseline
