@@ -6,6 +6,8 @@ import pandas as pd
 from data_contracts.month import (  # noqa: F401  (re-exported: periods is the usual home)
     FIRST_YEAR,
     LAST_YEAR,
+    MAX_FORECAST_HORIZON,
+    MAX_HORIZON,
     MONTH_PATTERN,
     OUTPUT_MONTH_PATTERN,
     is_month,
