@@ -17,18 +17,6 @@ from data_contracts.month import (  # noqa: F401  (re-exported: periods is the u
 FREQ = "MS"
 
 
-def parse_month(period: str) -> pd.Timestamp:
-    """`YYYY-MM` -> month-start Timestamp; ValueError on anything else."""
-    if not is_month(period):
-        raise ValueError(f"not a month in YYYY-MM form: {period!r}")
-    return pd.Timestamp(f"{period}-01")
-
-
-def to_period_str(ts: pd.Timestamp) -> str:
-    """Timestamp -> `YYYY-MM`."""
-    return f"{ts.year:04d}-{ts.month:02d}"
-
-
 def add_months(period: str, n: int) -> str:
     """The month `n` months after `period` (negative n goes back)."""
     year, month = int(period[:4]), int(period[5:7])
@@ -49,11 +37,6 @@ def horizon_periods(cycle: str, horizon: int) -> list[str]:
 def periods_to_timestamps(periods: pd.Series) -> pd.Series:
     """Vectorised `YYYY-MM` -> month-start timestamps."""
     return pd.to_datetime(periods.astype(str) + "-01", format="%Y-%m-%d")
-
-
-def timestamps_to_periods(ts: pd.Series) -> pd.Series:
-    """Vectorised timestamps -> `YYYY-MM` strings."""
-    return pd.to_datetime(ts).dt.strftime("%Y-%m")
 
 
 def month_numbers(periods: pd.Series) -> np.ndarray:

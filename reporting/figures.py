@@ -18,13 +18,6 @@ MEASURES: tuple[str, ...] = (
     "consensus_demand",
     "constrained_demand",
 )
-MEASURE_LABELS: dict[str, str] = {
-    "sales_forecast": "Sales",
-    "baseline_forecast": "Baseline",
-    "consensus_demand": "Consensus",
-    "constrained_demand": "Constrained",
-    "shortfall": "Shortfall",
-}
 OTHER_FAMILIES = "(other families)"
 UNKNOWN_FAMILY = "(no family)"
 
