@@ -2,6 +2,7 @@
 the Markdown artifact carries the same verdict and totals."""
 
 import re
+from html import escape
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -120,3 +121,27 @@ def test_markdown_summary_states_verdict_totals_and_where_it_is_stored(path: str
     assert lines[-1] == ("Stored in `out/scenarios/cycle=2026-12/autumn` (report: "
                          "`out/scenarios/cycle=2026-12/autumn/report.html`). "
                          "The published plan is unchanged.")
+
+
+EVIL = '<script>alert("pwned")</script>'
+
+
+def test_names_from_the_data_are_escaped() -> None:
+    """A SKU and a warehouse named like markup show as text: in the tables, the charts' titles
+    and the verdict (which names the warehouse)."""
+    hot, sku = LOCATIONS[0], "SKU-1"
+
+    def evil(frame: pd.DataFrame) -> pd.DataFrame:
+        return frame.replace({"location": {hot: f"{EVIL}-W"}, "sku": {sku: f"{EVIL}-S"}})
+
+    base, scen = _frames(10_000.0, 10_000.0, 0.0), _frames(13_000.0, 13_000.0, 5.0)
+    for frames in (base, scen):
+        frames.consensus_plan = evil(frames.consensus_plan)
+        frames.capacity_report = evil(frames.capacity_report)
+    c = compare_plans(base, scen, evil(PRODUCTS), event=("2027-10", "2027-10"))
+    assert f"{EVIL}-W" in c.verdict  # the page gets the name raw and must escape it
+    html = render(c)
+    assert "<script" not in html.lower()
+    for name in (f"{EVIL}-W", f"{EVIL}-S"):
+        assert name not in html
+        assert escape(name) in html
