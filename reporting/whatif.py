@@ -11,6 +11,7 @@ from typing import Any
 import pandas as pd
 
 from reconciliation.impact import Comparison, verdict_level
+from reporting.figures import UTIL_METRICS
 from reporting.markup import Col, esc, html_page, html_table, signed_units, units
 from reporting.style import CSS
 from reporting.svg import COLOR_BASELINE, COLOR_SALES, HeatRow, Line, heatmap, line_chart
@@ -27,6 +28,11 @@ MAX_MONTH_ROWS = 60
 MAX_SKU_ROWS = 30
 MAX_CHART_LOCATIONS = 6
 COLOR_CAPACITY = "#868e96"
+CHART_LABELS = {  # UTIL_METRICS name -> chart title
+    "inbound": "Inbound pallets",
+    "storage": "Pallets in storage at month end",
+    "outbound": "Outbound units",
+}
 EXTRA_CSS = """
 .verdict { font-size: 17px; font-weight: 600; padding: 10px 14px; border-left: 6px solid
   var(--ok); background: var(--band); margin: 10px 0; }
@@ -130,11 +136,8 @@ def _charts(by_month: pd.DataFrame) -> str:
     periods = sorted(by_month["period"].unique())
     for loc in locations[:MAX_CHART_LOCATIONS]:
         g = by_month[by_month["location"] == loc].set_index("period").reindex(periods)
-        for measure, cap, label in (
-            ("inbound_pallets", "inbound_capacity_pallets", "Inbound pallets"),
-            ("storage_pallets", "storage_capacity_pallets", "Pallets in storage at month end"),
-            ("outbound_units", "outbound_capacity_units", "Outbound units"),
-        ):
+        for name, measure, cap in UTIL_METRICS:
+            label = CHART_LABELS[name]
             base, scen = g[f"{measure}_base"], g[f"{measure}_scenario"]
             if (scen - base).abs().max() < 1e-6 and (
                     g[f"{cap}_scenario"] - g[f"{cap}_base"]).abs().max() < 1e-6:
@@ -151,11 +154,7 @@ def _charts(by_month: pd.DataFrame) -> str:
     for loc in locations[:MAX_CHART_LOCATIONS]:
         g = by_month[by_month["location"] == loc].set_index("period").reindex(periods)
         status = g["status_scenario"].fillna("ok").tolist()
-        for i, (measure, cap, name) in enumerate((
-            ("inbound_pallets", "inbound_capacity_pallets", "inbound"),
-            ("storage_pallets", "storage_capacity_pallets", "storage"),
-            ("outbound_units", "outbound_capacity_units", "outbound"),
-        )):
+        for i, (name, measure, cap) in enumerate(UTIL_METRICS):
             ratio = (g[f"{measure}_scenario"] / g[f"{cap}_scenario"]).tolist()
             values = [None if pd.isna(v) else float(v) for v in ratio]
             marks = [s if s != "ok" and v is not None and v > 1 + 1e-9 else ""
