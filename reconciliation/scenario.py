@@ -1,4 +1,4 @@
-"""What-if scenarios: a typed scenario, its checks against the data, and the changed input tables.
+"""What-if scenarios: a scenario checked against the data, the changed input tables, the plan.
 
 A scenario changes the *inputs* of a published run, never its outputs; the plan is then rebuilt
 by the same `build_plan` on the same baselines (never refitted). Actions:
