@@ -20,7 +20,6 @@ from reconciliation.scope import planned_keys
 from reconciliation.settings import PlanSettings
 from reconciliation.trust import TRUST_COLUMNS
 
-PLAN_COLUMNS = PLAN_ROW_COLUMNS
 # Optional columns kept for planners and the report (SPEC allows additions).
 EXTRA_PLAN_COLUMNS = [
     "family", "promo_uplift_pct", "promo_adjusted_baseline", "submitted_by", "sales_weight",
@@ -71,7 +70,7 @@ def build_plan(
                         index=rows.index, dtype="object")
     # SPEC: empty where nothing is ordered (receipts before cycle + lead time are already 0).
     rows["order_release_period"] = release.where(rows["planned_receipts"] > 0, None)
-    plan = rows[PLAN_COLUMNS + EXTRA_PLAN_COLUMNS].reset_index(drop=True)
+    plan = rows[PLAN_ROW_COLUMNS + EXTRA_PLAN_COLUMNS].reset_index(drop=True)
 
     sh = get_table(tables, "sales_history")
     history = pd.DataFrame({"sku": text(sh["sku"]), "location": text(sh["location"]),
