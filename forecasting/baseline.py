@@ -139,7 +139,7 @@ def fit_baselines(history: pd.DataFrame, horizon: int, settings: BaselineSetting
     levels = tuple(settings.levels)
     parts: list[_GroupForecast] = []
     groups = ((seasonal_set(s, settings.with_ces, settings.seasonal_selection), [SMOOTH, ERRATIC]),
-              (intermittent_set(s), [INTERMITTENT, LUMPY]))
+              (intermittent_set(), [INTERMITTENT, LUMPY]))
     fitter = engine or LocalEngine(n_jobs)
     for mset, members in groups:
         rows = np.flatnonzero(np.isin(classes, members))
