@@ -72,6 +72,11 @@ OUTPUT_COLUMNS: Final[dict[str, list[str]]] = {
     "plan_changes": PLAN_CHANGES_COLUMNS,
 }
 
+# consensus_plan as the planner builds it; publishing stamps cycle and plan_version in front.
+PLAN_STAMP_COLUMNS: Final[list[str]] = ["cycle", "plan_version"]
+PLAN_ROW_COLUMNS: Final[list[str]] = [
+    c for c in OUTPUT_COLUMNS["consensus_plan"] if c not in PLAN_STAMP_COLUMNS]
+
 REASON_CODES: Final[tuple[str, ...]] = (
     "BASELINE", "SALES_ACCEPTED", "SALES_SHRUNK", "PROMO_UPLIFT", "OVERRIDE", "NEW_ITEM",
     "CAPACITY_PREBUILD", "CAPACITY_OVERTIME", "CAPACITY_SHORTFALL",
@@ -79,6 +84,8 @@ REASON_CODES: Final[tuple[str, ...]] = (
 )
 DEMAND_CLASSES: Final[tuple[str, ...]] = ("smooth", "erratic", "intermittent", "lumpy", "new")
 SEVERITIES: Final[tuple[str, ...]] = ("info", "warning", "error")
+# Severity -> rank, most severe first (0 = error): exceptions are listed errors first.
+SEVERITY_ORDER: Final[dict[str, int]] = {s: rank for rank, s in enumerate(reversed(SEVERITIES))}
 CAPACITY_STATUSES: Final[tuple[str, ...]] = ("ok", "overtime", "short")
 CHANGE_KINDS: Final[tuple[str, ...]] = ("new", "increased", "decreased", "cancelled", "moved")
 PRODUCT_STATUSES: Final[tuple[str, ...]] = ("active", "new", "phase_out")

@@ -31,9 +31,9 @@ from flows.whatif_params import (
     read_scenario,
     resolve_base,
 )
-from reconciliation.impact import Comparison, WhatIf, analyse_scenario, plan_drift
+from reconciliation.impact import WhatIf, analyse_scenario, plan_drift
 from reconciliation.scenario import scenario_name
-from reporting.whatif import render_whatif_report
+from reporting.whatif import markdown_summary, render_whatif_report
 
 DRIFT_NOTE = 0.005  # relative drift of the re-planned base worth telling the reader about
 
@@ -121,30 +121,6 @@ def store_scenario(tree: OutputTree, cycle: str, name: str, frames: dict[str, pd
         tree.write_json(posixpath.join(folder, "summary.json"), summary)
 
     return tree.replace_folder(tree.scenario_dir(cycle, name), write)
-
-
-def markdown_summary(name: str, cycle: str, version: int, comparison: Comparison,
-                     path: str) -> str:
-    t = comparison.totals
-    lines = [
-        f"# What-if `{name}` on plan {cycle} version {version}",
-        "",
-        f"**{comparison.verdict}**",
-        "",
-        "| measure | change |",
-        "|---|---:|",
-        f"| demand asked (units) | {t['extra_demand_units']:+,.0f} |",
-        f"| sales served (units) | {t['extra_served_units']:+,.0f} |",
-        f"| cannot be served (units) | {t['extra_shortfall_units']:+,.0f} |",
-        f"| cannot be served (value at cost) | {t['extra_shortfall_value']:+,.0f} |",
-        f"| overtime cost | {t['extra_overtime_cost']:+,.0f} |",
-        f"| inbound pallets | {t['extra_inbound_pallets']:+,.0f} |",
-        f"| stock after the event (units) | {t['extra_stock_after_event_units']:+,.0f} |",
-        f"| months becoming short | {len(t['months_became_short'])} |",
-        "",
-        f"Stored in `{path}` (report: `{path}/report.html`). The published plan is unchanged.",
-    ]
-    return "\n".join(lines)
 
 
 # ---------------------------------------------------------------- the flow

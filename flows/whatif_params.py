@@ -12,8 +12,8 @@ import yaml
 from pydantic import BaseModel, Field, ValidationError
 
 from data_contracts.month import MONTH_PATTERN
+from data_contracts.scenario import NAME_PATTERN, Scenario
 from flows.output_tree import OutputTree
-from reconciliation.scenario import NAME_PATTERN, Scenario
 
 BASE_PATTERN = MONTH_PATTERN.pattern.removesuffix("$") + r"(/[1-9]\d*)?$"  # CYCLE[/VERSION]
 
