@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from data_contracts.month import is_month
+from data_contracts.month import MAX_FORECAST_HORIZON, MAX_HORIZON, is_month
 
 EXIT_USAGE = 2
 EXIT_CONTRACT = 3
@@ -191,7 +191,7 @@ def run(
     inputs: Annotated[str, typer.Option(help="Folder or fsspec URL with the input tables")],
     cycle: CycleOpt,
     out: Annotated[str, typer.Option(help="Output folder (versions, store, working files)")],
-    horizon: Annotated[int, typer.Option(min=1, max=60, help="Months planned")] = 18,
+    horizon: Annotated[int, typer.Option(min=1, max=MAX_HORIZON, help="Months planned")] = 18,
     store: Annotated[
         str | None, typer.Option(help="SQLAlchemy URL; default duckdb:///OUT/sop.duckdb")
     ] = None,
@@ -219,7 +219,7 @@ def demo(
     ),
     skus: Annotated[int, typer.Option(min=5, help="Number of SKUs in the sample world")] = 200,
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same data)")] = 7,
-    horizon: Annotated[int, typer.Option(min=1, max=60, help="Months planned")] = 18,
+    horizon: Annotated[int, typer.Option(min=1, max=MAX_HORIZON, help="Months planned")] = 18,
     jobs: JobsOpt = None,
 ) -> None:
     """Write a realistic sample data set to OUT/inputs and run the monthly flow on it."""
@@ -242,7 +242,8 @@ def validate(
     ),
     config: Annotated[str | None, typer.Option(help="YAML/JSON/TOML run configuration")] = None,
     horizon: Annotated[int, typer.Option(
-        min=1, max=60, help="Months to be planned (sales numbers past them are reported)")] = 18,
+        min=1, max=MAX_HORIZON,
+        help="Months to be planned (sales numbers past them are reported)")] = 18,
 ) -> None:
     """Check the input tables against their data contracts only (exit 0 or 3)."""
     from flows import preflight
@@ -281,7 +282,8 @@ def validate(
 @app.command()
 def forecast(
     history: Annotated[Path, typer.Option(help="sales_history file (CSV or Parquet)")],
-    horizon: Annotated[int, typer.Option(min=1, max=120, help="Months to forecast")],
+    horizon: Annotated[int, typer.Option(
+        min=1, max=MAX_FORECAST_HORIZON, help="Months to forecast")],
     out: Annotated[Path, typer.Option(help="baseline_forecast file to write (.csv/.parquet)")],
     season_length: Annotated[int, typer.Option(min=1, help="Season length in months")] = 12,
     jobs: JobsOpt = None,

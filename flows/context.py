@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from data_contracts.month import MAX_HORIZON
 from flows.config import RunConfig, SopSettings, load_config
 from flows.output_tree import OutputTree, Workspace
 from flows.params import Cycle, Horizon, Jobs, RunParams, StoreUrl, cycle_for
@@ -23,7 +24,8 @@ class RunContext(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
     cycle: Cycle = Field(..., description="First month planned, YYYY-MM")
-    horizon: Horizon = Field(18, description="Months planned from the cycle month (1-60)")
+    horizon: Horizon = Field(
+        18, description=f"Months planned from the cycle month (1-{MAX_HORIZON})")
     inputs: str = Field(..., description="Folder or fsspec URL holding the input tables")
     out: str = Field(..., description="Output folder: versions, store, working files")
     run_id: str = Field(..., pattern=r"^[A-Za-z0-9_.-]{1,64}$",

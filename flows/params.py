@@ -10,7 +10,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from data_contracts.month import MONTH_PATTERN
+from data_contracts.month import MAX_HORIZON, MONTH_PATTERN
 from flows.config import RunConfig, SopSettings
 from forecasting.engines import EngineName
 
@@ -53,7 +53,7 @@ def refuse_password(url: str) -> str:
     return url
 
 
-Horizon = Annotated[int, Field(ge=1, le=60)]
+Horizon = Annotated[int, Field(ge=1, le=MAX_HORIZON)]
 # Far above any machine, far below a typo that would fork a million processes.
 Jobs = Annotated[int, Field(ge=1, le=4096)]
 StoreUrl = Annotated[str, AfterValidator(refuse_password)]
@@ -80,7 +80,8 @@ class RunParams(BaseModel):
     cycle: Cycle | None = Field(
         None, description="First month planned, YYYY-MM; empty = the month of the run date"
     )
-    horizon: Horizon = Field(18, description="Months planned from the cycle month (1-60)")
+    horizon: Horizon = Field(
+        18, description=f"Months planned from the cycle month (1-{MAX_HORIZON})")
     store: StoreUrl | None = Field(
         None,
         description=(

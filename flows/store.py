@@ -27,8 +27,7 @@ _TEXT = {
 _INT = {"plan_version", "previous_version"}
 
 INSERT_CHUNK_ROWS = 100_000  # rows converted to Python objects at a time (PostgreSQL COPY)
-STORE_TABLES = ("consensus_plan", "baseline_forecast", "capacity_report", "exceptions",
-                "plan_changes", "fva")
+STORE_TABLES = (*OUTPUT_COLUMNS, "fva")
 # Stored beyond SPEC's tables: forecast value added, so its history can be queried per cycle.
 EXTRA_COLUMNS = {"fva": FVA_COLUMNS}
 
