@@ -6,11 +6,12 @@ Kept apart from the pipeline so importing the flows never touches a Prefect serv
 import argparse
 import importlib
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import prefect
 import yaml
 from prefect import serve
+from prefect.client.schemas.schedules import CronSchedule
 from prefect.deployments.runner import EntrypointType, RunnerDeployment
 from prefect.schedules import Cron, Schedule
 
@@ -52,7 +53,7 @@ def build_deployments(
     SOP_INPUTS and SOP_OUT from the worker's environment when it starts."""
     tz = timezone or SopSettings().timezone
     defaults = {name: value for name, value in (("inputs", inputs), ("out", out)) if value}
-    monthly = monthly_sop.to_deployment(
+    monthly = cast(RunnerDeployment, monthly_sop.to_deployment(
         name="monthly",
         schedules=first_working_day_schedules(tz),
         parameters=defaults,
@@ -60,11 +61,12 @@ def build_deployments(
         tags=["sop"],
         # Module path, not file path: runs work from any folder where the package is installed.
         entrypoint_type=EntrypointType.MODULE_PATH,
-    )
+    ))
+    # Called from sync code, to_deployment returns the deployment (typed as maybe a coroutine).
     stages = [
-        stage.to_deployment(
+        cast(RunnerDeployment, stage.to_deployment(
             name="on-demand", tags=["sop", "stage"], entrypoint_type=EntrypointType.MODULE_PATH
-        )
+        ))
         for stage in (validate_flow, ingest_and_check, baselines_stage, reconcile_stage,
                       publish_stage, whatif_flow)
     ]
@@ -155,10 +157,10 @@ def prefect_yaml_spec(
         entry["tags"] = list(d.tags)
         entry["work_pool"] = {"name": work_pool}
         entry["parameters"] = dict(d.parameters)
-        if d.schedules:
+        crons = [s.schedule for s in d.schedules or () if isinstance(s.schedule, CronSchedule)]
+        if crons:
             entry["schedules"] = [
-                {"cron": s.schedule.cron, "timezone": timezone, "day_or": s.schedule.day_or}
-                for s in d.schedules
+                {"cron": c.cron, "timezone": timezone, "day_or": c.day_or} for c in crons
             ]
         entries.append(entry)
     return {
