@@ -88,6 +88,7 @@ class MemorySampler(threading.Thread):
 def _instrument(sampler: MemorySampler, timings: dict[str, float]) -> None:
     """Wrap stage flows, report rendering and the engines' statsforecast calls with timers."""
     import flows.pipeline as pipeline
+    import flows.version_files as version_files
     from forecasting import engines
 
     def timed(name: str, fn: Any, stage: bool = False) -> Any:
@@ -113,7 +114,7 @@ def _instrument(sampler: MemorySampler, timings: dict[str, float]) -> None:
     pipeline.baselines_stage = timed("baselines", pipeline.baselines_stage, True)
     pipeline.reconcile_stage = timed("reconcile", pipeline.reconcile_stage, True)
     pipeline.publish_stage = timed("publish", pipeline.publish_stage, True)
-    pipeline.render_report = timed("report", pipeline.render_report)
+    version_files.render_report = timed("report", version_files.render_report)
     for cls in (engines.LocalEngine, engines.DaskEngine):
         cls.forecast = timed("fit_forecast", cls.forecast)  # type: ignore[method-assign]
         cls.cross_validation = timed(  # type: ignore[method-assign]

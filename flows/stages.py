@@ -1,0 +1,263 @@
+"""The stages of a monthly run, each a Prefect flow of its own taking the run's `RunContext`.
+
+ingest_and_check -> baselines -> reconcile -> publish. Each reads what the one before left in
+the run's workspace and returns its typed record (data_contracts/run_records.py), so an
+engineer can re-run one stage from the Prefect UI against a workspace.
+"""
+
+import contextlib
+import time
+from pathlib import Path
+
+import pandas as pd
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NONE
+from prefect.runtime import flow_run
+
+from data_contracts import (
+    ContractBreach,
+    QuarantinePolicy,
+    read_error,
+    run_quality_suites,
+    validate_inputs,
+)
+from data_contracts.run_records import (
+    BaselineResult,
+    CheckResult,
+    InputRecord,
+    PlanResult,
+    PublishResult,
+)
+from flows.config import resolve_store_url
+from flows.context import RunContext
+from flows.data_docs import make_offline
+from flows.engines import open_engine
+from flows.events import plan_published
+from flows.io import TableReadError, read_inputs, write_table
+from flows.memory import release_memory
+from flows.publish import claim_version, discard, promote
+from flows.retries import IO_RETRIES
+from flows.store import PlanStore
+from flows.version_files import PUBLISH_INPUTS, audit_plan, publish_artifacts, stage_version_files
+from forecasting import fit_baselines
+from forecasting.cache_key import baseline_cache_key
+from reconciliation import build_plan, planned_keys
+from reconciliation.fva import compute_fva
+
+# Retried only where a later attempt can succeed (flows/retries.py): a missing folder or a
+# breached contract fails once.
+
+
+@task(**IO_RETRIES, cache_policy=NONE)
+def read_input_tables(inputs: str) -> tuple[dict[str, pd.DataFrame], list[InputRecord]]:
+    try:
+        tables, files = read_inputs(inputs)
+    except TableReadError as exc:
+        raise read_error(exc.table, exc.path, exc.problem) from exc
+    return tables, [InputRecord(**f.to_dict()) for f in files]
+
+
+@task(**IO_RETRIES, cache_policy=NONE)
+def write_rejects(rejects: pd.DataFrame, path: str) -> str:
+    write_table(rejects, path)
+    return path
+
+
+# ---------------------------------------------------------------- stage flows
+
+
+@flow(name="sop-ingest-and-check")
+def ingest_and_check(ctx: RunContext) -> CheckResult:
+    """Read the input tables, check every contract, keep the checked tables in the workspace.
+
+    Raises ContractBreach (exit 3) with the offending rows written next to the workspace.
+    Drift checks compare with the inputs of the output folder's last published cycle.
+
+    Args:
+        ctx: The run: cycle, horizon, inputs, output folder, run id, store, settings, engine.
+    """
+    logger = get_run_logger()
+    ws = ctx.workspace
+    start = time.perf_counter()
+    tables, files = read_input_tables(ctx.inputs)
+    policy = QuarantinePolicy(max_share=ctx.config.contracts.quarantine)
+    previous = ctx.tree.previous_inputs(ctx.cycle)
+    # great-expectations writes its Data Docs to a local folder of the workspace.
+    docs = Path(ws.root) / "data_docs"
+    try:
+        checked = validate_inputs(tables, ctx.cycle, policy, previous, horizon=ctx.horizon)
+        quality = run_quality_suites(
+            checked.tables, ctx.cycle, docs, previous=previous,
+            settings=ctx.config.contracts.quality,
+        )
+    except ContractBreach as breach:
+        breach.rejects_path = write_rejects(breach.rejects, ws.path("check", "rejects.csv"))
+        with contextlib.suppress(Exception):  # the Data Docs the breach names; never hide it
+            make_offline(docs)
+        raise
+    make_offline(docs)  # before publish copies them into the version
+    ws.save_frames("check", {**checked.tables, "rejects": checked.rejects})
+    result = CheckResult(
+        inputs=files,
+        findings=[*checked.findings, *quality.findings],
+        quarantined_rows={str(t): int(n) for t, n in
+                          checked.rejects.groupby("table").size().items()}
+        if not checked.rejects.empty else {},
+        data_docs=str(quality.data_docs_index) if quality.data_docs_index else None,
+        seconds=round(time.perf_counter() - start, 3),
+    )
+    ws.save_result("check", result)
+    logger.info(
+        "contracts passed: %d tables, %d findings, %d quarantined rows",
+        len(tables), len(result.findings), len(checked.rejects),
+    )
+    return result
+
+
+@flow(name="sop-baselines")
+def baselines_stage(ctx: RunContext) -> BaselineResult:
+    """Fit statistical baselines for every planned SKU x location (cached on input hashes).
+
+    The baselines are the same whichever engine fits them, and however many processes.
+
+    Args:
+        ctx: The run: cycle, horizon, inputs, output folder, run id, store, settings, engine.
+    """
+    logger = get_run_logger()
+    ws = ctx.workspace
+    start = time.perf_counter()
+    check = ws.load_result("check", CheckResult)
+    tables = ws.load_frames("check")
+    keys = planned_keys(tables, ctx.cycle, ctx.horizon)
+    key = baseline_cache_key(check.input_hashes(), keys, ctx.cycle, ctx.horizon,
+                             ctx.config.forecasting, check.quarantined_rows)
+    frames = ctx.tree.read_cache("baselines", key)
+    workers = None
+    if frames is not None and "baseline_forecast" in frames:
+        logger.info("baselines reused from cache %s", key)
+    else:
+        workers = ctx.workers
+        with open_engine(ctx.engine, ctx.dask_address, workers) as fitter:
+            fitted = fit_baselines(
+                tables["sales_history"],
+                horizon=ctx.horizon,
+                settings=ctx.config.forecasting,
+                cycle=ctx.cycle,
+                promotions=tables.get("promotions"),
+                keys=keys,
+                products=tables.get("products"),
+                engine=fitter,
+            )
+        frames = {"baseline_forecast": fitted.forecast, "cleaning": fitted.cleaning,
+                  "selection": fitted.selection}
+        ctx.tree.write_cache("baselines", key, frames)
+    ws.save_frames("baseline", frames)
+    forecast = frames["baseline_forecast"]
+    result = BaselineResult(
+        cache_key=key,
+        reused=workers is None,
+        engine=ctx.engine,
+        jobs=workers,
+        series=int(forecast[["sku", "location"]].drop_duplicates().shape[0]),
+        models={str(m): int(n) for m, n in
+                forecast.drop_duplicates(["sku", "location"])["model"].value_counts().items()},
+        seconds=round(time.perf_counter() - start, 3),
+    )
+    ws.save_result("baseline", result)
+    return result
+
+
+PAST_PLAN_COLUMNS = ["cycle", "plan_version", "sku", "location", "period", "sales_forecast",
+                     "baseline_forecast", "consensus_demand"]
+
+
+@flow(name="sop-reconcile")
+def reconcile_stage(ctx: RunContext) -> PlanResult:
+    """Consensus between sales and baseline, overrides, then the capacity plan; forecast value
+    added from the output folder's earlier cycles.
+
+    Args:
+        ctx: The run: cycle, horizon, inputs, output folder, run id, store, settings, engine.
+    """
+    ws = ctx.workspace
+    start = time.perf_counter()
+    settings = ctx.config.reconciliation
+    tables = ws.load_frames("check")
+    tables.pop("rejects", None)
+    baseline = ws.load_frames("baseline", ["baseline_forecast"])["baseline_forecast"]
+    plan = build_plan(tables, baseline, ctx.cycle, ctx.horizon, settings)
+    ws.save_frames("plan", {
+        "consensus_plan": plan.consensus_plan,
+        "capacity_report": plan.capacity_report,
+        "exceptions": plan.exceptions,
+        "trust": plan.trust,
+        "family_plan": plan.family_plan,
+        "promotion_load": plan.promotion_load,
+    })
+    rows, supply = len(plan.consensus_plan), plan.supply_plan
+    severities = {str(s): int(n) for s, n in plan.exceptions["severity"].value_counts().items()}
+    trust = plan.trust.to_dict(orient="records")
+    # The plan is on disk: free it before forecast value added builds its own frames, so
+    # the stage's peak is the larger of the two, not their sum (about 1 GB at 100k).
+    del plan, baseline
+    release_memory()
+    fva = compute_fva(
+        tables["sales_history"], tables.get("forecast_history"), ctx.cycle,
+        products=tables.get("products"),
+        past_plans=ctx.tree.past_plans(ctx.cycle, PAST_PLAN_COLUMNS), settings=settings,
+    )
+    ws.save_frames("plan", {"fva": fva})
+    result = PlanResult(
+        rows=rows, exceptions=severities, trust=trust, supply_plan=supply,
+        # The audit at publish checks the `short` labels against the same threshold.
+        shortfall_tolerance_units=settings.shortfall_tolerance_units,
+        seconds=round(time.perf_counter() - start, 3),
+    )
+    ws.save_result("plan", result)
+    return result
+
+
+@flow(name="sop-publish")
+def publish_stage(ctx: RunContext) -> PublishResult:
+    """Stamp the version, compare with the previous published plan, render the report, stage,
+    audit, then publish atomically.
+
+    Memory: the stage holds the plan, its inputs and its staged copy one after the other,
+    not all at once (at 100k SKU-locations each is about a gigabyte): the files are written
+    and the in-memory frames dropped before the audit reads the staged files back, and the
+    store receives those audited frames.
+
+    Args:
+        ctx: The run: cycle, horizon, inputs, output folder, run id, store, settings, engine.
+    """
+    logger = get_run_logger()
+    ws, tree, cycle = ctx.workspace, ctx.tree, ctx.cycle
+    start = time.perf_counter()
+    tables = ws.load_frames("check", list(PUBLISH_INPUTS))
+    plan_store = PlanStore(resolve_store_url(ctx.store_url()))
+    version = claim_version(tree, cycle, plan_store, ctx.run_id)
+    staging = None
+    try:
+        staging, inputs_sha = stage_version_files(ctx, ws, version, tables, plan_store)
+        release_memory()
+        staged = tree.read_staged(staging)
+        audit_plan(staged, tables, cycle, ctx.horizon,
+                   ws.load_result("plan", PlanResult).shortfall_tolerance_units)
+        del tables
+        release_memory()
+        publication = promote(tree, staging, cycle, version, staged, plan_store, inputs_sha)
+        staging = None
+    except BaseException as exc:
+        discard(tree, staging, plan_store, cycle, version, f"{type(exc).__name__}: {exc}")
+        raise
+    finally:
+        plan_store.dispose()
+    logger.info("published %s version %d at %s", cycle, version, publication.path)
+    plan_published(cycle, version, len(staged["consensus_plan"]), publication.path,
+                   publication.store_url, len(staged.get("plan_changes", ())))
+    if flow_run.get_parent_flow_run_id() is None:
+        # Run on its own (re-run from the UI): the artifacts belong to this run.
+        publish_artifacts(tree, cycle, version)
+    return PublishResult(cycle=cycle, plan_version=version, path=publication.path,
+                         store=publication.store_url,
+                         seconds=round(time.perf_counter() - start, 3))
