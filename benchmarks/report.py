@@ -38,8 +38,8 @@ def build_report(n_skus: int) -> tuple[str, float, int]:
     html = render_report(
         cycle=CYCLE, version=1, consensus_plan=plan, baseline_forecast=baseline,
         capacity_report=result.capacity_report, exceptions=result.exceptions,
-        history=tables["sales_history"], products=tables["products"],
-        promotions=tables.get("promotions"), trust=result.trust,
+        history=tables["sales_history"], family_plan=result.family_plan,
+        promotion_load=result.promotion_load, trust=result.trust,
     )
     return html, time.perf_counter() - start, len(keys)
 

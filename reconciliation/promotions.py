@@ -19,9 +19,12 @@ from reconciliation.inputs import get_table, number, text
 from reconciliation.settings import PlanSettings
 
 EXCEPTION_COLUMNS = OUTPUT_COLUMNS["exceptions"]
-LOAD_COLUMNS = [
-    "promo_id", "sku", "location", "start_period", "end_period", "uplift_pct",
-    "extra_units", "extra_pallets", "peak_month", "peak_extra_pallets",
+PROMOTION_KEYS = ["promo_id", "sku", "location", "start_period", "end_period", "uplift_pct"]
+# Published (promotion_load.parquet): one row per promotion x month of the horizon it runs in.
+LOAD_COLUMNS = [*PROMOTION_KEYS, "period", "extra_units", "extra_pallets"]
+# One row per promotion: what its months add up to (promotion_totals).
+TOTAL_COLUMNS = [
+    *PROMOTION_KEYS, "months", "extra_units", "extra_pallets", "peak_month", "peak_extra_pallets",
 ]
 
 
@@ -164,11 +167,13 @@ def check_promo_uplifts(
 def promotion_load(
     promos: pd.DataFrame, rows: pd.DataFrame, products: pd.DataFrame
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Extra units and pallets each promotion brings into its warehouse, and info exceptions.
+    """Extra units and pallets each promotion brings into its warehouse, month by month.
 
-    `rows` is the plan (sku, location, period, baseline_forecast) over the horizon. The extra
-    load of a promotion = baseline x its own uplift over its months in the horizon; pallets use
-    units_per_pallet. It all has to come in (inbound) and mostly sit (storage) before it sells.
+    `rows` is the plan (sku, location, period, baseline_forecast) over the horizon. Returns
+    (load in LOAD_COLUMNS: one row per promotion x month it runs in the horizon, sorted by
+    promotion and month; info exceptions, one per promotion). The extra load of a promotion
+    in a month = baseline x its own uplift; pallets use units_per_pallet. It all has to come
+    in (inbound) and mostly sit (storage) before it sells.
     """
     months = promo_months(promos)
     if months.empty:
@@ -179,22 +184,38 @@ def promotion_load(
         return pd.DataFrame(columns=LOAD_COLUMNS), pd.DataFrame(columns=EXCEPTION_COLUMNS)
     m["extra_units"] = m["baseline_forecast"] * m["uplift_pct"] / 100.0
     m["extra_pallets"] = m["extra_units"] / m["sku"].map(products["units_per_pallet"]).fillna(1.0)
-    keys = ["promo_id", "sku", "location", "start_period", "end_period", "uplift_pct"]
-    peak = m.sort_values("extra_pallets").groupby(keys).tail(1)
-    load = m.groupby(keys, as_index=False)[["extra_units", "extra_pallets"]].sum()
-    load = load.merge(
-        peak[[*keys, "period", "extra_pallets"]].rename(
-            columns={"period": "peak_month", "extra_pallets": "peak_extra_pallets"}), on=keys
-    )
+    load = m.sort_values(["promo_id", "sku", "location", "period"], kind="stable")
+    load = load[LOAD_COLUMNS].reset_index(drop=True)
+    totals = promotion_totals(load)
     exc = pd.DataFrame({
-        "sku": load["sku"], "location": load["location"], "period": load["start_period"],
+        "sku": totals["sku"], "location": totals["location"], "period": totals["start_period"],
         "type": "PROMO_LOAD", "severity": "info",
         "message": [
             f"promotion {r.promo_id} (+{r.uplift_pct:.0f}%, {r.start_period}..{r.end_period}) "
             f"adds {r.extra_units:,.0f} units = {r.extra_pallets:,.1f} pallets of inbound and "
             f"storage load at {r.location}, peak {r.peak_extra_pallets:,.1f} pallets in "
             f"{r.peak_month}"
-            for r in load.itertuples(index=False)
+            for r in totals.itertuples(index=False)
         ],
     })
-    return load[LOAD_COLUMNS], exc
+    return load, exc[EXCEPTION_COLUMNS]
+
+
+def promotion_totals(load: pd.DataFrame) -> pd.DataFrame:
+    """One row per promotion of `load` (LOAD_COLUMNS), in TOTAL_COLUMNS: its months in the
+    horizon, their extra units and pallets summed, and the month with the most extra pallets.
+
+    The PROMO_LOAD exceptions and the meeting pack both read promotions through this, so a
+    promotion's total is always the sum of its published months.
+    """
+    if load.empty:
+        return pd.DataFrame(columns=TOTAL_COLUMNS)
+    load = load.sort_values("period", kind="stable").reset_index(drop=True)
+    groups = load.groupby(PROMOTION_KEYS, sort=True)
+    totals = groups.agg(months=("period", "count"), extra_units=("extra_units", "sum"),
+                        extra_pallets=("extra_pallets", "sum"))
+    # The earliest of the months with the most pallets.
+    peak = load.loc[groups["extra_pallets"].idxmax(), [*PROMOTION_KEYS, "period", "extra_pallets"]]
+    peak = peak.set_index(PROMOTION_KEYS).rename(
+        columns={"period": "peak_month", "extra_pallets": "peak_extra_pallets"})
+    return totals.join(peak).reset_index()[TOTAL_COLUMNS]

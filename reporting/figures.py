@@ -11,6 +11,7 @@ from typing import Any
 import pandas as pd
 
 from data_contracts.tables import SEVERITIES, SEVERITY_ORDER
+from reconciliation.promotions import LOAD_COLUMNS, PROMOTION_KEYS, promotion_totals
 
 MEASURES: tuple[str, ...] = (
     "sales_forecast",
@@ -108,18 +109,17 @@ def monthly_totals(plan: pd.DataFrame) -> pd.DataFrame:
     return m.groupby("period", sort=True)[cols].sum().reset_index()
 
 
-def family_totals(plan: pd.DataFrame, products: pd.DataFrame, top_n: int = 25) -> pd.DataFrame:
-    """family -> measures + gap to sales (units, %), largest families first, the tail folded."""
-    m = _measures(plan)
-    fam_of = (
-        dict(zip(text(products, "sku"), text(products, "family", UNKNOWN_FAMILY), strict=True))
-        if not products.empty
-        else {}
-    )
-    m["family"] = text(plan, "sku").map(fam_of).fillna(UNKNOWN_FAMILY)
+def family_totals(family_plan: pd.DataFrame | None, top_n: int = 25) -> pd.DataFrame:
+    """family -> measures + gap to sales (units, %), largest families first, the tail folded.
+
+    Takes the published family_plan (family x location x period sums of the plan, from
+    reconciliation), so the pack shows the numbers of the file; gap and folding are layout.
+    """
     cols = [*MEASURES, "shortfall"]
-    if m.empty:
+    if family_plan is None or family_plan.empty:
         return pd.DataFrame(columns=["family", *cols, "gap_units", "gap_pct"])
+    m = _measures(family_plan)
+    m["family"] = text(family_plan, "family").replace("", UNKNOWN_FAMILY)
     fam = m.groupby("family")[cols].sum().sort_values("consensus_demand", ascending=False)
     if len(fam) > top_n:  # thousands of families would make an unreadable table
         head, tail = fam.iloc[: top_n - 1], fam.iloc[top_n - 1 :]
@@ -296,99 +296,47 @@ def top_exceptions(exceptions: pd.DataFrame, top_n: int = 25) -> pd.DataFrame:
     return df.reset_index(drop=True)
 
 
-def promotion_load(
-    promotions: pd.DataFrame | None,
-    plan: pd.DataFrame,
-    products: pd.DataFrame,
-    cycle: str,
+PROMOTION_COLUMNS: tuple[str, ...] = (
+    "promo_id", "sku", "location", "start_period", "end_period", "uplift_pct", "months",
+    "extra_units", "extra_pallets", "capacity_flag",
+)
+PROMOTION_MONTH_COLUMNS: tuple[str, ...] = ("location", "period", "extra_units", "extra_pallets")
+
+
+@dataclass(frozen=True)
+class PromotionView:
+    """The published promotion_load as the meeting reads it."""
+
+    top: pd.DataFrame  # PROMOTION_COLUMNS, most extra units first, at most top_n rows
+    by_month: pd.DataFrame  # PROMOTION_MONTH_COLUMNS: extra load per warehouse and month
+    n_promotions: int  # promotions with load in the horizon (all, not only the top)
+    extra_units: float
+    extra_pallets: float
+
+
+def promotion_view(
+    promotion_load: pd.DataFrame | None,
     capacity: pd.DataFrame | None = None,
     top_n: int = 20,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Planned promotions in the horizon and their extra load.
+) -> PromotionView:
+    """Top promotions and extra load per warehouse x month from the published promotion_load.
 
-    Extra units = promo-free baseline x uplift_pct / 100 in each promo month (SPEC: the
-    baseline is promo-free and uplift_pct is a percentage). Returns (top promotions, with
-    the months they fall into a warehouse's overtime/short month, and extra units and
-    pallets per location x period).
+    `promotion_load` is reconciliation's table (one row per promotion x month in the horizon,
+    extra units and pallets = promo-free baseline x uplift_pct / 100). A promotion's totals
+    come from reconciliation.promotions.promotion_totals, as in its PROMO_LOAD exception;
+    what is added here is layout: the ranking and the months that fall into a warehouse's
+    overtime/short month (`capacity`, the capacity_report).
     """
-    promo_cols = [
-        "promo_id",
-        "sku",
-        "location",
-        "start_period",
-        "end_period",
-        "uplift_pct",
-        "months",
-        "extra_units",
-        "extra_pallets",
-        "capacity_flag",
-    ]
-    load_cols = ["location", "period", "extra_units", "extra_pallets"]
-    if promotions is None or promotions.empty or plan.empty:
-        return pd.DataFrame(columns=promo_cols), pd.DataFrame(columns=load_cols)
-    promos = pd.DataFrame(
-        {
-            "promo_id": text(promotions, "promo_id"),
-            "sku": text(promotions, "sku"),
-            "location": text(promotions, "location"),
-            "start_period": text(promotions, "start_period"),
-            "end_period": text(promotions, "end_period"),
-            "uplift_pct": numeric(promotions, "uplift_pct"),
-        }
+    if promotion_load is None or promotion_load.empty:
+        return PromotionView(pd.DataFrame(columns=list(PROMOTION_COLUMNS)),
+                             pd.DataFrame(columns=list(PROMOTION_MONTH_COLUMNS)), 0, 0.0, 0.0)
+    numbers = ("uplift_pct", "extra_units", "extra_pallets")
+    load = pd.DataFrame(
+        {c: numeric(promotion_load, c) if c in numbers else text(promotion_load, c)
+         for c in LOAD_COLUMNS}
     )
-    periods = sorted(text(plan, "period").unique())
-    if not periods:
-        return pd.DataFrame(columns=promo_cols), pd.DataFrame(columns=load_cols)
-    last = periods[-1]
-    promos = promos[(promos["end_period"] >= cycle) & (promos["start_period"] <= last)]
-    if promos.empty:
-        return pd.DataFrame(columns=promo_cols), pd.DataFrame(columns=load_cols)
-    # Expand each promotion to its months in the horizon (promotions are few: months x promos).
-    per = pd.DataFrame({"period": periods})
-    expanded = promos.merge(per, how="cross")
-    expanded = expanded[
-        (expanded["period"] >= expanded["start_period"])
-        & (expanded["period"] <= expanded["end_period"])
-    ]
-    base = pd.DataFrame(
-        {
-            "sku": text(plan, "sku"),
-            "location": text(plan, "location"),
-            "period": text(plan, "period"),
-            "baseline": numeric(plan, "baseline_forecast"),
-        }
-    )
-    expanded = expanded.merge(base, on=["sku", "location", "period"], how="left")
-    expanded["extra_units"] = expanded["baseline"].fillna(0.0) * expanded["uplift_pct"] / 100.0
-    upp = (
-        dict(zip(text(products, "sku"), numeric(products, "units_per_pallet"), strict=True))
-        if not products.empty
-        else {}
-    )
-    pallets = expanded["sku"].map(upp).astype(float)
-    expanded["extra_pallets"] = expanded["extra_units"] / pallets.where(pallets > 0)
-    load = (
-        expanded.groupby(["location", "period"], sort=True)[["extra_units", "extra_pallets"]]
-        .sum(min_count=1)
-        .reset_index()
-    )
-    top = (
-        expanded.groupby("promo_id", sort=False)
-        .agg(
-            sku=("sku", "first"),
-            location=("location", "first"),
-            start_period=("start_period", "first"),
-            end_period=("end_period", "first"),
-            uplift_pct=("uplift_pct", "first"),
-            months=("period", "count"),
-            extra_units=("extra_units", "sum"),
-            extra_pallets=("extra_pallets", "sum"),
-            periods=("period", list),
-        )
-        .reset_index()
-        .sort_values("extra_units", ascending=False)
-        .head(top_n)
-    )
+    totals = promotion_totals(load)
+    top = totals.sort_values("extra_units", ascending=False, kind="stable").head(top_n)
     tight: dict[tuple[str, str], str] = {}
     if capacity is not None and not capacity.empty:
         util = capacity_utilisation(capacity)
@@ -396,11 +344,25 @@ def promotion_load(
         tight = dict(
             zip(zip(util["location"], util["period"], strict=True), util["status"], strict=True)
         )
-    top["capacity_flag"] = [
-        ", ".join(f"{p} {tight[(loc, p)]}" for p in ps if (loc, p) in tight)
-        for loc, ps in zip(top["location"], top["periods"], strict=True)
-    ]
-    return top[promo_cols].reset_index(drop=True), load
+    months = load.groupby(PROMOTION_KEYS)["period"].agg(sorted)
+    top = top.assign(capacity_flag=[
+        ", ".join(f"{p} {tight[(loc, p)]}" for p in months[key] if (loc, p) in tight)
+        for key, loc in zip(
+            top[PROMOTION_KEYS].itertuples(index=False, name=None), top["location"], strict=True
+        )
+    ])
+    by_month = (
+        load.groupby(["location", "period"], sort=True)[["extra_units", "extra_pallets"]]
+        .sum()
+        .reset_index()
+    )
+    return PromotionView(
+        top=top[list(PROMOTION_COLUMNS)].reset_index(drop=True),
+        by_month=by_month,
+        n_promotions=len(totals),
+        extra_units=float(load["extra_units"].sum()),
+        extra_pallets=float(load["extra_pallets"].sum()),
+    )
 
 
 def focus_series(plan: pd.DataFrame, n: int) -> pd.DataFrame:

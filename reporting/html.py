@@ -117,7 +117,7 @@ def _card(key: str, value: str, detail: str = "") -> str:
 # --- sections --------------------------------------------------------------------------------
 
 
-def _headline(cycle: str, plan: pd.DataFrame, products: pd.DataFrame) -> str:
+def _headline(cycle: str, plan: pd.DataFrame, family_plan: pd.DataFrame | None) -> str:
     h = fig.headline_totals(plan)
     cards = "".join(
         [
@@ -154,7 +154,7 @@ def _headline(cycle: str, plan: pd.DataFrame, products: pd.DataFrame) -> str:
         title=f"Monthly demand, all SKUs and warehouses, cycle {cycle}",
         zero_based=False,
     )
-    fam = fig.family_totals(plan, products, top_n=TOP_FAMILIES)
+    fam = fig.family_totals(family_plan, top_n=TOP_FAMILIES)
     table = html_table(
         fam,
         [
@@ -238,28 +238,19 @@ def _capacity(capacity: pd.DataFrame) -> str:
 
 
 def _promotions(
-    promotions: pd.DataFrame | None,
-    plan: pd.DataFrame,
-    products: pd.DataFrame,
-    cycle: str,
-    capacity: pd.DataFrame,
+    promotion_load: pd.DataFrame | None, plan: pd.DataFrame, capacity: pd.DataFrame
 ) -> str:
-    top, load = fig.promotion_load(
-        promotions, plan, products, cycle, capacity, top_n=TOP_PROMOTIONS
-    )
-    if top.empty:
+    view = fig.promotion_view(promotion_load, capacity, top_n=TOP_PROMOTIONS)
+    if view.top.empty:
         return '<p class="empty">No promotions planned in the horizon.</p>'
-    n_planned = _count_planned(promotions, cycle)
-    total_units = float(load["extra_units"].sum())
-    total_pallets = float(load["extra_pallets"].sum())
     intro = (
-        f'<p class="sub">{n_planned:,} promotions touch the horizon, adding about '
-        f"{units(total_units)} units ({units(total_pallets)} pallets) "
+        f'<p class="sub">{view.n_promotions:,} promotions touch the horizon, adding about '
+        f"{units(view.extra_units)} units ({units(view.extra_pallets)} pallets) "
         "over the promo-free baseline. "
         "Extra load = baseline × uplift %.</p>"
     )
     table = html_table(
-        top,
+        view.top,
         [
             Col("promo_id", "Promotion"),
             Col("sku", "SKU"),
@@ -272,9 +263,9 @@ def _promotions(
             Col("capacity_flag", "Lands in a tight month"),
         ],
         max_rows=TOP_PROMOTIONS,
-        total_rows=n_planned,
+        total_rows=view.n_promotions,
     )
-    pivot = load.pivot_table(
+    pivot = view.by_month.pivot_table(
         index="location", columns="period", values="extra_pallets", aggfunc="sum"
     )
     # Every month of the horizon, so the blocks line up a year each ("–" = no promotion).
@@ -285,12 +276,6 @@ def _promotions(
         "Warehouse", pivot, lambda v: decimal(v, 0)
     )
     return intro + table + by_month
-
-
-def _count_planned(promotions: pd.DataFrame | None, cycle: str) -> int:
-    if promotions is None or promotions.empty:
-        return 0
-    return int((fig.text(promotions, "end_period") >= cycle).sum())
 
 
 def _exceptions(exceptions: pd.DataFrame) -> str:
@@ -529,8 +514,8 @@ def render_report(
     capacity_report: pd.DataFrame,
     exceptions: pd.DataFrame,
     history: pd.DataFrame,
-    products: pd.DataFrame,
-    promotions: pd.DataFrame | None = None,
+    family_plan: pd.DataFrame | None = None,
+    promotion_load: pd.DataFrame | None = None,
     trust: pd.DataFrame | None = None,
     contract_summary: dict[str, Any] | None = None,
     data_docs_href: str | None = None,
@@ -540,14 +525,17 @@ def render_report(
     """The S&OP meeting pack as one self-contained HTML document (a str).
 
     Takes the published tables (SPEC columns; `history` is `sales_history`), returns HTML
-    with inline CSS and SVG and no external URL. `data_docs_href` is linked only when it is
-    a relative path. `fva` (reconciliation.fva.compute_fva) adds the FVA stair-step to the
+    with inline CSS and SVG and no external URL. The family table reads `family_plan` and the
+    promotions section `promotion_load`, the tables reconciliation publishes next to the plan
+    (None: the part says there is nothing), so the pack and the files never disagree.
+    `data_docs_href` is linked only when it is a relative path. `fva`
+    (reconciliation.fva.compute_fva) adds the FVA stair-step to the
     trust section; an empty frame shows a "no past cycles" note, None leaves the part out.
     """
     bodies = {
-        "headline": _headline(cycle, consensus_plan, products),
+        "headline": _headline(cycle, consensus_plan, family_plan),
         "capacity": _capacity(capacity_report),
-        "promotions": _promotions(promotions, consensus_plan, products, cycle, capacity_report),
+        "promotions": _promotions(promotion_load, consensus_plan, capacity_report),
         "exceptions": _exceptions(exceptions),
         "trust": _trust(trust) + _fva(fva),
         "contracts": _contracts(contract_summary, data_docs_href),

@@ -9,6 +9,7 @@ from reconciliation.promotions import (
     check_promo_uplifts,
     clean_promotions,
     promotion_load,
+    promotion_totals,
     realised_uplifts,
     uplift_by_month,
 )
@@ -61,7 +62,37 @@ def test_promotion_load_in_pallets() -> None:
     rows = pd.DataFrame({"sku": "B", "location": "L", "period": ["2025-01", "2025-02"],
                          "baseline_forecast": [100.0, 200.0]})
     load, exc = promotion_load(p, rows, products_frame(PRODUCTS))
-    assert np.isclose(load["extra_units"].iloc[0], 150.0)
-    assert np.isclose(load["extra_pallets"].iloc[0], 30.0)
-    assert load["peak_month"].iloc[0] == "2025-02"
+    assert load["period"].tolist() == ["2025-01", "2025-02"]  # one row per month
+    assert np.allclose(load["extra_units"], [50.0, 100.0])
+    assert np.allclose(load["extra_pallets"], [10.0, 20.0])
+    total = promotion_totals(load).iloc[0]
+    assert np.isclose(total["extra_units"], 150.0) and np.isclose(total["extra_pallets"], 30.0)
+    assert total["months"] == 2 and total["peak_month"] == "2025-02"
     assert exc["severity"].eq("info").all() and "30.0 pallets" in exc["message"].iloc[0]
+
+
+def test_promotion_load_only_in_planned_months() -> None:
+    """Months outside the plan (past, or an unplanned SKU x location) carry no load."""
+    p = promos([["P1", "B", "L", "2024-12", "2025-01", 50.0],
+                ["P2", "A", "X", "2025-01", "2025-01", 50.0]])
+    rows = pd.DataFrame({"sku": "B", "location": "L", "period": ["2025-01", "2025-02"],
+                         "baseline_forecast": [100.0, 200.0]})
+    load, exc = promotion_load(p, rows, products_frame(PRODUCTS))
+    assert load[["promo_id", "period"]].values.tolist() == [["P1", "2025-01"]]
+    assert len(exc) == 1
+
+
+def test_promotion_totals_are_the_sums_of_their_months() -> None:
+    p = promos([["P1", "A", "L", "2025-01", "2025-03", 20.0],
+                ["P2", "B", "L", "2025-02", "2025-03", 60.0],
+                ["P2", "B", "M", "2025-02", "2025-02", 10.0]])  # same id, other warehouse
+    rows = pd.DataFrame(
+        [(s, loc, f"2025-0{m}", 10.0 * m) for s in "AB" for loc in "LM" for m in (1, 2, 3)],
+        columns=["sku", "location", "period", "baseline_forecast"])
+    load, _ = promotion_load(p, rows, products_frame(PRODUCTS))
+    totals = promotion_totals(load.sample(frac=1.0, random_state=0))  # order does not matter
+    assert len(totals) == 3
+    by = load.groupby(["promo_id", "location"])[["extra_units", "extra_pallets"]].sum()
+    got = totals.set_index(["promo_id", "location"])[["extra_units", "extra_pallets"]]
+    pd.testing.assert_frame_equal(got.sort_index(), by.sort_index())
+    assert promotion_totals(load.iloc[0:0]).empty

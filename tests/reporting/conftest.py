@@ -163,6 +163,27 @@ def make_report_inputs(n_skus: int, horizon: int = 18, seed: int = 0) -> dict[st
             "uplift_pct": 30.0,
         }
     )
+    # The plan's sums per family x location x period, as reconciliation publishes them.
+    family_plan = (
+        plan.assign(family=plan["sku"].map(dict(zip(products["sku"], products["family"],
+                                                    strict=True))))
+        .groupby(["family", "location", "period"], as_index=False)[
+            ["sales_forecast", "baseline_forecast", "consensus_demand", "constrained_demand",
+             "shortfall", "planned_receipts"]
+        ]
+        .sum()
+    )
+    # One row per promotion x month: baseline x uplift %, 48 units a pallet.
+    promo_months = pd.concat(
+        [promotions.assign(period=periods[start]), promotions.assign(period=periods[start + 1])]
+    )
+    promotion_load = promo_months.merge(
+        plan[["sku", "location", "period", "baseline_forecast"]], on=["sku", "location", "period"]
+    )
+    promotion_load["extra_units"] = (
+        promotion_load.pop("baseline_forecast") * promotion_load["uplift_pct"] / 100
+    )
+    promotion_load["extra_pallets"] = promotion_load["extra_units"] / 48.0
     trust = pd.DataFrame(
         {
             "submitted_by": ["team-north", "team-north", "team-south", "team-south"],
@@ -181,8 +202,8 @@ def make_report_inputs(n_skus: int, horizon: int = 18, seed: int = 0) -> dict[st
         "capacity_report": capacity,
         "exceptions": exceptions,
         "history": history,
-        "products": products,
-        "promotions": promotions,
+        "family_plan": family_plan,
+        "promotion_load": promotion_load.sort_values(["promo_id", "period"], ignore_index=True),
         "trust": trust,
         "contract_summary": {
             "passed": True,

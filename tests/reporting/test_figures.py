@@ -54,10 +54,21 @@ def test_monthly_totals_sorted_by_period() -> None:
     assert m["consensus_demand"].tolist() == [310, 110]
 
 
+def _family_plan(plan: pd.DataFrame, products: pd.DataFrame) -> pd.DataFrame:
+    """family x location x period sums, the shape reconciliation publishes."""
+    family = plan["sku"].map(dict(zip(products["sku"], products["family"], strict=True)))
+    return (
+        plan.assign(family=family.fillna(""))
+        .groupby(["family", "location", "period"], as_index=False)[list(fig.MEASURES)]
+        .sum()
+    )
+
+
 def test_family_totals_gap_in_units_and_percent() -> None:
-    fam = fig.family_totals(PLAN, PRODUCTS).set_index("family")
+    fam = fig.family_totals(_family_plan(PLAN, PRODUCTS)).set_index("family")
     assert fam.loc["F1", "gap_units"] == 270 - 240
     assert fam.loc["F2", "gap_pct"] == pytest.approx(-0.5)
+    assert fam.loc["F1", "shortfall"] == 10  # derived when the column is absent
 
 
 def test_family_totals_fold_the_tail() -> None:
@@ -65,14 +76,19 @@ def test_family_totals_fold_the_tail() -> None:
         {"sku": [f"S{i}" for i in range(40)], "family": [f"F{i}" for i in range(40)]}
     )
     plan = _plan([(f"S{i}", "L", "2026-12", 1, 1, float(i), 1) for i in range(40)])
-    fam = fig.family_totals(plan, products, top_n=10)
+    fam = fig.family_totals(_family_plan(plan, products), top_n=10)
     assert len(fam) == 10 and fam["family"].iloc[-1] == fig.OTHER_FAMILIES
     assert fam["consensus_demand"].sum() == sum(range(40))
 
 
 def test_unknown_family_is_labelled() -> None:
-    fam = fig.family_totals(PLAN, PRODUCTS.iloc[:1])
+    fam = fig.family_totals(_family_plan(PLAN, PRODUCTS.iloc[:1]))
     assert fig.UNKNOWN_FAMILY in set(fam["family"])
+
+
+@pytest.mark.parametrize("family_plan", [None, pd.DataFrame()])
+def test_family_totals_without_a_family_plan(family_plan: pd.DataFrame | None) -> None:
+    assert fig.family_totals(family_plan).empty
 
 
 def test_exceptions_errors_first_with_a_decision() -> None:
@@ -119,24 +135,49 @@ def test_capacity_by_location_status() -> None:
     assert math.isnan(per.loc["S", "peak_util"])
 
 
-def test_promotion_extra_load_is_baseline_times_uplift_percent() -> None:
-    promos = pd.DataFrame(
-        {
-            "promo_id": ["P1", "P0"],
-            "sku": ["A", "A"],
-            "location": ["DC-NORTH", "DC-NORTH"],
-            "start_period": ["2026-12", "2025-01"],
-            "end_period": ["2027-01", "2025-02"],  # P0 is past: not in the horizon
-            "uplift_pct": [30.0, 50.0],
-        }
-    )
+def _load(rows: list[tuple[str, str, str, float, str, float, float]]) -> pd.DataFrame:
+    """promotion_load as published: one row per promotion x month."""
+    df = pd.DataFrame(rows, columns=["promo_id", "sku", "location", "uplift_pct", "period",
+                                     "extra_units", "extra_pallets"])
+    span = df.groupby("promo_id")["period"]
+    return df.assign(start_period=span.transform("min"), end_period=span.transform("max"))
+
+
+LOAD = _load(
+    [
+        ("P1", "A", "DC-NORTH", 30.0, "2026-12", 30.0, 3.0),
+        ("P1", "A", "DC-NORTH", 30.0, "2027-01", 30.0, 3.0),
+        ("P2", "C", "DC-SOUTH", 10.0, "2026-12", 10.0, 0.2),
+    ]
+)
+
+
+def test_promotion_view_reads_the_published_load() -> None:
     cap = pd.DataFrame({"location": ["DC-NORTH"], "period": ["2027-01"], "status": ["short"]})
-    top, load = fig.promotion_load(promos, PLAN, PRODUCTS, "2026-12", cap)
-    assert top["promo_id"].tolist() == ["P1"]
-    assert top["extra_units"].iloc[0] == pytest.approx(60.0)  # (100 + 100) x 30%
-    assert top["extra_pallets"].iloc[0] == pytest.approx(6.0)
-    assert top["capacity_flag"].iloc[0] == "2027-01 short"
-    assert load["extra_units"].sum() == pytest.approx(60.0)
+    view = fig.promotion_view(LOAD, cap)
+    assert view.top["promo_id"].tolist() == ["P1", "P2"]  # most extra units first
+    assert view.top["extra_units"].tolist() == pytest.approx([60.0, 10.0])
+    assert view.top["extra_pallets"].iloc[0] == pytest.approx(6.0)
+    assert view.top["months"].tolist() == [2, 1]
+    assert view.top["capacity_flag"].tolist() == ["2027-01 short", ""]
+    assert view.n_promotions == 2
+    assert (view.extra_units, view.extra_pallets) == pytest.approx((70.0, 6.2))
+    by_month = view.by_month.set_index(["location", "period"])["extra_pallets"]
+    assert by_month.to_dict() == pytest.approx(
+        {("DC-NORTH", "2026-12"): 3.0, ("DC-NORTH", "2027-01"): 3.0, ("DC-SOUTH", "2026-12"): 0.2}
+    )
+
+
+def test_promotion_view_caps_the_table_not_the_totals() -> None:
+    view = fig.promotion_view(LOAD, top_n=1)
+    assert len(view.top) == 1 and view.n_promotions == 2
+    assert view.extra_units == pytest.approx(70.0)
+
+
+@pytest.mark.parametrize("load", [None, pd.DataFrame()])
+def test_promotion_view_without_load(load: pd.DataFrame | None) -> None:
+    view = fig.promotion_view(load)
+    assert view.top.empty and view.by_month.empty and view.n_promotions == 0
 
 
 def test_focus_series_by_gap_and_shortfall() -> None:

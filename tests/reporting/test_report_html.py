@@ -219,7 +219,8 @@ def test_trust_handles_missing_columns(small_inputs: dict[str, Any]) -> None:
 def test_renders_with_optional_inputs_missing(small_inputs: dict[str, Any]) -> None:
     kw = {
         **small_inputs,
-        "promotions": None,
+        "promotion_load": None,
+        "family_plan": None,
         "trust": None,
         "contract_summary": None,
         "data_docs_href": None,
@@ -240,7 +241,8 @@ def test_renders_empty_tables() -> None:
         capacity_report=empty,
         exceptions=empty,
         history=empty,
-        products=empty,
+        family_plan=empty,
+        promotion_load=empty,
     )
     doc = parse(html)
     assert doc.mismatches == [] and [i for i in doc.ids if i in SECTIONS] == list(SECTIONS)
