@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from data_contracts.findings import ContractBreach, Finding, QuarantinePolicy, read_error
+    from data_contracts.output_schema import CONTRACT_VERSION, output_contract
     from data_contracts.plan_rules import check_plan_rules
     from data_contracts.quality import QualityResult, QualitySettings, run_quality_suites
     from data_contracts.validate import (
@@ -20,6 +21,8 @@ if TYPE_CHECKING:
     )
 
 _HOMES = {
+    "CONTRACT_VERSION": "output_schema",
+    "output_contract": "output_schema",
     "ContractBreach": "findings",
     "Finding": "findings",
     "QuarantinePolicy": "findings",
@@ -35,6 +38,7 @@ _HOMES = {
 }
 
 __all__ = [
+    "CONTRACT_VERSION",
     "ContractBreach",
     "Finding",
     "QualityResult",
@@ -42,6 +46,7 @@ __all__ = [
     "QuarantinePolicy",
     "ValidatedInputs",
     "check_plan_rules",
+    "output_contract",
     "read_error",
     "run_quality_suites",
     "validate_history",

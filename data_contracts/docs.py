@@ -7,6 +7,7 @@ import pandera.pandas as pa
 
 from data_contracts.checks import ROW_CHECK_COLUMNS, describe_check
 from data_contracts.inputs import CYCLE_RULES, INPUT_MODELS
+from data_contracts.output_schema import CONTRACT_VERSION
 from data_contracts.outputs import OUTPUT_MODELS, TOLERANCE
 from data_contracts.quality import QualitySettings
 from data_contracts.tables import INPUT_TABLES
@@ -162,6 +163,23 @@ def _quality() -> list[str]:
     ]
 
 
+def _machine_readable() -> list[str]:
+    return [
+        "## Machine-readable contract",
+        "",
+        f"Contract version **{CONTRACT_VERSION}** (`data_contracts.CONTRACT_VERSION`, semver: "
+        "major when a reader may break, minor when something is added). "
+        "`python -m data_contracts.output_schema` prints the output tables above as one JSON "
+        "Schema (draft 2020-12) document, built from the same pandera models "
+        "(`data_contracts.output_schema.output_contract()`). `$defs/<table>` is the schema of "
+        "one record: columns, types, what may be empty (null or \"\" for text), ranges, allowed "
+        "values and month patterns; `x-primary-key`, `x-arrow-type` and `x-row-rules` carry "
+        "what JSON Schema cannot check. It is meant to be published with every version as "
+        "`contract.json`, its version in `manifest.json` as `contract_version`.",
+        "",
+    ]
+
+
 def render_contracts() -> str:
     """The whole reference as Markdown."""
     lines = [INTRO, "## Input tables", ""]
@@ -180,6 +198,7 @@ def render_contracts() -> str:
     ]
     for name, output in OUTPUT_MODELS.items():
         lines += _table(name, output.to_schema(), None)
+    lines += _machine_readable()
     return "\n".join(lines).rstrip() + "\n"
 
 
