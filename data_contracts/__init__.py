@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from data_contracts.findings import ContractBreach, Finding, QuarantinePolicy, read_error
     from data_contracts.output_schema import CONTRACT_VERSION, output_contract
     from data_contracts.plan_rules import check_plan_rules
-    from data_contracts.quality import QualityResult, QualitySettings, run_quality_suites
+    from data_contracts.quality import QualitySettings
     from data_contracts.validate import (
         ValidatedInputs,
         validate_history,
@@ -27,9 +27,7 @@ _HOMES = {
     "Finding": "findings",
     "QuarantinePolicy": "findings",
     "read_error": "findings",
-    "QualityResult": "quality",
     "QualitySettings": "quality",
-    "run_quality_suites": "quality",
     "ValidatedInputs": "validate",
     "validate_history": "validate",
     "validate_inputs": "validate",
@@ -41,14 +39,12 @@ __all__ = [
     "CONTRACT_VERSION",
     "ContractBreach",
     "Finding",
-    "QualityResult",
     "QualitySettings",
     "QuarantinePolicy",
     "ValidatedInputs",
     "check_plan_rules",
     "output_contract",
     "read_error",
-    "run_quality_suites",
     "validate_history",
     "validate_inputs",
     "validate_outputs",

@@ -25,7 +25,8 @@ Every input table is checked right after it is read (`validate_inputs`), every p
 table right before it is written (`validate_outputs`). Structure and row rules are pandera
 `DataFrameModel`s (`data_contracts/inputs.py`, `data_contracts/outputs.py`); rules across
 tables are in `data_contracts/cross_table.py`; data-quality suites across tables and runs
-are great-expectations suites (`data_contracts/quality.py`) with Data Docs as the human view.
+are great-expectations suites (`data_contracts/quality.py`, run by `flows/quality_run.py`)
+with Data Docs as the human view.
 
 ## How inputs are read and typed
 
@@ -135,11 +136,16 @@ def _quality() -> list[str]:
     return [
         "## Data-quality suites (great-expectations)",
         "",
-        "`run_quality_suites(tables, cycle, docs_dir, previous=None, baseline=None, "
-        "settings=None)` runs on the validated tables, in one ephemeral GX context, and "
-        "builds Data Docs into `docs_dir` (`index.html`). `warning` results become findings "
-        "for the S&OP meeting; `error` results stop the run (ContractBreach, exit 3). "
-        "Thresholds and severities are `QualitySettings`:",
+        "The suites are defined in `data_contracts/quality.py` (what is checked, thresholds, "
+        "severities) and committed as great-expectations 1.x ExpectationSuite JSON in "
+        "`data_contracts/suites/` (regenerate with `python -m data_contracts.quality`; a test "
+        "checks they match the code). Each expectation carries GX's own `severity`: "
+        "`critical` for our `error`. `flows.quality_run.run_quality_suites(tables, cycle, "
+        "docs_dir, previous=None, baseline=None, settings=None)` runs them on the validated "
+        "tables in one ephemeral GX context, a Checkpoint per suite whose "
+        "`UpdateDataDocsAction` writes Data Docs into `docs_dir` (`index.html`). `warning` "
+        "results become findings for the S&OP meeting; `critical` results stop the run "
+        "(ContractBreach, exit 3). Thresholds and severities are `QualitySettings`:",
         "",
         "| suite | expectation | default |",
         "|---|---|---|",

@@ -25,7 +25,6 @@ from data_contracts import (
     QuarantinePolicy,
     check_plan_rules,
     read_error,
-    run_quality_suites,
     validate_inputs,
     validate_outputs,
 )
@@ -53,6 +52,7 @@ from flows.output_tree import OutputTree, Workspace
 from flows.params import Cycle, Horizon, RunParams, documented_by, local_run_date
 from flows.previous_plan import read_previous_plan
 from flows.publish import claim_version, discard, promote
+from flows.quality_run import run_quality_suites
 from flows.retries import IO_RETRIES
 from flows.store import PlanStore
 from forecasting import fit_baselines
