@@ -189,6 +189,11 @@ class PreparedSuite:
     checks: list[QualityCheck]
     describe: dict[str, Describe] = field(default_factory=dict)  # rule -> message builder
 
+    def __post_init__(self) -> None:
+        missing = {c.rule for c in self.checks} - set(self.describe)
+        if missing:
+            raise ValueError(f"suite {self.name}: no message for {', '.join(sorted(missing))}")
+
     def finding(self, rule: str, result: Mapping[str, Any]) -> Finding:
         """The Finding of the failed check `rule`, from GX's result dict (COMPLETE format)."""
         check = next(c for c in self.checks if c.rule == rule)
