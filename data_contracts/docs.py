@@ -178,7 +178,7 @@ def _machine_readable() -> list[str]:
         "`python -m data_contracts.output_schema` prints the output tables above as one JSON "
         "Schema (draft 2020-12) document, built from the same pandera models "
         "(`data_contracts.output_schema.output_contract()`). `$defs/<table>` is the schema of "
-        "one record: columns, types, what may be empty (null or \"\" for text), ranges, allowed "
+        "one record: columns, types, what may be empty (null, or blank text), ranges, allowed "
         "values and month patterns; `x-primary-key`, `x-arrow-type` and `x-row-rules` carry "
         "what JSON Schema cannot check. It is meant to be published with every version as "
         "`contract.json`, its version in `manifest.json` as `contract_version`.",

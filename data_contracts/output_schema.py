@@ -35,8 +35,10 @@ _BOUNDS: Final[dict[str, tuple[str, str]]] = {
     "less_than": ("exclusiveMaximum", "max_value"),
 }
 
-# An empty text cell is published as null or "" (validate_outputs reads both as empty).
-_EMPTY_TEXT: Final[dict[str, Any]] = {"anyOf": [{"type": "null"}, {"const": ""}]}
+# An empty text cell is null or blank ("" or spaces), as validate_outputs reads it.
+_EMPTY_TEXT: Final[dict[str, Any]] = {
+    "anyOf": [{"type": "null"}, {"type": "string", "pattern": r"^\s*$"}]
+}
 # A required text cell has something besides spaces.
 _NOT_BLANK: Final = r"\S"
 
@@ -125,7 +127,7 @@ def output_contract() -> dict[str, Any]:
         "title": "S&OP consensus pipeline: published tables",
         "description": (
             "One Parquet file per table in every OUT/cycle=YYYY-MM/version=N/ folder. "
-            "Empty text is null or an empty string. Equalities between float columns allow "
+            "Empty text is null or blank (\"\" or spaces). Equalities between float columns allow "
             f"a slack of {TOLERANCE:g} (relative, at least absolute)."
         ),
         "x-contract-version": CONTRACT_VERSION,
