@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from data_contracts.findings import ContractBreach, Finding, QuarantinePolicy, read_error
-    from data_contracts.output_schema import CONTRACT_VERSION, output_contract
+    from data_contracts.output_schema import output_contract
     from data_contracts.plan_rules import check_plan_rules
     from data_contracts.quality import QualitySettings
+    from data_contracts.tables import CONTRACT_VERSION
     from data_contracts.validate import (
         ValidatedInputs,
         validate_history,
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
     )
 
 _HOMES = {
-    "CONTRACT_VERSION": "output_schema",
+    "CONTRACT_VERSION": "tables",
     "output_contract": "output_schema",
     "ContractBreach": "findings",
     "Finding": "findings",

@@ -7,10 +7,9 @@ import pandera.pandas as pa
 
 from data_contracts.checks import ROW_CHECK_COLUMNS, describe_check
 from data_contracts.inputs import CYCLE_RULES, INPUT_MODELS
-from data_contracts.output_schema import CONTRACT_VERSION
 from data_contracts.outputs import OUTPUT_MODELS, TOLERANCE
 from data_contracts.quality import QualitySettings
-from data_contracts.tables import INPUT_TABLES
+from data_contracts.tables import CONTRACT_VERSION, INPUT_TABLES
 from data_contracts.validate import MUST_HAVE_ROWS, RESTATEMENT_SHARE
 
 TYPES = {"str": "text", "float64": "number", "int64": "whole number"}
@@ -180,8 +179,9 @@ def _machine_readable() -> list[str]:
         "(`data_contracts.output_schema.output_contract()`). `$defs/<table>` is the schema of "
         "one record: columns, types, what may be empty (null, or blank text), ranges, allowed "
         "values and month patterns; `x-primary-key`, `x-arrow-type` and `x-row-rules` carry "
-        "what JSON Schema cannot check. It is meant to be published with every version as "
-        "`contract.json`, its version in `manifest.json` as `contract_version`.",
+        "what JSON Schema cannot check. Every version's `manifest.json` names the "
+        "`contract_version` its tables keep; the document itself is meant to be published "
+        "with every version as `contract.json`.",
         "",
     ]
 

@@ -12,11 +12,7 @@ import pandera.pandas as pa
 
 from data_contracts.checks import ROW_CHECK_COLUMNS, describe_check
 from data_contracts.outputs import OUTPUT_MODELS, TOLERANCE
-from data_contracts.tables import OUTPUT_KEYS
-
-# Semantic version of the published tables' contract: major when a column, type or rule gets
-# stricter or goes away (a reader may break), minor when something is added, patch for wording.
-CONTRACT_VERSION: Final = "1.0.0"
+from data_contracts.tables import CONTRACT_VERSION, OUTPUT_KEYS
 
 JSON_SCHEMA_DIALECT: Final = "https://json-schema.org/draft/2020-12/schema"
 

@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from data_contracts import check_plan_rules, output_contract
+from data_contracts import CONTRACT_VERSION, check_plan_rules, output_contract
 from data_contracts.tables import OUTPUT_COLUMNS
 from flows.cli import app
 from flows.data_docs import remote_assets
@@ -69,6 +69,7 @@ def test_run_publishes_a_plan_that_keeps_every_rule(inputs_dir: Path, tmp_path: 
 
     manifest = json.loads((version / "manifest.json").read_text())
     assert manifest["plan_version"] == 1
+    assert manifest["contract_version"] == CONTRACT_VERSION
     assert {f["table"] for f in manifest["inputs"]} >= {"sales_history", "products"}
     assert all(len(f["sha256"]) == 64 for f in manifest["inputs"])
     assert "statsforecast" in manifest["versions"]
