@@ -11,7 +11,8 @@ import time
 
 from benchmarks.capacity import CYCLE, as_read
 from benchmarks.doc import machine, update_section
-from data_contracts import run_quality_suites, validate_inputs
+from data_contracts import validate_inputs
+from flows.quality_run import run_quality_suites
 from forecasting import fit_baselines
 from sample_data import generate_world
 

@@ -10,8 +10,10 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from data_contracts.findings import ContractBreach, Finding, QuarantinePolicy, read_error
+    from data_contracts.output_schema import output_contract
     from data_contracts.plan_rules import check_plan_rules
-    from data_contracts.quality import QualityResult, QualitySettings, run_quality_suites
+    from data_contracts.quality import QualitySettings
+    from data_contracts.tables import CONTRACT_VERSION
     from data_contracts.validate import (
         ValidatedInputs,
         validate_history,
@@ -20,13 +22,13 @@ if TYPE_CHECKING:
     )
 
 _HOMES = {
+    "CONTRACT_VERSION": "tables",
+    "output_contract": "output_schema",
     "ContractBreach": "findings",
     "Finding": "findings",
     "QuarantinePolicy": "findings",
     "read_error": "findings",
-    "QualityResult": "quality",
     "QualitySettings": "quality",
-    "run_quality_suites": "quality",
     "ValidatedInputs": "validate",
     "validate_history": "validate",
     "validate_inputs": "validate",
@@ -35,15 +37,15 @@ _HOMES = {
 }
 
 __all__ = [
+    "CONTRACT_VERSION",
     "ContractBreach",
     "Finding",
-    "QualityResult",
     "QualitySettings",
     "QuarantinePolicy",
     "ValidatedInputs",
     "check_plan_rules",
+    "output_contract",
     "read_error",
-    "run_quality_suites",
     "validate_history",
     "validate_inputs",
     "validate_outputs",

@@ -15,6 +15,11 @@ OUTPUT_MONTH_REGEX = OUTPUT_MONTH_PATTERN.pattern
 # sells 10^12 units of one SKU a month, and no lead time runs longer than ten years.
 MAX_UNITS = 1e12
 MAX_LEAD_TIME_MONTHS = 120
+# Smallest warehouse capacity taken as meant (issue: 1e-9 pallets of inbound capacity gave a
+# published plan over its inbound limit): below a hundredth of a pallet or one unit a month a
+# limit is a unit mistake, and the planner's float tolerances are as large as the limit.
+MIN_CAPACITY_PALLETS = 0.01
+MIN_CAPACITY_UNITS = 1.0
 
 
 if not hasattr(pa.Check, "finite"):  # registration is global; tolerate a second import

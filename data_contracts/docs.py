@@ -9,7 +9,7 @@ from data_contracts.checks import ROW_CHECK_COLUMNS, describe_check
 from data_contracts.inputs import CYCLE_RULES, INPUT_MODELS
 from data_contracts.outputs import OUTPUT_MODELS, TOLERANCE
 from data_contracts.quality import QualitySettings
-from data_contracts.tables import INPUT_TABLES
+from data_contracts.tables import CONTRACT_VERSION, INPUT_TABLES
 from data_contracts.validate import MUST_HAVE_ROWS, RESTATEMENT_SHARE
 
 TYPES = {"str": "text", "float64": "number", "int64": "whole number"}
@@ -24,7 +24,8 @@ Every input table is checked right after it is read (`validate_inputs`), every p
 table right before it is written (`validate_outputs`). Structure and row rules are pandera
 `DataFrameModel`s (`data_contracts/inputs.py`, `data_contracts/outputs.py`); rules across
 tables are in `data_contracts/cross_table.py`; data-quality suites across tables and runs
-are great-expectations suites (`data_contracts/quality.py`) with Data Docs as the human view.
+are great-expectations suites (`data_contracts/quality.py`, run by `flows/quality_run.py`)
+with Data Docs as the human view.
 
 ## How inputs are read and typed
 
@@ -134,11 +135,16 @@ def _quality() -> list[str]:
     return [
         "## Data-quality suites (great-expectations)",
         "",
-        "`run_quality_suites(tables, cycle, docs_dir, previous=None, baseline=None, "
-        "settings=None)` runs on the validated tables, in one ephemeral GX context, and "
-        "builds Data Docs into `docs_dir` (`index.html`). `warning` results become findings "
-        "for the S&OP meeting; `error` results stop the run (ContractBreach, exit 3). "
-        "Thresholds and severities are `QualitySettings`:",
+        "The suites are defined in `data_contracts/quality.py` (what is checked, thresholds, "
+        "severities) and committed as great-expectations 1.x ExpectationSuite JSON in "
+        "`data_contracts/suites/` (regenerate with `python -m data_contracts.quality`; a test "
+        "checks they match the code). Each expectation carries GX's own `severity`: "
+        "`critical` for our `error`. `flows.quality_run.run_quality_suites(tables, cycle, "
+        "docs_dir, previous=None, baseline=None, settings=None)` runs them on the validated "
+        "tables in one ephemeral GX context, a Checkpoint per suite whose "
+        "`UpdateDataDocsAction` writes Data Docs into `docs_dir` (`index.html`). `warning` "
+        "results become findings for the S&OP meeting; `critical` results stop the run "
+        "(ContractBreach, exit 3). Thresholds and severities are `QualitySettings`:",
         "",
         "| suite | expectation | default |",
         "|---|---|---|",
@@ -162,6 +168,24 @@ def _quality() -> list[str]:
     ]
 
 
+def _machine_readable() -> list[str]:
+    return [
+        "## Machine-readable contract",
+        "",
+        f"Contract version **{CONTRACT_VERSION}** (`data_contracts.CONTRACT_VERSION`, semver: "
+        "major when a reader may break, minor when something is added). "
+        "`python -m data_contracts.output_schema` prints the output tables above as one JSON "
+        "Schema (draft 2020-12) document, built from the same pandera models "
+        "(`data_contracts.output_schema.output_contract()`). `$defs/<table>` is the schema of "
+        "one record: columns, types, what may be empty (null, or blank text), ranges, allowed "
+        "values and month patterns; `x-primary-key`, `x-arrow-type` and `x-row-rules` carry "
+        "what JSON Schema cannot check. Every version's `manifest.json` names the "
+        "`contract_version` its tables keep; the document itself is meant to be published "
+        "with every version as `contract.json`.",
+        "",
+    ]
+
+
 def render_contracts() -> str:
     """The whole reference as Markdown."""
     lines = [INTRO, "## Input tables", ""]
@@ -180,6 +204,7 @@ def render_contracts() -> str:
     ]
     for name, output in OUTPUT_MODELS.items():
         lines += _table(name, output.to_schema(), None)
+    lines += _machine_readable()
     return "\n".join(lines).rstrip() + "\n"
 
 

@@ -7,7 +7,13 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
 
-from data_contracts.checks import MAX_LEAD_TIME_MONTHS, MAX_UNITS, MONTH_REGEX
+from data_contracts.checks import (
+    MAX_LEAD_TIME_MONTHS,
+    MAX_UNITS,
+    MIN_CAPACITY_PALLETS,
+    MIN_CAPACITY_UNITS,
+    MONTH_REGEX,
+)
 from data_contracts.tables import INPUT_KEYS, PRODUCT_STATUSES
 
 
@@ -102,13 +108,15 @@ class Warehouses(InputContract):
         description="month `YYYY-MM`, or empty = every month",
     )
     storage_pallets: Series[float] = pa.Field(
-        gt=0, finite=True, le=MAX_UNITS, description="max pallets on hand at month end"
+        ge=MIN_CAPACITY_PALLETS, finite=True, le=MAX_UNITS,
+        description="max pallets on hand at month end",
     )
     inbound_pallets: Series[float] = pa.Field(
-        gt=0, finite=True, le=MAX_UNITS, description="max pallets received per month"
+        ge=MIN_CAPACITY_PALLETS, finite=True, le=MAX_UNITS,
+        description="max pallets received per month",
     )
     outbound_units: Series[float] = pa.Field(
-        gt=0, finite=True, le=MAX_UNITS, description="max units shipped per month"
+        ge=MIN_CAPACITY_UNITS, finite=True, le=MAX_UNITS, description="max units shipped per month"
     )
     overtime_pct: Series[float] = pa.Field(
         ge=0,

@@ -1,26 +1,38 @@
-"""Data-quality suites (great-expectations) across tables and runs, with Data Docs.
+"""Data-quality suites across tables and runs: what is checked, thresholds and severities.
 
 What pandera does not express well: freshness, completeness, drift against the previous
 cycle, sales numbers against the statistical baseline. Each suite is a small derived table
-checked by GX expectations; each expectation carries a severity: `error` stops the run
-(ContractBreach), `warning` becomes a Finding for the S&OP meeting. GX is imported lazily.
+checked by great-expectations (GX) expectations, written here as GX 1.x ExpectationSuite
+JSON (`expectation_suites`; the defaults are committed as `data_contracts/suites/*.json`).
+Each expectation carries GX's own `severity`: `critical` (our `error`) stops the run,
+`warning` becomes a Finding for the S&OP meeting. Pure: no GX import, no files; the GX run
+and Data Docs are `flows/quality_run.py`.
+
+Usage: `python -m data_contracts.quality` rewrites `data_contracts/suites/` from the defaults.
 """
 
-import time
+import json
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
 from data_contracts.coerce import as_number, as_text
-from data_contracts.findings import SAMPLE_ROWS, ContractBreach, Finding, Severity, clean_value
+from data_contracts.findings import SAMPLE_ROWS, Finding, Severity, clean_value
 from data_contracts.periods import add_months, months_between
 
-SITE = "sop_data_docs"
+SUITES_DIR: Final = Path(__file__).with_name("suites")
+
+# Our severities and GX 1.x's (`Expectation.severity`), both ways.
+GX_SEVERITY: Final[dict[str, str]] = {"error": "critical", "warning": "warning", "info": "info"}
+FROM_GX_SEVERITY: Final[dict[str, Severity]] = {
+    "critical": "error", "warning": "warning", "info": "info"
+}
 
 
 class QualitySettings(BaseModel):
@@ -39,35 +51,162 @@ class QualitySettings(BaseModel):
     baseline_severity: Severity = "warning"
 
 
-@dataclass
-class QualityResult:
-    """Findings of the suites, where Data Docs were written, and how long it took."""
+@dataclass(frozen=True)
+class QualityCheck:
+    """One expectation: GX's type and arguments, its severity, and the table/column/rule it is
+    about (for the Finding)."""
 
-    findings: list[Finding]
-    data_docs_index: Path | None
-    seconds: float = 0.0
-    suites: dict[str, bool] = field(default_factory=dict)  # suite -> passed
+    expectation: str  # GX expectation type, e.g. "expect_column_min_to_be_between"
+    kwargs: dict[str, Any]
+    severity: Severity
+    table: str
+    column: str | None
+    rule: str  # unique within its suite
+
+
+# What each suite checks, in words (GX shows it on the suite's page).
+SUITE_DESCRIPTIONS: Final[dict[str, str]] = {
+    "freshness": "sales_history reaches the month before the cycle and is not stale "
+    "(one row per history row: months_before_cycle)",
+    "freshness_by_location": "every location's sales_history reaches the month before the "
+    "cycle (one row per location: its last period, months_before_cycle)",
+    "completeness": "active SKU × locations planned in any table have sales_history "
+    "(one row per SKU × location: has_history)",
+    "forecast_drift_total": "total sales forecast against the previous cycle's, over the "
+    "months both cover (one row: previous_qty, qty, change_pct)",
+    "forecast_drift_family": "each family's sales forecast against the previous cycle's, "
+    "same months (one row per family: previous_qty, qty, ratio)",
+    "forecast_vs_baseline": "each SKU sales number against the baseline's 95% interval "
+    "(one row per number: qty, lo_95, hi_95, upper_limit, lower_limit)",
+}
+
+
+def suite_checks(settings: QualitySettings | None = None) -> dict[str, list[QualityCheck]]:
+    """Every suite's checks under `settings` (the data decide later which suites run)."""
+    s = settings or QualitySettings()
+    freshness = [
+        QualityCheck(
+            "expect_column_min_to_be_between",
+            {"column": "months_before_cycle", "max_value": 1},
+            s.freshness_severity, "sales_history", "period", "history reaches the cycle",
+        )
+    ]
+    if s.stale_error_months:
+        freshness.append(
+            QualityCheck(
+                "expect_column_min_to_be_between",
+                {"column": "months_before_cycle", "max_value": s.stale_error_months - 1},
+                "error", "sales_history", "period", "history is not stale",
+            )
+        )
+    return {
+        "freshness": freshness,
+        "freshness_by_location": [
+            QualityCheck(
+                "expect_column_values_to_be_between",
+                {"column": "months_before_cycle", "max_value": 1},
+                s.freshness_severity, "sales_history", "location",
+                "every location reaches the cycle",
+            )
+        ],
+        "completeness": [
+            QualityCheck(
+                "expect_column_values_to_be_in_set",
+                {"column": "has_history", "value_set": [True],
+                 "mostly": s.completeness_min_share},
+                s.completeness_severity, "sales_history", "sku", "active items have history",
+            )
+        ],
+        "forecast_drift_total": [
+            QualityCheck(
+                "expect_column_values_to_be_between",
+                {"column": "change_pct", "max_value": s.max_total_increase_pct},
+                s.drift_severity, "sales_forecast", "qty", "total forecast drift",
+            )
+        ],
+        "forecast_drift_family": [
+            QualityCheck(
+                "expect_column_values_to_be_between",
+                {"column": "ratio", "max_value": s.family_max_ratio, "strict_max": True},
+                s.drift_severity, "sales_forecast", "family", "family forecast drift",
+            )
+        ],
+        "forecast_vs_baseline": [
+            QualityCheck(
+                "expect_column_pair_values_a_to_be_greater_than_b",
+                {"column_A": "upper_limit", "column_B": "qty", "or_equal": True},
+                s.baseline_severity, "sales_forecast", "qty", "not far above the baseline",
+            ),
+            QualityCheck(
+                "expect_column_pair_values_a_to_be_greater_than_b",
+                {"column_A": "qty", "column_B": "lower_limit", "or_equal": True},
+                s.baseline_severity, "sales_forecast", "qty", "not far below the baseline",
+            ),
+        ],
+    }
+
+
+def expectation_suites(settings: QualitySettings | None = None) -> dict[str, dict[str, Any]]:
+    """Every suite as GX 1.x ExpectationSuite JSON (`gx.ExpectationSuite(**suite)` loads it).
+
+    Expectations carry GX's `severity` and, in `meta`, the table, column and rule a failure
+    is reported under.
+    """
+    return {
+        name: {
+            "name": name,
+            "id": None,
+            "expectations": [
+                {
+                    "type": check.expectation,
+                    "kwargs": check.kwargs,
+                    "meta": {"table": check.table, "column": check.column, "rule": check.rule},
+                    "severity": GX_SEVERITY[check.severity],
+                }
+                for check in checks
+            ],
+            "meta": {"description": SUITE_DESCRIPTIONS[name]},
+            "notes": None,
+        }
+        for name, checks in suite_checks(settings).items()
+    }
+
+
+def render_suite(suite: Mapping[str, Any]) -> str:
+    """One suite as the JSON text of its committed file."""
+    return json.dumps(suite, indent=2, ensure_ascii=False) + "\n"
 
 
 Describe = Callable[[dict[str, Any], pd.DataFrame], tuple[str, int, list[dict[str, Any]]]]
 
 
 @dataclass
-class _Check:
-    expectation_type: str  # GX expectation class name
-    kwargs: dict[str, Any]
-    severity: Severity
-    table: str
-    column: str | None
-    rule: str
-    describe: Describe  # (GX result, frame) -> (message, count, sample)
+class PreparedSuite:
+    """A suite ready to run: its checks, the derived table GX checks, and how failures read."""
 
-
-@dataclass
-class _Suite:
     name: str
     frame: pd.DataFrame
-    checks: list[_Check]
+    checks: list[QualityCheck]
+    describe: dict[str, Describe] = field(default_factory=dict)  # rule -> message builder
+
+    def __post_init__(self) -> None:
+        missing = {c.rule for c in self.checks} - set(self.describe)
+        if missing:
+            raise ValueError(f"suite {self.name}: no message for {', '.join(sorted(missing))}")
+
+    def finding(self, rule: str, result: Mapping[str, Any]) -> Finding:
+        """The Finding of the failed check `rule`, from GX's result dict (COMPLETE format)."""
+        check = next(c for c in self.checks if c.rule == rule)
+        message, count, sample = self.describe[rule](dict(result), self.frame)
+        return Finding(
+            table=check.table,
+            column=check.column,
+            rule=check.rule,
+            severity=check.severity,
+            count=count,
+            sample=sample,
+            message=message,
+        )
 
 
 def _rows(frame: pd.DataFrame, result: dict[str, Any]) -> list[dict[str, Any]]:
@@ -81,13 +220,16 @@ def _month_index(periods: pd.Series) -> np.ndarray:
     return text.str[:4].astype(int).to_numpy() * 12 + text.str[5:7].astype(int).to_numpy() - 1
 
 
-def _freshness_suites(history: pd.DataFrame, cycle: str, s: QualitySettings) -> list[_Suite]:
+def _freshness_suites(
+    history: pd.DataFrame, cycle: str, s: QualitySettings, checks: dict[str, list[QualityCheck]]
+) -> list[PreparedSuite]:
     if history.empty:
         return []
     cycle_index = int(cycle[:4]) * 12 + int(cycle[5:7]) - 1
     gap = pd.DataFrame({"months_before_cycle": cycle_index - _month_index(history["period"])})
     last = str(history["period"].max())
     expected = add_months(cycle, -1)
+    months = months_between(last, cycle)
 
     def late(result: dict[str, Any], frame: pd.DataFrame) -> tuple[str, int, list[dict[str, Any]]]:
         return (
@@ -97,39 +239,14 @@ def _freshness_suites(history: pd.DataFrame, cycle: str, s: QualitySettings) -> 
             [{"last_period": last, "expected": expected}],
         )
 
-    checks = [
-        _Check(
-            "ExpectColumnMinToBeBetween",
-            {"column": "months_before_cycle", "max_value": 1},
-            s.freshness_severity,
-            "sales_history",
-            "period",
-            "history reaches the cycle",
-            late,
+    def stale(result: dict[str, Any], frame: pd.DataFrame) -> tuple[str, int, list[dict]]:
+        return (
+            f"sales_history.period: history ends {last}, {months} months before the cycle "
+            f"{cycle} (limit {s.stale_error_months}): the extract looks stale",
+            1,
+            [{"last_period": last, "months_before_cycle": months}],
         )
-    ]
-    if s.stale_error_months:
-        months = months_between(last, cycle)
 
-        def stale(result: dict[str, Any], frame: pd.DataFrame) -> tuple[str, int, list[dict]]:
-            return (
-                f"sales_history.period: history ends {last}, {months} months before the cycle "
-                f"{cycle} (limit {s.stale_error_months}): the extract looks stale",
-                1,
-                [{"last_period": last, "months_before_cycle": months}],
-            )
-
-        checks.append(
-            _Check(
-                "ExpectColumnMinToBeBetween",
-                {"column": "months_before_cycle", "max_value": s.stale_error_months - 1},
-                "error",
-                "sales_history",
-                "period",
-                "history is not stale",
-                stale,
-            )
-        )
     by_location = history.groupby("location", as_index=False)["period"].max()
     by_location["months_before_cycle"] = cycle_index - _month_index(by_location["period"])
 
@@ -145,26 +262,20 @@ def _freshness_suites(history: pd.DataFrame, cycle: str, s: QualitySettings) -> 
         )
 
     return [
-        _Suite("freshness", gap, checks),
-        _Suite(
-            "freshness_by_location",
-            by_location,
-            [
-                _Check(
-                    "ExpectColumnValuesToBeBetween",
-                    {"column": "months_before_cycle", "max_value": 1},
-                    s.freshness_severity,
-                    "sales_history",
-                    "location",
-                    "every location reaches the cycle",
-                    lagging,
-                )
-            ],
+        PreparedSuite(
+            "freshness", gap, checks["freshness"],
+            {"history reaches the cycle": late, "history is not stale": stale},
+        ),
+        PreparedSuite(
+            "freshness_by_location", by_location, checks["freshness_by_location"],
+            {"every location reaches the cycle": lagging},
         ),
     ]
 
 
-def _completeness_suite(tables: Mapping[str, pd.DataFrame], s: QualitySettings) -> list[_Suite]:
+def _completeness_suite(
+    tables: Mapping[str, pd.DataFrame], s: QualitySettings, checks: dict[str, list[QualityCheck]]
+) -> list[PreparedSuite]:
     keys = []
     for table in ("sales_history", "sales_forecast", "inventory", "open_orders"):
         if table in tables and len(tables[table]):
@@ -196,16 +307,12 @@ def _completeness_suite(tables: Mapping[str, pd.DataFrame], s: QualitySettings) 
             sample,
         )
 
-    check = _Check(
-        "ExpectColumnValuesToBeInSet",
-        {"column": "has_history", "value_set": [True], "mostly": s.completeness_min_share},
-        s.completeness_severity,
-        "sales_history",
-        "sku",
-        "active items have history",
-        incomplete,
-    )
-    return [_Suite("completeness", pairs, [check])]
+    return [
+        PreparedSuite(
+            "completeness", pairs, checks["completeness"],
+            {"active items have history": incomplete},
+        )
+    ]
 
 
 def _forecast_by_family(tables: Mapping[str, pd.DataFrame], family_of: pd.Series) -> pd.DataFrame:
@@ -223,8 +330,11 @@ def _forecast_by_family(tables: Mapping[str, pd.DataFrame], family_of: pd.Series
 
 
 def _drift_suites(
-    tables: Mapping[str, pd.DataFrame], previous: Mapping[str, pd.DataFrame], s: QualitySettings
-) -> list[_Suite]:
+    tables: Mapping[str, pd.DataFrame],
+    previous: Mapping[str, pd.DataFrame],
+    s: QualitySettings,
+    checks: dict[str, list[QualityCheck]],
+) -> list[PreparedSuite]:
     if "sales_forecast" not in tables or "sales_forecast" not in previous:
         return []
     family_of = pd.Series(dtype=object)
@@ -246,7 +356,7 @@ def _drift_suites(
     now, before = now[now["period"].isin(months)], before[before["period"].isin(months)]
     span = f"{months[0]}..{months[-1]}"
     cur, prev = float(now["qty"].sum()), float(before["qty"].sum())
-    suites = []
+    suites: list[PreparedSuite] = []
     if prev > 0:
         total = pd.DataFrame(
             {
@@ -267,20 +377,9 @@ def _drift_suites(
             )
 
         suites.append(
-            _Suite(
-                "forecast_drift_total",
-                total,
-                [
-                    _Check(
-                        "ExpectColumnValuesToBeBetween",
-                        {"column": "change_pct", "max_value": s.max_total_increase_pct},
-                        s.drift_severity,
-                        "sales_forecast",
-                        "qty",
-                        "total forecast drift",
-                        grown,
-                    )
-                ],
+            PreparedSuite(
+                "forecast_drift_total", total, checks["forecast_drift_total"],
+                {"total forecast drift": grown},
             )
         )
     fam = pd.DataFrame(
@@ -309,28 +408,20 @@ def _drift_suites(
             )
 
         suites.append(
-            _Suite(
-                "forecast_drift_family",
-                fam,
-                [
-                    _Check(
-                        "ExpectColumnValuesToBeBetween",
-                        {"column": "ratio", "max_value": s.family_max_ratio, "strict_max": True},
-                        s.drift_severity,
-                        "sales_forecast",
-                        "family",
-                        "family forecast drift",
-                        doubled,
-                    )
-                ],
+            PreparedSuite(
+                "forecast_drift_family", fam, checks["forecast_drift_family"],
+                {"family forecast drift": doubled},
             )
         )
     return suites
 
 
 def _baseline_suite(
-    tables: Mapping[str, pd.DataFrame], baseline: pd.DataFrame, s: QualitySettings
-) -> list[_Suite]:
+    tables: Mapping[str, pd.DataFrame],
+    baseline: pd.DataFrame,
+    s: QualitySettings,
+    checks: dict[str, list[QualityCheck]],
+) -> list[PreparedSuite]:
     needed = {"sku", "location", "period", "lo_95", "hi_95"}
     if "sales_forecast" not in tables or baseline.empty or not needed <= set(baseline.columns):
         return []
@@ -364,150 +455,70 @@ def _baseline_suite(
 
         return describe
 
-    checks = [
-        _Check(
-            "ExpectColumnPairValuesAToBeGreaterThanB",
-            {"column_A": "upper_limit", "column_B": "qty", "or_equal": True},
-            s.baseline_severity,
-            "sales_forecast",
-            "qty",
-            "not far above the baseline",
-            far("above"),
-        ),
-        _Check(
-            "ExpectColumnPairValuesAToBeGreaterThanB",
-            {"column_A": "qty", "column_B": "lower_limit", "or_equal": True},
-            s.baseline_severity,
-            "sales_forecast",
-            "qty",
-            "not far below the baseline",
-            far("below"),
-        ),
+    return [
+        PreparedSuite(
+            "forecast_vs_baseline", joined, checks["forecast_vs_baseline"],
+            {
+                "not far above the baseline": far("above"),
+                "not far below the baseline": far("below"),
+            },
+        )
     ]
-    return [_Suite("forecast_vs_baseline", joined, checks)]
 
 
-def _context(docs_dir: Path) -> Any:
-    import great_expectations as gx
-    from great_expectations.data_context.types.base import (
-        DataContextConfig,
-        InMemoryStoreBackendDefaults,
-        ProgressBarsConfig,
-    )
-
-    config = DataContextConfig(
-        store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
-        analytics_enabled=False,
-        progress_bars=ProgressBarsConfig(globally=False),
-        data_docs_sites={
-            SITE: {
-                "class_name": "SiteBuilder",
-                "store_backend": {
-                    "class_name": "TupleFilesystemStoreBackend",
-                    "base_directory": str(docs_dir),
-                },
-                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-            }
-        },
-    )
-    return gx.get_context(project_config=config, mode="ephemeral")
-
-
-def _run_suites(
-    suites: list[_Suite], docs_dir: Path, cycle: str
-) -> tuple[list[Finding], dict[str, bool]]:
-    import great_expectations as gx
-    import great_expectations.expectations as gxe
-    from great_expectations.core.run_identifier import RunIdentifier
-
-    context = _context(docs_dir)
-    source = context.data_sources.add_pandas("sop_inputs")
-    findings: list[Finding] = []
-    passed: dict[str, bool] = {}
-    for suite in suites:
-        batch = source.add_dataframe_asset(suite.name).add_batch_definition_whole_dataframe(
-            suite.name
-        )
-        gx_suite = context.suites.add(gx.ExpectationSuite(name=suite.name))
-        for number, check in enumerate(suite.checks):
-            expectation = getattr(gxe, check.expectation_type)(
-                **check.kwargs,
-                meta={"check": number, "severity": check.severity, "rule": check.rule},
-            )
-            gx_suite.add_expectation(expectation)
-        definition = context.validation_definitions.add(
-            gx.ValidationDefinition(name=suite.name, data=batch, suite=gx_suite)
-        )
-        result = definition.run(
-            batch_parameters={"dataframe": suite.frame},
-            result_format="COMPLETE",
-            run_id=RunIdentifier(run_name=f"cycle={cycle}"),
-        )
-        passed[suite.name] = bool(result.success)
-        for outcome in result.results:
-            if outcome.success:
-                continue
-            check = suite.checks[int(outcome.expectation_config.meta["check"])]
-            message, count, sample = check.describe(dict(outcome.result), suite.frame)
-            findings.append(
-                Finding(
-                    table=check.table,
-                    column=check.column,
-                    rule=check.rule,
-                    severity=check.severity,
-                    count=count,
-                    sample=sample,
-                    message=message,
-                )
-            )
-    context.build_data_docs(site_names=[SITE])
-    return findings, passed
-
-
-def run_quality_suites(
+def prepare_suites(
     tables: Mapping[str, pd.DataFrame],
     cycle: str,
-    docs_dir: str | Path,
     previous: Mapping[str, pd.DataFrame] | None = None,
     baseline: pd.DataFrame | None = None,
     settings: QualitySettings | None = None,
-) -> QualityResult:
-    """Run the quality suites on validated `tables` (from validate_inputs) and build Data Docs.
+) -> list[PreparedSuite]:
+    """The suites that apply to validated `tables` (from validate_inputs), ready to run.
 
     `previous` are the previous cycle's inputs (raw or validated): enables drift checks.
-    `baseline` is a baseline_forecast: enables the sales-vs-baseline check. Writes Data Docs
-    into `docs_dir`. Raises ContractBreach when an `error` expectation fails.
+    `baseline` is a baseline_forecast: enables the sales-vs-baseline check. A suite whose
+    data is absent (no history, nothing to compare with) is left out.
     """
-    start = time.perf_counter()
-    settings = settings or QualitySettings()
-    docs = Path(docs_dir)
-    docs.mkdir(parents=True, exist_ok=True)
-    suites: list[_Suite] = []
+    s = settings or QualitySettings()
+    checks = suite_checks(s)
+    suites: list[PreparedSuite] = []
     if "sales_history" in tables:
-        suites += _freshness_suites(tables["sales_history"], cycle, settings)
-    suites += _completeness_suite(tables, settings)
+        suites += _freshness_suites(tables["sales_history"], cycle, s, checks)
+    suites += _completeness_suite(tables, s, checks)
     if previous is not None:
-        suites += _drift_suites(tables, previous, settings)
+        suites += _drift_suites(tables, previous, s, checks)
     if baseline is not None:
-        suites += _baseline_suite(tables, baseline, settings)
-    findings: list[Finding] = []
+        suites += _baseline_suite(tables, baseline, s, checks)
+    return suites
+
+
+def precheck_findings(tables: Mapping[str, pd.DataFrame]) -> list[Finding]:
+    """Findings that need no suite: an empty sales_history makes every series a cold start."""
     if "sales_history" in tables and tables["sales_history"].empty:
-        findings.append(
+        return [
             Finding(
                 table="sales_history",
                 rule="no history",
                 severity="warning",
                 message="sales_history: no rows; every series is a cold start",
             )
-        )
-    found, passed = _run_suites(suites, docs, cycle)
-    findings += found
-    index = docs / "index.html"
-    if any(f.severity == "error" for f in findings):
-        raise ContractBreach(findings, kind="Data quality contract", notes=[f"Data Docs: {index}"])
-    return QualityResult(
-        findings,
-        index if index.exists() else None,
-        round(time.perf_counter() - start, 3),
-        passed,
-    )
+        ]
+    return []
+
+
+def _write_default_suites(folder: Path = SUITES_DIR) -> list[Path]:
+    """Rewrite `folder` with the default suites' JSON files (a development command)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob("*.json"):
+        stale.unlink()
+    written = []
+    for name, suite in expectation_suites().items():
+        path = folder / f"{name}.json"
+        path.write_text(render_suite(suite), encoding="utf-8")
+        written.append(path)
+    return written
+
+
+if __name__ == "__main__":
+    for path in _write_default_suites(Path(sys.argv[1]) if len(sys.argv) > 1 else SUITES_DIR):
+        print(path)

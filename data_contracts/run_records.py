@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from data_contracts.findings import Finding
+from data_contracts.tables import CONTRACT_VERSION
 
 DATA_DOCS_INDEX = "data_docs/index.html"  # inside a published version
 
@@ -120,6 +121,9 @@ class Manifest(BaseModel):
     supply_plan: dict[str, Any] = Field(default_factory=dict)
     rows: dict[str, int] = Field(default_factory=dict)
     plan_changes: ChangesSummary = Field(default_factory=ChangesSummary)
+    # Version of the published tables' contract (data_contracts.output_schema); empty in
+    # versions published before it had one.
+    contract_version: str = ""
 
     def input_hashes(self) -> dict[str, str]:
         return {f.table: f.sha256 for f in self.inputs}
@@ -145,5 +149,5 @@ def build_manifest(
             data_docs=DATA_DOCS_INDEX if check.data_docs else None,
         ),
         baselines=baseline.model_dump(), trust=plan.trust, supply_plan=plan.supply_plan,
-        rows=rows, plan_changes=changes,
+        rows=rows, plan_changes=changes, contract_version=CONTRACT_VERSION,
     )

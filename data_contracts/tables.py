@@ -52,6 +52,11 @@ PLAN_CHANGES_COLUMNS: Final[list[str]] = [
     "planned_receipts_after", "order_release_period_before", "order_release_period_after",
 ]
 
+# Semantic version of the published tables' contract (data_contracts.output_schema, and
+# `contract_version` in every manifest): major when a column, type or rule gets stricter or goes
+# away (a reader may break), minor when something is added, patch for wording.
+CONTRACT_VERSION: Final = "1.0.0"
+
 OUTPUT_COLUMNS: Final[dict[str, list[str]]] = {
     "consensus_plan": [
         "cycle", "plan_version", "sku", "location", "period", "sales_forecast",

@@ -12,6 +12,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from data_contracts import QualitySettings
 from data_contracts.tables import INPUT_TABLES
+from flows.yaml_safe import load_yaml, read_text_limited
 from forecasting import BaselineSettings
 from reconciliation import PlanSettings
 
@@ -83,14 +84,14 @@ def load_config(path: str | Path | None) -> RunConfig:
     if path.suffix not in kinds:
         raise ConfigError(f"config {path}: use .yaml, .json or .toml")
     try:
-        text = path.read_text()
+        text = read_text_limited(path)
     except FileNotFoundError:
         raise ConfigError(f"config {path}: file not found") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"config {path}: cannot read: {exc}") from exc
     try:
         if kinds[path.suffix] == "YAML":
-            data = yaml.safe_load(text) or {}
+            data = load_yaml(text) or {}
         elif kinds[path.suffix] == "JSON":
             data = json.loads(text)
         else:

@@ -30,6 +30,7 @@ from fsspec.implementations.local import LocalFileSystem
 from pydantic import BaseModel
 
 from data_contracts.month import MONTH_PATTERN
+from data_contracts.output_schema import render_output_contract
 from data_contracts.run_records import Manifest
 
 M = TypeVar("M", bound=BaseModel)
@@ -37,6 +38,7 @@ M = TypeVar("M", bound=BaseModel)
 _VERSION = re.compile(r"^version=([1-9]\d*)$")
 _CYCLE = re.compile(r"^cycle=(.+)$")
 MANIFEST = "manifest.json"
+CONTRACT_FILE = "contract.json"  # the published tables' JSON Schema, for downstream readers
 STORE_FILE = "sop.duckdb"
 
 
@@ -259,6 +261,7 @@ class OutputTree:
         for name, source in (folders or {}).items():
             self.copy_local_folder(source, posixpath.join(staging, name))
         self.write_text(posixpath.join(staging, "report.html"), report_html)
+        self.write_text(posixpath.join(staging, CONTRACT_FILE), render_output_contract())
         # The manifest last: a folder with a manifest is a complete folder.
         self.write_json(posixpath.join(staging, MANIFEST), manifest.model_dump(mode="json")
                         if isinstance(manifest, BaseModel) else manifest)

@@ -18,7 +18,6 @@ from data_contracts import (
     ContractBreach,
     QuarantinePolicy,
     read_error,
-    run_quality_suites,
     validate_inputs,
 )
 from data_contracts.run_records import (
@@ -36,6 +35,7 @@ from flows.events import plan_published
 from flows.io import TableReadError, read_inputs, write_table
 from flows.memory import release_memory
 from flows.publish import claim_version, discard, promote
+from flows.quality_run import run_quality_suites
 from flows.retries import IO_RETRIES
 from flows.store import PlanStore
 from flows.version_files import PUBLISH_INPUTS, audit_plan, publish_artifacts, stage_version_files

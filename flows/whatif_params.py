@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field, ValidationError
 from data_contracts.month import MONTH_PATTERN
 from data_contracts.scenario import NAME_PATTERN, Scenario
 from flows.output_tree import OutputTree
+from flows.yaml_safe import load_yaml, read_text_limited
 
 BASE_PATTERN = MONTH_PATTERN.pattern.removesuffix("$") + r"(/[1-9]\d*)?$"  # CYCLE[/VERSION]
 
@@ -59,11 +60,11 @@ def read_scenario(path: str) -> tuple[Scenario, str]:
     if p.suffix.lower() not in (".yaml", ".yml", ".json"):
         raise WhatIfUsageError(f"scenario {path}: use a .yaml, .yml or .json file")
     try:
-        text = p.read_text(encoding="utf-8")
+        text = read_text_limited(p)
     except (OSError, UnicodeDecodeError) as exc:
         raise WhatIfUsageError(f"scenario {path}: cannot read: {exc}") from exc
     try:
-        data = json.loads(text) if p.suffix.lower() == ".json" else yaml.safe_load(text)
+        data = json.loads(text) if p.suffix.lower() == ".json" else load_yaml(text)
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
         raise WhatIfUsageError(f"scenario {path}: not valid {p.suffix[1:].upper()}: {exc}") \
             from exc

@@ -190,7 +190,24 @@ CASES: list[tuple[str, Callable[[World], None], str]] = [
     (
         "warehouses_zero_storage",
         setv("warehouses", 2, "storage_pallets", "0"),
-        r"warehouses\.storage_pallets: must be > 0",
+        r"warehouses\.storage_pallets: must be >= 0\.01",
+    ),
+    # Capacities too small to be meant: a unit mistake, and below the planner's tolerances.
+    (
+        "warehouses_inbound_1e-9",
+        setv("warehouses", 3, "inbound_pallets", "1e-9"),
+        r"warehouses\.inbound_pallets: must be >= 0\.01 \(1 row\), e\.g\. line 3: "
+        r"location=DC-S .*inbound_pallets=1e-9 ",
+    ),
+    (
+        "warehouses_storage_below_a_hundredth",
+        setv("warehouses", 2, "storage_pallets", "0.009"),
+        r"warehouses\.storage_pallets: must be >= 0\.01",
+    ),
+    (
+        "warehouses_outbound_below_a_unit",
+        setv("warehouses", 4, "outbound_units", "0.5"),
+        r"warehouses\.outbound_units: must be >= 1 ",
     ),
     (
         "warehouses_duplicate_every_month",

@@ -6,8 +6,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from data_contracts import ContractBreach, QualitySettings, run_quality_suites, validate_inputs
+from data_contracts import ContractBreach, QualitySettings, validate_inputs
 from data_contracts.periods import add_months
+from flows.quality_run import run_quality_suites
 
 CYCLE = "2025-06"
 World = dict[str, pd.DataFrame]

@@ -71,6 +71,8 @@ CASES = [
     ("zero-pallet", _edit("products", _set("units_per_pallet", "0")), "products",
      "units_per_pallet"),
     ("inf-on-hand", _edit("inventory", _set("on_hand", "inf")), "inventory", "on_hand"),
+    ("tiny-inbound-capacity", _edit("warehouses", _set("inbound_pallets", "1e-9")), "warehouses",
+     "inbound_pallets: must be >= 0.01"),
     ("missing-table", lambda p: (p / "products.csv").unlink(), "products", None),
     ("empty-file", _write("warehouses", b""), "warehouses", None),
     ("semicolons", _semicolons, "inventory", None),

@@ -3,11 +3,13 @@
 import json
 from pathlib import Path
 
+import jsonschema
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from data_contracts import check_plan_rules
+from data_contracts import CONTRACT_VERSION, check_plan_rules, output_contract
 from data_contracts.tables import OUTPUT_COLUMNS
 from flows.cli import app
 from flows.data_docs import remote_assets
@@ -48,6 +50,15 @@ def test_run_publishes_a_plan_that_keeps_every_rule(inputs_dir: Path, tmp_path: 
     for name in ("consensus_plan", "baseline_forecast", "capacity_report", "exceptions"):
         df = pd.read_parquet(version / f"{name}.parquet")
         assert list(df.columns[: len(OUTPUT_COLUMNS[name])]) == OUTPUT_COLUMNS[name]
+    # Every published table, read as a downstream reader would, keeps the JSON Schema contract.
+    published = {name: pq.read_table(version / f"{name}.parquet").to_pylist()
+                 for name in OUTPUT_COLUMNS}
+    # The version carries the contract itself, so a reader needs nothing but the folder.
+    shipped = json.loads((version / "contract.json").read_text())
+    assert shipped == output_contract()
+    contract = jsonschema.Draft202012Validator(shipped)
+    assert [f"{list(e.absolute_path)[:2]}: {e.message}"
+            for e in contract.iter_errors(published)][:5] == []
     plan = pd.read_parquet(version / "consensus_plan.parquet")
     capacity = pd.read_parquet(version / "capacity_report.parquet")
     assert (plan["cycle"] == CYCLE).all() and (plan["plan_version"] == 1).all()
@@ -61,6 +72,7 @@ def test_run_publishes_a_plan_that_keeps_every_rule(inputs_dir: Path, tmp_path: 
 
     manifest = json.loads((version / "manifest.json").read_text())
     assert manifest["plan_version"] == 1
+    assert manifest["contract_version"] == CONTRACT_VERSION
     assert {f["table"] for f in manifest["inputs"]} >= {"sales_history", "products"}
     assert all(len(f["sha256"]) == 64 for f in manifest["inputs"])
     assert "statsforecast" in manifest["versions"]

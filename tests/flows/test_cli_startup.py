@@ -66,6 +66,10 @@ def test_validate_checks_the_folder_too(tmp_path: Path) -> None:
     ("contracts:\n  quality:\n    stale_error_month: 3\n",
      ["'contracts.quality.stale_error_month'"]),
     ("reconciliation: [unclosed\n", ["not valid YAML"]),
+    # "Billion laughs": nine aliases of nine aliases... refused at once, not expanded.
+    ("a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{k}: &{k} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]\n"
+        for p, k in zip("abcdefgh", "bcdefghi", strict=True)), ["not valid YAML", "alias"]),
 ])
 def test_bad_config_is_wrong_usage_naming_the_key(
     tmp_path: Path, text: str, words: list[str]

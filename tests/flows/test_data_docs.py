@@ -6,7 +6,7 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 
-from data_contracts import run_quality_suites, validate_inputs
+from data_contracts import validate_inputs
 from flows.data_docs import (
     VENDOR_FILES,
     fill_bootstrap_tables,
@@ -15,6 +15,7 @@ from flows.data_docs import (
     remote_assets,
     rewrite_page,
 )
+from flows.quality_run import run_quality_suites
 
 CYCLE = "2026-12"
 

@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from data_contracts.checks import MIN_CAPACITY_PALLETS, MIN_CAPACITY_UNITS
 from data_contracts.periods import add_months, horizon_periods, is_month
 from data_contracts.tables import INPUT_COLUMNS, INPUT_TABLES
 from sample_data.generate import World, generate_world
@@ -117,8 +118,10 @@ def test_no_negative_quantities(world: World) -> None:
     assert (world.truth["qty"] >= 0).all()
     assert (t["products"]["units_per_pallet"] > 0).all()
     wh = t["warehouses"]
-    for col in ("storage_pallets", "inbound_pallets", "outbound_units"):
-        assert (wh[col] > 0).all(), col
+    for col, least in [("storage_pallets", MIN_CAPACITY_PALLETS),
+                       ("inbound_pallets", MIN_CAPACITY_PALLETS),
+                       ("outbound_units", MIN_CAPACITY_UNITS)]:
+        assert (wh[col] >= least).all(), col
 
 
 def test_history_before_cycle_forecasts_from_cycle(world: World) -> None:
