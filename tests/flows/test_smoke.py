@@ -18,8 +18,8 @@ def test_deployments_build_with_monthly_schedule() -> None:
         "sop-ingest-and-check/on-demand",
     } <= names
     monthly = next(d for d in deployments if d.full_name == MONTHLY)
-    crons = sorted(s.schedule.cron for s in monthly.schedules)
-    assert crons == ["0 6 1 * 1-5", "0 6 2,3 * 1"]
+    [schedule] = monthly.schedules
+    assert "RRULE:FREQ=MONTHLY;BYDAY=MO,TU,WE,TH,FR;BYSETPOS=1" in schedule.schedule.rrule
     assert all(s.schedule.timezone == "Europe/Paris" for s in monthly.schedules)
     schema = monthly._parameter_openapi_schema.model_dump()
     assert schema["required"] == []  # every parameter optional: partial runs are valid
@@ -109,32 +109,6 @@ def test_scheduled_cycle_is_the_month_in_the_schedules_zone() -> None:
     assert local_run_date(scheduled, "UTC") == date(2026, 12, 31)
 
 
-def test_first_working_day_rule() -> None:
-    """Prefect's own schedule evaluation fires once a month, on its first weekday."""
-    import asyncio
-    from datetime import UTC, datetime
-
-    from prefect.server.schemas.schedules import CronSchedule
-
-    from flows.deploy import first_working_day_schedules
-
-    start = datetime(2026, 1, 1, tzinfo=UTC)
-    end = datetime(2027, 12, 31, tzinfo=UTC)
-    fired: list[datetime] = []
-    for schedule in first_working_day_schedules("UTC"):
-        server_side = CronSchedule(
-            cron=schedule.cron, day_or=schedule.day_or, timezone=schedule.timezone
-        )
-        fired += asyncio.run(server_side.get_dates(n=100, start=start, end=end))
-    months = sorted((d.year, d.month) for d in fired)
-    assert len(months) == 24 and len(set(months)) == 24
-    for d in fired:
-        first_weekday = next(
-            day for day in range(1, 8) if datetime(d.year, d.month, day).weekday() < 5
-        )
-        assert (d.day, d.hour) == (first_weekday, 6)
-
-
 def test_store_password_comes_from_the_environment(monkeypatch) -> None:
     from flows.config import SopSettings, resolve_store_url
 
@@ -170,7 +144,7 @@ def test_committed_prefect_yaml_is_the_generated_one(tmp_path) -> None:
         module, name = entry["entrypoint"].rsplit(".", 1)
         assert hasattr(getattr(importlib.import_module(module), name), "deploy")  # a flow
         assert entry["name"] == deployment.name and entry["parameters"] == deployment.parameters
-        schedules = [(s.schedule.cron, s.schedule.day_or) for s in deployment.schedules]
-        assert [(s["cron"], s["day_or"]) for s in entry.get("schedules", [])] == schedules
+        schedules = [s.schedule.rrule for s in deployment.schedules]
+        assert [s["rrule"] for s in entry.get("schedules", [])] == schedules
         assert {s["timezone"] for s in entry.get("schedules", [])} <= {TIMEZONE_FROM_ENV}
     assert "sop-whatif" in {d.flow_name for d in code}
