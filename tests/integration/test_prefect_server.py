@@ -1,16 +1,20 @@
 """A real Prefect server on loopback: deploy, trigger as the UI does, execute with `sop serve`."""
 
 import asyncio
+import json
 import os
+import queue
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -389,3 +393,95 @@ def test_a_failed_run_emits_sop_plan_failed(prefect_server, tmp_path: Path) -> N
     assert len(events) == 1, events
     assert events[0].payload["stage"] == "ingest_and_check"
     assert "products.units_per_pallet" in events[0].payload["error"]
+
+
+@contextmanager
+def _webhook_receiver() -> Iterator[tuple[str, "queue.Queue[dict]"]]:
+    """An HTTP endpoint on loopback standing in for a procurement system: its URL and the
+    requests it got (method, path, headers, JSON body)."""
+    received: queue.Queue[dict] = queue.Queue()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            received.put({"method": "POST", "path": self.path, "headers": dict(self.headers),
+                          "body": json.loads(body)})
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/sop/plan-events", received
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _emit_published(env: dict[str, str], cycle: str, version: int) -> None:
+    """`sop.plan.published` from another process, as the publish stage emits it."""
+    code = ("from flows.events import plan_published; "
+            f"plan_published({cycle!r}, {version}, rows=12, folder='/x/cycle={cycle}', "
+            "store='duckdb:///x', changed_rows=3)")
+    emitted = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                             text=True, timeout=120)
+    assert emitted.returncode == 0, emitted.stderr
+
+
+def test_sop_notify_posts_published_plans_to_a_webhook(prefect_server, tmp_path: Path) -> None:
+    """`sop notify --url` registers an automation; the server's triggers and actions services
+    POST the event to the subscriber (nothing polls)."""
+    env = prefect_server
+    cycle, version = "2031-05", 3  # a cycle no other test of the module publishes
+    with _webhook_receiver() as (url, received):
+        notified = subprocess.run(
+            [SOP, "notify", "--url", url, "--header", "Authorization: Bearer t0ken",
+             "--name", "sop-test-webhook"],
+            env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path,
+        )
+        assert notified.returncode == 0, notified.stdout + notified.stderr
+        assert "sop-test-webhook" in notified.stdout
+        try:
+            post = None
+            deadline = time.monotonic() + 90
+            # The triggers service takes up a new automation within seconds: an event emitted
+            # before it has is not acted on, so emit again until one arrives.
+            while post is None and time.monotonic() < deadline:
+                _emit_published(env, cycle, version)
+                try:
+                    while post is None:
+                        candidate = received.get(timeout=15)
+                        if candidate["body"]["payload"].get("cycle") == cycle:
+                            post = candidate
+                except queue.Empty:
+                    pass
+        finally:
+            from prefect.settings import PREFECT_API_URL, temporary_settings
+
+            from flows.automations import remove_plan_webhook
+
+            with temporary_settings({PREFECT_API_URL: env["PREFECT_API_URL"]}):
+                assert remove_plan_webhook("sop-test-webhook")
+    assert post is not None, "no POST within 90 s"
+    assert post["path"] == "/sop/plan-events"
+    assert post["headers"]["Authorization"] == "Bearer t0ken"
+    assert post["headers"]["Content-Type"] == "application/json"
+    body = post["body"]
+    assert body["event"] == "sop.plan.published"
+    assert body["resource"] == f"sop.plan.{cycle}"
+    assert body["payload"]["cycle"] == cycle and body["payload"]["plan_version"] == version
+    assert body["payload"]["changed_rows"] == 3
+
+
+def test_sop_notify_refuses_a_bad_header_before_any_server_call() -> None:
+    refused = subprocess.run(
+        [SOP, "notify", "--url", "http://127.0.0.1:9/x", "--header", "no-colon"],
+        env={**os.environ, "PREFECT_API_URL": "http://127.0.0.1:9/api"},
+        capture_output=True, text=True, timeout=60,
+    )
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert "--header 'no-colon'" in refused.stderr
