@@ -475,13 +475,5 @@ def test_sop_notify_posts_published_plans_to_a_webhook(prefect_server, tmp_path:
     assert body["resource"] == f"sop.plan.{cycle}"
     assert body["payload"]["cycle"] == cycle and body["payload"]["plan_version"] == version
     assert body["payload"]["changed_rows"] == 3
+    assert datetime.fromisoformat(body["occurred"]).tzinfo is not None
 
-
-def test_sop_notify_refuses_a_bad_header_before_any_server_call() -> None:
-    refused = subprocess.run(
-        [SOP, "notify", "--url", "http://127.0.0.1:9/x", "--header", "no-colon"],
-        env={**os.environ, "PREFECT_API_URL": "http://127.0.0.1:9/api"},
-        capture_output=True, text=True, timeout=60,
-    )
-    assert refused.returncode == 2, refused.stdout + refused.stderr
-    assert "--header 'no-colon'" in refused.stderr
