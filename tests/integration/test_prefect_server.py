@@ -422,21 +422,35 @@ def _webhook_receiver() -> Iterator[tuple[str, "queue.Queue[dict]"]]:
         server.server_close()
 
 
-def _emit_published(env: dict[str, str], cycle: str, version: int) -> None:
-    """`sop.plan.published` from another process, as the publish stage emits it."""
-    code = ("from flows.events import plan_published; "
-            f"plan_published({cycle!r}, {version}, rows=12, folder='/x/cycle={cycle}', "
-            "store='duckdb:///x', changed_rows=3)")
-    emitted = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                             text=True, timeout=120)
+def _emit(env: dict[str, str], call: str) -> None:
+    """An event from another process, as the publish stage or the monthly flow emits it."""
+    emitted = subprocess.run(
+        [sys.executable, "-c", f"from flows.events import *; {call}"], env=env,
+        capture_output=True, text=True, timeout=120)
     assert emitted.returncode == 0, emitted.stderr
 
 
-def test_sop_notify_posts_published_plans_to_a_webhook(prefect_server, tmp_path: Path) -> None:
+def _post_for(received: "queue.Queue[dict]", event: str, cycle: str, timeout: float
+              ) -> dict | None:
+    """The first request for `event` of `cycle` within `timeout` seconds, else None."""
+    deadline = time.monotonic() + timeout
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            post = received.get(timeout=left)
+        except queue.Empty:
+            return None
+        if post["body"]["event"] == event and post["body"]["payload"].get("cycle") == cycle:
+            return post
+    return None
+
+
+def test_sop_notify_posts_plan_events_to_a_webhook(prefect_server, tmp_path: Path) -> None:
     """`sop notify --url` registers an automation; the server's triggers and actions services
-    POST the event to the subscriber (nothing polls)."""
+    POST each event to the subscriber (nothing polls)."""
     env = prefect_server
     cycle, version = "2031-05", 3  # a cycle no other test of the module publishes
+    published = (f"plan_published({cycle!r}, {version}, rows=12, folder='/x/cycle={cycle}', "
+                 "store='duckdb:///x', changed_rows=3)")
     with _webhook_receiver() as (url, received):
         notified = subprocess.run(
             [SOP, "notify", "--url", url, "--header", "Authorization: Bearer t0ken",
@@ -446,19 +460,15 @@ def test_sop_notify_posts_published_plans_to_a_webhook(prefect_server, tmp_path:
         assert notified.returncode == 0, notified.stdout + notified.stderr
         assert "sop-test-webhook" in notified.stdout
         try:
-            post = None
-            deadline = time.monotonic() + 90
+            post, deadline, emitted = None, time.monotonic() + 90, 0
             # The triggers service takes up a new automation within seconds: an event emitted
             # before it has is not acted on, so emit again until one arrives.
             while post is None and time.monotonic() < deadline:
-                _emit_published(env, cycle, version)
-                try:
-                    while post is None:
-                        candidate = received.get(timeout=15)
-                        if candidate["body"]["payload"].get("cycle") == cycle:
-                            post = candidate
-                except queue.Empty:
-                    pass
+                _emit(env, published)
+                emitted += 1
+                post = _post_for(received, "sop.plan.published", cycle, timeout=15)
+            _emit(env, f"plan_failed({cycle!r}, 'reconcile', RuntimeError('solver gave up'))")
+            failed = _post_for(received, "sop.plan.failed", cycle, timeout=60)
         finally:
             from prefect.settings import PREFECT_API_URL, temporary_settings
 
@@ -466,7 +476,7 @@ def test_sop_notify_posts_published_plans_to_a_webhook(prefect_server, tmp_path:
 
             with temporary_settings({PREFECT_API_URL: env["PREFECT_API_URL"]}):
                 assert remove_plan_webhook("sop-test-webhook")
-    assert post is not None, "no POST within 90 s"
+    assert post is not None, f"no POST within 90 s ({emitted} events emitted)"
     assert post["path"] == "/sop/plan-events"
     assert post["headers"]["Authorization"] == "Bearer t0ken"
     assert post["headers"]["Content-Type"] == "application/json"
@@ -476,4 +486,8 @@ def test_sop_notify_posts_published_plans_to_a_webhook(prefect_server, tmp_path:
     assert body["payload"]["cycle"] == cycle and body["payload"]["plan_version"] == version
     assert body["payload"]["changed_rows"] == 3
     assert datetime.fromisoformat(body["occurred"]).tzinfo is not None
+    # Once the automation is live, one event is one call.
+    assert failed is not None, "no POST for sop.plan.failed within 60 s"
+    assert failed["body"]["payload"] == {"cycle": cycle, "stage": "reconcile",
+                                         "error": "RuntimeError: solver gave up"}
 
