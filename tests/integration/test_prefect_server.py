@@ -491,3 +491,42 @@ def test_sop_notify_posts_plan_events_to_a_webhook(prefect_server, tmp_path: Pat
     assert failed["body"]["payload"] == {"cycle": cycle, "stage": "reconcile",
                                          "error": "RuntimeError: solver gave up"}
 
+
+
+def test_prefect_deploy_all_takes_the_generated_yaml_with_holidays(prefect_server,
+                                                                    tmp_path: Path) -> None:
+    """The path of teams that use `prefect deploy`: a prefect.yaml generated with --holidays,
+    the zone taken from SOP_TIMEZONE when deploying; the server holds the same rule set."""
+    from prefect.server.schemas.schedules import RRuleSchedule
+
+    env = {**prefect_server, "SOP_HOME": str(tmp_path), "SOP_TIMEZONE": "Europe/Paris"}
+    pool = "sop-yaml-process"
+    generated = subprocess.run(
+        [sys.executable, "-m", "flows.deploy", "--write-yaml", str(tmp_path / "prefect.yaml"),
+         "--pool", pool, "--holidays", "FR"], env=env, capture_output=True, text=True,
+        timeout=120)
+    assert generated.returncode == 0, generated.stderr
+    for command in (["work-pool", "create", pool, "--type", "process"],
+                    ["--no-prompt", "deploy", "--all"]):
+        ran = subprocess.run([PREFECT, *command], env=env, capture_output=True, text=True,
+                             timeout=300, cwd=tmp_path)
+        assert ran.returncode == 0, ran.stdout[-2000:] + ran.stderr[-2000:]
+    from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with temporary_settings({PREFECT_API_URL: env["PREFECT_API_URL"]}), \
+            get_client(sync_client=True) as client:
+        deployment = client.read_deployment_by_name("sop-monthly/monthly")
+    [schedule] = [s.schedule for s in deployment.schedules]
+    assert deployment.work_pool_name == pool
+    assert schedule.timezone == "Europe/Paris"
+    server_side = RRuleSchedule(rrule=schedule.rrule, timezone=schedule.timezone)
+    this_year = datetime.now(UTC).year
+    fired = asyncio.run(server_side.get_dates(
+        n=12, start=datetime(this_year + 1, 1, 1, tzinfo=UTC)))
+    import holidays
+
+    days_off = set(holidays.country_holidays("FR", years=this_year + 1))
+    assert len({(d.year, d.month) for d in fired}) == 12
+    assert all(d.hour == 6 and d.weekday() < 5 and d.date() not in days_off for d in fired)
+    assert date(this_year + 1, 1, 1) not in {d.date() for d in fired}
