@@ -11,8 +11,9 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-# Prefect refuses longer rrule strings (prefect.client.schemas.schedules.MAX_RRULE_LENGTH).
-MAX_RRULE_LENGTH = 6500
+# Prefect refuses longer rrule strings (prefect.client.schemas.schedules.MAX_RRULE_LENGTH),
+# counting the DTSTART line it puts in front.
+MAX_RRULE_LENGTH = 6500 - len("DTSTART:20200101T000000\n")
 HOLIDAY_YEARS = 10
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _COUNTRY = re.compile(r"^([A-Za-z]{2,3})(?:-([A-Za-z0-9]{1,5}))?$")
@@ -86,14 +87,14 @@ def first_working_day_rrule(calendar: HolidayCalendar, start_year: int,
                             years: int = HOLIDAY_YEARS, hour: int = 6) -> str:
     """The rule set firing at `hour`:00 on each month's first working day.
 
-    Holidays count for `start_year` and the `years - 1` after it (and as far as an explicit
-    date reaches); later months fall back to the first weekday."""
+    Holidays count for `start_year` and the `years - 1` after it, and in the years of later
+    explicit dates; other months fall back to the first weekday."""
     rule = (f"RRULE:FREQ=MONTHLY;BYDAY=MO,TU,WE,TH,FR;BYSETPOS=1;"
             f"BYHOUR={hour};BYMINUTE=0;BYSECOND=0")
     if not calendar:
         return rule
-    last_year = max([start_year + years - 1, *(d.year for d in calendar.dates)])
-    span = range(start_year, last_year + 1)
+    span = sorted({*range(start_year, start_year + years),
+                   *(d.year for d in calendar.dates if d.year >= start_year)})
     days_off = calendar.days_off(span)
     moved = [(first_working_day(y, m), first_working_day(y, m, days_off))
              for y in span for m in range(1, 13)]
@@ -104,7 +105,7 @@ def first_working_day_rrule(calendar: HolidayCalendar, start_year: int,
         lines.append("RDATE:" + ",".join(_stamp(working, hour) for _, working in moved))
     text = "\n".join(lines)
     if len(text) > MAX_RRULE_LENGTH:
-        raise ValueError(f"the holiday schedule for {start_year}-{last_year} is longer than "
-                         f"Prefect accepts ({len(text)} > {MAX_RRULE_LENGTH} characters): "
-                         "fewer years or explicit dates")
+        raise ValueError(f"SOP_HOLIDAYS: the schedule for {span[0]}-{span[-1]} is longer "
+                         f"than Prefect accepts ({len(text)} > {MAX_RRULE_LENGTH} characters); "
+                         "list fewer explicit dates")
     return text

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from flows.deploy import MONTHLY, build_deployments, first_working_day_schedules
-from flows.schedule import HolidayCalendar
+from flows.schedule import HolidayCalendar, first_working_day
 
 
 def _fired(timezone: str, holidays: str, start: datetime, end: datetime,
@@ -99,3 +99,17 @@ def test_sop_holidays_reaches_the_deployment(monkeypatch) -> None:
     assert "EXDATE:20270101T060000" in monthly.schedules[0].schedule.rrule
     assert HolidayCalendar.parse("fr,2027-01-01") == HolidayCalendar(
         ("FR",), frozenset({date(2027, 1, 1)}))
+
+
+def test_an_explicit_date_years_ahead_counts_in_its_own_month_only() -> None:
+    fired = _fired("UTC", "2040-01-02", datetime(2039, 12, 15, tzinfo=UTC),
+                   datetime(2040, 2, 28, tzinfo=UTC))
+    assert [d.date() for d in fired] == [date(2040, 1, 3), date(2040, 2, 1)]
+
+
+def test_a_schedule_prefect_would_refuse_is_refused_here() -> None:
+    every_first_weekday = ",".join(
+        str(first_working_day(y, m)) for y in range(2026, 2100) for m in range(1, 13))
+    with pytest.raises(ValueError, match=r"SOP_HOLIDAYS: .*longer than Prefect accepts"):
+        first_working_day_schedules("UTC", holidays=every_first_weekday, start_year=2026)
+
