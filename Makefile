@@ -21,7 +21,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy forecasting reconciliation data_contracts reporting sample_data
+	$(BIN)/mypy forecasting reconciliation data_contracts reporting sample_data flows
 
 unit: $(STAMP)
 	$(BIN)/pytest -m "not integration"

@@ -174,3 +174,13 @@ def rule_line(
 
 def to_json(row: dict[str, Any]) -> str:
     return json.dumps(row, default=str, ensure_ascii=False)
+
+
+def findings_to_exceptions(findings: Iterable[Finding]) -> pd.DataFrame:
+    """Non-blocking findings as `exceptions` rows (type `data_contract:RULE`), so the meeting
+    sees what the contracts tolerated next to what the plan raised."""
+    from data_contracts.tables import OUTPUT_COLUMNS
+
+    rows = [{"sku": "", "location": "", "period": "", "type": f"data_contract:{f.rule}",
+             "severity": f.severity, "message": f.message} for f in findings]
+    return pd.DataFrame(rows, columns=OUTPUT_COLUMNS["exceptions"])

@@ -6,6 +6,8 @@ import pandas as pd
 from data_contracts.month import (  # noqa: F401  (re-exported: periods is the usual home)
     FIRST_YEAR,
     LAST_YEAR,
+    MAX_FORECAST_HORIZON,
+    MAX_HORIZON,
     MONTH_PATTERN,
     OUTPUT_MONTH_PATTERN,
     is_month,
@@ -13,18 +15,6 @@ from data_contracts.month import (  # noqa: F401  (re-exported: periods is the u
 
 # Month *starts*: pandas' "M" means month end and would shift every forecast by a bucket.
 FREQ = "MS"
-
-
-def parse_month(period: str) -> pd.Timestamp:
-    """`YYYY-MM` -> month-start Timestamp; ValueError on anything else."""
-    if not is_month(period):
-        raise ValueError(f"not a month in YYYY-MM form: {period!r}")
-    return pd.Timestamp(f"{period}-01")
-
-
-def to_period_str(ts: pd.Timestamp) -> str:
-    """Timestamp -> `YYYY-MM`."""
-    return f"{ts.year:04d}-{ts.month:02d}"
 
 
 def add_months(period: str, n: int) -> str:
@@ -47,11 +37,6 @@ def horizon_periods(cycle: str, horizon: int) -> list[str]:
 def periods_to_timestamps(periods: pd.Series) -> pd.Series:
     """Vectorised `YYYY-MM` -> month-start timestamps."""
     return pd.to_datetime(periods.astype(str) + "-01", format="%Y-%m-%d")
-
-
-def timestamps_to_periods(ts: pd.Series) -> pd.Series:
-    """Vectorised timestamps -> `YYYY-MM` strings."""
-    return pd.to_datetime(ts).dt.strftime("%Y-%m")
 
 
 def month_numbers(periods: pd.Series) -> np.ndarray:

@@ -12,13 +12,8 @@ import numpy as np
 import pandas as pd
 
 from data_contracts.periods import add_months, horizon_periods, months_between
-from data_contracts.tables import INPUT_COLUMNS, REASON_CODES
+from data_contracts.tables import INPUT_COLUMNS, PLAN_ROW_COLUMNS, REASON_CODES
 
-PLAN_REQUIRED = [
-    "sku", "location", "period", "sales_forecast", "baseline_forecast", "consensus_demand",
-    "constrained_demand", "shortfall", "planned_receipts", "order_release_period",
-    "projected_on_hand", "reason",
-]
 QUANTITIES = [
     "sales_forecast", "baseline_forecast", "consensus_demand", "constrained_demand", "shortfall",
     "planned_receipts", "projected_on_hand",
@@ -86,7 +81,7 @@ def check_plan_rules(
     `shortfall_units` is the smallest capacity cut per location-month that must make it
     `short` (PlanSettings.shortfall_tolerance_units).
     """
-    missing = [c for c in PLAN_REQUIRED if c not in plan.columns]
+    missing = [c for c in PLAN_ROW_COLUMNS if c not in plan.columns]
     if missing:
         return [f"consensus_plan lacks columns {missing}"]
     p = plan.reset_index(drop=True).copy()

@@ -1,6 +1,9 @@
 """Names and columns of every table in SPEC.md, shared by readers, contracts and writers."""
 
-from typing import Final
+from typing import TYPE_CHECKING, Final
+
+if TYPE_CHECKING:  # pandas stays unimported for the light readers of these names
+    import pandas as pd
 
 # Input tables: name -> required?
 INPUT_TABLES: Final[dict[str, bool]] = {
@@ -69,6 +72,11 @@ OUTPUT_COLUMNS: Final[dict[str, list[str]]] = {
     "plan_changes": PLAN_CHANGES_COLUMNS,
 }
 
+# consensus_plan as the planner builds it; publishing stamps cycle and plan_version in front.
+PLAN_STAMP_COLUMNS: Final[list[str]] = ["cycle", "plan_version"]
+PLAN_ROW_COLUMNS: Final[list[str]] = [
+    c for c in OUTPUT_COLUMNS["consensus_plan"] if c not in PLAN_STAMP_COLUMNS]
+
 REASON_CODES: Final[tuple[str, ...]] = (
     "BASELINE", "SALES_ACCEPTED", "SALES_SHRUNK", "PROMO_UPLIFT", "OVERRIDE", "NEW_ITEM",
     "CAPACITY_PREBUILD", "CAPACITY_OVERTIME", "CAPACITY_SHORTFALL",
@@ -76,6 +84,8 @@ REASON_CODES: Final[tuple[str, ...]] = (
 )
 DEMAND_CLASSES: Final[tuple[str, ...]] = ("smooth", "erratic", "intermittent", "lumpy", "new")
 SEVERITIES: Final[tuple[str, ...]] = ("info", "warning", "error")
+# Severity -> rank, most severe first (0 = error): exceptions are listed errors first.
+SEVERITY_ORDER: Final[dict[str, int]] = {s: rank for rank, s in enumerate(reversed(SEVERITIES))}
 CAPACITY_STATUSES: Final[tuple[str, ...]] = ("ok", "overtime", "short")
 CHANGE_KINDS: Final[tuple[str, ...]] = ("new", "increased", "decreased", "cancelled", "moved")
 PRODUCT_STATUSES: Final[tuple[str, ...]] = ("active", "new", "phase_out")
@@ -101,3 +111,17 @@ OUTPUT_KEYS: Final[dict[str, list[str]]] = {
     "capacity_report": ["location", "period"],
     "plan_changes": ["sku", "location", "period"],
 }
+
+
+def stamp_version(df: "pd.DataFrame", cycle: str, version: int) -> "pd.DataFrame":
+    """`df` with the run that publishes it (cycle, plan_version) as its first columns."""
+    out = df.reset_index(drop=True).copy()
+    out.insert(0, "plan_version", version)
+    out.insert(0, "cycle", cycle)
+    return out
+
+
+def order_columns(df: "pd.DataFrame", table: str) -> "pd.DataFrame":
+    """SPEC's columns of `table` first, in SPEC order; extra columns after them."""
+    spec = OUTPUT_COLUMNS[table]
+    return df.reset_index(drop=True)[spec + [c for c in df.columns if c not in spec]]

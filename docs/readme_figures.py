@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from flows.output_tree import OutputTree
+
 README = Path(__file__).resolve().parents[1] / "README.md"
 DEMO_OUT = "sop-demo"  # the folder `make demo` writes, as the README names it
 SCENARIO_NAME = "autumn-promo-north"  # examples/scenario-promo.yaml
@@ -53,8 +55,11 @@ def demo_figures(out: Path, scenario: Path | None = None) -> DemoFigures:
     warehouses = pd.read_csv(inputs / "warehouses.csv", dtype={"period": str})
     history = pd.read_csv(inputs / "sales_history.csv", dtype={"period": str})
     sales = pd.read_csv(inputs / "sales_forecast.csv")
-    (cycle_dir,) = out.glob("cycle=*")
-    version = cycle_dir / f"version={(cycle_dir / 'CURRENT').read_text().strip()}"
+    tree = OutputTree.local(out)
+    (cycle,) = tree.cycles()
+    current = tree.current(cycle)
+    assert current is not None, f"no current version of {cycle} in {out}"
+    version = Path(tree.version_dir(cycle, current))
     manifest = json.loads((version / "manifest.json").read_text())
     capacity = pd.read_parquet(version / "capacity_report.parquet")
     status = capacity["status"].astype(str).str.lower()
@@ -63,7 +68,7 @@ def demo_figures(out: Path, scenario: Path | None = None) -> DemoFigures:
     early = plan.loc[plan["reason"] == "CAPACITY_PREBUILD", ["location", "period"]]
     early = early.drop_duplicates().sort_values(["location", "period"])
     dated = warehouses[warehouses["period"].notna() & (warehouses["period"] != "")]
-    scenario = scenario or cycle_dir.parent / "scenarios" / cycle_dir.name / SCENARIO_NAME
+    scenario = scenario or Path(tree.scenario_dir(cycle, SCENARIO_NAME))
     summary = json.loads((scenario / "summary.json").read_text())
     return DemoFigures(
         cycle=str(manifest["cycle"]),

@@ -6,6 +6,7 @@ Prefect Webhook block, stored as secrets; the automation only names the block.
 """
 
 from collections.abc import Mapping, Sequence
+from typing import cast
 from uuid import UUID
 
 from flows.events import FAILED, PUBLISHED
@@ -51,8 +52,10 @@ def register_plan_webhook(
         actions=[CallWebhook(block_document_id=block_id, payload=PAYLOAD_TEMPLATE)],
     )
     remove_plan_webhook(name)
-    created = automation.create()
-    assert created.id is not None
+    # Called from sync code, create returns the automation (typed as maybe a coroutine).
+    created = cast(Automation, automation.create())
+    if created.id is None:
+        raise RuntimeError(f"the server did not return an id for automation {name!r}")
     return created.id
 
 

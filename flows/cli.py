@@ -10,23 +10,27 @@ flows, and with them Prefect, are imported; a mistake there is one line and exit
 import sys
 import time
 import traceback
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Literal, NoReturn, TypeVar
 
 import typer
 from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from data_contracts.month import is_month
+from data_contracts.month import MAX_FORECAST_HORIZON, MAX_HORIZON, is_month
 
 EXIT_USAGE = 2
 EXIT_CONTRACT = 3
 EXIT_FAILURE = 1
 DEMO_CYCLE = "2026-12"
 T = TypeVar("T")
+
+if TYPE_CHECKING:
+    from flows.pipeline import RunResult
 
 
 @dataclass
@@ -140,16 +144,16 @@ def _run_guarded(work: Callable[[], T]) -> T:
     raise AssertionError("unreachable")
 
 
-def _print_run(result: dict) -> None:
-    table = Table(title=f"S&OP plan {result['cycle']} version {result['plan_version']}")
+def _print_run(result: "RunResult") -> None:
+    table = Table(title=f"S&OP plan {result.cycle} version {result.plan_version}")
     table.add_column("stage")
     table.add_column("seconds", justify="right")
-    for stage, seconds in result["seconds"].items():
+    for stage, seconds in result.seconds.items():
         table.add_row(stage, f"{seconds:.1f}")
     out_console.print(table)
-    out_console.print(f"published: {result['path']}")
-    out_console.print(f"report:    {Path(result['path']) / 'report.html'}")
-    out_console.print(f"store:     {result['store']}")
+    out_console.print(f"published: {result.path}")
+    out_console.print(f"report:    {Path(result.path) / 'report.html'}")
+    out_console.print(f"store:     {result.store}")
 
 
 def _execute_run(
@@ -187,7 +191,7 @@ def run(
     inputs: Annotated[str, typer.Option(help="Folder or fsspec URL with the input tables")],
     cycle: CycleOpt,
     out: Annotated[str, typer.Option(help="Output folder (versions, store, working files)")],
-    horizon: Annotated[int, typer.Option(min=1, max=60, help="Months planned")] = 18,
+    horizon: Annotated[int, typer.Option(min=1, max=MAX_HORIZON, help="Months planned")] = 18,
     store: Annotated[
         str | None, typer.Option(help="SQLAlchemy URL; default duckdb:///OUT/sop.duckdb")
     ] = None,
@@ -215,7 +219,7 @@ def demo(
     ),
     skus: Annotated[int, typer.Option(min=5, help="Number of SKUs in the sample world")] = 200,
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same data)")] = 7,
-    horizon: Annotated[int, typer.Option(min=1, max=60, help="Months planned")] = 18,
+    horizon: Annotated[int, typer.Option(min=1, max=MAX_HORIZON, help="Months planned")] = 18,
     jobs: JobsOpt = None,
 ) -> None:
     """Write a realistic sample data set to OUT/inputs and run the monthly flow on it."""
@@ -237,40 +241,49 @@ def validate(
         "sop-validate"
     ),
     config: Annotated[str | None, typer.Option(help="YAML/JSON/TOML run configuration")] = None,
+    horizon: Annotated[int, typer.Option(
+        min=1, max=MAX_HORIZON,
+        help="Months to be planned (sales numbers past them are reported)")] = 18,
 ) -> None:
     """Check the input tables against their data contracts only (exit 0 or 3)."""
     from flows import preflight
 
     _check(lambda: preflight.check_inputs(inputs))
-    _check(lambda: preflight.check_config(config))
+    settings = _check(lambda: preflight.check_config(config))
+    from flows.context import RunContext
     from flows.pipeline import validate_flow
-    from flows.workspace import Workspace
 
+    try:
+        ctx = RunContext(inputs=inputs, cycle=cycle, horizon=horizon,
+                         out=str(Path(out).resolve()), run_id=uuid.uuid4().hex[:12],
+                         config=settings)
+    except ValueError as exc:  # pydantic's ValidationError is one
+        _fail(f"wrong usage: {exc}", EXIT_USAGE, exc)
     _prefect_loaded()
-    ws = Workspace.new(out, cycle)
-    summary = _run_guarded(lambda: validate_flow(inputs, cycle, str(ws.root), config))
+    summary = _run_guarded(lambda: validate_flow(ctx))
     table = Table(title=f"Data contracts for cycle {cycle}: passed")
     for col in ("table", "rows", "sha256"):
         table.add_column(col)
-    for f in summary["inputs"]:
-        table.add_row(f["table"], str(f["rows"]), f["sha256"][:12])
+    for f in summary.inputs:
+        table.add_row(f.table, str(f.rows), f.sha256[:12])
     out_console.print(table)
-    if summary["findings"]:
+    if summary.findings:
         findings = Table(title="Findings (not blocking)")
         for col in ("severity", "table", "column", "rule", "rows"):
             findings.add_column(col)
-        for f in summary["findings"]:
-            findings.add_row(f["severity"], f["table"], str(f["column"] or ""), f["rule"],
-                             str(f["count"]))
+        for finding in summary.findings:
+            findings.add_row(finding.severity, finding.table, str(finding.column or ""),
+                             finding.rule, str(finding.count))
         out_console.print(findings)
-    if summary.get("data_docs"):
-        out_console.print(f"Data Docs: {summary['data_docs']}")
+    if summary.data_docs:
+        out_console.print(f"Data Docs: {summary.data_docs}")
 
 
 @app.command()
 def forecast(
     history: Annotated[Path, typer.Option(help="sales_history file (CSV or Parquet)")],
-    horizon: Annotated[int, typer.Option(min=1, max=120, help="Months to forecast")],
+    horizon: Annotated[int, typer.Option(
+        min=1, max=MAX_FORECAST_HORIZON, help="Months to forecast")],
     out: Annotated[Path, typer.Option(help="baseline_forecast file to write (.csv/.parquet)")],
     season_length: Annotated[int, typer.Option(min=1, help="Season length in months")] = 12,
     jobs: JobsOpt = None,
@@ -430,6 +443,7 @@ def whatif(
         _fail("wrong usage: give --base CYCLE[/VERSION] and --scenario FILE (or --list)",
               EXIT_USAGE)
     from flows import preflight
+    from flows.output_tree import OutputTree
     from flows.whatif_params import (
         WhatIfParams,
         WhatIfUsageError,
@@ -445,7 +459,7 @@ def whatif(
             f"--{field_path(e['loc'])}: {e['msg']}" for e in exc.errors()), EXIT_USAGE, exc)
     try:  # the same checks the flow makes, before Prefect starts
         read_scenario(params.scenario)
-        resolve_base(params.out, *params.cycle_version())
+        resolve_base(OutputTree.local(params.out), *params.cycle_version())
     except WhatIfUsageError as exc:
         _fail(f"wrong usage: {exc}", EXIT_USAGE, exc)
     _check(lambda: preflight.check_config(config))

@@ -4,7 +4,7 @@ import difflib
 import json
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
@@ -177,7 +177,9 @@ def resolve_store_url(url: str, settings: SopSettings | None = None) -> str:
     elif settings.store_password_block:
         from prefect.blocks.system import Secret
 
-        password = str(Secret.load(settings.store_password_block).get())
+        # Called from sync code, load returns the block (its type also allows a coroutine).
+        block = cast(Secret, Secret.load(settings.store_password_block))
+        password = str(block.get())
     if password is None:
         return url
     return parsed.set(password=password).render_as_string(hide_password=False)

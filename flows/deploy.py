@@ -7,12 +7,13 @@ import argparse
 import importlib
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import prefect
 import yaml
 from prefect import serve
+from prefect.client.schemas.schedules import RRuleSchedule
 from prefect.deployments.runner import EntrypointType, RunnerDeployment
 from prefect.schedules import RRule, Schedule
 
@@ -59,7 +60,7 @@ def build_deployments(
     tz = timezone or settings.timezone
     holidays = settings.holidays if holidays is None else holidays
     defaults = {name: value for name, value in (("inputs", inputs), ("out", out)) if value}
-    monthly = monthly_sop.to_deployment(
+    monthly = cast(RunnerDeployment, monthly_sop.to_deployment(
         name="monthly",
         schedules=first_working_day_schedules(tz, holidays=holidays),
         parameters=defaults,
@@ -67,11 +68,12 @@ def build_deployments(
         tags=["sop"],
         # Module path, not file path: runs work from any folder where the package is installed.
         entrypoint_type=EntrypointType.MODULE_PATH,
-    )
+    ))
+    # Called from sync code, to_deployment returns the deployment (typed as maybe a coroutine).
     stages = [
-        stage.to_deployment(
+        cast(RunnerDeployment, stage.to_deployment(
             name="on-demand", tags=["sop", "stage"], entrypoint_type=EntrypointType.MODULE_PATH
-        )
+        ))
         for stage in (validate_flow, ingest_and_check, baselines_stage, reconcile_stage,
                       publish_stage, whatif_flow)
     ]
@@ -162,9 +164,9 @@ def prefect_yaml_spec(
         entry["tags"] = list(d.tags)
         entry["work_pool"] = {"name": work_pool}
         entry["parameters"] = dict(d.parameters)
-        if d.schedules:
-            entry["schedules"] = [{"rrule": s.schedule.rrule, "timezone": timezone}
-                                  for s in d.schedules]
+        rrules = [s.schedule for s in d.schedules or () if isinstance(s.schedule, RRuleSchedule)]
+        if rrules:
+            entry["schedules"] = [{"rrule": r.rrule, "timezone": timezone} for r in rrules]
         entries.append(entry)
     return {
         "name": "sop-consensus",

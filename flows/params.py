@@ -10,7 +10,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from data_contracts.month import MONTH_PATTERN
+from data_contracts.month import MAX_HORIZON, MONTH_PATTERN
 from flows.config import RunConfig, SopSettings
 from forecasting.engines import EngineName
 
@@ -35,7 +35,6 @@ def local_run_date(instant: datetime, timezone: str) -> date:
     return instant.astimezone(ZoneInfo(timezone)).date()
 
 
-
 def refuse_password(url: str) -> str:
     """A store URL given as a parameter must not carry a password.
 
@@ -54,7 +53,7 @@ def refuse_password(url: str) -> str:
     return url
 
 
-Horizon = Annotated[int, Field(ge=1, le=60)]
+Horizon = Annotated[int, Field(ge=1, le=MAX_HORIZON)]
 # Far above any machine, far below a typo that would fork a million processes.
 Jobs = Annotated[int, Field(ge=1, le=4096)]
 StoreUrl = Annotated[str, AfterValidator(refuse_password)]
@@ -81,7 +80,8 @@ class RunParams(BaseModel):
     cycle: Cycle | None = Field(
         None, description="First month planned, YYYY-MM; empty = the month of the run date"
     )
-    horizon: Horizon = Field(18, description="Months planned from the cycle month (1-60)")
+    horizon: Horizon = Field(
+        18, description=f"Months planned from the cycle month (1-{MAX_HORIZON})")
     store: StoreUrl | None = Field(
         None,
         description=(
@@ -138,11 +138,3 @@ def documented_by(model: type[BaseModel]) -> Callable[[F], F]:
         return fn
 
     return document
-
-
-class ValidateParams(BaseModel):
-    """Parameters of the contracts-only flow."""
-
-    inputs: str = Field("inputs", description="Folder or fsspec URL holding the input tables")
-    cycle: Cycle = Field(..., description="First month planned, YYYY-MM")
-    config: str | None = Field(None, description="YAML/JSON/TOML run configuration file")

@@ -7,12 +7,11 @@ that version's folder (the same numbers, without a query over the whole plan).
 """
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import pandas as pd
 
 from data_contracts.periods import add_months
-from flows.publish import cycle_dir
+from flows.output_tree import OutputTree
 from flows.store import PlanStore
 from reconciliation.plan_changes import COMPARED, KEY
 
@@ -37,16 +36,14 @@ def previous_plan_version(store: PlanStore, cycle: str, version: int) -> tuple[s
 
 
 def read_previous_plan(
-    out: str | Path, cycle: str, version: int, store: PlanStore
+    tree: OutputTree, cycle: str, version: int, store: PlanStore
 ) -> PreviousPlan | None:
     """The previous published plan of version `version` of `cycle`, or None when none is."""
     found = previous_plan_version(store, cycle, version)
     if found is None:
         return None
     prev_cycle, prev_version = found
-    path = cycle_dir(out, prev_cycle) / f"version={prev_version}" / "consensus_plan.parquet"
-    if path.exists():
-        plan = pd.read_parquet(path, columns=PLAN_COLUMNS)
-    else:  # published to this store from another output folder
+    plan = tree.read_version_table(prev_cycle, prev_version, "consensus_plan", PLAN_COLUMNS)
+    if plan is None:  # published to this store from another output folder
         plan = store.read_plan(prev_cycle, prev_version, PLAN_COLUMNS)
     return PreviousPlan(prev_cycle, prev_version, plan)

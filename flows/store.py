@@ -27,8 +27,7 @@ _TEXT = {
 _INT = {"plan_version", "previous_version"}
 
 INSERT_CHUNK_ROWS = 100_000  # rows converted to Python objects at a time (PostgreSQL COPY)
-STORE_TABLES = ("consensus_plan", "baseline_forecast", "capacity_report", "exceptions",
-                "plan_changes", "fva")
+STORE_TABLES = (*OUTPUT_COLUMNS, "fva")
 # Stored beyond SPEC's tables: forecast value added, so its history can be queried per cycle.
 EXTRA_COLUMNS = {"fva": FVA_COLUMNS}
 
@@ -340,6 +339,7 @@ class PlanStore:
         if self.dialect == "duckdb":
             # Columnar insert straight from the DataFrame: row-by-row would dominate publish.
             raw = conn.connection.driver_connection
+            assert raw is not None  # an open connection has its driver's
             view = f"_sop_insert_{name}"
             raw.register(view, df)
             try:
@@ -354,6 +354,7 @@ class PlanStore:
             if self.dialect == "postgresql":
                 records = chunk.astype(object).where(chunk.notna(), None).itertuples(index=False)
                 raw = conn.connection.driver_connection
+                assert raw is not None
                 with raw.cursor() as cur, cur.copy(f"COPY {name} ({cols}) FROM STDIN") as copy:
                     for row in records:
                         copy.write_row(row)
@@ -375,10 +376,3 @@ class PlanStore:
 
     def dispose(self) -> None:
         self.engine.dispose()
-
-
-def default_store_url(out_dir: str) -> str:
-    """SPEC default: `duckdb:///OUT/sop.duckdb`."""
-    from pathlib import Path
-
-    return f"duckdb:///{Path(out_dir).resolve() / 'sop.duckdb'}"

@@ -6,11 +6,8 @@ The published version is only read: a scenario never changes a published plan or
 """
 
 import hashlib
-import json
-import os
+import posixpath
 import re
-import shutil
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,8 +19,11 @@ from prefect.cache_policies import NONE
 from pydantic import ValidationError
 
 from data_contracts import ContractBreach, Finding, QuarantinePolicy, validate_inputs
+from data_contracts.run_records import CheckResult, Manifest
 from flows.config import load_config
-from flows.io import sha256_file, write_json
+from flows.context import RunContext
+from flows.io import sha256_file
+from flows.output_tree import OutputTree, Workspace
 from flows.retries import IO_RETRIES
 from flows.whatif_params import (
     WhatIfParams,
@@ -31,26 +31,24 @@ from flows.whatif_params import (
     read_scenario,
     resolve_base,
 )
-from flows.workspace import Workspace
-from reconciliation.impact import Comparison, WhatIf, analyse_scenario, plan_drift
+from reconciliation.impact import WhatIf, analyse_scenario, plan_drift
 from reconciliation.scenario import scenario_name
-from reporting.whatif import render_whatif_report
+from reporting.whatif import markdown_summary, render_whatif_report
 
 DRIFT_NOTE = 0.005  # relative drift of the re-planned base worth telling the reader about
 
 
-def _workspace_matches(root: Path, manifest: dict[str, Any]) -> bool:
-    summary = root / "check" / "summary.json"
-    if not summary.is_file():
+def _workspace_matches(ws: Workspace, manifest: Manifest) -> bool:
+    """The workspace checked the very input files (and quarantined the rows) of the manifest."""
+    if not ws.has_result("check"):
         return False
-    s = json.loads(summary.read_text())
-    return ({f["table"]: f["sha256"] for f in s.get("inputs", [])}
-            == {f["table"]: f["sha256"] for f in manifest["inputs"]}
-            and s.get("quarantined_rows", {}) == manifest["contracts"].get("quarantined_rows", {}))
+    check = ws.load_result("check", CheckResult)
+    return (check.input_hashes() == manifest.input_hashes()
+            and check.quarantined_rows == manifest.contracts.quarantined_rows)
 
 
 @task(**IO_RETRIES, cache_policy=NONE)
-def load_base_inputs(out: str, cycle: str, manifest: dict[str, Any]) -> tuple[
+def load_base_inputs(tree: OutputTree, cycle: str, manifest: Manifest) -> tuple[
         dict[str, pd.DataFrame], str]:
     """The base run's checked input tables and where they came from.
 
@@ -59,22 +57,21 @@ def load_base_inputs(out: str, cycle: str, manifest: dict[str, Any]) -> tuple[
     3. the input files listed in the manifest, re-read and re-checked -- refused (a contract
     breach) when a file changed since the base run.
     """
-    roots = [Path(manifest["workspace"])] if manifest.get("workspace") else []
-    roots += sorted((Path(out) / "runs" / f"cycle={cycle}").glob("run=*"))
-    for root in roots:
-        if _workspace_matches(root, manifest):
-            tables = Workspace(root).load_frames("check")
+    named = [Workspace(tree, manifest.workspace)] if manifest.workspace else []
+    for ws in [*named, *tree.workspaces(cycle)]:
+        if _workspace_matches(ws, manifest):
+            tables = ws.load_frames("check")
             tables.pop("rejects", None)
-            return tables, f"checked inputs of the base run ({root})"
+            return tables, f"checked inputs of the base run ({ws.root})"
     changed: list[Finding] = []
-    for f in manifest["inputs"]:
-        path = f["path"]
+    for f in manifest.inputs:
+        path = f.path
         now = sha256_file(path) if Path(path).is_file() else None
-        if now != f["sha256"]:
+        if now != f.sha256:
             changed.append(Finding(
-                table=f["table"], rule="changed since the base run", count=1,
-                sample=[{"path": path, "sha256_then": f["sha256"], "sha256_now": now}],
-                message=f"{f['table']}: {path} "
+                table=f.table, rule="changed since the base run", count=1,
+                sample=[{"path": path, "sha256_then": f.sha256, "sha256_now": now}],
+                message=f"{f.table}: {path} "
                 + ("is gone" if now is None else "changed") + f" since plan {cycle} was "
                 "published (sha256 differs) and the base run's workspace is gone: the what-if "
                 "cannot reproduce its inputs"))
@@ -82,27 +79,25 @@ def load_base_inputs(out: str, cycle: str, manifest: dict[str, Any]) -> tuple[
         raise ContractBreach(changed, kind="Base inputs")
     from flows.io import read_inputs
 
-    folder = str(Path(manifest["inputs"][0]["path"]).parent)
+    folder = str(Path(manifest.inputs[0].path).parent)
     tables, _ = read_inputs(folder)
-    tables = {t: df for t, df in tables.items() if t in {f["table"] for f in manifest["inputs"]}}
-    quarantined = manifest["contracts"].get("quarantined_rows", {})
+    tables = {t: df for t, df in tables.items() if t in manifest.input_hashes()}
+    quarantined = manifest.contracts.quarantined_rows
     policy = QuarantinePolicy(max_share={
         t: min(1.0, n / max(len(tables[t]), 1)) for t, n in quarantined.items() if t in tables})
     return validate_inputs(tables, cycle, policy).tables, f"input files re-read from {folder}"
 
 
 @task(**IO_RETRIES, cache_policy=NONE)
-def read_base_version(folder: Path) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame]:
-    manifest = json.loads((folder / "manifest.json").read_text())
-    return (manifest, pd.read_parquet(folder / "baseline_forecast.parquet"),
-            pd.read_parquet(folder / "consensus_plan.parquet"))
+def read_base_version(tree: OutputTree, cycle: str, version: int) -> tuple[
+        Manifest, pd.DataFrame, pd.DataFrame]:
+    baseline = tree.read_version_table(cycle, version, "baseline_forecast")
+    plan = tree.read_version_table(cycle, version, "consensus_plan")
+    assert baseline is not None and plan is not None  # a complete version has both
+    return tree.read_manifest(cycle, version), baseline, plan
 
 
 # ---------------------------------------------------------------- writing
-
-
-def scenarios_dir(out: str | Path, cycle: str) -> Path:
-    return Path(out) / "scenarios" / f"cycle={cycle}"
 
 
 def _stamp(df: pd.DataFrame, cycle: str, version: int, name: str) -> pd.DataFrame:
@@ -114,64 +109,30 @@ def _stamp(df: pd.DataFrame, cycle: str, version: int, name: str) -> pd.DataFram
 
 
 @task(**IO_RETRIES, cache_policy=NONE)
-def store_scenario(target: Path, frames: dict[str, pd.DataFrame], report: str,
-                   scenario_text: str, summary: dict[str, Any]) -> Path:
+def store_scenario(tree: OutputTree, cycle: str, name: str, frames: dict[str, pd.DataFrame],
+                   report: str, scenario_text: str, summary: dict[str, Any]) -> str:
     """Write into a staging folder, then swap it in: readers see the old or the new scenario."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = target.parent / f".staging-{target.name}-{uuid.uuid4().hex[:8]}"
-    staging.mkdir()
-    try:
-        for name, df in frames.items():
-            df.to_parquet(staging / f"{name}.parquet", index=False)
-        (staging / "report.html").write_text(report, encoding="utf-8")
-        (staging / "scenario.yaml").write_text(scenario_text, encoding="utf-8")
-        write_json(summary, staging / "summary.json")
-        old = None
-        if target.exists():
-            old = target.parent / f".old-{target.name}-{uuid.uuid4().hex[:8]}"
-            os.rename(target, old)
-        os.rename(staging, target)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return target
 
+    def write(folder: str) -> None:
+        for table, df in frames.items():
+            tree.write_frame(posixpath.join(folder, f"{table}.parquet"), df)
+        tree.write_text(posixpath.join(folder, "report.html"), report)
+        tree.write_text(posixpath.join(folder, "scenario.yaml"), scenario_text)
+        tree.write_json(posixpath.join(folder, "summary.json"), summary)
 
-def markdown_summary(name: str, cycle: str, version: int, comparison: Comparison,
-                     path: Path) -> str:
-    t = comparison.totals
-    lines = [
-        f"# What-if `{name}` on plan {cycle} version {version}",
-        "",
-        f"**{comparison.verdict}**",
-        "",
-        "| measure | change |",
-        "|---|---:|",
-        f"| demand asked (units) | {t['extra_demand_units']:+,.0f} |",
-        f"| sales served (units) | {t['extra_served_units']:+,.0f} |",
-        f"| cannot be served (units) | {t['extra_shortfall_units']:+,.0f} |",
-        f"| cannot be served (value at cost) | {t['extra_shortfall_value']:+,.0f} |",
-        f"| overtime cost | {t['extra_overtime_cost']:+,.0f} |",
-        f"| inbound pallets | {t['extra_inbound_pallets']:+,.0f} |",
-        f"| stock after the event (units) | {t['extra_stock_after_event_units']:+,.0f} |",
-        f"| months becoming short | {len(t['months_became_short'])} |",
-        "",
-        f"Stored in `{path}` (report: `{path / 'report.html'}`). The published plan is unchanged.",
-    ]
-    return "\n".join(lines)
+    return tree.replace_folder(tree.scenario_dir(cycle, name), write)
 
 
 # ---------------------------------------------------------------- the flow
 
 
-def _plan_settings(config: str | None, manifest: dict[str, Any]) -> Any:
+def _plan_settings(tree: OutputTree, config: str | None, manifest: Manifest) -> Any:
+    """The plan settings: the given config file, else the base run's own, else defaults."""
     if config:
         return load_config(config).reconciliation
-    ui = Path(manifest.get("workspace") or "") / "config" / "run_config.json"
-    if manifest.get("workspace") and ui.is_file():
-        return load_config(ui).reconciliation
+    ws = Workspace(tree, manifest.workspace) if manifest.workspace else None
+    if ws is not None and ws.has_result("context"):
+        return ws.load_result("context", RunContext).config.reconciliation
     return load_config(None).reconciliation
 
 
@@ -185,16 +146,18 @@ def whatif_flow(params: WhatIfParams) -> dict[str, Any]:
     """
     logger = get_run_logger()
     cycle, wanted = params.cycle_version()
-    folder, version = resolve_base(params.out, cycle, wanted)
+    tree = OutputTree.local(params.out)
+    version = resolve_base(tree, cycle, wanted)
+    folder = tree.version_dir(cycle, version)
     scenario, text = read_scenario(params.scenario)
     name = params.name or scenario_name(scenario, Path(params.scenario).stem)
-    manifest, baseline, published = read_base_version(folder)
-    horizon = int(manifest["horizon"])
+    manifest, baseline, published = read_base_version(tree, cycle, version)
+    horizon = manifest.horizon
     try:
-        settings = _plan_settings(params.config, manifest)
+        settings = _plan_settings(tree, params.config, manifest)
     except (ValidationError, ValueError, OSError) as exc:
         raise WhatIfUsageError(f"config {params.config}: {exc}") from exc
-    tables, source = load_base_inputs(params.out, cycle, manifest)
+    tables, source = load_base_inputs(tree, cycle, manifest)
 
     analysis: WhatIf = analyse_scenario(tables, baseline, scenario, cycle, horizon, settings)
     comparison = analysis.comparison
@@ -212,7 +175,6 @@ def whatif_flow(params: WhatIfParams) -> dict[str, Any]:
                      "inputs re-planned now (other settings or code version): the comparison is "
                      "against the re-planned base.")
 
-    target = scenarios_dir(params.out, cycle) / name
     frames = {
         "comparison": _stamp(comparison.by_month, cycle, version, name),
         "comparison_by_location": _stamp(comparison.by_location, cycle, version, name),
@@ -228,17 +190,17 @@ def whatif_flow(params: WhatIfParams) -> dict[str, Any]:
         notes=notes,
     )
     summary = {
-        "name": name, "cycle": cycle, "base_version": version, "base_path": str(folder),
+        "name": name, "cycle": cycle, "base_version": version, "base_path": folder,
         "scenario_file": str(Path(params.scenario).resolve()),
         "scenario_sha256": hashlib.sha256(text.encode()).hexdigest(),
         "demand": scenario.demand, "description": scenario.description,
         "verdict": comparison.verdict, "totals": comparison.totals, "notes": notes,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-    path = store_scenario(target, frames, report, text, summary)
+    path = store_scenario(tree, cycle, name, frames, report, text, summary)
     key = re.sub(r"[^a-z0-9-]+", "-", f"whatif-{cycle}-{name}".lower()).strip("-")
     create_markdown_artifact(markdown_summary(name, cycle, version, comparison, path), key=key,
                              description=f"What-if {name}: {comparison.verdict}"[:500])
     logger.info("what-if %s: %s", name, comparison.verdict)
-    return {"name": name, "cycle": cycle, "base_version": version, "path": str(path),
+    return {"name": name, "cycle": cycle, "base_version": version, "path": path,
             "verdict": comparison.verdict, "totals": comparison.totals}

@@ -12,8 +12,8 @@ import yaml
 from pydantic import BaseModel, Field, ValidationError
 
 from data_contracts.month import MONTH_PATTERN
-from flows.publish import cycle_dir, folder_current, folder_versions
-from reconciliation.scenario import NAME_PATTERN, Scenario
+from data_contracts.scenario import NAME_PATTERN, Scenario
+from flows.output_tree import OutputTree
 
 BASE_PATTERN = MONTH_PATTERN.pattern.removesuffix("$") + r"(/[1-9]\d*)?$"  # CYCLE[/VERSION]
 
@@ -41,18 +41,16 @@ class WhatIfParams(BaseModel):
         return cycle, int(version) if version else None
 
 
-def resolve_base(out: str, cycle: str, version: int | None) -> tuple[Path, int]:
-    """The folder of the base version: VERSION, else CURRENT, else the highest folder."""
-    versions = folder_versions(out, cycle)
-    if version is None:
-        version = folder_current(out, cycle) or (max(versions) if versions else None)
-    folder = cycle_dir(out, cycle) / f"version={version}"
-    if version is None or not (folder / "manifest.json").is_file():
-        known = ", ".join(f"{cycle}/{v}" for v in versions) or "none"
+def resolve_base(tree: OutputTree, cycle: str, version: int | None) -> int:
+    """The base version: VERSION, else CURRENT, else the highest complete folder."""
+    found = tree.resolve_version(cycle, version)
+    if found is None:
+        known = ", ".join(f"{cycle}/{v}" for v in tree.versions(cycle)
+                          if tree.is_complete(cycle, v)) or "none"
         raise WhatIfUsageError(
             f"--base {cycle}{'' if version is None else f'/{version}'}: no published version "
-            f"in {out} (published versions of {cycle}: {known})")
-    return folder, version
+            f"in {tree.root} (published versions of {cycle}: {known})")
+    return found
 
 
 def read_scenario(path: str) -> tuple[Scenario, str]:
@@ -88,9 +86,5 @@ def field_path(loc: tuple[Any, ...]) -> str:
 
 
 def list_scenarios(out: str | Path) -> list[dict[str, Any]]:
-    """Stored scenarios (newest first) from their summary.json files."""
-    rows = []
-    for summary in sorted(Path(out).glob("scenarios/cycle=*/*/summary.json")):
-        s = json.loads(summary.read_text())
-        rows.append({**s, "path": str(summary.parent)})
-    return sorted(rows, key=lambda r: str(r.get("created_at", "")), reverse=True)
+    """Stored scenarios (newest first)."""
+    return OutputTree.local(out).scenarios()

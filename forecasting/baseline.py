@@ -7,6 +7,7 @@ import pandas as pd
 from scipy.stats import norm
 
 from data_contracts.periods import add_months, horizon_periods, is_month
+from data_contracts.tables import OUTPUT_COLUMNS
 from forecasting.cleaning import CLEANING_COLUMNS, clean_promotions, clip_outliers
 from forecasting.cold_start import forecast_cold_start
 from forecasting.demand_class import (
@@ -61,7 +62,7 @@ class BaselineResult:
 def guardrail_exceptions(selection: pd.DataFrame) -> pd.DataFrame:
     """One info exception per series whose first-choice forecast the guardrail replaced, so
     planners see it in the published exceptions, not only in the selection file."""
-    cols = ["sku", "location", "period", "type", "severity", "message"]
+    cols = OUTPUT_COLUMNS["exceptions"]
     if "guardrail" not in selection.columns:
         return pd.DataFrame(columns=cols)
     hits = selection[selection["guardrail"].notna()]
@@ -138,7 +139,7 @@ def fit_baselines(history: pd.DataFrame, horizon: int, settings: BaselineSetting
     levels = tuple(settings.levels)
     parts: list[_GroupForecast] = []
     groups = ((seasonal_set(s, settings.with_ces, settings.seasonal_selection), [SMOOTH, ERRATIC]),
-              (intermittent_set(s), [INTERMITTENT, LUMPY]))
+              (intermittent_set(), [INTERMITTENT, LUMPY]))
     fitter = engine or LocalEngine(n_jobs)
     for mset, members in groups:
         rows = np.flatnonzero(np.isin(classes, members))

@@ -200,7 +200,7 @@ def seasonal_set(season_length: int, with_ces: bool = False,
     )
 
 
-def intermittent_set(season_length: int) -> ModelSet:
+def intermittent_set() -> ModelSet:
     """Intermittent/lumpy series: Croston SBA, TSB, ADIDA, IMAPA; HistoricAverage as fallback."""
     models = [
         GuardedModel(CrostonSBA(alias="CrostonSBA"), False),

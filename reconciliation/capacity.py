@@ -32,6 +32,7 @@ import scipy.sparse as sp
 
 from data_contracts.periods import horizon_periods
 from data_contracts.plan_rules import limit_full
+from data_contracts.tables import OUTPUT_COLUMNS
 from reconciliation.inputs import get_table, number, text
 from reconciliation.lot_sizing import lot_limits, lot_size, lot_size_exceptions, plan_cost
 from reconciliation.promotions import EXCEPTION_COLUMNS
@@ -39,11 +40,7 @@ from reconciliation.settings import PlanSettings
 
 INF = highspy.kHighsInf
 _T = TypeVar("_T")
-REPORT_COLUMNS = [
-    "location", "period", "inbound_pallets", "inbound_capacity_pallets", "storage_pallets",
-    "storage_capacity_pallets", "outbound_units", "outbound_capacity_units", "overtime_pallets",
-    "overtime_units", "overtime_cost", "status", "lead_time_shortfall_units",
-]
+REPORT_COLUMNS = OUTPUT_COLUMNS["capacity_report"]
 
 
 def capacity_by_month(

@@ -13,9 +13,10 @@ import numpy as np
 import pandas as pd
 
 from data_contracts.periods import add_months, months_between
+from data_contracts.scenario import Scenario
 from reconciliation.inputs import products_frame
 from reconciliation.plan import PlanResult, build_plan
-from reconciliation.scenario import Scenario, plan_scenario
+from reconciliation.scenario import event_window, plan_scenario
 from reconciliation.settings import PlanSettings
 
 TOL_UNITS = 0.5      # below half a unit nothing is worth saying
@@ -348,7 +349,7 @@ def analyse_scenario(
     changed, scen_baseline, scen = plan_scenario(tables, baseline, scenario, cycle, horizon,
                                                  settings)
     comparison = compare_plans(base, scen, changed["products"], settings,
-                               scenario.event_window(tables))
+                               event_window(scenario, tables))
     return WhatIf(base, scen, changed, scen_baseline, comparison)
 
 

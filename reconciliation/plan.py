@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from data_contracts.periods import month_numbers, periods_of_numbers
+from data_contracts.tables import PLAN_ROW_COLUMNS, SEVERITY_ORDER
 from reconciliation.capacity import REPORT_COLUMNS, plan_capacity
 from reconciliation.consensus import build_demand
 from reconciliation.inputs import get_table, number, products_frame, text
@@ -19,11 +20,6 @@ from reconciliation.scope import planned_keys
 from reconciliation.settings import PlanSettings
 from reconciliation.trust import TRUST_COLUMNS
 
-PLAN_COLUMNS = [
-    "sku", "location", "period", "sales_forecast", "baseline_forecast", "consensus_demand",
-    "constrained_demand", "shortfall", "planned_receipts", "order_release_period",
-    "projected_on_hand", "reason",
-]
 # Optional columns kept for planners and the report (SPEC allows additions).
 EXTRA_PLAN_COLUMNS = [
     "family", "promo_uplift_pct", "promo_adjusted_baseline", "submitted_by", "sales_weight",
@@ -33,7 +29,6 @@ FAMILY_COLUMNS = [
     "family", "location", "period", "sales_forecast", "baseline_forecast", "consensus_demand",
     "constrained_demand", "shortfall", "planned_receipts",
 ]
-SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 
 
 @dataclass
@@ -75,7 +70,7 @@ def build_plan(
                         index=rows.index, dtype="object")
     # SPEC: empty where nothing is ordered (receipts before cycle + lead time are already 0).
     rows["order_release_period"] = release.where(rows["planned_receipts"] > 0, None)
-    plan = rows[PLAN_COLUMNS + EXTRA_PLAN_COLUMNS].reset_index(drop=True)
+    plan = rows[PLAN_ROW_COLUMNS + EXTRA_PLAN_COLUMNS].reset_index(drop=True)
 
     sh = get_table(tables, "sales_history")
     history = pd.DataFrame({"sku": text(sh["sku"]), "location": text(sh["location"]),
@@ -112,9 +107,9 @@ def collect_exceptions(parts: list[pd.DataFrame]) -> pd.DataFrame:
     if not parts:
         return pd.DataFrame({c: pd.Series(dtype="object") for c in EXCEPTION_COLUMNS})
     exc = pd.concat([p[EXCEPTION_COLUMNS] for p in parts], ignore_index=True)
-    for c in ("sku", "location", "period", "type", "severity", "message"):
+    for c in EXCEPTION_COLUMNS:
         exc[c] = text(exc[c])
-    order = exc["severity"].map(SEVERITY_ORDER).fillna(3)
+    order = exc["severity"].map(SEVERITY_ORDER).fillna(len(SEVERITY_ORDER))
     exc = exc.assign(_o=order).sort_values(["_o", "location", "sku", "period", "type"],
                                            kind="stable")
     return exc.drop(columns="_o").reset_index(drop=True)

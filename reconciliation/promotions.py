@@ -9,14 +9,16 @@ import numpy as np
 import pandas as pd
 
 from data_contracts.periods import (
+    MONTH_PATTERN,
     expand_month_ranges,
     month_numbers,
     periods_of_numbers,
 )
+from data_contracts.tables import OUTPUT_COLUMNS
 from reconciliation.inputs import get_table, number, text
 from reconciliation.settings import PlanSettings
 
-EXCEPTION_COLUMNS = ["sku", "location", "period", "type", "severity", "message"]
+EXCEPTION_COLUMNS = OUTPUT_COLUMNS["exceptions"]
 LOAD_COLUMNS = [
     "promo_id", "sku", "location", "start_period", "end_period", "uplift_pct",
     "extra_units", "extra_pallets", "peak_month", "peak_extra_pallets",
@@ -36,9 +38,7 @@ def clean_promotions(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
             "uplift_pct": number(p["uplift_pct"]).clip(lower=0),
         }
     )
-    ok = out["start_period"].str.match(r"^\d{4}-\d{2}$") & out["end_period"].str.match(
-        r"^\d{4}-\d{2}$"
-    )
+    ok = out["start_period"].str.match(MONTH_PATTERN) & out["end_period"].str.match(MONTH_PATTERN)
     return out[ok].reset_index(drop=True)
 
 

@@ -1,4 +1,4 @@
-"""What-if scenarios: a typed scenario, its checks against the data, and the changed input tables.
+"""What-if scenarios: a scenario checked against the data, the changed input tables, the plan.
 
 A scenario changes the *inputs* of a published run, never its outputs; the plan is then rebuilt
 by the same `build_plan` on the same baselines (never refitted). Actions:
@@ -21,194 +21,55 @@ by the same `build_plan` on the same baselines (never refitted). Actions:
 approved_by "what-if"), instead of the consensus policy's share of it: "what if we really sell
 that?". Existing overrides of the S&OP meeting are kept.
 
-Pure: no Prefect, no files. Bad references raise `ContractBreach` (table "scenario").
+The scenario file's schema (the pydantic models) is `data_contracts.scenario`; this module plans
+with it. Pure: no Prefect, no files. Bad references raise `ContractBreach` (table "scenario").
 """
 
 import re
-from typing import Any, Literal, Self
+from typing import Any
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from data_contracts.findings import ContractBreach, Finding
-from data_contracts.periods import add_months, horizon_periods, is_month, months_between
+from data_contracts.periods import horizon_periods, months_between
+from data_contracts.scenario import (
+    SCENARIO_TEAM,
+    CapacityChange,
+    Launch,
+    PromotionChange,
+    SalesScaling,
+    Scenario,
+)
 from data_contracts.tables import INPUT_COLUMNS
 from reconciliation.inputs import get_table, number, products_frame, text
 from reconciliation.plan import PlanResult, build_plan
 from reconciliation.promotions import clean_promotions, uplift_by_month
 from reconciliation.settings import PlanSettings
 
-SCENARIO_TEAM = "what-if"
 COLD_START_MODEL = "WhatIfZeroColdStart"
-NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 
 
-def _month(value: str) -> str:
-    if not is_month(value):
-        raise ValueError(f"{value!r} is not a month in YYYY-MM form")
-    return value
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-
-class PeriodRange(_Strict):
-    """A closed range of months; `to_period` defaults to `from_period`."""
-
-    from_period: str = Field(..., description="First month, YYYY-MM")
-    to_period: str | None = Field(None, description="Last month (inclusive), YYYY-MM")
-
-    _check_from = field_validator("from_period")(_month)
-
-    @field_validator("to_period")
-    @classmethod
-    def _check_to(cls, v: str | None) -> str | None:
-        return None if v is None else _month(v)
-
-    @model_validator(mode="after")
-    def _ordered(self) -> Self:
-        if self.to_period is not None and self.to_period < self.from_period:
-            raise ValueError(f"to_period {self.to_period} is before from_period {self.from_period}")
-        return self
-
-    @property
-    def last(self) -> str:
-        return self.to_period or self.from_period
-
-    def months(self) -> list[str]:
-        return [add_months(self.from_period, i)
-                for i in range(months_between(self.from_period, self.last) + 1)]
-
-
-class PromotionChange(_Strict):
-    """Add a promotion, change one (same promo_id, sku, location) or cancel it.
-
-    `family` instead of `sku` promotes every SKU of the family sold or stocked at the location
-    (one promotions row per SKU, same promo_id).
-    """
-
-    promo_id: str = Field(..., min_length=1)
-    sku: str | None = Field(None, min_length=1)
-    family: str | None = Field(None, min_length=1)
-    location: str = Field(..., min_length=1)
-    start_period: str | None = None
-    end_period: str | None = None
-    uplift_pct: float | None = Field(None, ge=0, le=1000, description="Percent over baseline")
-    cancel: bool = Field(False, description="Remove this existing promotion")
-
-    @field_validator("start_period", "end_period")
-    @classmethod
-    def _months(cls, v: str | None) -> str | None:
-        return None if v is None else _month(v)
-
-    @model_validator(mode="after")
-    def _complete(self) -> Self:
-        if (self.sku is None) == (self.family is None):
-            raise ValueError("give either sku or family")
-        if self.cancel:
-            return self
-        if self.start_period and self.end_period and self.end_period < self.start_period:
-            raise ValueError(
-                f"end_period {self.end_period} is before start_period {self.start_period}")
-        return self
-
-
-class SalesScaling(PeriodRange):
-    """Multiply sales numbers of a family and/or a team over a period range."""
-
-    family: str | None = Field(None, min_length=1)
-    submitted_by: str | None = Field(None, min_length=1, description="Sales team")
-    location: str | None = Field(None, min_length=1, description="Only this warehouse")
-    sku: str | None = Field(None, min_length=1, description="Only this SKU")
-    factor: float = Field(..., ge=0, le=100, description="2 doubles the sales numbers")
-
-    @model_validator(mode="after")
-    def _selects(self) -> Self:
-        if not (self.family or self.submitted_by or self.sku):
-            raise ValueError("name a family, a submitted_by team or a sku to scale")
-        return self
-
-
-class LaunchSales(_Strict):
-    location: str = Field(..., min_length=1)
-    period: str
-    qty: float = Field(..., ge=0)
-
-    _check_period = field_validator("period")(_month)
-
-
-class Launch(_Strict):
-    """A new SKU in an existing family, with its sales numbers per location x month."""
-
-    sku: str = Field(..., min_length=1)
-    family: str = Field(..., min_length=1)
-    units_per_pallet: float = Field(..., gt=0)
-    lead_time_months: int = Field(..., ge=0, le=36)
-    unit_cost: float = Field(..., ge=0)
-    safety_stock_units: float = Field(0.0, ge=0)
-    min_order_qty: float = Field(0.0, ge=0)
-    submitted_by: str = Field(SCENARIO_TEAM, min_length=1)
-    sales: list[LaunchSales] = Field(..., min_length=1)
-
-
-class CapacityChange(PeriodRange):
-    """Extra shift (+% inbound and outbound) and/or temporary storage at a location."""
-
-    location: str = Field(..., min_length=1)
-    extra_shift_pct: float = Field(
-        0.0, ge=0, le=500, description="Percent more inbound pallets and outbound units")
-    extra_storage_pallets: float = Field(0.0, ge=0, description="Temporary storage, pallets")
-
-    @model_validator(mode="after")
-    def _changes(self) -> Self:
-        if self.extra_shift_pct == 0 and self.extra_storage_pallets == 0:
-            raise ValueError("give extra_shift_pct and/or extra_storage_pallets")
-        return self
-
-
-class Scenario(_Strict):
-    """A what-if scenario file (YAML or JSON)."""
-
-    name: str | None = Field(None, pattern=NAME_PATTERN,
-                             description="Folder name of the stored scenario")
-    description: str = ""
-    demand: Literal["consensus", "as_submitted"] = Field(
-        "consensus",
-        description="consensus: the S&OP policy weighs changed sales numbers as usual; "
-        "as_submitted: take them as decided",
-    )
-    promotions: list[PromotionChange] = Field(default_factory=list)
-    scale_sales: list[SalesScaling] = Field(default_factory=list)
-    launches: list[Launch] = Field(default_factory=list)
-    capacity: list[CapacityChange] = Field(default_factory=list)
-
-    @model_validator(mode="after")
-    def _not_empty(self) -> Self:
-        if not (self.promotions or self.scale_sales or self.launches or self.capacity):
-            raise ValueError(
-                "the scenario changes nothing: give promotions, scale_sales, launches or capacity")
-        return self
-
-    def event_window(self, tables: dict[str, pd.DataFrame] | None = None) -> tuple[str, str]:
-        """First and last month any action touches (for 'extra stock after the event')."""
-        months: list[str] = []
-        promos = clean_promotions(tables) if tables is not None else None
-        for p in self.promotions:
-            start, end = p.start_period, p.end_period
-            if (start is None or end is None) and promos is not None:
-                old = promos[(promos["promo_id"] == p.promo_id) & (promos["sku"] == p.sku)
-                             & (promos["location"] == p.location)]
-                if len(old):
-                    start = start or str(old["start_period"].iloc[0])
-                    end = end or str(old["end_period"].iloc[0])
-            months += [m for m in (start, end) if m]
-        for r in [*self.scale_sales, *self.capacity]:
-            months += [r.from_period, r.last]
-        for launch in self.launches:
-            months += [s.period for s in launch.sales]
-        return (min(months), max(months)) if months else ("", "")
+def event_window(scenario: Scenario, tables: dict[str, pd.DataFrame] | None = None
+                 ) -> tuple[str, str]:
+    """First and last month any action touches (for 'extra stock after the event'); a changed
+    promotion without its own months takes them from the promotion in `tables`."""
+    months: list[str] = []
+    promos = clean_promotions(tables) if tables is not None else None
+    for p in scenario.promotions:
+        start, end = p.start_period, p.end_period
+        if (start is None or end is None) and promos is not None:
+            old = promos[(promos["promo_id"] == p.promo_id) & (promos["sku"] == p.sku)
+                         & (promos["location"] == p.location)]
+            if len(old):
+                start = start or str(old["start_period"].iloc[0])
+                end = end or str(old["end_period"].iloc[0])
+        months += [m for m in (start, end) if m]
+    for r in [*scenario.scale_sales, *scenario.capacity]:
+        months += [r.from_period, r.last]
+    for launch in scenario.launches:
+        months += [s.period for s in launch.sales]
+    return (min(months), max(months)) if months else ("", "")
 
 
 def scenario_error(path: str, rule: str, message: str, value: Any = None) -> Finding:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pandas as pd
 
-from data_contracts.tables import SEVERITIES
+from data_contracts.tables import SEVERITIES, SEVERITY_ORDER
 
 MEASURES: tuple[str, ...] = (
     "sales_forecast",
@@ -18,14 +18,6 @@ MEASURES: tuple[str, ...] = (
     "consensus_demand",
     "constrained_demand",
 )
-MEASURE_LABELS: dict[str, str] = {
-    "sales_forecast": "Sales",
-    "baseline_forecast": "Baseline",
-    "consensus_demand": "Consensus",
-    "constrained_demand": "Constrained",
-    "shortfall": "Shortfall",
-}
-SEVERITY_RANK: dict[str, int] = {"error": 0, "warning": 1, "info": 2}
 OTHER_FAMILIES = "(other families)"
 UNKNOWN_FAMILY = "(no family)"
 
@@ -209,7 +201,7 @@ def location_status(row: pd.Series) -> str:
 def exception_counts(exceptions: pd.DataFrame) -> dict[str, int]:
     """severity -> count, always with error/warning/info (in that order)."""
     sev = text(exceptions, "severity", "info").str.lower()
-    counts = {s: int((sev == s).sum()) for s in sorted(SEVERITIES, key=SEVERITY_RANK.__getitem__)}
+    counts = {s: int((sev == s).sum()) for s in SEVERITY_ORDER}
     other = int((~sev.isin(SEVERITIES)).sum())
     if other:
         counts["other"] = other
@@ -224,15 +216,17 @@ def exception_types(exceptions: pd.DataFrame, top_n: int = 20) -> pd.DataFrame:
             "severity": text(exceptions, "severity", "info"),
         }
     )
+    severities = list(SEVERITY_ORDER)  # error, warning, info
     if df.empty:
-        return pd.DataFrame(columns=["type", "error", "warning", "info", "total"])
+        return pd.DataFrame(columns=["type", *severities, "total"])
     table = pd.crosstab(df["type"], df["severity"].str.lower())
-    for s in ("error", "warning", "info"):
+    for s in severities:
         if s not in table.columns:
             table[s] = 0
-    table = table[["error", "warning", "info"]]
+    table = table[severities]
     table["total"] = table.sum(axis=1)
-    table = table.sort_values(["error", "warning", "total"], ascending=False).head(top_n)
+    # Errors, then warnings, then how many in all (info alone never ranks a type first).
+    table = table.sort_values([*severities[:-1], "total"], ascending=False).head(top_n)
     return table.rename_axis("type").reset_index().rename_axis(None, axis=1)
 
 
@@ -288,8 +282,8 @@ def top_exceptions(exceptions: pd.DataFrame, top_n: int = 25) -> pd.DataFrame:
     if df.empty:
         return pd.DataFrame(columns=cols)
     df["severity"] = df["severity"].str.lower()
-    rank = df["severity"].map(SEVERITY_RANK).fillna(3)
-    serious = rank <= 1
+    rank = df["severity"].map(SEVERITY_ORDER).fillna(len(SEVERITY_ORDER))
+    serious = rank <= SEVERITY_ORDER["warning"]
     if serious.any():
         df, rank = df[serious], rank[serious]
     # Round-robin over types within a severity: the first rows show one of each kind of

@@ -4,6 +4,7 @@ from typing import Any
 
 import pandas as pd
 
+from data_contracts.tables import SEVERITY_ORDER
 from reporting import figures as fig
 from reporting.markup import percent, signed_units, units
 
@@ -71,3 +72,10 @@ def render_markdown_summary(
     if contract_summary is not None:
         lines += ["", f"Data contracts: {outcome}."]
     return "\n".join(lines) + "\n"
+
+
+def top_exceptions(exceptions: pd.DataFrame, n: int) -> pd.DataFrame:
+    """The `n` exceptions the meeting reads first: errors, then warnings, then infos (stable
+    within a severity, so the plan's own order of importance is kept)."""
+    return (exceptions.assign(_rank=exceptions["severity"].map(SEVERITY_ORDER))
+            .sort_values("_rank", kind="stable").drop(columns="_rank").head(n))

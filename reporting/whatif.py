@@ -4,11 +4,14 @@ Built from `reconciliation.impact.Comparison` frames only, with the meeting pack
 and SVG helpers; no external URL, bounded size (tables capped, charts per affected warehouse).
 """
 
+from os import PathLike
+from pathlib import PurePath
 from typing import Any
 
 import pandas as pd
 
-from reconciliation.impact import verdict_level
+from reconciliation.impact import Comparison, verdict_level
+from reporting.figures import UTIL_METRICS
 from reporting.markup import Col, esc, html_page, html_table, signed_units, units
 from reporting.style import CSS
 from reporting.svg import COLOR_BASELINE, COLOR_SALES, HeatRow, Line, heatmap, line_chart
@@ -25,6 +28,11 @@ MAX_MONTH_ROWS = 60
 MAX_SKU_ROWS = 30
 MAX_CHART_LOCATIONS = 6
 COLOR_CAPACITY = "#868e96"
+CHART_LABELS = {  # UTIL_METRICS name -> chart title
+    "inbound": "Inbound pallets",
+    "storage": "Pallets in storage at month end",
+    "outbound": "Outbound units",
+}
 EXTRA_CSS = """
 .verdict { font-size: 17px; font-weight: 600; padding: 10px 14px; border-left: 6px solid
   var(--ok); background: var(--band); margin: 10px 0; }
@@ -128,11 +136,8 @@ def _charts(by_month: pd.DataFrame) -> str:
     periods = sorted(by_month["period"].unique())
     for loc in locations[:MAX_CHART_LOCATIONS]:
         g = by_month[by_month["location"] == loc].set_index("period").reindex(periods)
-        for measure, cap, label in (
-            ("inbound_pallets", "inbound_capacity_pallets", "Inbound pallets"),
-            ("storage_pallets", "storage_capacity_pallets", "Pallets in storage at month end"),
-            ("outbound_units", "outbound_capacity_units", "Outbound units"),
-        ):
+        for name, measure, cap in UTIL_METRICS:
+            label = CHART_LABELS[name]
             base, scen = g[f"{measure}_base"], g[f"{measure}_scenario"]
             if (scen - base).abs().max() < 1e-6 and (
                     g[f"{cap}_scenario"] - g[f"{cap}_base"]).abs().max() < 1e-6:
@@ -149,11 +154,7 @@ def _charts(by_month: pd.DataFrame) -> str:
     for loc in locations[:MAX_CHART_LOCATIONS]:
         g = by_month[by_month["location"] == loc].set_index("period").reindex(periods)
         status = g["status_scenario"].fillna("ok").tolist()
-        for i, (measure, cap, name) in enumerate((
-            ("inbound_pallets", "inbound_capacity_pallets", "inbound"),
-            ("storage_pallets", "storage_capacity_pallets", "storage"),
-            ("outbound_units", "outbound_capacity_units", "outbound"),
-        )):
+        for i, (name, measure, cap) in enumerate(UTIL_METRICS):
             ratio = (g[f"{measure}_scenario"] / g[f"{cap}_scenario"]).tolist()
             values = [None if pd.isna(v) else float(v) for v in ratio]
             marks = [s if s != "ok" and v is not None and v > 1 + 1e-9 else ""
@@ -222,3 +223,31 @@ def render_whatif_report(
         sections=WHATIF_SECTIONS, bodies=bodies, css=CSS + EXTRA_CSS,
         footer=f"What-if {name} on plan version {version} of cycle {cycle}.",
     )
+
+
+def markdown_summary(name: str, cycle: str, version: int, comparison: Comparison,
+                     path: str | PathLike[str]) -> str:
+    """The what-if's Prefect artifact: the verdict and the totals of `comparison` as Markdown,
+    and where the scenario is stored (`path`, the scenario's folder)."""
+    t = comparison.totals
+    folder = PurePath(path)
+    lines = [
+        f"# What-if `{name}` on plan {cycle} version {version}",
+        "",
+        f"**{comparison.verdict}**",
+        "",
+        "| measure | change |",
+        "|---|---:|",
+        f"| demand asked (units) | {t['extra_demand_units']:+,.0f} |",
+        f"| sales served (units) | {t['extra_served_units']:+,.0f} |",
+        f"| cannot be served (units) | {t['extra_shortfall_units']:+,.0f} |",
+        f"| cannot be served (value at cost) | {t['extra_shortfall_value']:+,.0f} |",
+        f"| overtime cost | {t['extra_overtime_cost']:+,.0f} |",
+        f"| inbound pallets | {t['extra_inbound_pallets']:+,.0f} |",
+        f"| stock after the event (units) | {t['extra_stock_after_event_units']:+,.0f} |",
+        f"| months becoming short | {len(t['months_became_short'])} |",
+        "",
+        f"Stored in `{folder}` (report: `{folder / 'report.html'}`). "
+        "The published plan is unchanged.",
+    ]
+    return "\n".join(lines)

@@ -16,8 +16,6 @@ from sample_data.demand import DemandPaths, TimeAxis, build_time_axis, simulate_
 from sample_data.sales_submissions import Submissions, build_submissions
 from sample_data.supply import build_inventory, build_open_orders, build_products, build_warehouses
 
-TRUTH_COLUMNS = ["sku", "location", "period", "qty"]
-
 # (reason, multiplier on demand, approver): decisions an S&OP meeting typically takes.
 OVERRIDE_CASES = (
     ("Listing at a new key account confirmed from this month", 1.35, "M. Keller (Head of Sales)"),

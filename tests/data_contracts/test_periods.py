@@ -3,7 +3,16 @@
 import numpy as np
 import pandas as pd
 
-from data_contracts.periods import expand_month_ranges, month_numbers, periods_of_numbers
+from data_contracts.periods import (
+    LAST_YEAR,
+    MAX_FORECAST_HORIZON,
+    MAX_HORIZON,
+    OUTPUT_MONTH_PATTERN,
+    add_months,
+    expand_month_ranges,
+    month_numbers,
+    periods_of_numbers,
+)
 
 
 def test_month_numbers_round_trip_and_reject_non_months() -> None:
@@ -21,3 +30,9 @@ def test_expand_month_ranges_spans_years_and_skips_inverted() -> None:
         "2025-11", "2025-12", "2026-01", "2026-02", "2026-05"
     ]
     assert isinstance(months, np.ndarray)
+
+
+def test_the_longest_horizon_of_the_last_cycle_is_still_a_publishable_month() -> None:
+    assert 1 <= MAX_HORIZON <= MAX_FORECAST_HORIZON
+    last = add_months(f"{LAST_YEAR}-12", MAX_FORECAST_HORIZON - 1)
+    assert OUTPUT_MONTH_PATTERN.match(last), last

@@ -9,8 +9,7 @@ from typer.testing import CliRunner
 
 from flows.cli import app
 from flows.config import RunConfig
-from flows.pipeline import baseline_cache_key
-from flows.workspace import Workspace
+from forecasting.cache_key import baseline_cache_key
 
 CYCLE = "2026-12"
 runner = CliRunner()
@@ -26,16 +25,6 @@ def _manifest(out: Path, version: int) -> dict:
                       .read_text())
 
 
-def _workspace(tmp_path: Path, hashes: dict[str, str], quarantined: dict | None = None
-               ) -> Workspace:
-    ws = Workspace(tmp_path / "ws")
-    ws.save_json("check", "summary", {
-        "inputs": [{"table": t, "sha256": h} for t, h in hashes.items()],
-        "quarantined_rows": quarantined or {},
-    })
-    return ws
-
-
 HASHES = {"sales_history": "h1", "products": "p1", "promotions": "x1", "sales_forecast": "f1",
           "inventory": "i1", "open_orders": "o1"}
 KEYS = pd.DataFrame({"sku": ["A", "A", "B"], "location": ["L1", "L2", "L1"]})
@@ -43,8 +32,7 @@ KEYS = pd.DataFrame({"sku": ["A", "A", "B"], "location": ["L1", "L2", "L1"]})
 
 def _key(tmp_path: Path, hashes: dict[str, str] = HASHES, keys: pd.DataFrame = KEYS,
          quarantined: dict | None = None, horizon: int = 12) -> str:
-    ws = _workspace(tmp_path, hashes, quarantined)
-    return baseline_cache_key(ws, CYCLE, horizon, RunConfig(), keys)
+    return baseline_cache_key(hashes, keys, CYCLE, horizon, RunConfig().forecasting, quarantined)
 
 
 def test_key_ignores_sales_stock_and_orders_files_but_not_the_planned_pairs(
@@ -70,9 +58,8 @@ def test_key_changes_with_the_tables_the_baselines_read(tmp_path: Path, table: s
 
 def test_key_changes_with_horizon_and_settings(tmp_path: Path) -> None:
     assert _key(tmp_path, horizon=6) != _key(tmp_path)
-    ws = _workspace(tmp_path, HASHES)
     other = RunConfig.model_validate({"forecasting": {"season_length": 6}})
-    assert baseline_cache_key(ws, CYCLE, 12, other, KEYS) != _key(tmp_path)
+    assert baseline_cache_key(HASHES, KEYS, CYCLE, 12, other.forecasting) != _key(tmp_path)
 
 
 def test_new_sales_quantities_reuse_the_baselines(inputs_dir: Path, tmp_path: Path) -> None:
@@ -97,9 +84,9 @@ def test_new_sales_quantities_reuse_the_baselines(inputs_dir: Path, tmp_path: Pa
 
 
 def test_key_ignores_how_many_processes_fit(tmp_path: Path) -> None:
-    ws = _workspace(tmp_path, HASHES)
     wide = RunConfig.model_validate({"execution": {"jobs": 3}})
-    assert baseline_cache_key(ws, CYCLE, 12, wide, KEYS) == _key(tmp_path)
+    # The key is made of the forecasting settings alone; execution settings never enter it.
+    assert baseline_cache_key(HASHES, KEYS, CYCLE, 12, wide.forecasting) == _key(tmp_path)
 
 
 def test_every_core_by_default_and_the_same_plan_on_one(inputs_dir: Path, tmp_path: Path

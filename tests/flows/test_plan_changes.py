@@ -10,9 +10,10 @@ import pandas as pd
 import sqlalchemy as sa
 
 from data_contracts.tables import PLAN_CHANGES_COLUMNS
+from flows.output_tree import OutputTree
 from flows.previous_plan import previous_plan_version
 from flows.publish import claim_version
-from flows.store import PlanStore, default_store_url
+from flows.store import PlanStore
 
 CYCLE = "2026-12"
 KEY = ["sku", "location", "period"]
@@ -34,7 +35,7 @@ def _version(out: Path, version: int) -> Path:
 
 
 def _stored_changes(out: Path, version: int) -> pd.DataFrame:
-    store = PlanStore(default_store_url(str(out)))
+    store = PlanStore(OutputTree.local(out).default_store_url())
     try:
         with store.engine.connect() as conn:
             return pd.read_sql(
@@ -92,7 +93,7 @@ def test_a_rerun_with_an_override_lists_the_change_in_file_and_store(
     assert manifest["plan_changes"]["previous_version"] == 1
     # One run id everywhere: the run folder, the manifest and the store's plan_runs.
     assert Path(manifest["workspace"]).name == f"run={manifest['run_id']}"
-    store = PlanStore(default_store_url(str(out)))
+    store = PlanStore(OutputTree.local(out).default_store_url())
     runs = store.runs()
     store.dispose()
     assert runs.set_index("plan_version").loc[2, "run_id"] == manifest["run_id"]
@@ -121,7 +122,7 @@ def test_a_rerun_with_an_override_lists_the_change_in_file_and_store(
 
 
 def _publish_empty(store: PlanStore, out: Path, cycle: str, publish: bool = True) -> int:
-    version = claim_version(out, cycle, store, run_id=None)
+    version = claim_version(OutputTree.local(out), cycle, store, run_id=None)
     if publish:
         plan = pd.DataFrame(columns=["sku", "location", "period"])
         store.publish(cycle, version, {"consensus_plan": plan}, str(out), "sha")

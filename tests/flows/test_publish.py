@@ -8,7 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from flows.publish import claim_version, folder_current, promote, stage_version
+from flows.output_tree import OutputTree
+from flows.publish import claim_version, promote
 from flows.store import PlanStore
 
 
@@ -46,15 +47,16 @@ def _frames(qty: float) -> dict[str, pd.DataFrame]:
 
 def publish_once(out: Path, store_url: str, qty: float, crash: bool = False) -> int:
     store = PlanStore(store_url)
-    version = claim_version(out, "2026-01", store, run_id=None)
+    tree = OutputTree.local(out)
+    version = claim_version(tree, "2026-01", store, run_id=None)
     frames = _frames(qty)
     frames["consensus_plan"]["plan_version"] = version
-    staging = stage_version(out, "2026-01", version, frames, "<html></html>", {"v": version})
+    staging = tree.stage_version("2026-01", version, frames, "<html></html>", {"v": version})
 
     def boom() -> None:
         raise RuntimeError("crash between the folder and the store")
 
-    promote(staging, out, "2026-01", version, frames, store, "sha",
+    promote(tree, staging, "2026-01", version, frames, store, "sha",
             before_store=boom if crash else None)
     store.dispose()
     return version
@@ -77,7 +79,7 @@ def test_rerun_adds_a_version_and_never_touches_the_old_one(tmp_path, store_url)
     current = PlanStore(store_url).read_current("2026-01")
     assert set(current["plan_version"]) == {2}
     assert current["consensus_demand"].tolist() == [7.0, 7.0]
-    assert folder_current(out, "2026-01") == 2
+    assert OutputTree.local(out).current("2026-01") == 2
 
 
 def test_crash_before_store_keeps_previous_version_current(tmp_path, store_url) -> None:
@@ -88,7 +90,7 @@ def test_crash_before_store_keeps_previous_version_current(tmp_path, store_url) 
     store = PlanStore(store_url)
     current = store.read_current("2026-01")
     assert set(current["plan_version"]) == {1} and len(current) == 2
-    assert folder_current(out, "2026-01") == 1
+    assert OutputTree.local(out).current("2026-01") == 1
     # The orphaned folder is never reused: the next run gets version 3.
     assert publish_once(out, store_url, 6.0) == 3
     assert set(store.read_current("2026-01")["plan_version"]) == {3}
@@ -162,7 +164,7 @@ def test_store_gets_every_row_once_with_the_run_columns_set(
     plan["plan_version"] = 0  # stale on purpose: the store writes the claimed version
     frames["consensus_plan"] = plan
     store = PlanStore(store_url)
-    version = claim_version(tmp_path / "out", "2026-01", store, run_id=None)
+    version = claim_version(OutputTree.local(tmp_path / "out"), "2026-01", store, run_id=None)
     store.publish("2026-01", version, frames, str(tmp_path / "out"), "sha")
     with store.engine.connect() as conn:
         stored = pd.read_sql(
@@ -190,7 +192,7 @@ def test_duckdb_store_keeps_quantities_exactly_as_parquet(tmp_path) -> None:
     parquet = tmp_path / "consensus_plan.parquet"
     plan.to_parquet(parquet)
     store = PlanStore(f"duckdb:///{tmp_path / 'sop.duckdb'}")
-    version = claim_version(tmp_path / "out", "2026-01", store, run_id=None)
+    version = claim_version(OutputTree.local(tmp_path / "out"), "2026-01", store, run_id=None)
     store.publish("2026-01", version, frames, str(tmp_path / "out"), "sha")
     with store.engine.connect() as conn:
         stored = pd.read_sql(sa.text("SELECT * FROM consensus_plan ORDER BY sku"), conn)
@@ -214,7 +216,7 @@ def test_a_store_from_an_older_version_gets_the_new_columns(tmp_path) -> None:
                              "'2025-12', 'ok')"))
     engine.dispose()
     store = PlanStore(url)
-    version = claim_version(tmp_path / "out", "2026-01", store, run_id=None)
+    version = claim_version(OutputTree.local(tmp_path / "out"), "2026-01", store, run_id=None)
     store.publish("2026-01", version, _frames(1.0), str(tmp_path / "out"), "sha")
     with store.engine.connect() as conn:
         rows = pd.read_sql(sa.text("SELECT cycle, status, lead_time_shortfall_units "
@@ -281,7 +283,7 @@ def test_plan_changes_land_in_the_store_as_written(tmp_path, store_url) -> None:
     })[PLAN_CHANGES_COLUMNS]
     frames = {**_frames(1.0), "plan_changes": changes}
     store = PlanStore(store_url)
-    version = claim_version(tmp_path / "out", "2026-02", store, run_id=None)
+    version = claim_version(OutputTree.local(tmp_path / "out"), "2026-02", store, run_id=None)
     store.publish("2026-02", version, frames, str(tmp_path / "out"), "sha")
     with store.engine.connect() as conn:
         stored = pd.read_sql(sa.text("SELECT * FROM plan_changes ORDER BY sku"), conn)
@@ -295,7 +297,7 @@ def test_plan_runs_timestamps_carry_their_zone(tmp_path, store_url) -> None:
 
     store = PlanStore(store_url)
     before = datetime.now(UTC)
-    version = claim_version(tmp_path / "out", "2026-01", store, run_id="run-1")
+    version = claim_version(OutputTree.local(tmp_path / "out"), "2026-01", store, run_id="run-1")
     store.publish("2026-01", version, _frames(1.0), str(tmp_path / "out"), "sha")
     runs = store.runs()
     store.dispose()

@@ -8,9 +8,10 @@ import pytest
 from typer.testing import CliRunner
 
 from flows.cli import app
+from flows.context import RunContext
+from flows.output_tree import OutputTree, Workspace
 from flows.pipeline import PlanAuditError, publish_stage
-from flows.publish import folder_current
-from flows.store import PlanStore, default_store_url
+from flows.store import PlanStore
 
 CYCLE = "2026-12"
 
@@ -27,6 +28,10 @@ def test_a_plan_breaking_a_rule_is_refused_and_a_sound_one_lands_as_written(
                                      "--out", str(out), "--horizon", "12"])
     assert first.exit_code == 0, first.output
     workspace = json.loads((_published(out, 1) / "manifest.json").read_text())["workspace"]
+    tree = OutputTree.local(out)
+    # The stage re-run from the UI: the run's own context, kept in its workspace.
+    ctx = Workspace(tree, workspace).load_result("context", RunContext)
+    assert (ctx.cycle, ctx.horizon, ctx.out) == (CYCLE, 12, str(out.resolve()))
     plan_file = Path(workspace) / "plan" / "consensus_plan.parquet"
     sound = pd.read_parquet(plan_file)
 
@@ -35,18 +40,18 @@ def test_a_plan_breaking_a_rule_is_refused_and_a_sound_one_lands_as_written(
     broken.loc[broken.index[0], "projected_on_hand"] += 100.0
     broken.to_parquet(plan_file, index=True)
     with pytest.raises(PlanAuditError, match="stock balance broken"):
-        publish_stage(workspace, str(out), CYCLE, 12)
+        publish_stage(ctx)
     assert not _published(out, 2).exists()
-    assert folder_current(out, CYCLE) == 1
-    store = PlanStore(default_store_url(str(out)))
+    assert tree.current(CYCLE) == 1
+    store = PlanStore(tree.default_store_url())
     runs = store.runs().set_index("plan_version")
     assert runs.loc[2, "status"] == "failed"
     assert "stock balance broken" in runs.loc[2, "message"]
 
     sound.to_parquet(plan_file, index=True)
-    result = publish_stage(workspace, str(out), CYCLE, 12)
-    assert result["plan_version"] == 3
-    assert folder_current(out, CYCLE) == 3
+    result = publish_stage(ctx)
+    assert result.plan_version == 3
+    assert tree.current(CYCLE) == 3
     files = {v: pd.read_parquet(_published(out, v) / "consensus_plan.parquet") for v in (1, 3)}
     pd.testing.assert_frame_equal(files[1].drop(columns="plan_version"),
                                   files[3].drop(columns="plan_version"))

@@ -72,8 +72,12 @@ def test_a_store_url_with_a_password_is_refused_before_the_run(tmp_path) -> None
     assert state.is_failed() and "SOP_STORE_PASSWORD" in state.message
     assert "s3cret" not in state.message
     assert not (tmp_path / "runs").exists()  # refused before any stage or workspace
-    with pytest.raises(ValueError, match="SOP_STORE_PASSWORD"):
-        publish_stage(str(tmp_path), str(tmp_path), "2026-12", 3, url)
+    # A stage re-run from the UI gets the same check on its context's form.
+    ctx = {"cycle": "2026-12", "inputs": "in", "out": str(tmp_path), "run_id": "r1",
+           "store": url}
+    with pytest.raises(Exception, match="SOP_STORE_PASSWORD") as stage_refused:
+        publish_stage.validate_parameters({"ctx": ctx})
+    assert "s3cret" not in str(stage_refused.value)
     assert RunParams(store="postgresql+psycopg://planner@db:5432/sop").store
 
 

@@ -6,10 +6,10 @@ import pytest
 from statsforecast.models import AutoETS
 
 from data_contracts.periods import horizon_periods
+from data_contracts.tables import OUTPUT_COLUMNS
 from forecasting import BaselineResult, BaselineSettings, fit_baselines
 
-FORECAST_COLUMNS = ["sku", "location", "period", "model", "forecast", "lo_80", "hi_80",
-                    "lo_95", "hi_95", "demand_class"]
+FORECAST_COLUMNS = OUTPUT_COLUMNS["baseline_forecast"]
 
 
 def assert_intervals_valid(fc: pd.DataFrame) -> None:

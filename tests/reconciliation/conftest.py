@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from data_contracts.periods import add_months, horizon_periods
+from data_contracts.tables import INPUT_COLUMNS, OUTPUT_COLUMNS
 from reconciliation.scope import planned_keys
 
 
@@ -26,8 +27,7 @@ def make_baseline(
             sd = cv * f
             rows.append([sku, loc, p, "test", f, max(f - 1.2816 * sd, 0), f + 1.2816 * sd,
                          max(f - 1.96 * sd, 0), f + 1.96 * sd, "smooth" if lv > 0 else "new"])
-    return pd.DataFrame(rows, columns=["sku", "location", "period", "model", "forecast", "lo_80",
-                                       "hi_80", "lo_95", "hi_95", "demand_class"])
+    return pd.DataFrame(rows, columns=OUTPUT_COLUMNS["baseline_forecast"])
 
 
 def make_world(
@@ -73,7 +73,7 @@ def make_world(
             level[(s, loc)] = lv
             for k in range(history_months):
                 hist.append([s, loc, add_months(start, k), float(rng.poisson(lv))])
-    history = pd.DataFrame(hist, columns=["sku", "location", "period", "qty"])
+    history = pd.DataFrame(hist, columns=INPUT_COLUMNS["sales_history"])
     periods = horizon_periods(cycle, horizon)
 
     fc = []
@@ -92,13 +92,13 @@ def make_world(
         for p in periods[:3]:
             fc.append(["", "F0", locs[-1], p, 200.0, "south"])
     sales_forecast = pd.DataFrame(
-        fc, columns=["sku", "family", "location", "period", "qty", "submitted_by"])
+        fc, columns=INPUT_COLUMNS["sales_forecast"])
     for c in ("sku", "family"):
         sales_forecast[c] = sales_forecast[c].astype(object).where(sales_forecast[c] != "")
 
     inv = [[s, loc, float(round(lv * rng.uniform(0, 1.5)))] for (s, loc), lv in level.items()
            if rng.random() < 0.8]
-    inventory = pd.DataFrame(inv, columns=["sku", "location", "on_hand"])
+    inventory = pd.DataFrame(inv, columns=INPUT_COLUMNS["inventory"])
 
     oo = []
     if open_orders:
@@ -111,7 +111,7 @@ def make_world(
         "inventory": inventory,
     }
     if oo:
-        tables["open_orders"] = pd.DataFrame(oo, columns=["sku", "location", "period", "qty"])
+        tables["open_orders"] = pd.DataFrame(oo, columns=INPUT_COLUMNS["open_orders"])
     keys = planned_keys({**tables, "warehouses": pd.DataFrame()}, cycle, horizon)
 
     wh = []
@@ -124,21 +124,19 @@ def make_world(
                    0.2, 15.0])
         wh.append([loc, periods[-1], st * pallets + 50, capacity * pallets * 0.8,
                    capacity * units, 0.1, np.nan])
-    tables["warehouses"] = pd.DataFrame(wh, columns=[
-        "location", "period", "storage_pallets", "inbound_pallets", "outbound_units",
-        "overtime_pct", "overtime_cost_per_pallet"])
+    tables["warehouses"] = pd.DataFrame(wh, columns=INPUT_COLUMNS["warehouses"])
     if promos and level:
         (s, loc) = next(iter(level))
         tables["promotions"] = pd.DataFrame([
             ["P-past", s, loc, add_months(cycle, -6), add_months(cycle, -5), 30.0],
             ["P1", s, loc, periods[min(1, horizon - 1)], periods[min(2, horizon - 1)], 40.0],
             ["P2", s, loc, periods[min(2, horizon - 1)], periods[min(2, horizon - 1)], 25.0],
-        ], columns=["promo_id", "sku", "location", "start_period", "end_period", "uplift_pct"])
+        ], columns=INPUT_COLUMNS["promotions"])
     if overrides and level:
         (s, loc) = list(level)[-1]
         tables["overrides"] = pd.DataFrame(
             [[s, loc, periods[-1], 123.0, "key account deal", "S&OP"]],
-            columns=["sku", "location", "period", "qty", "reason", "approved_by"])
+            columns=INPUT_COLUMNS["overrides"])
     fh = []
     for c_back in range(1, 7):
         pc = add_months(cycle, -c_back)
@@ -150,7 +148,7 @@ def make_world(
                 fh.append([pc, s, loc, p, float(lv * rng.uniform(0.9, 1.5)),
                            rng.choice(["north", "south"])])
     tables["forecast_history"] = pd.DataFrame(
-        fh, columns=["cycle", "sku", "location", "period", "qty", "submitted_by"])
+        fh, columns=INPUT_COLUMNS["forecast_history"])
     baseline = make_baseline(keys, cycle, horizon, level, rng, noise=0.1)
     return SimpleNamespace(tables=tables, baseline=baseline, cycle=cycle, horizon=horizon,
                            level=level, keys=keys)
@@ -189,11 +187,11 @@ def make_whatif_world(w2_storage: float = 5.0) -> tuple[dict[str, pd.DataFrame],
     history = pd.DataFrame([
         [s, loc, p, lv] for (s, loc), lv in WHATIF_LEVEL.items()
         for p in horizon_periods("2024-01", 12)
-    ], columns=["sku", "location", "period", "qty"])
+    ], columns=INPUT_COLUMNS["sales_history"])
     sales = pd.DataFrame([
         [s, np.nan, loc, p, lv, WHATIF_TEAM[s]]
         for (s, loc), lv in WHATIF_LEVEL.items() for p in WHATIF_PERIODS
-    ], columns=["sku", "family", "location", "period", "qty", "submitted_by"])
+    ], columns=INPUT_COLUMNS["sales_forecast"])
     # C arrives one month after the order: its first month is already on order.
     inventory = pd.DataFrame({"sku": ["C"], "location": ["W2"], "on_hand": [0.0]})
     open_orders = pd.DataFrame({"sku": ["C"], "location": ["W2"], "period": [WHATIF_CYCLE],
@@ -207,8 +205,7 @@ def make_whatif_world(w2_storage: float = 5.0) -> tuple[dict[str, pd.DataFrame],
     baseline = pd.DataFrame([
         [s, loc, p, "test", lv, lv * 0.8, lv * 1.2, lv * 0.7, lv * 1.3, "smooth"]
         for (s, loc), lv in WHATIF_LEVEL.items() for p in WHATIF_PERIODS
-    ], columns=["sku", "location", "period", "model", "forecast", "lo_80", "hi_80", "lo_95",
-                "hi_95", "demand_class"])
+    ], columns=OUTPUT_COLUMNS["baseline_forecast"])
     tables = {"sales_history": history, "sales_forecast": sales, "products": products,
               "inventory": inventory, "open_orders": open_orders, "warehouses": warehouses}
     return tables, baseline

@@ -5,6 +5,7 @@ import pandas as pd
 
 from data_contracts.periods import horizon_periods
 from data_contracts.plan_rules import check_plan_rules
+from data_contracts.tables import OUTPUT_COLUMNS
 from reconciliation import PlanSettings, build_plan
 from reconciliation.capacity import objective_weights
 
@@ -24,8 +25,7 @@ def one_location(
     baseline = pd.DataFrame([
         [s, "W", p, "test", q, q, q, q, q, "smooth"]
         for s in skus for p, q in zip(periods, demand[s], strict=True)
-    ], columns=["sku", "location", "period", "model", "forecast", "lo_80", "hi_80", "lo_95",
-                "hi_95", "demand_class"])
+    ], columns=OUTPUT_COLUMNS["baseline_forecast"])
     tables = {
         "sales_history": pd.DataFrame({"sku": skus, "location": "W", "period": "2024-12",
                                        "qty": 1.0}),

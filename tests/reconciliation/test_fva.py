@@ -5,11 +5,12 @@ import pandas as pd
 import pytest
 
 from data_contracts.periods import add_months
+from data_contracts.tables import INPUT_COLUMNS
 from reconciliation.fva import FVA_COLUMNS, STEPS, UNKNOWN_FAMILY, compute_fva
 from reconciliation.trust import UNKNOWN_TEAM
 
 CYCLE = "2024-12"
-FH_COLUMNS = ["cycle", "sku", "location", "period", "qty", "submitted_by"]
+FH_COLUMNS = INPUT_COLUMNS["forecast_history"]
 
 
 def history_frame(values: dict[str, float], sku: str = "A", location: str = "W") -> pd.DataFrame:

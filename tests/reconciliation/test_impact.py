@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from data_contracts.scenario import Scenario
 from reconciliation import build_plan
 from reconciliation.impact import (
     COMPARISON_COLUMNS,
@@ -12,7 +13,6 @@ from reconciliation.impact import (
     verdict_level,
     verdict_line,
 )
-from reconciliation.scenario import Scenario
 
 CYCLE, HORIZON = "2025-01", 6
 

@@ -2,6 +2,7 @@
 
 import re
 import time
+from html import escape
 from html.parser import HTMLParser
 from typing import Any
 
@@ -285,3 +286,15 @@ def test_markdown_summary_escapes_table_pipes(small_inputs: dict[str, Any]) -> N
     cap["location"] = cap["location"].str.replace("DC-EAST", "DC|EAST")
     md = render_markdown_summary(**{**small_inputs, "capacity_report": cap})
     assert "| DC\\|EAST | short |" in md
+
+
+def test_warehouse_family_and_team_names_are_escaped(small_inputs: dict[str, Any]) -> None:
+    """Not only SKUs: every name that comes from the data is text on the page."""
+    evil = {"location": {"DC-EAST": f"{EVIL_SKU}-W"}, "family": {"SNACKS": f"{EVIL_SKU}-F"},
+            "submitted_by": {"team-south": f"{EVIL_SKU}-T"}}
+    inputs = {k: v.replace(evil) if isinstance(v, pd.DataFrame) else v
+              for k, v in small_inputs.items()}
+    html = render_report(**inputs)
+    assert "<script" not in html.lower()
+    for name in (f"{EVIL_SKU}-W", f"{EVIL_SKU}-F", f"{EVIL_SKU}-T"):
+        assert escape(name) in html, name

@@ -1,13 +1,16 @@
-"""The what-if page: its verdict's colour follows the verdict, and its tables stay narrow."""
+"""The what-if page: its verdict's colour follows the verdict, and its tables stay narrow;
+the Markdown artifact carries the same verdict and totals."""
 
 import re
+from html import escape
+from pathlib import Path
 from types import SimpleNamespace
 
 import pandas as pd
 import pytest
 
 from reconciliation.impact import Comparison, compare_plans
-from reporting.whatif import render_whatif_report
+from reporting.whatif import markdown_summary, render_whatif_report
 
 PERIODS = [f"2027-{m:02d}" for m in range(1, 13)] + [f"2028-{m:02d}" for m in range(1, 7)]
 LOCATIONS = ["DC-NORTH-WEST-OVERFLOW", "DC-SOUTH", "DC-EAST"]
@@ -102,3 +105,43 @@ def test_month_status_reads_base_to_scenario() -> None:
     html = whatif_html("short")
     assert "ok → short" in html
 
+
+
+@pytest.mark.parametrize("path", ["out/scenarios/cycle=2026-12/autumn",
+                                  Path("out/scenarios/cycle=2026-12/autumn")])
+def test_markdown_summary_states_verdict_totals_and_where_it_is_stored(path: str | Path) -> None:
+    c = compare(13_572.0, 10_000.0, 5.0)
+    md = markdown_summary("autumn", "2026-12", 3, c, path)
+    lines = md.splitlines()
+    assert lines[0] == "# What-if `autumn` on plan 2026-12 version 3"
+    assert f"**{c.verdict}**" in lines
+    assert "| demand asked (units) | +3,572 |" in lines
+    assert "| cannot be served (units) | +3,572 |" in lines
+    assert "| months becoming short | 1 |" in lines
+    assert lines[-1] == ("Stored in `out/scenarios/cycle=2026-12/autumn` (report: "
+                         "`out/scenarios/cycle=2026-12/autumn/report.html`). "
+                         "The published plan is unchanged.")
+
+
+EVIL = '<script>alert("pwned")</script>'
+
+
+def test_names_from_the_data_are_escaped() -> None:
+    """A SKU and a warehouse named like markup show as text: in the tables, the charts' titles
+    and the verdict (which names the warehouse)."""
+    hot, sku = LOCATIONS[0], "SKU-1"
+
+    def evil(frame: pd.DataFrame) -> pd.DataFrame:
+        return frame.replace({"location": {hot: f"{EVIL}-W"}, "sku": {sku: f"{EVIL}-S"}})
+
+    base, scen = _frames(10_000.0, 10_000.0, 0.0), _frames(13_000.0, 13_000.0, 5.0)
+    for frames in (base, scen):
+        frames.consensus_plan = evil(frames.consensus_plan)
+        frames.capacity_report = evil(frames.capacity_report)
+    c = compare_plans(base, scen, evil(PRODUCTS), event=("2027-10", "2027-10"))
+    assert f"{EVIL}-W" in c.verdict  # the page gets the name raw and must escape it
+    html = render(c)
+    assert "<script" not in html.lower()
+    for name in (f"{EVIL}-W", f"{EVIL}-S"):
+        assert name not in html
+        assert escape(name) in html
