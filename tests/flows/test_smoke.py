@@ -152,3 +152,20 @@ def test_committed_prefect_yaml_is_the_generated_one(tmp_path) -> None:
         assert [s["rrule"] for s in entry.get("schedules", [])] == schedules
         assert {s["timezone"] for s in entry.get("schedules", [])} <= {TIMEZONE_FROM_ENV}
     assert "sop-whatif" in {d.flow_name for d in code}
+
+
+def test_the_worker_image_polls_the_deployments_pool() -> None:
+    """The Dockerfile is not built in CI: at least its worker command and install stay in step
+    with the deployments and the pinned environment."""
+    import json
+    from pathlib import Path
+
+    from flows.deploy import DEFAULT_POOL
+
+    lines = (Path(__file__).parents[2] / "Dockerfile").read_text().splitlines()
+    instruction = {line.split(" ", 1)[0]: line.split(" ", 1)[1] for line in lines
+                   if line and not line.startswith(("#", " ")) and " " in line}
+    command = json.loads(instruction["ENTRYPOINT"]) + json.loads(instruction["CMD"])
+    assert command == ["prefect", "worker", "start", "--pool", DEFAULT_POOL, "--type", "process"]
+    assert instruction["FROM"].startswith("python:3.11")
+    assert any("pip install -c /src/constraints.txt /src" in line for line in lines)
