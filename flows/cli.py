@@ -372,6 +372,37 @@ def serve_cmd(
     serve_deployments(build_deployments(inputs=inputs, out=out, timezone=timezone))
 
 
+@app.command()
+def notify(
+    url: Annotated[str, typer.Option(help="Webhook URL that receives each event as a JSON POST")],
+    header: Annotated[
+        list[str] | None,
+        typer.Option(help="Header sent with each call, `Name: value` (e.g. an Authorization "
+                     "token); repeatable; stored as a secret"),
+    ] = None,
+    name: Annotated[str, typer.Option(help="Name of the automation and its Webhook block; "
+                                      "registering a name again replaces it")] = "sop-plan-events",
+) -> None:
+    """Subscribe a webhook to `sop.plan.published` and `sop.plan.failed` (a Prefect automation).
+
+    Needs a Prefect server: PREFECT_API_URL (or a Prefect profile) naming one that answers."""
+    headers = {}
+    for item in header or []:
+        key, sep, value = item.partition(":")
+        if not sep or not key.strip():
+            _fail(f"wrong usage: --header {item!r}: expected `Name: value`", EXIT_USAGE)
+        headers[key.strip()] = value.strip()
+    if not url.startswith(("http://", "https://")):
+        _fail(f"wrong usage: --url {url!r}: expected an http:// or https:// URL", EXIT_USAGE)
+    _require_server()
+    from flows.automations import register_plan_webhook
+
+    _prefect_loaded()
+    automation_id = _run_guarded(lambda: register_plan_webhook(url, name=name, headers=headers))
+    out_console.print(f"automation {name}: {automation_id} posts sop.plan.published and "
+                      f"sop.plan.failed to {url.split('?')[0]}")
+
+
 def _print_scenarios(out: str) -> None:
     from flows.whatif_params import list_scenarios
 

@@ -145,6 +145,10 @@ class SopSettings(BaseSettings):
     inputs: str = Field("inputs", description="Default input folder or fsspec URL")
     out: str = Field("sop-out", description="Default output folder")
     timezone: str = Field("UTC", description="Timezone of the monthly schedule")
+    holidays: str = Field(
+        "", description="Days the monthly schedule skips besides weekends: comma-separated "
+        "`holidays` package country codes and ISO dates, e.g. `FR` or `DE-BY,2027-12-24`",
+    )
     work_pool: str | None = Field(
         None, description="Process work pool `sop deploy` binds the deployments to"
     )

@@ -5,15 +5,17 @@ Kept apart from the pipeline so importing the flows never touches a Prefect serv
 
 import argparse
 import importlib
+from datetime import datetime
 from pathlib import Path
 from typing import Any, cast
+from zoneinfo import ZoneInfo
 
 import prefect
 import yaml
 from prefect import serve
-from prefect.client.schemas.schedules import CronSchedule
+from prefect.client.schemas.schedules import RRuleSchedule
 from prefect.deployments.runner import EntrypointType, RunnerDeployment
-from prefect.schedules import Cron, Schedule
+from prefect.schedules import RRule, Schedule
 
 from flows.config import SopSettings
 from flows.pipeline import (
@@ -24,6 +26,7 @@ from flows.pipeline import (
     reconcile_stage,
     validate_flow,
 )
+from flows.schedule import HolidayCalendar, first_working_day_rrule
 from flows.whatif import whatif_flow
 
 MONTHLY = "sop-monthly/monthly"
@@ -32,30 +35,34 @@ DEFAULT_POOL = "sop-process"
 TIMEZONE_FROM_ENV = "{{ $SOP_TIMEZONE }}"
 
 
-def first_working_day_schedules(timezone: str, hour: int = 6) -> list[Schedule]:
-    """06:00 on the first working day (Mon-Fri) of each month.
+def first_working_day_schedules(timezone: str, hour: int = 6, holidays: str | None = None,
+                                start_year: int | None = None) -> list[Schedule]:
+    """06:00 on the first working day of each month: Monday to Friday, and not a holiday of
+    `holidays` (SOP_HOLIDAYS' form: country codes and ISO dates, e.g. "FR,2027-05-07").
 
-    Cron cannot say "first weekday" in one line, so two rules with day_or=False:
-    the 1st when it is a weekday, or the 2nd/3rd when that day is a Monday.
-    """
-    return [
-        Cron(f"0 {hour} 1 * 1-5", timezone=timezone, day_or=False),
-        Cron(f"0 {hour} 2,3 * 1", timezone=timezone, day_or=False),
-    ]
+    One RRule (flows/schedule.py): Cron cannot skip a holiday. Holidays are resolved for
+    `start_year` (default: this year in `timezone`) and the years after it."""
+    calendar = HolidayCalendar.parse(holidays)
+    year = start_year or datetime.now(ZoneInfo(timezone)).year
+    return [RRule(first_working_day_rrule(calendar, year, hour=hour), timezone=timezone)]
 
 
 def build_deployments(
-    inputs: str | None = None, out: str | None = None, timezone: str | None = None
+    inputs: str | None = None, out: str | None = None, timezone: str | None = None,
+    holidays: str | None = None,
 ) -> list[RunnerDeployment]:
     """The monthly deployment on its schedule, and one on-demand deployment per stage.
 
     `inputs` and `out` become the monthly run's defaults when given; left empty, a run takes
-    SOP_INPUTS and SOP_OUT from the worker's environment when it starts."""
-    tz = timezone or SopSettings().timezone
+    SOP_INPUTS and SOP_OUT from the worker's environment when it starts. `timezone` and
+    `holidays` default to SOP_TIMEZONE and SOP_HOLIDAYS ("" = weekends only)."""
+    settings = SopSettings()
+    tz = timezone or settings.timezone
+    holidays = settings.holidays if holidays is None else holidays
     defaults = {name: value for name, value in (("inputs", inputs), ("out", out)) if value}
     monthly = cast(RunnerDeployment, monthly_sop.to_deployment(
         name="monthly",
-        schedules=first_working_day_schedules(tz),
+        schedules=first_working_day_schedules(tz, holidays=holidays),
         parameters=defaults,
         description="Monthly S&OP consensus plan; the cycle defaults to the run's month.",
         tags=["sop"],
@@ -157,11 +164,9 @@ def prefect_yaml_spec(
         entry["tags"] = list(d.tags)
         entry["work_pool"] = {"name": work_pool}
         entry["parameters"] = dict(d.parameters)
-        crons = [s.schedule for s in d.schedules or () if isinstance(s.schedule, CronSchedule)]
-        if crons:
-            entry["schedules"] = [
-                {"cron": c.cron, "timezone": timezone, "day_or": c.day_or} for c in crons
-            ]
+        rrules = [s.schedule for s in d.schedules or () if isinstance(s.schedule, RRuleSchedule)]
+        if rrules:
+            entry["schedules"] = [{"rrule": r.rrule, "timezone": timezone} for r in rrules]
         entries.append(entry)
     return {
         "name": "sop-consensus",
@@ -172,13 +177,26 @@ def prefect_yaml_spec(
     }
 
 
-def render_prefect_yaml(work_pool: str = DEFAULT_POOL, timezone: str = TIMEZONE_FROM_ENV
-                        ) -> str:
+class _YamlDumper(yaml.SafeDumper):
+    """Multi-line strings (an rrule set) as literal blocks, one line per rule."""
+
+
+_YamlDumper.add_representer(
+    str, lambda dumper, value: dumper.represent_scalar(
+        "tag:yaml.org,2002:str", value, style="|" if "\n" in value else None))
+
+
+def render_prefect_yaml(work_pool: str = DEFAULT_POOL, timezone: str = TIMEZONE_FROM_ENV,
+                        holidays: str = "") -> str:
     """prefect.yaml as committed: built from `build_deployments()` with no folder defaults
-    (a run takes SOP_INPUTS and SOP_OUT from the worker's environment)."""
+    (a run takes SOP_INPUTS and SOP_OUT from the worker's environment) and, unless
+    `holidays` is given, a schedule that skips weekends only (the committed file must not
+    depend on the year or on SOP_HOLIDAYS when it is generated)."""
     # Any zone builds the schedules; the file names `timezone` in its place.
-    spec = prefect_yaml_spec(build_deployments(timezone="UTC"), work_pool, timezone)
-    body = yaml.safe_dump(spec, sort_keys=False, width=100, allow_unicode=True)
+    spec = prefect_yaml_spec(build_deployments(timezone="UTC", holidays=holidays),
+                             work_pool, timezone)
+    body = yaml.dump(spec, Dumper=_YamlDumper, sort_keys=False, width=100,
+                     allow_unicode=True)
     return YAML_HEADER.format(pool=work_pool) + body
 
 
@@ -189,8 +207,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--pool", default=DEFAULT_POOL, help="process work pool name")
     parser.add_argument("--timezone", default=TIMEZONE_FROM_ENV,
                         help="time zone of the schedule (default: SOP_TIMEZONE at deploy time)")
+    parser.add_argument("--holidays", default="", metavar="SPEC",
+                        help="holidays the schedule skips, as SOP_HOLIDAYS (e.g. FR or "
+                        "FR,2027-05-07); resolved for this year and the next nine")
     args = parser.parse_args(argv)
-    args.write_yaml.write_text(render_prefect_yaml(args.pool, args.timezone))
+    args.write_yaml.write_text(render_prefect_yaml(args.pool, args.timezone, args.holidays))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -127,6 +127,26 @@ def test_deploy_without_a_configured_server_fails_and_says_so(tmp_path: Path) ->
     assert "registered" not in proc.stdout
 
 
+@pytest.mark.parametrize(("option", "value", "message"), [
+    ("--header", "no-colon", "wrong usage: --header 'no-colon': expected `Name: value`"),
+    ("--url", "ftp://x", "wrong usage: --url 'ftp://x': expected an http:// or https:// URL"),
+])
+def test_notify_refuses_bad_options_before_prefect(tmp_path: Path, option: str, value: str,
+                                                   message: str) -> None:
+    args = {"--url": "https://procurement.example.com/hook", option: value}
+    proc, loaded = sop(tmp_path, "notify", *[x for kv in args.items() for x in kv])
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip().splitlines() == [message]
+    assert "prefect" not in loaded
+
+
+def test_notify_without_a_configured_server_fails_and_says_so(tmp_path: Path) -> None:
+    proc, _ = sop(tmp_path, "notify", "--url", "https://procurement.example.com/hook",
+                  env={"PREFECT_HOME": str(tmp_path / "prefect")})
+    assert proc.returncode not in (0, 2), proc.stderr
+    assert "no Prefect server configured: set PREFECT_API_URL" in proc.stderr
+
+
 def test_contract_breach_in_the_flow_is_quiet(inputs_dir: Path, tmp_path: Path) -> None:
     """Through Prefect: exit 3 with the breach, and no INFO lines or tracebacks around it."""
     (inputs_dir / "warehouses.csv").write_text("location,storage_pallets\nDC-X,-1\n")

@@ -18,8 +18,8 @@ def test_deployments_build_with_monthly_schedule() -> None:
         "sop-ingest-and-check/on-demand",
     } <= names
     monthly = next(d for d in deployments if d.full_name == MONTHLY)
-    crons = sorted(s.schedule.cron for s in monthly.schedules)
-    assert crons == ["0 6 1 * 1-5", "0 6 2,3 * 1"]
+    [schedule] = monthly.schedules
+    assert "RRULE:FREQ=MONTHLY;BYDAY=MO,TU,WE,TH,FR;BYSETPOS=1" in schedule.schedule.rrule
     assert all(s.schedule.timezone == "Europe/Paris" for s in monthly.schedules)
     schema = monthly._parameter_openapi_schema.model_dump()
     assert schema["required"] == []  # every parameter optional: partial runs are valid
@@ -113,32 +113,6 @@ def test_scheduled_cycle_is_the_month_in_the_schedules_zone() -> None:
     assert local_run_date(scheduled, "UTC") == date(2026, 12, 31)
 
 
-def test_first_working_day_rule() -> None:
-    """Prefect's own schedule evaluation fires once a month, on its first weekday."""
-    import asyncio
-    from datetime import UTC, datetime
-
-    from prefect.server.schemas.schedules import CronSchedule
-
-    from flows.deploy import first_working_day_schedules
-
-    start = datetime(2026, 1, 1, tzinfo=UTC)
-    end = datetime(2027, 12, 31, tzinfo=UTC)
-    fired: list[datetime] = []
-    for schedule in first_working_day_schedules("UTC"):
-        server_side = CronSchedule(
-            cron=schedule.cron, day_or=schedule.day_or, timezone=schedule.timezone
-        )
-        fired += asyncio.run(server_side.get_dates(n=100, start=start, end=end))
-    months = sorted((d.year, d.month) for d in fired)
-    assert len(months) == 24 and len(set(months)) == 24
-    for d in fired:
-        first_weekday = next(
-            day for day in range(1, 8) if datetime(d.year, d.month, day).weekday() < 5
-        )
-        assert (d.day, d.hour) == (first_weekday, 6)
-
-
 def test_store_password_comes_from_the_environment(monkeypatch) -> None:
     from flows.config import SopSettings, resolve_store_url
 
@@ -174,7 +148,24 @@ def test_committed_prefect_yaml_is_the_generated_one(tmp_path) -> None:
         module, name = entry["entrypoint"].rsplit(".", 1)
         assert hasattr(getattr(importlib.import_module(module), name), "deploy")  # a flow
         assert entry["name"] == deployment.name and entry["parameters"] == deployment.parameters
-        schedules = [(s.schedule.cron, s.schedule.day_or) for s in deployment.schedules]
-        assert [(s["cron"], s["day_or"]) for s in entry.get("schedules", [])] == schedules
+        schedules = [s.schedule.rrule for s in deployment.schedules]
+        assert [s["rrule"] for s in entry.get("schedules", [])] == schedules
         assert {s["timezone"] for s in entry.get("schedules", [])} <= {TIMEZONE_FROM_ENV}
     assert "sop-whatif" in {d.flow_name for d in code}
+
+
+def test_the_worker_image_polls_the_deployments_pool() -> None:
+    """The Dockerfile is not built in CI: at least its worker command and install stay in step
+    with the deployments and the pinned environment."""
+    import json
+    from pathlib import Path
+
+    from flows.deploy import DEFAULT_POOL
+
+    lines = (Path(__file__).parents[2] / "Dockerfile").read_text().splitlines()
+    instruction = {line.split(" ", 1)[0]: line.split(" ", 1)[1] for line in lines
+                   if line and not line.startswith(("#", " ")) and " " in line}
+    command = json.loads(instruction["ENTRYPOINT"]) + json.loads(instruction["CMD"])
+    assert command == ["prefect", "worker", "start", "--pool", DEFAULT_POOL, "--type", "process"]
+    assert instruction["FROM"].startswith("python:3.11")
+    assert any("pip install -c /src/constraints.txt /src" in line for line in lines)

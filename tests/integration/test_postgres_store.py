@@ -1,6 +1,7 @@
 """The monthly flow publishing to a real PostgreSQL, read back as a procurement system would."""
 
 import os
+import re
 import subprocess
 import sys
 import uuid
@@ -32,61 +33,123 @@ def _sop_run(inputs: Path, out: Path, store: str) -> subprocess.CompletedProcess
     )
 
 
+READER_SQL = Path(__file__).parents[2] / "docs" / "sql" / "reader_role.sql"
+KEY = ["sku", "location", "period"]
+
+
+def _psql_script(path: Path, **variables: str) -> list[str]:
+    """The file's statements with psql's `:"name"` (identifier) and `:'name'` (literal)
+    variables filled in as `psql -v name=value` would."""
+    def ident(m: re.Match) -> str:
+        return '"' + variables[m[1]].replace('"', '""') + '"'
+
+    def literal(m: re.Match) -> str:
+        return "'" + variables[m[1]].replace("'", "''") + "'"
+
+    text = "\n".join(line for line in path.read_text().splitlines()
+                     if not line.lstrip().startswith("--"))
+    text = re.sub(r":'(\w+)'", literal, re.sub(r':"(\w+)"', ident, text))
+    return [stmt.strip() for stmt in text.split(";") if stmt.strip()]
+
+
+def _raise_one_month(inputs: Path, plan: pd.DataFrame) -> None:
+    """The S&OP meeting overrides one planned month well above the plan: a change to list."""
+    target = plan[plan["planned_receipts"] > 0].sort_values(KEY).iloc[-1]
+    overrides = pd.read_csv(inputs / "overrides.csv", dtype=str)
+    overrides = overrides[~((overrides["sku"] == target["sku"])
+                            & (overrides["location"] == target["location"])
+                            & (overrides["period"] == target["period"]))]
+    extra = {"sku": target["sku"], "location": target["location"], "period": target["period"],
+             "qty": str(float(round(target["consensus_demand"] * 3 + 100))),
+             "reason": "key account launch", "approved_by": "S&OP lead"}
+    pd.concat([overrides, pd.DataFrame([extra])]).to_csv(inputs / "overrides.csv", index=False)
+
+
+def _read_as_reader(engine: sa.Engine) -> dict[str, pd.DataFrame]:
+    with engine.connect() as conn:
+        return {
+            "current": pd.read_sql(
+                sa.text("SELECT * FROM consensus_plan_current WHERE cycle = :c"), conn,
+                params={"c": CYCLE}),
+            "runs": pd.read_sql(sa.text("SELECT * FROM plan_runs ORDER BY plan_version"), conn),
+            "changes": pd.read_sql(
+                sa.text("SELECT * FROM plan_changes WHERE cycle = :c AND plan_version = 2"),
+                conn, params={"c": CYCLE}),
+        }
+
+
+WRITES = [
+    "INSERT INTO plan_runs (cycle, plan_version, status) VALUES ('2099-01', 1, 'published')",
+    "UPDATE plan_runs SET status = 'failed'",
+    "DELETE FROM consensus_plan",
+    "UPDATE plan_changes SET change = 'new'",
+    "DELETE FROM plan_changes",
+]
+
+
 def test_run_publishes_to_postgres_and_a_reader_role_sees_the_current_plan(
     postgres_url: str, tmp_path: Path
 ) -> None:
+    """docs/sql/reader_role.sql, run before the pipeline ever wrote: the tables it creates
+    later are readable (default privileges) and nothing can be written."""
     world = generate_world(n_skus=20, n_locations=2, history_months=36, cycle=CYCLE, horizon=6,
                            seed=5)
     inputs = tmp_path / "inputs"
     write_inputs(world.tables, inputs)
     out = tmp_path / "out"
-    for expected_version in (1, 2):
-        result = _sop_run(inputs, out, postgres_url)
-        assert result.returncode == 0, result.stderr[-3000:]
-        assert f"version {expected_version}" in result.stdout
-    # The password never reaches the manifest.
-    manifest = (out / f"cycle={CYCLE}" / "version=2" / "manifest.json").read_text()
-    password = sa.engine.make_url(postgres_url).password
-    assert password and f":{password}@" not in manifest and ":***@" in manifest
 
-    # A procurement system: a role that may only read.
     url = sa.engine.make_url(postgres_url)
     schema = url.query["options"].split("=")[-1]
     reader, secret = f"reader_{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
-    admin = sa.create_engine(postgres_url)
+    admin = sa.create_engine(postgres_url)  # the role the pipeline writes with
     with admin.begin() as conn:
-        conn.execute(sa.text(f"CREATE ROLE {reader} LOGIN PASSWORD '{secret}'"))
-        conn.execute(sa.text(f"GRANT USAGE ON SCHEMA {schema} TO {reader}"))
-        conn.execute(sa.text(f"GRANT SELECT ON ALL TABLES IN SCHEMA {schema} TO {reader}"))
+        for statement in _psql_script(READER_SQL, reader=reader, password=secret,
+                                      schema=schema):
+            conn.exec_driver_sql(statement)
     reader_engine = sa.create_engine(url.set(username=reader, password=secret))
     try:
-        with reader_engine.connect() as conn:
-            current = pd.read_sql(
-                sa.text("SELECT * FROM consensus_plan_current WHERE cycle = :c"), conn,
-                params={"c": CYCLE},
-            )
-            runs = pd.read_sql(sa.text("SELECT * FROM plan_runs ORDER BY plan_version"), conn)
-            changes = pd.read_sql(
-                sa.text("SELECT * FROM plan_changes WHERE cycle = :c AND plan_version = 2"),
-                conn, params={"c": CYCLE},
-            )
-        with pytest.raises(sa.exc.ProgrammingError), reader_engine.begin() as conn:
-            conn.execute(sa.text("DELETE FROM consensus_plan"))
+        result = _sop_run(inputs, out, postgres_url)
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert "version 1" in result.stdout
+        _raise_one_month(inputs, pd.read_parquet(
+            out / f"cycle={CYCLE}" / "version=1" / "consensus_plan.parquet"))
+        result = _sop_run(inputs, out, postgres_url)
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert "version 2" in result.stdout
+
+        read = _read_as_reader(reader_engine)
+        for statement in WRITES:
+            with pytest.raises(sa.exc.ProgrammingError, match="permission denied"), \
+                    reader_engine.begin() as conn:
+                conn.exec_driver_sql(statement)
     finally:
         reader_engine.dispose()
         with admin.begin() as conn:
+            conn.execute(sa.text(f"ALTER DEFAULT PRIVILEGES IN SCHEMA {schema} "
+                                 f"REVOKE SELECT ON TABLES FROM {reader}"))
             conn.execute(sa.text(f"REVOKE ALL ON ALL TABLES IN SCHEMA {schema} FROM {reader}"))
             conn.execute(sa.text(f"REVOKE USAGE ON SCHEMA {schema} FROM {reader}"))
             conn.execute(sa.text(f"DROP ROLE {reader}"))
         admin.dispose()
-    assert runs["status"].tolist() == ["published", "published"]
+    # The password never reaches the manifest.
+    manifest = (out / f"cycle={CYCLE}" / "version=2" / "manifest.json").read_text()
+    password = url.password
+    assert password and f":{password}@" not in manifest and ":***@" in manifest
+
+    version = out / f"cycle={CYCLE}" / "version=2"
+    assert read["runs"]["status"].tolist() == ["published", "published"]
+    current = read["current"]
     assert set(current["plan_version"]) == {2}
-    plan = pd.read_parquet(out / f"cycle={CYCLE}" / "version=2" / "consensus_plan.parquet")
+    plan = pd.read_parquet(version / "consensus_plan.parquet")
     assert len(current) == len(plan)
-    merged = current.merge(plan, on=["sku", "location", "period"], suffixes=("_db", "_file"))
+    merged = current.merge(plan, on=KEY, suffixes=("_db", "_file"))
     assert len(merged) == len(plan)
-    assert (merged["constrained_demand_db"] - merged["constrained_demand_file"]).abs().max() < 1e-9
-    # Same inputs twice: version 2 changes nothing against version 1, in the file and the store.
-    changes_file = pd.read_parquet(out / f"cycle={CYCLE}" / "version=2" / "plan_changes.parquet")
-    assert changes_file.empty and changes.empty
+    for column in ("consensus_demand", "constrained_demand", "planned_receipts"):
+        assert (merged[f"{column}_db"] - merged[f"{column}_file"]).abs().max() < 1e-9, column
+    # The override is a change the reader sees exactly as the version's Parquet file lists it.
+    changes, changes_file = read["changes"], pd.read_parquet(version / "plan_changes.parquet")
+    assert not changes_file.empty
     assert list(changes.columns[2:]) == list(changes_file.columns)
+    pd.testing.assert_frame_equal(
+        changes[changes_file.columns].sort_values(KEY).reset_index(drop=True),
+        changes_file.sort_values(KEY).reset_index(drop=True), check_dtype=False)

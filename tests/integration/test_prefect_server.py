@@ -1,16 +1,20 @@
 """A real Prefect server on loopback: deploy, trigger as the UI does, execute with `sop serve`."""
 
 import asyncio
+import json
 import os
+import queue
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -131,7 +135,7 @@ async def _trigger_and_wait(env: dict[str, str], params: dict, timeout: float) -
         return {
             "state": run.state.type.value if run.state else None,
             "message": run.state.message if run.state else None,
-            "schedules": [s.schedule.cron for s in deployment.schedules],
+            "schedules": [s.schedule.rrule for s in deployment.schedules],
             "parameters": deployment.parameters,
             "artifacts": [a.type for a in artifacts],
             "parameter_schema": deployment.parameter_openapi_schema,
@@ -175,7 +179,8 @@ def test_deploy_trigger_and_serve_on_a_real_server(prefect_server, tmp_path: Pat
         serve_log.close()
     log = (tmp_path / "serve.log").read_text()
     assert result["state"] == "COMPLETED", f"{result['message']}\n{log[-3000:]}"
-    assert sorted(result["schedules"]) == ["0 6 1 * 1-5", "0 6 2,3 * 1"]
+    [rrule] = result["schedules"]
+    assert "RRULE:FREQ=MONTHLY;BYDAY=MO,TU,WE,TH,FR;BYSETPOS=1;BYHOUR=6" in rrule
     assert result["parameters"] == {"inputs": str(inputs), "out": str(out)}
     assert {"inputs", "out", "cycle", "horizon", "store"} <= set(
         result["parameter_schema"]["properties"])
@@ -183,14 +188,16 @@ def test_deploy_trigger_and_serve_on_a_real_server(prefect_server, tmp_path: Pat
     assert (out / f"cycle={CYCLE}" / "version=1" / "consensus_plan.parquet").exists()
 
 
-def _first_working_days(tz: str, after: datetime, count: int) -> list[datetime]:
-    """06:00 on the first Monday-to-Friday day of each month after `after`, in `tz`."""
+def _first_working_days(tz: str, after: datetime, count: int, days_off: set[date]
+                        ) -> list[datetime]:
+    """06:00 on the first Monday-to-Friday day not in `days_off` of each month after
+    `after`, in `tz`."""
     zone = ZoneInfo(tz)
     local = after.astimezone(zone)
     year, month, out = local.year, local.month, []
     while len(out) < count:
         day = datetime(year, month, 1, 6, 0, tzinfo=zone)
-        while day.weekday() >= 5:
+        while day.weekday() >= 5 or day.date() in days_off:
             day += timedelta(days=1)
         if day > after:
             out.append(day)
@@ -221,11 +228,20 @@ async def _scheduled_runs(deployment: str, wanted: int, timeout: float) -> list[
 def test_the_servers_scheduler_creates_the_monthly_runs(fresh_prefect_server, tmp_path: Path
                                                         ) -> None:
     """Not an API call: the server's scheduler service makes the next runs, at 06:00 on the
-    first working day of each month in a zone east of UTC (fails with SQLAlchemy 2.1)."""
-    env = fresh_prefect_server
+    first working day of each month in a zone east of UTC (fails with SQLAlchemy 2.1),
+    skipping Japan's public holidays (1 January 2027 is a Friday) and a company day off put
+    on next month's first weekday, so that a holiday is skipped whatever the month."""
+    import holidays
+
+    zone = "Asia/Tokyo"
+    now = datetime.now(UTC)
+    next_month = _first_working_days(zone, now, 1, set())[0].date()
+    days_off = set(holidays.country_holidays("JP", years=[now.year, now.year + 1]))
+    days_off.add(next_month)
+    env = {**fresh_prefect_server, "SOP_HOLIDAYS": f"JP,{next_month.isoformat()}"}
     deployed = subprocess.run(
         [SOP, "deploy", "--inputs", str(tmp_path / "in"), "--out", str(tmp_path / "out"),
-         "--timezone", "Asia/Tokyo"],
+         "--timezone", zone],
         env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path,
     )
     assert deployed.returncode == 0, deployed.stderr
@@ -233,7 +249,8 @@ def test_the_servers_scheduler_creates_the_monthly_runs(fresh_prefect_server, tm
 
     with temporary_settings({PREFECT_API_URL: env["PREFECT_API_URL"]}):
         starts = asyncio.run(_scheduled_runs("sop-monthly/monthly", 3, timeout=120))
-    expected = _first_working_days("Asia/Tokyo", datetime.now(UTC), 3)
+    expected = _first_working_days(zone, now, 3, days_off)
+    assert next_month not in {e.date() for e in expected}
     assert len(starts) >= 3, f"the scheduler created {len(starts)} run(s)"
     assert [s.astimezone(UTC) for s in starts[:3]] == [e.astimezone(UTC) for e in expected]
 
@@ -376,3 +393,140 @@ def test_a_failed_run_emits_sop_plan_failed(prefect_server, tmp_path: Path) -> N
     assert len(events) == 1, events
     assert events[0].payload["stage"] == "ingest_and_check"
     assert "products.units_per_pallet" in events[0].payload["error"]
+
+
+@contextmanager
+def _webhook_receiver() -> Iterator[tuple[str, "queue.Queue[dict]"]]:
+    """An HTTP endpoint on loopback standing in for a procurement system: its URL and the
+    requests it got (method, path, headers, JSON body)."""
+    received: queue.Queue[dict] = queue.Queue()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            received.put({"method": "POST", "path": self.path, "headers": dict(self.headers),
+                          "body": json.loads(body)})
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/sop/plan-events", received
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _emit(env: dict[str, str], call: str) -> None:
+    """An event from another process, as the publish stage or the monthly flow emits it."""
+    emitted = subprocess.run(
+        [sys.executable, "-c", f"from flows.events import *; {call}"], env=env,
+        capture_output=True, text=True, timeout=120)
+    assert emitted.returncode == 0, emitted.stderr
+
+
+def _post_for(received: "queue.Queue[dict]", event: str, cycle: str, timeout: float
+              ) -> dict | None:
+    """The first request for `event` of `cycle` within `timeout` seconds, else None."""
+    deadline = time.monotonic() + timeout
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            post = received.get(timeout=left)
+        except queue.Empty:
+            return None
+        if post["body"]["event"] == event and post["body"]["payload"].get("cycle") == cycle:
+            return post
+    return None
+
+
+def test_sop_notify_posts_plan_events_to_a_webhook(prefect_server, tmp_path: Path) -> None:
+    """`sop notify --url` registers an automation; the server's triggers and actions services
+    POST each event to the subscriber (nothing polls)."""
+    env = prefect_server
+    cycle, version = "2031-05", 3  # a cycle no other test of the module publishes
+    published = (f"plan_published({cycle!r}, {version}, rows=12, folder='/x/cycle={cycle}', "
+                 "store='duckdb:///x', changed_rows=3)")
+    with _webhook_receiver() as (url, received):
+        notified = subprocess.run(
+            [SOP, "notify", "--url", url, "--header", "Authorization: Bearer t0ken",
+             "--name", "sop-test-webhook"],
+            env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path,
+        )
+        assert notified.returncode == 0, notified.stdout + notified.stderr
+        assert "sop-test-webhook" in notified.stdout
+        try:
+            post, deadline, emitted = None, time.monotonic() + 90, 0
+            # The triggers service takes up a new automation within seconds: an event emitted
+            # before it has is not acted on, so emit again until one arrives.
+            while post is None and time.monotonic() < deadline:
+                _emit(env, published)
+                emitted += 1
+                post = _post_for(received, "sop.plan.published", cycle, timeout=15)
+            _emit(env, f"plan_failed({cycle!r}, 'reconcile', RuntimeError('solver gave up'))")
+            failed = _post_for(received, "sop.plan.failed", cycle, timeout=60)
+        finally:
+            from prefect.settings import PREFECT_API_URL, temporary_settings
+
+            from flows.automations import remove_plan_webhook
+
+            with temporary_settings({PREFECT_API_URL: env["PREFECT_API_URL"]}):
+                assert remove_plan_webhook("sop-test-webhook")
+    assert post is not None, f"no POST within 90 s ({emitted} events emitted)"
+    assert post["path"] == "/sop/plan-events"
+    assert post["headers"]["Authorization"] == "Bearer t0ken"
+    assert post["headers"]["Content-Type"] == "application/json"
+    body = post["body"]
+    assert body["event"] == "sop.plan.published"
+    assert body["resource"] == f"sop.plan.{cycle}"
+    assert body["payload"]["cycle"] == cycle and body["payload"]["plan_version"] == version
+    assert body["payload"]["changed_rows"] == 3
+    assert datetime.fromisoformat(body["occurred"]).tzinfo is not None
+    # Once the automation is live, one event is one call.
+    assert failed is not None, "no POST for sop.plan.failed within 60 s"
+    assert failed["body"]["payload"] == {"cycle": cycle, "stage": "reconcile",
+                                         "error": "RuntimeError: solver gave up"}
+
+
+
+def test_prefect_deploy_all_takes_the_generated_yaml_with_holidays(prefect_server,
+                                                                    tmp_path: Path) -> None:
+    """The path of teams that use `prefect deploy`: a prefect.yaml generated with --holidays,
+    the zone taken from SOP_TIMEZONE when deploying; the server holds the same rule set."""
+    from prefect.server.schemas.schedules import RRuleSchedule
+
+    env = {**prefect_server, "SOP_HOME": str(tmp_path), "SOP_TIMEZONE": "Europe/Paris"}
+    pool = "sop-yaml-process"
+    generated = subprocess.run(
+        [sys.executable, "-m", "flows.deploy", "--write-yaml", str(tmp_path / "prefect.yaml"),
+         "--pool", pool, "--holidays", "FR"], env=env, capture_output=True, text=True,
+        timeout=120)
+    assert generated.returncode == 0, generated.stderr
+    for command in (["work-pool", "create", pool, "--type", "process"],
+                    ["--no-prompt", "deploy", "--all"]):
+        ran = subprocess.run([PREFECT, *command], env=env, capture_output=True, text=True,
+                             timeout=300, cwd=tmp_path)
+        assert ran.returncode == 0, ran.stdout[-2000:] + ran.stderr[-2000:]
+    from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with temporary_settings({PREFECT_API_URL: env["PREFECT_API_URL"]}), \
+            get_client(sync_client=True) as client:
+        deployment = client.read_deployment_by_name("sop-monthly/monthly")
+    [schedule] = [s.schedule for s in deployment.schedules]
+    assert deployment.work_pool_name == pool
+    assert schedule.timezone == "Europe/Paris"
+    server_side = RRuleSchedule(rrule=schedule.rrule, timezone=schedule.timezone)
+    this_year = datetime.now(UTC).year
+    fired = asyncio.run(server_side.get_dates(
+        n=12, start=datetime(this_year + 1, 1, 1, tzinfo=UTC)))
+    import holidays
+
+    days_off = set(holidays.country_holidays("FR", years=this_year + 1))
+    assert len({(d.year, d.month) for d in fired}) == 12
+    assert all(d.hour == 6 and d.weekday() < 5 and d.date() not in days_off for d in fired)
+    assert date(this_year + 1, 1, 1) not in {d.date() for d in fired}
