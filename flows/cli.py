@@ -325,6 +325,32 @@ def _require_server() -> None:
         _fail(str(exc), EXIT_FAILURE, exc)
 
 
+def _check_holidays(spec: str | None) -> None:
+    """--holidays names a calendar we can build (before any server is asked): else exit 2."""
+    if not spec:
+        return
+    from datetime import date
+
+    from flows.schedule import HolidayCalendar, HolidayCalendarError
+
+    try:
+        HolidayCalendar.parse(spec).days_off([date.today().year])
+    except HolidayCalendarError as exc:
+        _fail(f"wrong usage: {exc}", EXIT_USAGE, exc)
+
+
+def _build_deployments(inputs: str | None, out: str | None, timezone: str | None,
+                       holidays: str | None) -> list[Any]:
+    """The deployments; a holiday calendar that cannot be built is wrong usage (exit 2)."""
+    from flows.deploy import build_deployments
+    from flows.schedule import HolidayCalendarError
+
+    try:
+        return build_deployments(inputs=inputs, out=out, timezone=timezone, holidays=holidays)
+    except HolidayCalendarError as exc:
+        _fail(f"wrong usage: {exc}", EXIT_USAGE, exc)
+
+
 @app.command()
 def deploy(
     inputs: Annotated[str | None, typer.Option(help="Default inputs for scheduled runs")] = None,
@@ -338,15 +364,19 @@ def deploy(
         typer.Option(help="Process work pool for the deployments, created if missing; "
                      "default SOP_WORK_POOL, none = runs need `sop serve`"),
     ] = None,
+    holidays: Annotated[str | None, typer.Option(
+        help="Days the schedule skips besides weekends, e.g. FR or FR,2027-05-07 "
+        "(default SOP_HOLIDAYS)")] = None,
 ) -> None:
     """Register the Prefect deployments (monthly schedule and one per stage).
 
     Needs a Prefect server: PREFECT_API_URL (or a Prefect profile) naming one that answers."""
+    _check_holidays(holidays)
     _require_server()
-    from flows.deploy import build_deployments, register, serve_deployments
+    from flows.deploy import register, serve_deployments
 
     _prefect_loaded()
-    deployments = build_deployments(inputs=inputs, out=out, timezone=timezone)
+    deployments = _build_deployments(inputs, out, timezone, holidays)
     if serve:
         if pool:
             _fail("wrong usage: --serve executes runs here; --pool leaves them to a worker",
@@ -363,13 +393,17 @@ def serve_cmd(
     inputs: Annotated[str | None, typer.Option(help="Default inputs for scheduled runs")] = None,
     out: Annotated[str | None, typer.Option(help="Default output folder")] = None,
     timezone: Annotated[str | None, typer.Option(help="Timezone of the schedule")] = None,
+    holidays: Annotated[str | None, typer.Option(
+        help="Days the schedule skips besides weekends, e.g. FR or FR,2027-05-07 "
+        "(default SOP_HOLIDAYS)")] = None,
 ) -> None:
     """Register the deployments and execute their runs in this process (Prefect serve)."""
+    _check_holidays(holidays)
     _require_server()
-    from flows.deploy import build_deployments, serve_deployments
+    from flows.deploy import serve_deployments
 
     _prefect_loaded()
-    serve_deployments(build_deployments(inputs=inputs, out=out, timezone=timezone))
+    serve_deployments(_build_deployments(inputs, out, timezone, holidays))
 
 
 @app.command()

@@ -19,6 +19,10 @@ _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _COUNTRY = re.compile(r"^([A-Za-z]{2,3})(?:-([A-Za-z0-9]{1,5}))?$")
 
 
+class HolidayCalendarError(ValueError):
+    """SOP_HOLIDAYS (or --holidays) names no calendar we can build: wrong usage."""
+
+
 @dataclass(frozen=True)
 class HolidayCalendar:
     """Days off besides weekends: the public holidays of `countries` (`holidays` package
@@ -40,11 +44,12 @@ class HolidayCalendar:
                 try:
                     dates.add(date.fromisoformat(item))
                 except ValueError:
-                    raise ValueError(f"SOP_HOLIDAYS: {item!r} is not a calendar date") from None
+                    raise HolidayCalendarError(
+                        f"SOP_HOLIDAYS: {item!r} is not a calendar date") from None
             elif _COUNTRY.match(item):
                 countries.append(item.upper())
             else:
-                raise ValueError(
+                raise HolidayCalendarError(
                     f"SOP_HOLIDAYS: {item!r} is neither a date (YYYY-MM-DD) nor a country "
                     "code of the `holidays` package (FR, DE-BY, …)")
         return cls(tuple(countries), frozenset(dates))
@@ -65,7 +70,7 @@ class HolidayCalendar:
                     calendar = holidays.country_holidays(country, subdiv=subdiv or None,
                                                          years=years)
                 except NotImplementedError as exc:
-                    raise ValueError(f"SOP_HOLIDAYS: {code!r}: {exc}") from None
+                    raise HolidayCalendarError(f"SOP_HOLIDAYS: {code!r}: {exc}") from None
                 off |= set(calendar)
         return off
 
@@ -105,7 +110,7 @@ def first_working_day_rrule(calendar: HolidayCalendar, start_year: int,
         lines.append("RDATE:" + ",".join(_stamp(working, hour) for _, working in moved))
     text = "\n".join(lines)
     if len(text) > MAX_RRULE_LENGTH:
-        raise ValueError(f"SOP_HOLIDAYS: the schedule for {span[0]}-{span[-1]} is longer "
+        raise HolidayCalendarError(f"SOP_HOLIDAYS: the schedule for {span[0]}-{span[-1]} is longer "
                          f"than Prefect accepts ({len(text)} > {MAX_RRULE_LENGTH} characters); "
                          "list fewer explicit dates")
     return text

@@ -147,6 +147,20 @@ def test_notify_without_a_configured_server_fails_and_says_so(tmp_path: Path) ->
     assert "no Prefect server configured: set PREFECT_API_URL" in proc.stderr
 
 
+@pytest.mark.parametrize(("spec", "words"), [
+    ("FR,2027-02-30", "'2027-02-30' is not a calendar date"),
+    ("Paris", "'Paris' is neither a date"),
+    ("XX", "'XX'"),
+])
+def test_a_holiday_calendar_that_cannot_be_built_is_wrong_usage(
+    tmp_path: Path, spec: str, words: str
+) -> None:
+    proc, _ = sop(tmp_path, "deploy", "--holidays", spec)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith("wrong usage: SOP_HOLIDAYS: ") and words in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
 def test_contract_breach_in_the_flow_is_quiet(inputs_dir: Path, tmp_path: Path) -> None:
     """Through Prefect: exit 3 with the breach, and no INFO lines or tracebacks around it."""
     (inputs_dir / "warehouses.csv").write_text("location,storage_pallets\nDC-X,-1\n")
