@@ -65,6 +65,11 @@ def as_number(series: pd.Series) -> tuple[pd.Series, pd.Series]:
     return values, text.notna() & values.isna()
 
 
+def is_number(column: pa.Column) -> bool:
+    """Whether the contract types `column` as a number (float or int); else it is text."""
+    return str(column.dtype).startswith(("float", "int"))
+
+
 def type_table(table: str, raw: pd.DataFrame, schema: pa.DataFrameSchema) -> Typed:
     """Type every schema column of `raw` (which has them all); report what cannot be typed."""
     frame = raw.copy()
@@ -73,7 +78,7 @@ def type_table(table: str, raw: pd.DataFrame, schema: pa.DataFrameSchema) -> Typ
     for name, column in schema.columns.items():
         dtype = str(column.dtype)
         series = raw[name]
-        if dtype.startswith(("float", "int")):
+        if is_number(column):
             values, not_number = as_number(series)
             if not_number.any():
                 found.append(

@@ -1,6 +1,7 @@
 """pandera contracts of the input tables of SPEC.md, one DataFrameModel per table."""
 
 from collections.abc import Callable
+from functools import cache
 from typing import Final
 
 import pandas as pd
@@ -14,6 +15,7 @@ from data_contracts.checks import (
     MIN_CAPACITY_UNITS,
     MONTH_REGEX,
 )
+from data_contracts.coerce import is_number
 from data_contracts.tables import INPUT_KEYS, PRODUCT_STATUSES
 
 
@@ -238,6 +240,14 @@ INPUT_MODELS: Final[dict[str, type[InputContract]]] = {
     "overrides": Overrides,
     "customer_orders": CustomerOrders,
 }
+
+
+@cache
+def number_columns(table: str) -> frozenset[str]:
+    """The columns of input `table` its contract types as numbers; the others are text."""
+    schema = INPUT_MODELS[table].to_schema()
+    return frozenset(name for name, column in schema.columns.items() if is_number(column))
+
 
 # Rules that depend on the cycle: table -> column -> (operator, readable rule).
 CYCLE_RULES: Final[dict[str, dict[str, tuple[str, str]]]] = {

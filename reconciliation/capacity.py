@@ -33,7 +33,7 @@ import scipy.sparse as sp
 from data_contracts.periods import horizon_periods
 from data_contracts.plan_rules import limit_full
 from data_contracts.tables import OUTPUT_COLUMNS
-from reconciliation.inputs import get_table, number, text
+from reconciliation.inputs import get_table
 from reconciliation.lot_sizing import lot_limits, lot_size, lot_size_exceptions, plan_cost
 from reconciliation.promotions import EXCEPTION_COLUMNS
 from reconciliation.settings import PlanSettings
@@ -54,12 +54,10 @@ def capacity_by_month(
     """
     w = get_table(tables, "warehouses")
     w = pd.DataFrame({
-        "location": text(w["location"]), "period": text(w["period"]),
-        "inbound": number(w["inbound_pallets"], np.nan),
-        "outbound": number(w["outbound_units"], np.nan),
-        "storage": number(w["storage_pallets"], np.nan),
-        "ot_pct": number(w["overtime_pct"]).clip(lower=0),
-        "ot_cost": number(w["overtime_cost_per_pallet"], settings.default_overtime_cost_per_pallet),
+        "location": w["location"], "period": w["period"],
+        "inbound": w["inbound_pallets"], "outbound": w["outbound_units"],
+        "storage": w["storage_pallets"], "ot_pct": w["overtime_pct"].fillna(0.0).clip(lower=0),
+        "ot_cost": w["overtime_cost_per_pallet"].fillna(settings.default_overtime_cost_per_pallet),
     })
     cols = ["inbound", "outbound", "storage", "ot_pct", "ot_cost"]
     locs = sorted(set(locations) | set(w["location"]))
@@ -408,13 +406,10 @@ def plan_capacity(
     cap, exc_cap = capacity_by_month(tables, locations, periods, settings)
 
     oo = get_table(tables, "open_orders")
-    oo = pd.DataFrame({"sku": text(oo["sku"]), "location": text(oo["location"]),
-                       "period": text(oo["period"]), "oo": number(oo["qty"]).clip(lower=0)})
-    oo = oo.groupby(["sku", "location", "period"])["oo"].sum()
+    oo = oo.assign(oo=oo["qty"].clip(lower=0)).groupby(["sku", "location", "period"])["oo"].sum()
     rows["open_orders"] = lookup(oo, rows, ["sku", "location", "period"], 0.0)
     inv = get_table(tables, "inventory")
-    inv = pd.DataFrame({"sku": text(inv["sku"]), "location": text(inv["location"]),
-                        "on_hand": number(inv["on_hand"]).clip(lower=0)})
+    inv = inv.assign(on_hand=inv["on_hand"].clip(lower=0))
     on_hand = keys.merge(inv.groupby(["sku", "location"], as_index=False)["on_hand"].sum(),
                          on=["sku", "location"], how="left")["on_hand"].fillna(0.0).to_numpy()
 

@@ -13,7 +13,7 @@ from scipy.special import ndtr
 
 from data_contracts.periods import horizon_periods
 from reconciliation.family_split import family_rows_of, split_family_forecast
-from reconciliation.inputs import get_table, number, text
+from reconciliation.inputs import get_table, text
 from reconciliation.promotions import EXCEPTION_COLUMNS, clean_promotions, uplift_by_month
 from reconciliation.scope import booked_orders, split_targets
 from reconciliation.settings import PlanSettings
@@ -46,13 +46,10 @@ def sales_numbers(
     """
     periods = set(horizon_periods(cycle, horizon))
     sf = get_table(tables, "sales_forecast")
-    sf = sf[text(sf["period"]).isin(periods)]
-    sku_rows = sf[text(sf["sku"]) != ""]
-    rows = pd.DataFrame({
-        "sku": text(sku_rows["sku"]), "location": text(sku_rows["location"]),
-        "period": text(sku_rows["period"]), "qty": number(sku_rows["qty"]),
-        "submitted_by": team_of(sku_rows["submitted_by"]),
-    })
+    sf = sf[sf["period"].isin(periods)]
+    sku_rows = sf[sf["sku"] != ""]
+    rows = sku_rows[ROW_KEY].assign(
+        qty=sku_rows["qty"].fillna(0.0), submitted_by=team_of(sku_rows["submitted_by"]))
     fam = family_rows_of(sf)
     if not fam.empty:
         targets = split_targets(tables, cycle, horizon).merge(keys[KEY], on=KEY, how="inner")
@@ -124,6 +121,8 @@ def build_demand(
     rows = plan_grid(keys, cycle, horizon)
     rows["family"] = rows["sku"].map(products["family"]).fillna("")
 
+    # The baseline is forecasting's output (possibly read back from a cache), not an input
+    # table that get_table typed: its keys are made text here.
     b = baseline.copy()
     for c in ("sku", "location", "period"):
         b[c] = text(b[c])
@@ -144,7 +143,7 @@ def build_demand(
                         for n in miss["size"]],
         }))
     rows["baseline_forecast"] = rows.pop("forecast").fillna(0.0).clip(lower=0)
-    rows["demand_class"] = text(rows["demand_class"])
+    rows["demand_class"] = text(rows["demand_class"])  # NaN where the baseline has no row
 
     uplift = uplift_by_month(clean_promotions(tables))
     rows = rows.merge(uplift, on=ROW_KEY, how="left")
@@ -215,11 +214,10 @@ def apply_overrides(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Replace consensus by the S&OP meeting's overrides; report those that match no plan row."""
     ov = get_table(tables, "overrides")
-    ov = pd.DataFrame({
-        "sku": text(ov["sku"]), "location": text(ov["location"]), "period": text(ov["period"]),
-        "override_qty": number(ov["qty"]).clip(lower=0),
-        "override_reason": text(ov["reason"]), "approved_by": text(ov["approved_by"]),
-    }).drop_duplicates(ROW_KEY, keep="last")
+    ov = ov[ROW_KEY].assign(
+        override_qty=ov["qty"].fillna(0.0).clip(lower=0), override_reason=ov["reason"],
+        approved_by=ov["approved_by"],
+    ).drop_duplicates(ROW_KEY, keep="last")
     rows = rows.merge(ov, on=ROW_KEY, how="left", indicator=True)
     rows["has_override"] = rows.pop("_merge") == "both"
     rows["consensus_demand"] = np.where(

@@ -15,7 +15,7 @@ Rule (documented in the README and relied on by `planned_keys`):
 import numpy as np
 import pandas as pd
 
-from reconciliation.inputs import number, text
+from reconciliation.inputs import number
 
 
 def family_targets(
@@ -47,16 +47,11 @@ def family_targets(
 
 
 def family_rows_of(sales_forecast: pd.DataFrame) -> pd.DataFrame:
-    """The family-level rows of sales_forecast (sku empty, family given), keys as clean text."""
+    """The family-level rows (sku empty, family given) of sales_forecast from `get_table`."""
     sf = sales_forecast
-    sku, family = text(sf["sku"]), text(sf["family"])
-    rows = sf[(sku == "") & (family != "")].copy()
-    rows["family"] = family[rows.index]
-    rows["location"] = text(rows["location"])
-    rows["period"] = text(rows["period"])
-    rows["qty"] = number(rows["qty"])
-    rows["submitted_by"] = text(rows["submitted_by"])
-    return rows[["family", "location", "period", "qty", "submitted_by"]]
+    rows = sf[(sf["sku"] == "") & (sf["family"] != "")]
+    return rows[["family", "location", "period"]].assign(
+        qty=rows["qty"].fillna(0.0), submitted_by=rows["submitted_by"])
 
 
 def split_family_forecast(
@@ -71,6 +66,7 @@ def split_family_forecast(
         return pd.DataFrame({c: pd.Series(dtype="float" if c == "qty" else "object")
                              for c in cols})
     base_sum = (
+        # The baseline is forecasting's output, not an input table that get_table typed.
         baseline.assign(forecast=number(baseline["forecast"]).clip(lower=0))
         .groupby(["sku", "location"], as_index=False)["forecast"].sum()
     )

@@ -30,10 +30,10 @@ import numpy as np
 import pandas as pd
 
 from data_contracts.periods import month_numbers, periods_of_numbers
-from reconciliation.inputs import number, text
+from reconciliation.inputs import number, text, typed_table
 from reconciliation.promotions import clean_promotions
 from reconciliation.settings import PlanSettings
-from reconciliation.trust import UNKNOWN_TEAM, past_references, team_of
+from reconciliation.trust import past_references, team_of
 
 STEPS: tuple[str, ...] = ("naive", "baseline", "sales", "consensus")
 LEVELS: tuple[str, ...] = ("total", "team", "family")
@@ -79,8 +79,9 @@ def compute_fva(
     now = int(month_numbers(pd.Series([cycle]))[0])
     if now < 0:
         raise ValueError(f"cycle must be YYYY-MM, got {cycle!r}")
-    hist = _history(history, now)
-    subs = _submissions(forecast_history, now)
+    # The input tables come straight from the caller: typed here, once, as get_table does.
+    hist = _history(typed_table("sales_history", history), now)
+    subs = _submissions(typed_table("forecast_history", forecast_history), now)
     plans = _plans(past_plans, now)
     if hist.empty or (subs.empty and plans.empty):
         return empty_fva()
@@ -92,7 +93,7 @@ def compute_fva(
     points = _rebuild_baseline(points, hist, codes, settings)
     values = points[list(STEPS)].to_numpy(float)
     actual = points["actual"].to_numpy(float)
-    family = _families(codes.sku, products)[points["k"].to_numpy()]
+    family = _families(codes.sku, typed_table("products", products))[points["k"].to_numpy()]
     team_codes, teams = pd.factorize(points["submitted_by"])
     family_codes, families = pd.factorize(family)
     lags = (points["p"].to_numpy() - points["c"].to_numpy()).astype(int)
@@ -147,13 +148,7 @@ def _pack(k: np.ndarray, c: np.ndarray, p: np.ndarray) -> np.ndarray:
 
 
 def _history(history: pd.DataFrame, now: int) -> pd.DataFrame:
-    h = pd.DataFrame(
-        {
-            "sku": text(history["sku"]),
-            "location": text(history["location"]),
-            "qty": number(history["qty"]),
-        }
-    )
+    h = history[["sku", "location"]].assign(qty=history["qty"].fillna(0.0))
     m = month_numbers(history["period"])
     return h.assign(m=m)[(m >= 0) & (m < now)].reset_index(drop=True)
 
@@ -163,21 +158,19 @@ def _past(c: np.ndarray, p: np.ndarray, now: int) -> np.ndarray:
     return (c >= 0) & (p >= 0) & (c < now) & (p < now) & (p >= c)
 
 
-def _submissions(forecast_history: pd.DataFrame | None, now: int) -> pd.DataFrame:
+def _submissions(forecast_history: pd.DataFrame, now: int) -> pd.DataFrame:
     cols = ["sku", "location", "c", "p", "qty", "submitted_by"]
-    if forecast_history is None or forecast_history.empty:
+    if forecast_history.empty:
         return pd.DataFrame(columns=cols)
     fh = forecast_history
     subs = pd.DataFrame(
         {
-            "sku": text(fh["sku"]),
-            "location": text(fh["location"]),
+            "sku": fh["sku"],
+            "location": fh["location"],
             "c": month_numbers(fh["cycle"]),
             "p": month_numbers(fh["period"]),
-            "qty": number(fh["qty"]),
-            "submitted_by": team_of(fh["submitted_by"])
-            if "submitted_by" in fh.columns
-            else UNKNOWN_TEAM,
+            "qty": fh["qty"].fillna(0.0),
+            "submitted_by": team_of(fh["submitted_by"]),
         }
     )
     ok = _past(subs["c"].to_numpy(), subs["p"].to_numpy(), now) & (subs["sku"] != "").to_numpy()
@@ -189,6 +182,7 @@ def _plans(past_plans: pd.DataFrame | None, now: int) -> pd.DataFrame:
     if past_plans is None or past_plans.empty:
         return pd.DataFrame(columns=cols)
     pp = past_plans
+    # Past plans are published outputs read back from the store, not input tables: typed here.
     plans = pd.DataFrame(
         {
             "sku": text(pp["sku"]),
@@ -308,11 +302,11 @@ def _rebuild_baseline(
     return points.assign(baseline=baseline)
 
 
-def _families(skus: np.ndarray, products: pd.DataFrame | None) -> np.ndarray:
+def _families(skus: np.ndarray, products: pd.DataFrame) -> np.ndarray:
     """Family of each series' sku; UNKNOWN_FAMILY where products does not name one."""
-    if products is None or products.empty or "family" not in products.columns:
+    if products.empty:
         return np.full(len(skus), UNKNOWN_FAMILY, dtype=object)
-    fam = pd.Series(text(products["family"]).to_numpy(), index=text(products["sku"]).to_numpy())
+    fam = pd.Series(products["family"].to_numpy(), index=products["sku"].to_numpy())
     fam = fam[~fam.index.duplicated(keep="last")].replace("", UNKNOWN_FAMILY)
     return pd.Series(skus).map(fam).fillna(UNKNOWN_FAMILY).to_numpy(dtype=object)
 

@@ -8,7 +8,7 @@ from data_contracts.periods import month_numbers, periods_of_numbers
 from data_contracts.tables import PLAN_ROW_COLUMNS, SEVERITY_ORDER
 from reconciliation.capacity import REPORT_COLUMNS, plan_capacity
 from reconciliation.consensus import build_demand
-from reconciliation.inputs import get_table, number, products_frame, text
+from reconciliation.inputs import get_table, products_frame, text
 from reconciliation.promotions import (
     EXCEPTION_COLUMNS,
     check_promo_uplifts,
@@ -73,8 +73,7 @@ def build_plan(
     plan = rows[PLAN_ROW_COLUMNS + EXTRA_PLAN_COLUMNS].reset_index(drop=True)
 
     sh = get_table(tables, "sales_history")
-    history = pd.DataFrame({"sku": text(sh["sku"]), "location": text(sh["location"]),
-                            "period": text(sh["period"]), "qty": number(sh["qty"])})
+    history = sh[["sku", "location", "period"]].assign(qty=sh["qty"].fillna(0.0))
     promos = clean_promotions(tables)
     load, exc_load = promotion_load(promos, plan, products)
     exc_promo = check_promo_uplifts(promos, history[history["period"] < cycle], products, cycle,
@@ -107,6 +106,7 @@ def collect_exceptions(parts: list[pd.DataFrame]) -> pd.DataFrame:
     if not parts:
         return pd.DataFrame({c: pd.Series(dtype="object") for c in EXCEPTION_COLUMNS})
     exc = pd.concat([p[EXCEPTION_COLUMNS] for p in parts], ignore_index=True)
+    # Exceptions are built by the core, not read: their keys may be NaN/None where none applies.
     for c in EXCEPTION_COLUMNS:
         exc[c] = text(exc[c])
     order = exc["severity"].map(SEVERITY_ORDER).fillna(len(SEVERITY_ORDER))

@@ -14,8 +14,8 @@ from data_contracts.periods import (
     month_numbers,
     periods_of_numbers,
 )
-from data_contracts.tables import OUTPUT_COLUMNS
-from reconciliation.inputs import get_table, number, text
+from data_contracts.tables import INPUT_COLUMNS, OUTPUT_COLUMNS
+from reconciliation.inputs import get_table
 from reconciliation.settings import PlanSettings
 
 EXCEPTION_COLUMNS = OUTPUT_COLUMNS["exceptions"]
@@ -29,18 +29,10 @@ TOTAL_COLUMNS = [
 
 
 def clean_promotions(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """promotions with text keys and numeric uplift; rows with unusable periods are dropped."""
+    """promotions (SPEC columns, uplift 0 where missing); rows with unusable periods dropped."""
     p = get_table(tables, "promotions")
-    out = pd.DataFrame(
-        {
-            "promo_id": text(p["promo_id"]),
-            "sku": text(p["sku"]),
-            "location": text(p["location"]),
-            "start_period": text(p["start_period"]),
-            "end_period": text(p["end_period"]),
-            "uplift_pct": number(p["uplift_pct"]).clip(lower=0),
-        }
-    )
+    out = p[INPUT_COLUMNS["promotions"]].assign(
+        uplift_pct=p["uplift_pct"].fillna(0.0).clip(lower=0))
     ok = out["start_period"].str.match(MONTH_PATTERN) & out["end_period"].str.match(MONTH_PATTERN)
     return out[ok].reset_index(drop=True)
 

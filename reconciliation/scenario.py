@@ -42,7 +42,7 @@ from data_contracts.scenario import (
     Scenario,
 )
 from data_contracts.tables import INPUT_COLUMNS
-from reconciliation.inputs import get_table, number, products_frame, text
+from reconciliation.inputs import get_table, products_frame, text, typed_table
 from reconciliation.plan import PlanResult, build_plan
 from reconciliation.promotions import clean_promotions, uplift_by_month
 from reconciliation.settings import PlanSettings
@@ -86,10 +86,8 @@ def check_scenario(
     and for actions entirely outside the plan horizon. Empty when the scenario fits the data."""
     products = products_frame(tables)
     skus, families = set(products.index), set(products["family"])
-    w = get_table(tables, "warehouses")
-    locations = set(text(w["location"]))
-    sf = get_table(tables, "sales_forecast")
-    teams = set(text(sf["submitted_by"])) - {""}
+    locations = set(get_table(tables, "warehouses")["location"])
+    teams = set(get_table(tables, "sales_forecast")["submitted_by"]) - {""}
     promos = clean_promotions(tables)
     periods = horizon_periods(cycle, horizon) if cycle and horizon else None
     out: list[Finding] = []
@@ -164,6 +162,9 @@ def apply_scenario(
 ) -> dict[str, pd.DataFrame]:
     """New input tables with the scenario applied; `tables` are not modified.
 
+    The tables keep their shape (index, columns, missing values): each action reads them through
+    the typed view of `get_table` and writes its changes into a copy.
+
     Raises ContractBreach when the scenario names something the data does not know (and, given
     cycle and horizon, when an action lies entirely outside the horizon).
     """
@@ -224,17 +225,17 @@ def _add_launches(out: dict[str, pd.DataFrame], launches: list[Launch]) -> dict[
 
 
 def scaled_rows(sf: pd.DataFrame, products: pd.DataFrame, s: SalesScaling) -> pd.Series:
-    """Boolean mask of the sales_forecast rows `s` scales."""
-    sku, family = text(sf["sku"]), text(sf["family"])
+    """Boolean mask of the rows `s` scales in sales_forecast (as `get_table` gives it)."""
+    sku, family = sf["sku"], sf["family"]
     row_family = sku.map(products["family"]).fillna(family).where(sku != "", family)
-    period = text(sf["period"])
+    period = sf["period"]
     mask = (period >= s.from_period) & (period <= s.last)
     if s.family:
         mask &= row_family == s.family
     if s.submitted_by:
-        mask &= text(sf["submitted_by"]) == s.submitted_by
+        mask &= sf["submitted_by"] == s.submitted_by
     if s.location:
-        mask &= text(sf["location"]) == s.location
+        mask &= sf["location"] == s.location
     if s.sku:
         mask &= sku == s.sku
     return mask
@@ -242,10 +243,11 @@ def scaled_rows(sf: pd.DataFrame, products: pd.DataFrame, s: SalesScaling) -> pd
 
 def _scale_sales(out: dict[str, pd.DataFrame], scalings: list[SalesScaling]) -> pd.DataFrame:
     sf = out["sales_forecast"].copy()
+    typed = get_table(out, "sales_forecast")  # the same rows in the same order
     products = products_frame(out)
-    qty = number(sf["qty"]).to_numpy(copy=True)
+    qty = typed["qty"].fillna(0.0).to_numpy(copy=True)
     for s in scalings:
-        qty[scaled_rows(sf, products, s).to_numpy()] *= s.factor
+        qty[scaled_rows(typed, products, s).to_numpy()] *= s.factor
     sf["qty"] = qty
     return sf
 
@@ -254,8 +256,9 @@ def _change_promotions(
     out: dict[str, pd.DataFrame], changes: list[PromotionChange]
 ) -> dict[str, pd.DataFrame]:
     before = uplift_by_month(clean_promotions(out))
-    promos = get_table(out, "promotions") if "promotions" not in out else out["promotions"].copy()
-    key = (text(promos["promo_id"]), text(promos["sku"]), text(promos["location"]))
+    typed = get_table(out, "promotions")  # the same rows in the same order
+    promos = out["promotions"].copy() if "promotions" in out else typed
+    key = (typed["promo_id"].to_numpy(), typed["sku"].to_numpy(), typed["location"].to_numpy())
     new_rows: list[dict[str, Any]] = []
     drop = pd.Series(False, index=promos.index)
     expanded: list[PromotionChange] = []
@@ -294,8 +297,7 @@ def family_skus_at(tables: dict[str, pd.DataFrame], family: str, location: str) 
     found: set[str] = set()
     for name in ("sales_history", "sales_forecast", "inventory", "open_orders"):
         df = get_table(tables, name)
-        at = df[text(df["location"]) == location]
-        found |= set(text(at["sku"])) & members
+        found |= set(df.loc[df["location"] == location, "sku"]) & members
     return sorted(found)
 
 
@@ -310,48 +312,40 @@ def _lift_sales(sf: pd.DataFrame, before: pd.DataFrame, after: pd.DataFrame) -> 
     change = change[(change["lift"] - 1).abs() > 1e-12]
     if change.empty:
         return sf
-    rows = pd.DataFrame({"sku": text(sf["sku"]), "location": text(sf["location"]),
-                         "period": text(sf["period"])}).reset_index(drop=True)
-    lift = rows.merge(change[[*keys, "lift"]], on=keys, how="left")["lift"].fillna(1.0)
+    typed = typed_table("sales_forecast", sf)  # the same rows in the same order
+    lift = typed[keys].merge(change[[*keys, "lift"]], on=keys, how="left")["lift"].fillna(1.0)
     out = sf.copy()
-    out["qty"] = number(out["qty"]).to_numpy() * lift.to_numpy()
+    out["qty"] = typed["qty"].fillna(0.0).to_numpy() * lift.to_numpy()
     return out
 
 
 def _change_capacity(out: dict[str, pd.DataFrame], changes: list[CapacityChange]) -> pd.DataFrame:
     """Dated warehouses rows for each changed location x month, from the capacity that applied."""
     w = out["warehouses"].copy()
-    loc, per = text(w["location"]), text(w["period"])
     for c in changes:
         months = c.months()
-        rows = []
-        for m in months:
-            rows.append(_effective_row(w, loc, per, c.location, m))
-        new = pd.DataFrame(rows).reset_index(drop=True)
-        new["period"] = months
-        for col in ("inbound_pallets", "outbound_units", "storage_pallets"):
-            new[col] = number(new[col], np.nan)
+        typed = typed_table("warehouses", w).set_axis(w.index)  # w's rows, on w's index
+        loc, per = typed["location"], typed["period"]
+        new = typed.loc[[_effective_row(loc, per, c.location, m) for m in months]]
+        new = new.reset_index(drop=True).assign(period=months)
         new["inbound_pallets"] *= 1 + c.extra_shift_pct / 100
         new["outbound_units"] *= 1 + c.extra_shift_pct / 100
         new["storage_pallets"] += c.extra_storage_pallets
         keep = ~((loc == c.location) & per.isin(months))
         w = _append(w[keep], new[list(w.columns)])
-        loc, per = text(w["location"]), text(w["period"])
     return w
 
 
-def _effective_row(w: pd.DataFrame, loc: pd.Series, per: pd.Series, location: str,
-                   month: str) -> pd.Series:
-    """The warehouses row that applies: dated, else every-month, else the nearest dated row."""
-    dated = w[(loc == location) & (per == month)]
-    if len(dated):
-        return dated.iloc[-1].copy()
-    every = w[(loc == location) & (per == "")]
-    if len(every):
-        return every.iloc[-1].copy()
-    others = w[(loc == location) & (per != "")]
-    gap = [abs(months_between(str(p), month)) for p in text(others["period"])]
-    return others.iloc[int(np.argmin(gap))].copy()
+def _effective_row(loc: pd.Series, per: pd.Series, location: str, month: str) -> Any:
+    """Index of the warehouses row that applies: dated, else every-month, else the nearest dated
+    row. `loc` and `per` are the typed location and period columns."""
+    at = loc == location
+    for rows in (per.index[at & (per == month)], per.index[at & (per == "")]):
+        if len(rows):
+            return rows[-1]
+    others = per[at & (per != "")]
+    gap = [abs(months_between(p, month)) for p in others]
+    return others.index[int(np.argmin(gap))]
 
 
 def extend_baseline(
@@ -384,6 +378,8 @@ def extend_baseline(
 def touched_rows(plan: pd.DataFrame, scenario: Scenario,
                  promotions_after: pd.DataFrame | None = None) -> pd.Series:
     """Plan rows whose sales number the scenario changed and that carry a sales number."""
+    # A plan, possibly read back from the store, not an input table: its text columns are
+    # made text here.
     has_sales = text(plan["submitted_by"]) != "" if "submitted_by" in plan else pd.Series(
         True, index=plan.index)
     fam = text(plan["family"]) if "family" in plan else pd.Series("", index=plan.index)
@@ -429,8 +425,7 @@ def plan_scenario(
         plan = result.consensus_plan
         touched = touched_rows(plan, scenario, clean_promotions(changed))
         existing = get_table(changed, "overrides")
-        decided = set(zip(text(existing["sku"]), text(existing["location"]),
-                          text(existing["period"]), strict=True))
+        decided = set(zip(existing["sku"], existing["location"], existing["period"], strict=True))
         rows = plan[touched][["sku", "location", "period", "sales_forecast"]]
         rows = rows[[k not in decided for k in
                      zip(rows["sku"], rows["location"], rows["period"], strict=True)]]

@@ -4,21 +4,19 @@ import pandas as pd
 
 from data_contracts.periods import horizon_periods
 from reconciliation.family_split import family_rows_of, family_targets
-from reconciliation.inputs import get_table, number, products_frame, text
+from reconciliation.inputs import get_table, products_frame
 
 KEY = ["sku", "location"]
 
 
 def _keys(df: pd.DataFrame) -> pd.DataFrame:
-    return pd.DataFrame({"sku": text(df["sku"]), "location": text(df["location"])})
+    return df[KEY]
 
 
 def booked_orders(tables: dict[str, pd.DataFrame], cycle: str, horizon: int) -> pd.DataFrame:
     """customer_orders rows in the horizon with qty > 0: sku, location, period (text), qty."""
     periods = set(horizon_periods(cycle, horizon))
-    co = get_table(tables, "customer_orders")
-    co = pd.DataFrame({"sku": text(co["sku"]), "location": text(co["location"]),
-                       "period": text(co["period"]), "qty": number(co["qty"])})
+    co = get_table(tables, "customer_orders")[["sku", "location", "period", "qty"]]
     return co[co["period"].isin(periods) & (co["qty"] > 0)].reset_index(drop=True)
 
 
@@ -27,7 +25,7 @@ def base_keys(tables: dict[str, pd.DataFrame], cycle: str, horizon: int) -> pd.D
     and customer orders booked in the horizon."""
     periods = set(horizon_periods(cycle, horizon))
     forecast = get_table(tables, "sales_forecast")
-    forecast = forecast[text(forecast["period"]).isin(periods) & (text(forecast["sku"]) != "")]
+    forecast = forecast[forecast["period"].isin(periods) & (forecast["sku"] != "")]
     base = pd.concat(
         [_keys(get_table(tables, name)) for name in ("sales_history", "inventory", "open_orders")]
         + [_keys(forecast), booked_orders(tables, cycle, horizon)[KEY]],
@@ -40,7 +38,7 @@ def split_targets(tables: dict[str, pd.DataFrame], cycle: str, horizon: int) -> 
     """(family, location, sku) that the horizon's family forecast rows are split over."""
     periods = set(horizon_periods(cycle, horizon))
     forecast = get_table(tables, "sales_forecast")
-    fam_rows = family_rows_of(forecast[text(forecast["period"]).isin(periods)])
+    fam_rows = family_rows_of(forecast[forecast["period"].isin(periods)])
     return family_targets(fam_rows, products_frame(tables), base_keys(tables, cycle, horizon))
 
 
@@ -59,22 +57,22 @@ def planned_keys(tables: dict[str, pd.DataFrame], cycle: str, horizon: int) -> p
     inventory = get_table(tables, "inventory")
     orders = get_table(tables, "open_orders")
 
-    forecast = forecast[text(forecast["period"]).isin(periods)]
-    sku_rows = forecast[text(forecast["sku"]) != ""]
+    forecast = forecast[forecast["period"].isin(periods)]
+    sku_rows = forecast[forecast["sku"] != ""]
     fam_rows = family_rows_of(forecast)
 
     base = base_keys(tables, cycle, horizon)
     targets = family_targets(fam_rows, products, base)
     keys = pd.concat([base, targets[KEY]], ignore_index=True).drop_duplicates()
 
-    sales_pos = _keys(sku_rows[number(sku_rows["qty"]) > 0])
+    sales_pos = _keys(sku_rows[sku_rows["qty"] > 0])
     fam_pos = fam_rows[fam_rows["qty"] > 0][["family", "location"]].drop_duplicates()
     sales_pos = pd.concat(
         [sales_pos, targets.merge(fam_pos, on=["family", "location"])[KEY]], ignore_index=True
     ).drop_duplicates()
     stock = pd.concat(
-        [_keys(inventory[number(inventory["on_hand"]) > 0]),
-         _keys(orders[number(orders["qty"]) > 0])],
+        [_keys(inventory[inventory["on_hand"] > 0]),
+         _keys(orders[orders["qty"] > 0])],
         ignore_index=True,
     ).drop_duplicates()
 

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from data_contracts.periods import months_between
-from reconciliation.inputs import get_table, number, text
+from reconciliation.inputs import get_table
 from reconciliation.promotions import clean_promotions, uplift_by_month
 from reconciliation.settings import PlanSettings
 
@@ -31,8 +31,9 @@ TRUST_COLUMNS = [
 
 
 def team_of(series: pd.Series) -> pd.Series:
-    """submitted_by as text; missing names become one '(unknown)' team."""
-    return text(series).replace("", UNKNOWN_TEAM)
+    """submitted_by (typed text, or None where a derived frame has no team); missing names
+    become one '(unknown)' team."""
+    return series.fillna("").replace("", UNKNOWN_TEAM)
 
 
 def _weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
@@ -136,18 +137,14 @@ def estimate_trust(
     `weight` applies to large adjustments, `weight_small` to small ones.
     """
     fh = get_table(tables, "forecast_history")
-    subs = pd.DataFrame({
-        "cycle": text(fh["cycle"]), "sku": text(fh["sku"]), "location": text(fh["location"]),
-        "period": text(fh["period"]), "qty": number(fh["qty"]),
-        "submitted_by": team_of(fh["submitted_by"]),
-    })
+    subs = fh[["cycle", "sku", "location", "period"]].assign(
+        qty=fh["qty"].fillna(0.0), submitted_by=team_of(fh["submitted_by"]))
     # Only what was known: past cycles, and periods whose actuals are in (before this cycle).
     subs = subs[
         (subs["cycle"] < cycle) & (subs["period"] < cycle) & (subs["period"] >= subs["cycle"])
     ]
     sh = get_table(tables, "sales_history")
-    history = pd.DataFrame({"sku": text(sh["sku"]), "location": text(sh["location"]),
-                            "period": text(sh["period"]), "qty": number(sh["qty"])})
+    history = sh[["sku", "location", "period"]].assign(qty=sh["qty"].fillna(0.0))
     history = history[history["period"] < cycle]
     obs = past_references(history, subs, clean_promotions(tables), settings)
     rows = []
