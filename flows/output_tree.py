@@ -1,9 +1,12 @@
 """The output folder's layout and every reader and writer of it: the one module that spells it.
 
     OUT/sop.duckdb                       the embedded default store
-    OUT/cycle=C/version=N/               a published version, never rewritten
+    OUT/cycle=C/version=N/               a version folder, never rewritten; published only
+                                         once it holds `_PUBLISHED` (see below)
+    OUT/cycle=C/version=N/_PUBLISHED     the publication mark, written after the store commit
     OUT/cycle=C/CURRENT                  the current version for folder readers
     OUT/.staging/cycle=C-version=N-X/    a version being written (private until promoted)
+    OUT/.quarantine/cycle=C-version=N-X/ a version folder whose publication failed (recovery)
     OUT/runs/cycle=C/run=ID/             a run's workspace: the files its stages hand over
     OUT/cache/baselines/KEY/             fitted baselines, complete or absent
     OUT/scenarios/cycle=C/NAME/          stored what-if scenarios
@@ -12,6 +15,11 @@ One class over an fsspec file system: `OutputTree.local(path)` on disk (renames 
 one file system, which publishing and the cache rely on) and `OutputTree.in_memory()` for
 tests of the layout and its readers. Great-expectations and DuckDB need a local folder, so
 a run publishes to a local tree; the in-memory tree serves the readers and writers here.
+
+Every reader here honours the publication mark, like Spark's `_SUCCESS`: a version folder
+without `_PUBLISHED` (renamed into place by a run killed before or during its store commit)
+is never read as a version; `version_folders` alone lists every folder, for claiming numbers
+and for recovery (flows/publish.py).
 """
 
 import json
@@ -20,6 +28,7 @@ import re
 import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -37,7 +46,9 @@ M = TypeVar("M", bound=BaseModel)
 
 _VERSION = re.compile(r"^version=([1-9]\d*)$")
 _CYCLE = re.compile(r"^cycle=(.+)$")
+_STAGED = re.compile(r"^cycle=(.+)-version=([1-9]\d*)-[0-9a-f]+$")
 MANIFEST = "manifest.json"
+PUBLISHED_MARK = "_PUBLISHED"  # written into a version folder once the store has published it
 CONTRACT_FILE = "contract.json"  # the published tables' JSON Schema, for downstream readers
 STORE_FILE = "sop.duckdb"
 
@@ -76,6 +87,10 @@ class OutputTree:
 
     def new_staging_dir(self, cycle: str, version: int) -> str:
         return self.path(".staging", f"cycle={cycle}-version={version}-{uuid.uuid4().hex[:8]}")
+
+    def quarantine_dir(self, cycle: str, version: int) -> str:
+        return self.path(".quarantine",
+                         f"cycle={cycle}-version={version}-{uuid.uuid4().hex[:8]}")
 
     def run_dir(self, cycle: str, run_id: str) -> str:
         return self.path("runs", f"cycle={cycle}", f"run={run_id}")
@@ -171,21 +186,38 @@ class OutputTree:
         names = (m.group(1) for name in self._children(self.root) if (m := _CYCLE.match(name)))
         return sorted(c for c in names if MONTH_PATTERN.match(c))
 
-    def versions(self, cycle: str) -> list[int]:
-        """Versions present as folders (published, or left by a crash before the store)."""
+    def version_folders(self, cycle: str) -> list[int]:
+        """Versions present as folders: published, or left unmarked by a crash."""
         return sorted(int(m.group(1)) for name in self._children(self.cycle_dir(cycle))
                       if (m := _VERSION.match(name)))
 
+    def versions(self, cycle: str) -> list[int]:
+        """Published versions: folders carrying the publication mark."""
+        return [v for v in self.version_folders(cycle) if self.is_published(cycle, v)]
+
+    def is_published(self, cycle: str, version: int) -> bool:
+        """The folder carries `_PUBLISHED`, written only after the store committed it."""
+        return self.exists(posixpath.join(self.version_dir(cycle, version), PUBLISHED_MARK))
+
+    def mark_published(self, cycle: str, version: int) -> None:
+        """Mark a promoted folder published; call only once the store has committed it."""
+        self.write_text(posixpath.join(self.version_dir(cycle, version), PUBLISHED_MARK),
+                        f"{version}\n")
+
     def current(self, cycle: str) -> int | None:
-        """The version `CURRENT` names for folder readers, None when none does."""
+        """The published version `CURRENT` names for folder readers, None when none does."""
         try:
-            return int(self.read_text(posixpath.join(self.cycle_dir(cycle), "CURRENT")).strip())
+            named = int(self.read_text(posixpath.join(self.cycle_dir(cycle), "CURRENT")).strip())
         except (FileNotFoundError, ValueError):
             return None
+        return named if self.is_published(cycle, named) else None
 
     def set_current(self, cycle: str, version: int) -> None:
-        """Point `CURRENT` at `version` by an atomic replace; never back to an older one
-        (a concurrent run may have published a later version meanwhile)."""
+        """Point `CURRENT` at published `version` by an atomic replace; never back to an older
+        one (a concurrent run may have published a later version meanwhile)."""
+        if not self.is_published(cycle, version):
+            raise ValueError(f"{self.version_dir(cycle, version)} is not published: "
+                             "CURRENT names published versions only")
         now = self.current(cycle)
         if now is not None and now > version:
             return
@@ -202,9 +234,11 @@ class OutputTree:
         return self.exists(posixpath.join(self.version_dir(cycle, version), MANIFEST))
 
     def resolve_version(self, cycle: str, version: int | None = None) -> int | None:
-        """`version` if complete; else the current one, else the highest complete folder."""
+        """`version` if published and complete; else the current one, else the highest
+        published complete folder."""
         if version is not None:
-            return version if self.is_complete(cycle, version) else None
+            return (version if self.is_published(cycle, version)
+                    and self.is_complete(cycle, version) else None)
         current = self.current(cycle)
         if current is not None and self.is_complete(cycle, current):
             return current
@@ -271,13 +305,38 @@ class OutputTree:
         return self.frames_in(staging)
 
     def promote(self, staging: str, cycle: str, version: int) -> str:
-        """Move an audited staging folder to `cycle=C/version=N`; refuse to replace one."""
+        """Move an audited staging folder to `cycle=C/version=N`, not yet published (no mark);
+        refuse to replace a folder."""
         final = self.version_dir(cycle, version)
         self.makedirs(self.cycle_dir(cycle))
         if self.exists(final):
             raise FileExistsError(f"{final} exists: versions are never rewritten")
         self.rename(staging, final)
         return final
+
+    # ------------------------------------------------------------ recovery after a crash
+
+    def staging_folders(self) -> list[tuple[str, str, int]]:
+        """(path, cycle, version) of every staging folder, finished or abandoned."""
+        folder = self.path(".staging")
+        return [(posixpath.join(folder, name), m.group(1), int(m.group(2)))
+                for name in sorted(self._children(folder)) if (m := _STAGED.match(name))]
+
+    def modified_at(self, path: str) -> datetime | None:
+        """When `path` was last modified, None when the file system does not say."""
+        info = self.fs.info(path)
+        stamp = info.get("mtime", info.get("created"))
+        if isinstance(stamp, datetime):
+            return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
+        return None if stamp is None else datetime.fromtimestamp(float(stamp), UTC)
+
+    def quarantine(self, cycle: str, version: int) -> str:
+        """Move an unpublished version folder out of the cycle, under `.quarantine/`; return
+        where it went (kept for inspection, never read as a version)."""
+        target = self.quarantine_dir(cycle, version)
+        self.makedirs(posixpath.dirname(target))
+        self.rename(self.version_dir(cycle, version), target)
+        return target
 
     # ------------------------------------------------------------ run workspaces
 

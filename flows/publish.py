@@ -1,25 +1,47 @@
-"""Write-audit-publish of one plan version: staging folder, audit, atomic promotion.
+"""Write-audit-publish of one plan version: staging folder, audit, marked publication, recovery.
 
-Order of a publication, and why:
-1. claim version N in the store (`plan_runs` primary key arbitrates concurrent runs);
-2. write every file into a private staging folder;
+The guarantee: after a kill at any instant, once the next run's `recover` has run, every
+reader agrees on the published versions of a cycle — folder readers (flows/output_tree.py),
+`CURRENT` readers and SQL readers (`consensus_plan_current`, `plan_runs`) — and `CURRENT`
+names the highest of them. At every instant, even before recovery, no reader sees a version
+the store has not published.
+
+The design: the store transaction is the one commit point, and a folder is a version only
+once it carries the publication mark `_PUBLISHED`, written after that commit (like Spark's
+`_SUCCESS`); every reader of the tree honours the mark. Order of a publication, and why:
+1. claim version N in the store (`plan_runs` row `staging`; its primary key arbitrates
+   concurrent runs);
+2. write every file into a private staging folder (`OUT/.staging/`);
 3. audit: read the staged files back and check the output contracts and SPEC's rules;
-4. rename the staging folder to `cycle=C/version=N` (atomic on one file system);
-5. insert the rows and flip `plan_runs` to `published` in one transaction;
-6. point `cycle=C/CURRENT` at N (atomic replace).
-A crash before 5 leaves the previous version current in the store; a crash before 4
-leaves no folder at all. Failed claims are marked `failed`, never reused.
-The layout itself (folder names, staging, CURRENT) belongs to flows/output_tree.py.
+4. rename the staging folder to `cycle=C/version=N` (atomic on one file system), unmarked:
+   not yet a version for anyone;
+5. insert the rows and flip `plan_runs` to `published` in one transaction: the commit point;
+6. write `cycle=C/version=N/_PUBLISHED`;
+7. point `cycle=C/CURRENT` at N (atomic replace; only ever at a marked version).
+A kill before 5 leaves the previous version current everywhere, plus debris: a `staging`
+row, a staging folder, an unmarked version folder. A kill between 5 and 7 leaves the store
+one version ahead of the folder readers, which still see the previous version whole.
+`recover`, called by every publish before it claims, finishes the job: `staging` rows older
+than the lease become `failed`; unmarked folders the store published are marked (rolled
+forward) and the others moved to `OUT/.quarantine/`; abandoned staging folders are removed;
+`CURRENT` is moved up to the highest marked version. The lease keeps it off a live run:
+only claims older than `STAGING_LEASE` are taken for dead. Failed claims are never reused.
+The layout itself (folder names, staging, mark, CURRENT) belongs to flows/output_tree.py.
 """
 
 import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 
 from flows.output_tree import OutputTree
 from flows.store import PlanStore
+
+# A publish stage (claim to CURRENT) takes minutes even at 100k SKU-locations; a claim still
+# `staging` after this long belongs to a run that died, and recovery takes it for failed.
+STAGING_LEASE = timedelta(hours=6)
 
 
 @dataclass(frozen=True)
@@ -30,10 +52,34 @@ class Publication:
     store_url: str
 
 
+@dataclass(frozen=True)
+class Recovery:
+    """What `recover` repaired: (cycle, version) pairs and the folders it moved or removed."""
+
+    failed: tuple[tuple[str, int], ...] = ()  # staging claims past the lease, now failed
+    rolled_forward: tuple[tuple[str, int], ...] = ()  # published in the store, now marked
+    quarantined: tuple[str, ...] = ()  # unpublished version folders, moved to .quarantine/
+    removed_staging: tuple[str, ...] = ()  # abandoned staging folders, deleted
+    current: tuple[tuple[str, int], ...] = ()  # cycles whose CURRENT was moved up
+
+    def __bool__(self) -> bool:
+        return any((self.failed, self.rolled_forward, self.quarantined, self.removed_staging,
+                    self.current))
+
+    def describe(self) -> str:
+        def runs(pairs: tuple[tuple[str, int], ...]) -> str:
+            return ", ".join(f"{c}/{v}" for c, v in pairs) or "none"
+
+        return (f"claims failed: {runs(self.failed)}; rolled forward: "
+                f"{runs(self.rolled_forward)}; quarantined: {', '.join(self.quarantined) or 'none'}"
+                f"; staging removed: {len(self.removed_staging)}; CURRENT moved: "
+                f"{runs(self.current)}")
+
+
 def claim_version(tree: OutputTree, cycle: str, store: PlanStore, run_id: str | None) -> int:
-    """Reserve the next version of `cycle`, above every folder and every store row."""
+    """Reserve the next version of `cycle`, above every folder (marked or not) and store row."""
     store.ensure_schema()
-    at_least = max(tree.versions(cycle), default=0) + 1
+    at_least = max(tree.version_folders(cycle), default=0) + 1
     return store.claim_version(cycle, at_least=at_least, run_id=run_id)
 
 
@@ -45,23 +91,86 @@ def promote(
     frames: dict[str, pd.DataFrame],
     store: PlanStore,
     inputs_sha256: str,
-    before_store: Callable[[], None] | None = None,
+    at_step: Callable[[str], None] | None = None,
 ) -> Publication:
-    """Move the audited staging folder into place and publish its rows in the store."""
+    """Move the audited staging folder into place, publish its rows in the store, then mark
+    the folder published and point CURRENT at it.
+
+    `at_step` (fault-injection tests) is called after each step: "promoted", "stored",
+    "marked", "current"."""
+    step = at_step or (lambda name: None)
     final = tree.promote(staging, cycle, version)
-    if before_store is not None:
-        before_store()  # seam for fault-injection tests
+    step("promoted")
     store.publish(cycle, version, frames, final, inputs_sha256)
+    step("stored")
+    tree.mark_published(cycle, version)
+    step("marked")
     tree.set_current(cycle, version)
+    step("current")
     return Publication(cycle, version, final, store.safe_url)
 
 
 def discard(tree: OutputTree, staging: str | None, store: PlanStore, cycle: str, version: int,
             why: str) -> None:
-    """Clean up after a failed publication: the claimed version is marked failed."""
+    """Clean up after a failed publication: the claimed version is marked failed (a folder
+    already renamed into place stays unmarked, for the next run's `recover`)."""
     if staging is not None:
         with contextlib.suppress(OSError):
             tree.remove(staging)
     # The original error matters more than a failure to record it.
     with contextlib.suppress(Exception):
         store.mark_failed(cycle, version, why)
+
+
+def recover(tree: OutputTree, store: PlanStore, older_than: timedelta = STAGING_LEASE,
+            now: datetime | None = None) -> Recovery:
+    """Repair what killed publications left in `tree` and `store`; return what was repaired.
+
+    Claims younger than `older_than` (and folders of runs not in the store yet) belong to
+    live runs and are left alone."""
+    store.ensure_schema()
+    cutoff = (now or datetime.now(UTC)) - older_than
+    runs = store.runs()
+    claimed = pd.to_datetime(runs["created_at"], utc=True)
+    status, failed = {}, []
+    for cycle, version, state, at in zip(runs["cycle"], runs["plan_version"], runs["status"],
+                                         claimed, strict=True):
+        run = (str(cycle), int(version))
+        # mark_failed says whether it flipped the row: a run may publish meanwhile.
+        if state == "staging" and at < cutoff and store.mark_failed(
+                *run, f"abandoned: still staging {older_than} after its claim (the run died); "
+                "recovered by a later run"):
+            state = "failed"
+            failed.append(run)
+        status[run] = str(state)
+
+    rolled, quarantined, moved = [], [], []
+    for cycle in tree.cycles():
+        for version in tree.version_folders(cycle):
+            if tree.is_published(cycle, version):
+                continue
+            state = status.get((cycle, version))
+            if state == "published":
+                tree.mark_published(cycle, version)
+                rolled.append((cycle, version))
+            elif state == "failed":
+                quarantined.append(tree.quarantine(cycle, version))
+        published = tree.versions(cycle)
+        current = tree.current(cycle)
+        if published and (current is None or current < published[-1]):
+            tree.set_current(cycle, published[-1])
+            moved.append((cycle, published[-1]))
+
+    removed = []
+    for path, cycle, version in tree.staging_folders():
+        state = status.get((cycle, version))
+        if state == "staging":
+            continue  # a live run's
+        if state is None:  # claimed after `runs` was read, or by another store: by age only
+            modified = tree.modified_at(path)
+            if modified is None or modified >= cutoff:
+                continue
+        tree.remove(path)
+        removed.append(path)
+    return Recovery(tuple(failed), tuple(rolled), tuple(quarantined), tuple(removed),
+                    tuple(moved))

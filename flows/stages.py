@@ -34,7 +34,7 @@ from flows.engines import open_engine
 from flows.events import plan_published
 from flows.io import TableReadError, read_inputs, write_table
 from flows.memory import release_memory
-from flows.publish import claim_version, discard, promote
+from flows.publish import claim_version, discard, promote, recover
 from flows.quality_run import run_quality_suites
 from flows.retries import IO_RETRIES
 from flows.store import PlanStore
@@ -235,6 +235,8 @@ def publish_stage(ctx: RunContext) -> PublishResult:
     start = time.perf_counter()
     tables = ws.load_frames("check", list(PUBLISH_INPUTS))
     plan_store = PlanStore(resolve_store_url(ctx.store_url()))
+    if recovered := recover(tree, plan_store):
+        logger.warning("recovered after killed publications: %s", recovered.describe())
     version = claim_version(tree, cycle, plan_store, ctx.run_id)
     staging = None
     try:

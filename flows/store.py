@@ -175,6 +175,10 @@ class StoreBusy(Exception):
     """The store could not be reached or locked within the retry budget."""
 
 
+class ClaimLost(Exception):
+    """The version's claim is no longer `staging`: recovery took its run for dead."""
+
+
 def _is_lock_error(exc: Exception) -> bool:
     text = str(exc).lower()
     return "lock" in text or "conflict" in text or "could not set lock" in text
@@ -285,7 +289,8 @@ class PlanStore:
         output_path: str,
         inputs_sha256: str,
     ) -> None:
-        """Insert every table of the version and mark it published, in one transaction."""
+        """Insert every table of the version and mark it published, in one transaction;
+        refused when the claim is no longer `staging` (recovery took the run for dead)."""
 
         def work(conn: Connection) -> None:
             run = {"cycle": cycle, "plan_version": version}
@@ -296,9 +301,10 @@ class PlanStore:
                 if "exception_no" in STORE_KEYS[name]:
                     df = df.assign(exception_no=range(1, len(df) + 1))  # small: a copy is fine
                 self._insert(conn, name, df, _store_columns(name), run)
-            conn.execute(
+            flipped = conn.execute(
                 plan_runs.update()
-                .where(plan_runs.c.cycle == cycle, plan_runs.c.plan_version == version)
+                .where(plan_runs.c.cycle == cycle, plan_runs.c.plan_version == version,
+                       plan_runs.c.status == "staging")
                 .values(
                     status="published",
                     published_at=datetime.now(UTC),
@@ -307,12 +313,16 @@ class PlanStore:
                     plan_rows=len(frames["consensus_plan"]),
                 )
             )
+            if flipped.rowcount != 1:  # raising rolls the rows back with the transaction
+                raise ClaimLost(f"{cycle} version {version} is no longer staging: not published")
 
         self._with_retry(work)
 
-    def mark_failed(self, cycle: str, version: int, message: str) -> None:
-        def work(conn: Connection) -> None:
-            conn.execute(
+    def mark_failed(self, cycle: str, version: int, message: str) -> bool:
+        """Flip a `staging` claim to `failed`; True when this call did."""
+
+        def work(conn: Connection) -> bool:
+            return conn.execute(
                 plan_runs.update()
                 .where(
                     plan_runs.c.cycle == cycle,
@@ -320,9 +330,9 @@ class PlanStore:
                     plan_runs.c.status == "staging",
                 )
                 .values(status="failed", message=message[:2000])
-            )
+            ).rowcount == 1
 
-        self._with_retry(work)
+        return self._with_retry(work)
 
     def _insert(
         self, conn: Connection, name: str, df: pd.DataFrame, columns: list[str],

@@ -43,7 +43,8 @@ class WhatIfParams(BaseModel):
 
 
 def resolve_base(tree: OutputTree, cycle: str, version: int | None) -> int:
-    """The base version: VERSION, else CURRENT, else the highest complete folder."""
+    """The base version: VERSION, else CURRENT, else the highest published complete folder
+    (a folder without the publication mark is never a base)."""
     found = tree.resolve_version(cycle, version)
     if found is None:
         known = ", ".join(f"{cycle}/{v}" for v in tree.versions(cycle)

@@ -34,6 +34,7 @@ def _publish(tree: OutputTree, cycle: str, qty: float, inputs: pd.DataFrame | No
         frames["inputs/sales_forecast"] = inputs
     staging = tree.stage_version(cycle, version, frames, "<html></html>", {"v": version})
     tree.promote(staging, cycle, version)
+    tree.mark_published(cycle, version)  # what publishing does once the store committed
     tree.set_current(cycle, version)
     return version
 
@@ -161,3 +162,28 @@ def test_workspaces_keep_frames_and_typed_results(tree: OutputTree) -> None:
     assert again[0].load_result("baseline", BaselineResult) == result
     assert again[0].load_frames("baseline")["baseline_forecast"]["f"].tolist() == [1.5]
     assert not again[0].has_result("plan")
+
+
+def test_an_unmarked_folder_is_never_read_as_a_version(tree: OutputTree) -> None:
+    sales = pd.DataFrame({"sku": ["A"], "qty": [3.0]})
+    _publish(tree, "2026-01", 1.0, inputs=sales)
+    # Renamed into place by a run killed before its store commit: complete, but unmarked.
+    staging = tree.stage_version("2026-01", 2, {"consensus_plan": _plan("2026-01", 2, 9.0),
+                                                "inputs/sales_forecast": sales.assign(qty=9.0)},
+                                 "", {"v": 2})
+    tree.promote(staging, "2026-01", 2)
+    assert tree.version_folders("2026-01") == [1, 2] and tree.versions("2026-01") == [1]
+    assert tree.is_complete("2026-01", 2) and not tree.is_published("2026-01", 2)
+    assert tree.resolve_version("2026-01") == 1 and tree.resolve_version("2026-01", 2) is None
+    with pytest.raises(ValueError, match="not published"):
+        tree.set_current("2026-01", 2)
+    tree.write_text(posixpath.join(tree.cycle_dir("2026-01"), "CURRENT"), "2\n")  # by hand
+    assert tree.current("2026-01") is None
+    past = tree.past_plans("2026-02", PLAN_COLUMNS)
+    assert past is None  # CURRENT names no published version
+    tree.set_current("2026-01", 1)
+    previous = tree.previous_inputs("2026-02")
+    assert previous is not None and previous["sales_forecast"]["qty"].tolist() == [3.0]
+    moved = tree.quarantine("2026-01", 2)
+    assert tree.version_folders("2026-01") == [1] and tree.exists(moved)
+    assert moved.startswith(tree.path(".quarantine", "cycle=2026-01-version=2-"))

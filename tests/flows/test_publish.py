@@ -53,11 +53,12 @@ def publish_once(out: Path, store_url: str, qty: float, crash: bool = False) -> 
     frames["consensus_plan"]["plan_version"] = version
     staging = tree.stage_version("2026-01", version, frames, "<html></html>", {"v": version})
 
-    def boom() -> None:
-        raise RuntimeError("crash between the folder and the store")
+    def boom(step: str) -> None:
+        if step == "promoted":
+            raise RuntimeError("crash between the folder and the store")
 
     promote(tree, staging, "2026-01", version, frames, store, "sha",
-            before_store=boom if crash else None)
+            at_step=boom if crash else None)
     store.dispose()
     return version
 
