@@ -3,6 +3,7 @@
 import hashlib
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -45,20 +46,26 @@ def _frames(qty: float) -> dict[str, pd.DataFrame]:
             "capacity_report": capacity, "exceptions": exceptions}
 
 
-def publish_once(out: Path, store_url: str, qty: float, crash: bool = False) -> int:
+def publish_once(out: Path, store_url: str, qty: float, crash: bool = False,
+                 at_step: Callable[[str], None] | None = None) -> int:
+    """Publish one small version of 2026-01; `at_step` is called after each step ("claimed",
+    "staged", then promote's)."""
+    step = at_step or (lambda name: None)
     store = PlanStore(store_url)
     tree = OutputTree.local(out)
     version = claim_version(tree, "2026-01", store, run_id=None)
+    step("claimed")
     frames = _frames(qty)
     frames["consensus_plan"]["plan_version"] = version
     staging = tree.stage_version("2026-01", version, frames, "<html></html>", {"v": version})
+    step("staged")
 
-    def boom(step: str) -> None:
-        if step == "promoted":
+    def boom(name: str) -> None:
+        if name == "promoted":
             raise RuntimeError("crash between the folder and the store")
 
     promote(tree, staging, "2026-01", version, frames, store, "sha",
-            at_step=boom if crash else None)
+            at_step=boom if crash else step)
     store.dispose()
     return version
 
