@@ -1,6 +1,7 @@
 """The publish stage on its own: the audit is the last gate, and the store gets the files."""
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -11,7 +12,8 @@ from flows.cli import app
 from flows.context import RunContext
 from flows.output_tree import OutputTree, Workspace
 from flows.pipeline import PlanAuditError, publish_stage
-from flows.store import PlanStore
+from flows.publish import STAGING_LEASE, claim_version
+from flows.store import PlanStore, plan_runs
 
 CYCLE = "2026-12"
 
@@ -48,20 +50,30 @@ def test_a_plan_breaking_a_rule_is_refused_and_a_sound_one_lands_as_written(
     assert runs.loc[2, "status"] == "failed"
     assert "stock balance broken" in runs.loc[2, "message"]
 
+    # A run killed hours ago right after renaming its folder into place: the next publish
+    # recovers first (its claim failed, its unmarked folder quarantined), then claims.
+    killed = claim_version(tree, CYCLE, store, run_id=None)
+    staging = tree.stage_version(CYCLE, killed, {"consensus_plan": sound}, "", {"v": killed})
+    tree.promote(staging, CYCLE, killed)
+    with store.engine.begin() as conn:
+        conn.execute(plan_runs.update().where(plan_runs.c.plan_version == killed)
+                     .values(created_at=datetime.now(UTC) - STAGING_LEASE - timedelta(hours=1)))
     sound.to_parquet(plan_file, index=True)
     result = publish_stage(ctx)
-    assert result.plan_version == 3
-    assert tree.current(CYCLE) == 3
-    files = {v: pd.read_parquet(_published(out, v) / "consensus_plan.parquet") for v in (1, 3)}
+    assert (killed, result.plan_version) == (3, 4)
+    assert tree.current(CYCLE) == 4 and tree.version_folders(CYCLE) == [1, 4]
+    assert len(list((out / ".quarantine").iterdir())) == 1
+    assert store.runs().set_index("plan_version").loc[3, "status"] == "failed"
+    files = {v: pd.read_parquet(_published(out, v) / "consensus_plan.parquet") for v in (1, 4)}
     pd.testing.assert_frame_equal(files[1].drop(columns="plan_version"),
-                                  files[3].drop(columns="plan_version"))
+                                  files[4].drop(columns="plan_version"))
     # Readers of the store get what the audited file holds.
     stored = store.read_current(CYCLE)
     store.dispose()
     key = ["sku", "location", "period"]
     got = stored.sort_values(key).reset_index(drop=True)
-    want = files[3].sort_values(key).reset_index(drop=True)
-    assert set(got["plan_version"]) == {3}
+    want = files[4].sort_values(key).reset_index(drop=True)
+    assert set(got["plan_version"]) == {4}
     columns = [c for c in want.columns if c in got.columns]
     assert "consensus_demand" in columns and "projected_on_hand" in columns
     pd.testing.assert_frame_equal(got[columns], want[columns], check_dtype=False)
