@@ -30,11 +30,13 @@ class Publication:
     store_url: str
 
 
-def claim_version(tree: OutputTree, cycle: str, store: PlanStore, run_id: str | None) -> int:
+def claim_version(tree: OutputTree, cycle: str, store: PlanStore, run_id: str | None,
+                  stage_run_ids: dict[str, str] | None = None) -> int:
     """Reserve the next version of `cycle`, above every folder and every store row."""
     store.ensure_schema()
     at_least = max(tree.versions(cycle), default=0) + 1
-    return store.claim_version(cycle, at_least=at_least, run_id=run_id)
+    return store.claim_version(cycle, at_least=at_least, run_id=run_id,
+                               stage_run_ids=stage_run_ids)
 
 
 def promote(

@@ -4,6 +4,7 @@ A version becomes visible in one transaction: its rows and its `plan_runs` row f
 `published` together, and the `consensus_plan_current` view only shows published runs.
 """
 
+import json
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -98,6 +99,8 @@ def build_metadata(with_keys: bool) -> tuple[sa.MetaData, sa.Table, dict[str, sa
                   comment="version claimed"),
         sa.Column("published_at", sa.DateTime(timezone=True), comment="version published"),
         sa.Column("run_id", sa.Text, comment="Prefect flow run of the monthly run"),
+        sa.Column("stage_run_ids", sa.Text,
+                  comment="Prefect flow runs of its stages, JSON: stage -> flow run id"),
         sa.Column("output_path", sa.Text, comment="absolute path of the version's folder"),
         sa.Column("inputs_sha256", sa.Text, comment="hash of the input files"),
         sa.Column("plan_rows", sa.Integer, comment="rows of consensus_plan"),
@@ -139,7 +142,7 @@ def add_missing_columns(conn: Connection) -> list[str]:
     """
     inspector = sa.inspect(conn)
     added = []
-    for name, table in DATA_TABLES.items():
+    for name, table in [*DATA_TABLES.items(), ("plan_runs", plan_runs)]:
         have = {c["name"] for c in inspector.get_columns(name)}
         for col in table.columns:
             if col.name not in have:
@@ -256,8 +259,13 @@ class PlanStore:
         )
         return self._with_retry(lambda conn: pd.read_sql(stmt, conn))
 
-    def claim_version(self, cycle: str, at_least: int, run_id: str | None = None) -> int:
-        """Reserve the next free version >= `at_least` for `cycle` (primary key arbitrates)."""
+    def claim_version(self, cycle: str, at_least: int, run_id: str | None = None,
+                      stage_run_ids: dict[str, str] | None = None) -> int:
+        """Reserve the next free version >= `at_least` for `cycle` (primary key arbitrates).
+
+        `run_id` is the monthly run's id, `stage_run_ids` its stages' flow runs: a planner
+        finds each stage's logs in the UI from the version."""
+        stages = json.dumps(stage_run_ids, sort_keys=True) if stage_run_ids else None
         version = max(at_least, self.max_version(cycle) + 1)
         for _ in range(50):
             try:
@@ -267,7 +275,7 @@ class PlanStore:
                     conn.execute(
                         plan_runs.insert().values(
                             cycle=cycle, plan_version=version, status="staging",
-                            created_at=now, run_id=run_id,
+                            created_at=now, run_id=run_id, stage_run_ids=stages,
                         )
                     )
 

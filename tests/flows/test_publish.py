@@ -214,10 +214,19 @@ def test_a_store_from_an_older_version_gets_the_new_columns(tmp_path) -> None:
                              "location TEXT, period TEXT, status TEXT)"))
         conn.execute(sa.text("INSERT INTO capacity_report VALUES ('2025-12', 1, 'L', "
                              "'2025-12', 'ok')"))
+        # plan_runs as released before it named the stages' flow runs.
+        conn.execute(sa.text(
+            "CREATE TABLE plan_runs (cycle TEXT, plan_version INTEGER, status TEXT NOT NULL, "
+            "created_at TIMESTAMPTZ NOT NULL, published_at TIMESTAMPTZ, run_id TEXT, "
+            "output_path TEXT, inputs_sha256 TEXT, plan_rows INTEGER, message TEXT, "
+            "PRIMARY KEY (cycle, plan_version))"))
     engine.dispose()
     store = PlanStore(url)
-    version = claim_version(OutputTree.local(tmp_path / "out"), "2026-01", store, run_id=None)
+    version = claim_version(OutputTree.local(tmp_path / "out"), "2026-01", store, run_id="r",
+                            stage_run_ids={"publish": "p1"})
     store.publish("2026-01", version, _frames(1.0), str(tmp_path / "out"), "sha")
+    assert store.runs().set_index("plan_version").loc[version, "stage_run_ids"] == (
+        '{"publish": "p1"}')
     with store.engine.connect() as conn:
         rows = pd.read_sql(sa.text("SELECT cycle, status, lead_time_shortfall_units "
                                    "FROM capacity_report ORDER BY cycle"), conn)

@@ -45,6 +45,11 @@ def test_a_plan_breaking_a_rule_is_refused_and_a_sound_one_lands_as_written(
     assert tree.current(CYCLE) == 1
     store = PlanStore(tree.default_store_url())
     runs = store.runs().set_index("plan_version")
+    # Each version names the monthly run and each stage's flow run (their logs in the UI).
+    stages = json.loads(runs.loc[1, "stage_run_ids"])
+    assert list(stages) == ["baselines", "ingest_and_check", "publish", "reconcile"]
+    assert len(set(stages.values())) == 4 and runs.loc[1, "run_id"] not in stages.values()
+    assert runs.loc[1, "run_id"] == ctx.run_id
     assert runs.loc[2, "status"] == "failed"
     assert "stock balance broken" in runs.loc[2, "message"]
 
