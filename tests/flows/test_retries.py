@@ -96,9 +96,9 @@ def test_a_transient_read_error_is_retried(inputs_dir: Path, monkeypatch) -> Non
     """A dropped connection on the first read: the second attempt reads the tables."""
     from prefect import flow
 
-    import flows.pipeline as pipeline
+    import flows.stages as stages
 
-    real, calls = pipeline.read_inputs, []
+    real, calls = stages.read_inputs, []
 
     def flaky(source: str):
         calls.append(source)
@@ -106,8 +106,8 @@ def test_a_transient_read_error_is_retried(inputs_dir: Path, monkeypatch) -> Non
             raise ConnectionResetError("connection reset by peer")
         return real(source)
 
-    monkeypatch.setattr(pipeline, "read_inputs", flaky)
-    fast = pipeline.read_input_tables.with_options(retry_delay_seconds=0)
+    monkeypatch.setattr(stages, "read_inputs", flaky)
+    fast = stages.read_input_tables.with_options(retry_delay_seconds=0)
 
     @flow
     def read_once() -> int:
