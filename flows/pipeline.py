@@ -14,6 +14,7 @@ from prefect.logging.loggers import flow_run_logger
 from pydantic import BaseModel
 
 from data_contracts.run_records import CheckResult
+from flows import progress
 from flows.config import RunConfig, SopSettings
 from flows.context import RunContext
 from flows.events import plan_failed
@@ -48,12 +49,16 @@ def _run_stage(stage: str, call: Any, ctx: RunContext) -> Any:
     starts: the process's peak is then the largest stage, not their sum.
     """
     keep_large_blocks_in_mmap()
+    progress.tell(stage, "running", 0, 1)
+    started = time.perf_counter()
     try:
-        return call(ctx)
+        result = call(ctx)
     except Exception as exc:
         raise StageFailed(stage, exc, ctx.cycle) from exc
     finally:
         release_memory()
+    progress.finished(stage, time.perf_counter() - started)
+    return result
 
 
 class RunResult(BaseModel):
@@ -122,10 +127,11 @@ def monthly_sop(
     # Kept with the run's files: a stage re-run and a what-if on this plan use its settings.
     ctx.workspace.save_result("context", ctx)
     # A failure is told by the notify_failure hook (event sop.plan.failed).
-    check = _run_stage("ingest_and_check", ingest_and_check, ctx)
-    base = _run_stage("baselines", baselines_stage, ctx)
-    plan = _run_stage("reconcile", reconcile_stage, ctx)
-    published = _run_stage("publish", publish_stage, ctx)
+    with progress.listening(progress.PrefectProgress(ctx.cycle)):
+        check = _run_stage("ingest_and_check", ingest_and_check, ctx)
+        base = _run_stage("baselines", baselines_stage, ctx)
+        plan = _run_stage("reconcile", reconcile_stage, ctx)
+        published = _run_stage("publish", publish_stage, ctx)
     publish_artifacts(ctx.tree, ctx.cycle, published.plan_version)
     return RunResult(
         cycle=ctx.cycle, plan_version=published.plan_version, path=published.path,

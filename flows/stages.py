@@ -36,6 +36,7 @@ from flows.events import plan_published
 from flows.io import TableReadError, read_inputs, write_table
 from flows.memory import release_memory
 from flows.output_tree import Workspace
+from flows.progress import engine_with_progress
 from flows.publish import claim_version, discard, promote
 from flows.quality_run import run_quality_suites
 from flows.retries import IO_RETRIES
@@ -173,7 +174,7 @@ def baselines_stage(ctx: RunContext) -> BaselineResult:
                 promotions=tables.get("promotions"),
                 keys=keys,
                 products=tables.get("products"),
-                engine=fitter,
+                engine=engine_with_progress(fitter),
             )
         frames = {"baseline_forecast": fitted.forecast, "cleaning": fitted.cleaning,
                   "selection": fitted.selection}
