@@ -4,7 +4,10 @@ A version becomes visible in one transaction: its rows and its `plan_runs` row f
 `published` together, and the `consensus_plan_current` view only shows published runs.
 """
 
+import atexit
+import gc
 import json
+import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -26,6 +29,30 @@ _TEXT = {
     "change", "previous_cycle", "order_release_period_before", "order_release_period_after",
 }
 _INT = {"plan_version", "previous_version"}
+
+def _release_duckdb_types() -> None:
+    """Drop the references the process still holds to DuckDB's type objects, at exit.
+
+    After a Prefect flow run in the process, the interpreter's teardown does not clear them
+    before DuckDB's nanobind bindings check for live objects, and every run then ended with
+    ~40 lines of `nanobind: leaked ... DuckDBPyType`. They are DuckDB's module constants
+    (`duckdb.sqltypes.VARCHAR`, ...) and SQLAlchemy's result-processor caches, keyed by the
+    type codes of DuckDB cursors. Nothing reads either once the process exits."""
+    def is_duckdb_type(value: object) -> bool:
+        return type(value).__name__ == "DuckDBPyType"
+
+    for name, module in list(sys.modules.items()):
+        if module is not None and name.startswith(("duckdb", "_duckdb")):
+            for attr, value in list(vars(module).items()):
+                if is_duckdb_type(value):
+                    delattr(module, attr)
+    for obj in gc.get_objects():
+        if type(obj) is dict and obj and any(is_duckdb_type(k) for k in list(obj)):
+            for key in [k for k in list(obj) if is_duckdb_type(k)]:
+                obj.pop(key, None)
+
+
+atexit.register(_release_duckdb_types)
 
 INSERT_CHUNK_ROWS = 100_000  # rows converted to Python objects at a time (PostgreSQL COPY)
 STORE_TABLES = (*OUTPUT_COLUMNS, "fva")
