@@ -105,12 +105,13 @@ def _store_columns(table: str) -> list[str]:
 
 
 def build_metadata(with_keys: bool) -> tuple[sa.MetaData, sa.Table, dict[str, sa.Table]]:
-    """The store's tables; primary keys only `with_keys`.
+    """The store's tables; primary keys on the plan tables only `with_keys`.
 
-    DuckDB gets no primary keys on the plan tables: its key index makes the insert of a
-    1.8M-row plan 2.4x slower and the file 4.7x larger (benchmarks/store_keys.py, figures in
-    docs/benchmarks.md), and the write path already guarantees the keys (the output contracts
-    check uniqueness before publishing). PostgreSQL, the production store, enforces them.
+    Both stores are built with keys: a reader of the store gets one row per key even against
+    a bug or a hand-made insert, not only because the output contracts checked it. In DuckDB
+    the key index makes inserting a 1.8M-row plan 2.4x slower (2.0 -> 4.7 s) and the file
+    4.7x larger (benchmarks/store_keys.py, docs/benchmarks.md): a few seconds per monthly run;
+    catalogues where the file size matters belong in PostgreSQL anyway.
     """
     md = sa.MetaData()
     runs = sa.Table(
@@ -146,7 +147,6 @@ def build_metadata(with_keys: bool) -> tuple[sa.MetaData, sa.Table, dict[str, sa
 
 
 metadata, plan_runs, DATA_TABLES = build_metadata(with_keys=True)
-_METADATA_WITHOUT_KEYS = build_metadata(with_keys=False)[0]
 
 CURRENT_VIEW_SQL = """
 CREATE OR REPLACE VIEW consensus_plan_current AS
@@ -176,6 +176,21 @@ def add_missing_columns(conn: Connection) -> list[str]:
                 kind = col.type.compile(dialect=conn.dialect)
                 conn.execute(sa.text(f'ALTER TABLE {name} ADD COLUMN "{col.name}" {kind}'))
                 added.append(f"{name}.{col.name}")
+    return added
+
+
+def add_missing_keys(conn: Connection) -> list[str]:
+    """Give the plan tables of a DuckDB store made by an older release (without keys) their
+    primary keys; returns the tables keyed now."""
+    keyed = set(conn.execute(sa.text(
+        "SELECT table_name FROM duckdb_constraints() WHERE constraint_type = 'PRIMARY KEY'"
+    )).scalars())
+    added = []
+    for name in DATA_TABLES:
+        if name not in keyed:
+            columns = ", ".join(["cycle", "plan_version", *STORE_KEYS[name]])
+            conn.execute(sa.text(f"ALTER TABLE {name} ADD PRIMARY KEY ({columns})"))
+            added.append(name)
     return added
 
 
@@ -245,9 +260,10 @@ class PlanStore:
 
     def ensure_schema(self) -> None:
         def work(conn: Connection) -> None:
-            md = _METADATA_WITHOUT_KEYS if self.dialect == "duckdb" else metadata
-            md.create_all(conn, checkfirst=True)
+            metadata.create_all(conn, checkfirst=True)
             add_missing_columns(conn)
+            if self.dialect == "duckdb":
+                add_missing_keys(conn)
             upgrade_timestamps(conn)
             conn.execute(sa.text(CURRENT_VIEW_SQL))
 
