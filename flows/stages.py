@@ -115,6 +115,8 @@ def ingest_and_check(ctx: RunContext) -> CheckResult:
         quality = run_quality_suites(
             checked.tables, ctx.cycle, docs, previous=previous,
             settings=ctx.config.contracts.quality,
+            # Local trees keep every run's results: Data Docs show the past cycles too.
+            history_dir=ctx.tree.quality_history_dir() if ctx.tree.is_local else None,
         )
     except ContractBreach as breach:
         breach.rejects_path = write_rejects(breach.rejects, ws.path("check", "rejects.csv"))
