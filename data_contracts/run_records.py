@@ -38,6 +38,7 @@ class CheckResult(_Record):
     quarantined_rows: dict[str, int] = Field(default_factory=dict)
     data_docs: str | None = None  # the Data Docs index in the run's workspace
     seconds: float = 0.0
+    flow_run_id: str | None = None  # the stage's Prefect flow run
 
     def input_hashes(self) -> dict[str, str]:
         return {f.table: f.sha256 for f in self.inputs}
@@ -57,6 +58,7 @@ class BaselineResult(_Record):
     series: int
     models: dict[str, int] = Field(default_factory=dict)
     seconds: float = 0.0
+    flow_run_id: str | None = None  # the stage's Prefect flow run
 
 
 class PlanResult(_Record):
@@ -68,6 +70,7 @@ class PlanResult(_Record):
     shortfall_tolerance_units: float = 1.0
     supply_plan: dict[str, Any] = Field(default_factory=dict)
     seconds: float = 0.0
+    flow_run_id: str | None = None  # the stage's Prefect flow run
 
 
 class PublishResult(_Record):

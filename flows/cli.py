@@ -11,7 +11,8 @@ import sys
 import time
 import traceback
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, NoReturn, TypeVar
@@ -144,6 +145,19 @@ def _run_guarded(work: Callable[[], T]) -> T:
     raise AssertionError("unreachable")
 
 
+@contextmanager
+def _stage_bars() -> Iterator[None]:
+    """A bar per stage on stderr while the run goes, when stderr is a terminal (a person
+    watching); nothing in a pipe or a log file."""
+    if not err_console.is_terminal:
+        yield
+        return
+    from flows import progress
+
+    with progress.ConsoleProgress(err_console) as bars, progress.listening(bars):
+        yield
+
+
 def _print_run(result: "RunResult") -> None:
     table = Table(title=f"S&OP plan {result.cycle} version {result.plan_version}")
     table.add_column("stage")
@@ -181,7 +195,8 @@ def _execute_run(
 
     _prefect_loaded()
     started = time.perf_counter()
-    result = _run_guarded(lambda: monthly_sop(**params.flow_parameters()))
+    with _stage_bars():
+        result = _run_guarded(lambda: monthly_sop(**params.flow_parameters()))
     _print_run(result)
     out_console.print(f"total:     {time.perf_counter() - started:.1f} s")
 

@@ -149,6 +149,8 @@ class SopSettings(BaseSettings):
         "", description="Days the monthly schedule skips besides weekends: comma-separated "
         "`holidays` package country codes and ISO dates, e.g. `FR` or `DE-BY,2027-12-24`",
     )
+    run_timeout_hours: float = Field(
+        12.0, gt=0, description="A monthly run still going after this long is failed (stuck)")
     work_pool: str | None = Field(
         None, description="Process work pool `sop deploy` binds the deployments to"
     )

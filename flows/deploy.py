@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import prefect
 import yaml
 from prefect import serve
+from prefect.client.schemas.objects import ConcurrencyLimitConfig
 from prefect.client.schemas.schedules import RRuleSchedule
 from prefect.deployments.runner import EntrypointType, RunnerDeployment
 from prefect.schedules import RRule, Schedule
@@ -30,6 +31,7 @@ from flows.schedule import HolidayCalendar, first_working_day_rrule
 from flows.whatif import whatif_flow
 
 MONTHLY = "sop-monthly/monthly"
+MONTHLY_CONCURRENCY = ConcurrencyLimitConfig(limit=1, collision_strategy="ENQUEUE")
 DEFAULT_POOL = "sop-process"
 # Resolved by `prefect deploy` from the deploying shell, like `sop deploy` reads SOP_TIMEZONE.
 TIMEZONE_FROM_ENV = "{{ $SOP_TIMEZONE }}"
@@ -68,6 +70,9 @@ def build_deployments(
         tags=["sop"],
         # Module path, not file path: runs work from any folder where the package is installed.
         entrypoint_type=EntrypointType.MODULE_PATH,
+        # Two monthly runs at once (a retry from the UI while the schedule fires) would plan
+        # the same cycle twice: the second waits for the first instead of racing it.
+        concurrency_limit=MONTHLY_CONCURRENCY,
     ))
     # Called from sync code, to_deployment returns the deployment (typed as maybe a coroutine).
     stages = [
@@ -164,6 +169,13 @@ def prefect_yaml_spec(
         entry["tags"] = list(d.tags)
         entry["work_pool"] = {"name": work_pool}
         entry["parameters"] = dict(d.parameters)
+        if d.concurrency_limit is not None:
+            options = d.concurrency_options
+            entry["concurrency_limit"] = {
+                "limit": d.concurrency_limit,
+                **({"collision_strategy": str(options.collision_strategy.value)}
+                   if options is not None else {}),
+            }
         rrules = [s.schedule for s in d.schedules or () if isinstance(s.schedule, RRuleSchedule)]
         if rrules:
             entry["schedules"] = [{"rrule": r.rrule, "timezone": timezone} for r in rrules]

@@ -10,6 +10,7 @@
     OUT/runs/cycle=C/run=ID/             a run's workspace: the files its stages hand over
     OUT/cache/baselines/KEY/             fitted baselines, complete or absent
     OUT/scenarios/cycle=C/NAME/          stored what-if scenarios
+    OUT/quality/validations/             great-expectations' results of every run (history)
 
 One class over an fsspec file system: `OutputTree.local(path)` on disk (renames are atomic on
 one file system, which publishing and the cache rely on) and `OutputTree.in_memory()` for
@@ -97,6 +98,10 @@ class OutputTree:
 
     def cache_dir(self, kind: str, key: str) -> str:
         return self.path("cache", kind, key)
+
+    def quality_history_dir(self) -> str:
+        """great-expectations' validation results of every run (Data Docs list them all)."""
+        return self.path("quality", "validations")
 
     def scenario_dir(self, cycle: str, name: str) -> str:
         return self.path("scenarios", f"cycle={cycle}", name)

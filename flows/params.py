@@ -6,7 +6,14 @@ from datetime import UTC, date, datetime
 from typing import Annotated, Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    WithJsonSchema,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -56,7 +63,12 @@ def refuse_password(url: str) -> str:
 Horizon = Annotated[int, Field(ge=1, le=MAX_HORIZON)]
 # Far above any machine, far below a typo that would fork a million processes.
 Jobs = Annotated[int, Field(ge=1, le=4096)]
-StoreUrl = Annotated[str, AfterValidator(refuse_password)]
+# No "user:password@" in the URL, as a JSON Schema pattern: a deployment's form carries it, so
+# the Prefect server refuses such a run before it stores (and shows) its parameters. In
+# Python the validator refuses it with the message that says where the password goes.
+NO_PASSWORD_PATTERN = r"^(?![^/]*//[^/@]*:[^/@]*@)"
+StoreUrl = Annotated[str, AfterValidator(refuse_password),
+                     WithJsonSchema({"type": "string", "pattern": NO_PASSWORD_PATTERN})]
 
 
 class RunParams(BaseModel):

@@ -9,16 +9,18 @@ import time
 from datetime import date
 from typing import Any
 
-from prefect import flow
-from prefect.runtime import flow_run
+from prefect import flow, runtime
+from prefect.logging.loggers import flow_run_logger
 from pydantic import BaseModel
 
 from data_contracts.run_records import CheckResult
+from flows import progress
 from flows.config import RunConfig, SopSettings
 from flows.context import RunContext
 from flows.events import plan_failed
 from flows.memory import keep_large_blocks_in_mmap, release_memory
-from flows.params import Cycle, Horizon, RunParams, documented_by, local_run_date
+from flows.params import Cycle, Horizon, RunParams, StoreUrl, documented_by, local_run_date
+from flows.retries import exception_of
 from flows.stages import baselines_stage, ingest_and_check, publish_stage, reconcile_stage
 from flows.version_files import PlanAuditError, publish_artifacts
 from forecasting.engines import EngineName
@@ -33,10 +35,11 @@ __all__ = ["PlanAuditError", "RunResult", "StageFailed", "baselines_stage", "ing
 class StageFailed(Exception):
     """A stage of the monthly flow failed; the message names the stage and the cause."""
 
-    def __init__(self, stage: str, cause: BaseException) -> None:
+    def __init__(self, stage: str, cause: BaseException, cycle: str) -> None:
         super().__init__(f"stage '{stage}' failed: {type(cause).__name__}: {cause}")
         self.stage = stage
         self.cause = cause
+        self.cycle = cycle
 
 
 def _run_stage(stage: str, call: Any, ctx: RunContext) -> Any:
@@ -46,12 +49,16 @@ def _run_stage(stage: str, call: Any, ctx: RunContext) -> Any:
     starts: the process's peak is then the largest stage, not their sum.
     """
     keep_large_blocks_in_mmap()
+    progress.tell(stage, "running", 0, 1)
+    started = time.perf_counter()
     try:
-        return call(ctx)
+        result = call(ctx)
     except Exception as exc:
-        raise StageFailed(stage, exc) from exc
+        raise StageFailed(stage, exc, ctx.cycle) from exc
     finally:
         release_memory()
+    progress.finished(stage, time.perf_counter() - started)
+    return result
 
 
 class RunResult(BaseModel):
@@ -65,14 +72,42 @@ class RunResult(BaseModel):
     seconds: dict[str, float]
 
 
-@flow(name="sop-monthly", log_prints=True)
+def notify_failure(flow: Any, flow_run: Any, state: Any) -> None:
+    """on_failure hook: tell subscribers (`sop.plan.failed`) which stage stopped and why.
+
+    A failure before any stage (bad parameters, unreadable config) is stage `setup`, for
+    the cycle asked for (empty when the run was to take its cycle from the date)."""
+    exc = exception_of(state)
+    if isinstance(exc, StageFailed):
+        plan_failed(exc.cycle, exc.stage, exc.cause)
+    else:
+        cycle = str((flow_run.parameters or {}).get("cycle") or "")
+        plan_failed(cycle, "setup", exc or RuntimeError(state.message or "failed"))
+
+
+def log_completion(flow: Any, flow_run: Any, state: Any) -> None:
+    """on_completion hook: one line saying what the run published (the event went out with
+    the publication itself)."""
+    result = state.result()
+    if isinstance(result, RunResult):
+        flow_run_logger(flow_run, flow).info("plan %s version %d published at %s", result.cycle,
+                              result.plan_version, result.path)
+
+
+# A run that has not finished in this time is stuck (a 100k-series run takes ~2.5 h on two
+# cores): it is failed, and the next schedule or a re-run starts over. SOP_RUN_TIMEOUT_HOURS.
+RUN_TIMEOUT_SECONDS = SopSettings().run_timeout_hours * 3600
+
+
+@flow(name="sop-monthly", log_prints=True, timeout_seconds=RUN_TIMEOUT_SECONDS,
+      on_failure=[notify_failure], on_completion=[log_completion])
 @documented_by(RunParams)
 def monthly_sop(
     inputs: str | None = None,
     out: str | None = None,
     cycle: Cycle | None = None,
     horizon: Horizon = 18,
-    store: str | None = None,
+    store: StoreUrl | None = None,
     config: str | None = None,
     settings: RunConfig | None = None,
     engine: EngineName = "local",
@@ -91,14 +126,12 @@ def monthly_sop(
     ctx = RunContext.from_params(params, run_id=_run_id(), run_date=_scheduled_run_date())
     # Kept with the run's files: a stage re-run and a what-if on this plan use its settings.
     ctx.workspace.save_result("context", ctx)
-    try:
+    # A failure is told by the notify_failure hook (event sop.plan.failed).
+    with progress.listening(progress.PrefectProgress(ctx.cycle)):
         check = _run_stage("ingest_and_check", ingest_and_check, ctx)
         base = _run_stage("baselines", baselines_stage, ctx)
         plan = _run_stage("reconcile", reconcile_stage, ctx)
         published = _run_stage("publish", publish_stage, ctx)
-    except StageFailed as exc:
-        plan_failed(ctx.cycle, exc.stage, exc.cause)
-        raise
     publish_artifacts(ctx.tree, ctx.cycle, published.plan_version)
     return RunResult(
         cycle=ctx.cycle, plan_version=published.plan_version, path=published.path,
@@ -123,7 +156,7 @@ def _scheduled_run_date() -> date | None:
 
     Outside a flow run Prefect answers with the current time, which is what a manual run
     means by "this month" too."""
-    scheduled = flow_run.scheduled_start_time
+    scheduled = runtime.flow_run.scheduled_start_time
     if scheduled is None:
         return None
     return local_run_date(scheduled, SopSettings().timezone)
@@ -131,5 +164,5 @@ def _scheduled_run_date() -> date | None:
 
 def _run_id() -> str:
     """The monthly flow run's id: the run folder, the manifest and plan_runs all carry it."""
-    run_id = flow_run.get_id()
+    run_id = runtime.flow_run.get_id()
     return str(run_id) if run_id else time.strftime("%Y%m%d%H%M%S")

@@ -25,7 +25,9 @@ one version ahead of the folder readers, which still see the previous version wh
 than the lease become `failed`; unmarked folders the store published are marked (rolled
 forward) and the others moved to `OUT/.quarantine/`; abandoned staging folders are removed;
 `CURRENT` is moved up to the highest marked version. The lease keeps it off a live run:
-only claims older than `STAGING_LEASE` are taken for dead. Failed claims are never reused.
+only claims older than the run timeout (`staging_lease`) are taken for dead, and a claim
+taken for dead can no longer be published (the store refuses). Failed claims are never
+reused.
 The layout itself (folder names, staging, mark, CURRENT) belongs to flows/output_tree.py.
 """
 
@@ -36,12 +38,15 @@ from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 
+from flows.config import SopSettings
 from flows.output_tree import OutputTree
 from flows.store import PlanStore
 
-# A publish stage (claim to CURRENT) takes minutes even at 100k SKU-locations; a claim still
-# `staging` after this long belongs to a run that died, and recovery takes it for failed.
-STAGING_LEASE = timedelta(hours=6)
+
+def staging_lease() -> timedelta:
+    """How long a claim may stay `staging` before recovery takes its run for dead: the run
+    timeout (SOP_RUN_TIMEOUT_HOURS), after which Prefect fails a run that is still going."""
+    return timedelta(hours=SopSettings().run_timeout_hours)
 
 
 @dataclass(frozen=True)
@@ -76,11 +81,13 @@ class Recovery:
                 f"{runs(self.current)}")
 
 
-def claim_version(tree: OutputTree, cycle: str, store: PlanStore, run_id: str | None) -> int:
+def claim_version(tree: OutputTree, cycle: str, store: PlanStore, run_id: str | None,
+                  stage_run_ids: dict[str, str] | None = None) -> int:
     """Reserve the next version of `cycle`, above every folder (marked or not) and store row."""
     store.ensure_schema()
     at_least = max(tree.version_folders(cycle), default=0) + 1
-    return store.claim_version(cycle, at_least=at_least, run_id=run_id)
+    return store.claim_version(cycle, at_least=at_least, run_id=run_id,
+                               stage_run_ids=stage_run_ids)
 
 
 def promote(
@@ -122,12 +129,13 @@ def discard(tree: OutputTree, staging: str | None, store: PlanStore, cycle: str,
         store.mark_failed(cycle, version, why)
 
 
-def recover(tree: OutputTree, store: PlanStore, older_than: timedelta = STAGING_LEASE,
+def recover(tree: OutputTree, store: PlanStore, older_than: timedelta | None = None,
             now: datetime | None = None) -> Recovery:
     """Repair what killed publications left in `tree` and `store`; return what was repaired.
 
-    Claims younger than `older_than` (and folders of runs not in the store yet) belong to
-    live runs and are left alone."""
+    Claims younger than `older_than` (default: `staging_lease()`), and folders of runs not in
+    the store yet, belong to live runs and are left alone."""
+    older_than = staging_lease() if older_than is None else older_than
     store.ensure_schema()
     cutoff = (now or datetime.now(UTC)) - older_than
     runs = store.runs()

@@ -38,8 +38,12 @@ class QualityResult:
     suites: dict[str, bool] = field(default_factory=dict)  # suite -> passed
 
 
-def gx_context(docs_dir: Path) -> Any:
-    """An ephemeral GX context whose one Data Docs site is the folder `docs_dir`."""
+def gx_context(docs_dir: Path, history_dir: Path | None = None) -> Any:
+    """An ephemeral GX context whose one Data Docs site is the folder `docs_dir`.
+
+    With `history_dir`, validation results are kept there (GX's own file store) instead of
+    in memory: the Data Docs of every run then list the validations of every earlier run
+    that kept its results there too, so the site shows the history of past cycles."""
     import great_expectations as gx
     from great_expectations.data_context.types.base import (
         DataContextConfig,
@@ -62,17 +66,24 @@ def gx_context(docs_dir: Path) -> Any:
             }
         },
     )
+    if history_dir is not None:
+        config.stores[config.validation_results_store_name] = {
+            "class_name": "ValidationResultsStore",
+            "store_backend": {"class_name": "TupleFilesystemStoreBackend",
+                              "base_directory": str(history_dir)},
+        }
     return gx.get_context(project_config=config, mode="ephemeral")
 
 
 def _run_suites(
-    suites: list[PreparedSuite], settings: QualitySettings, docs_dir: Path, cycle: str
+    suites: list[PreparedSuite], settings: QualitySettings, docs_dir: Path, cycle: str,
+    history_dir: Path | None = None,
 ) -> tuple[list[Finding], dict[str, bool]]:
     import great_expectations as gx
     from great_expectations.checkpoint import UpdateDataDocsAction
     from great_expectations.core.run_identifier import RunIdentifier
 
-    context = gx_context(docs_dir)
+    context = gx_context(docs_dir, history_dir)
     source = context.data_sources.add_pandas("sop_inputs")
     documents = expectation_suites(settings)
     findings: list[Finding] = []
@@ -108,7 +119,9 @@ def _run_suites(
             # GX's own severity is what the run obeys (it equals the check's).
             finding.severity = FROM_GX_SEVERITY[str(config.severity.value)]
             findings.append(finding)
-    if not suites:  # nothing to check: the site still gets its (empty) index
+    if not suites or history_dir is not None:
+        # The index (and the pages of earlier cycles' results) from the whole store; also
+        # the (empty) index when there was nothing to check.
         context.build_data_docs(site_names=[SITE])
     return findings, passed
 
@@ -120,19 +133,23 @@ def run_quality_suites(
     previous: Mapping[str, pd.DataFrame] | None = None,
     baseline: pd.DataFrame | None = None,
     settings: QualitySettings | None = None,
+    history_dir: str | Path | None = None,
 ) -> QualityResult:
     """Run the quality suites on validated `tables` (from validate_inputs) and build Data Docs.
 
     `previous` are the previous cycle's inputs (raw or validated): enables drift checks.
     `baseline` is a baseline_forecast: enables the sales-vs-baseline check. Writes Data Docs
-    into `docs_dir`. Raises ContractBreach when an `error` (GX: critical) expectation fails.
+    into `docs_dir`; with `history_dir` the validation results are kept there and Data Docs
+    list the earlier runs' too. Raises ContractBreach when an `error` (GX: critical)
+    expectation fails.
     """
     start = time.perf_counter()
     settings = settings or QualitySettings()
     docs = Path(docs_dir)
     docs.mkdir(parents=True, exist_ok=True)
     suites = prepare_suites(tables, cycle, previous, baseline, settings)
-    found, passed = _run_suites(suites, settings, docs, cycle)
+    history = Path(history_dir) if history_dir is not None else None
+    found, passed = _run_suites(suites, settings, docs, cycle, history)
     findings = [*precheck_findings(tables), *found]
     index = docs / "index.html"
     if any(f.severity == "error" for f in findings):

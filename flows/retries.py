@@ -22,14 +22,20 @@ def is_transient(exc: BaseException) -> bool:
     return isinstance(exc, OSError) and not isinstance(exc, DETERMINISTIC_OS_ERRORS)
 
 
+def exception_of(state: Any) -> BaseException | None:
+    """The exception a failed Prefect state carries (None when it carries none)."""
+    if isinstance(state.data, BaseException):
+        return state.data
+    try:
+        state.result()
+    except Exception as raised:
+        return raised
+    return None
+
+
 def retry_if_transient(task: Any, task_run: Any, state: Any) -> bool:
     """Prefect's `retry_condition_fn`: go on to the task's retries only for transient errors."""
-    exc = state.data if isinstance(state.data, BaseException) else None
-    if exc is None:
-        try:
-            state.result()
-        except Exception as raised:
-            exc = raised
+    exc = exception_of(state)
     return exc is not None and is_transient(exc)
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NONE
 from prefect.runtime import flow_run
 
@@ -34,6 +35,8 @@ from flows.engines import open_engine
 from flows.events import plan_published
 from flows.io import TableReadError, read_inputs, write_table
 from flows.memory import release_memory
+from flows.output_tree import Workspace
+from flows.progress import engine_with_progress
 from flows.publish import claim_version, discard, promote, recover
 from flows.quality_run import run_quality_suites
 from flows.retries import IO_RETRIES
@@ -55,6 +58,29 @@ def read_input_tables(inputs: str) -> tuple[dict[str, pd.DataFrame], list[InputR
     except TableReadError as exc:
         raise read_error(exc.table, exc.path, exc.problem) from exc
     return tables, [InputRecord(**f.to_dict()) for f in files]
+
+
+REJECT_ROWS_SHOWN = 200  # the artifact's table; the file keeps every row
+
+
+@task(cache_policy=NONE)
+def rejects_artifacts(cycle: str, breach: ContractBreach) -> None:
+    """On the failed run's page: what was refused (table, column, rule, count) and the first
+    rejected rows with their line numbers, so nobody needs the worker's disk to see them."""
+    key = f"sop-{cycle}-rejects".lower()
+    findings = "\n".join(
+        f"| {f.table} | {f.column or ''} | {f.rule} | {f.count:,} |".replace("\n", " ")
+        for f in breach.findings if f.severity == "error")
+    create_markdown_artifact(
+        f"# Data contract breached, cycle {cycle}: nothing published\n\n"
+        "| table | column | rule | rows |\n|---|---|---|---:|\n" + findings
+        + f"\n\nAll rejected rows: `{breach.rejects_path}`",
+        key=key, description=f"Contract breach, cycle {cycle}"[:500])
+    shown = breach.rejects.head(REJECT_ROWS_SHOWN)
+    columns = [c for c in ("table", "source_line", "column", "rule", "value") if c in shown]
+    create_table_artifact(shown[columns].astype(str).to_dict(orient="records"),
+                          key=f"{key}-rows",
+                          description=f"First {REJECT_ROWS_SHOWN} rejected rows, cycle {cycle}")
 
 
 @task(**IO_RETRIES, cache_policy=NONE)
@@ -89,9 +115,12 @@ def ingest_and_check(ctx: RunContext) -> CheckResult:
         quality = run_quality_suites(
             checked.tables, ctx.cycle, docs, previous=previous,
             settings=ctx.config.contracts.quality,
+            # Local trees keep every run's results: Data Docs show the past cycles too.
+            history_dir=ctx.tree.quality_history_dir() if ctx.tree.is_local else None,
         )
     except ContractBreach as breach:
         breach.rejects_path = write_rejects(breach.rejects, ws.path("check", "rejects.csv"))
+        rejects_artifacts(ctx.cycle, breach)
         with contextlib.suppress(Exception):  # the Data Docs the breach names; never hide it
             make_offline(docs)
         raise
@@ -105,6 +134,7 @@ def ingest_and_check(ctx: RunContext) -> CheckResult:
         if not checked.rejects.empty else {},
         data_docs=str(quality.data_docs_index) if quality.data_docs_index else None,
         seconds=round(time.perf_counter() - start, 3),
+        flow_run_id=_flow_run_id(),
     )
     ws.save_result("check", result)
     logger.info(
@@ -146,7 +176,7 @@ def baselines_stage(ctx: RunContext) -> BaselineResult:
                 promotions=tables.get("promotions"),
                 keys=keys,
                 products=tables.get("products"),
-                engine=fitter,
+                engine=engine_with_progress(fitter),
             )
         frames = {"baseline_forecast": fitted.forecast, "cleaning": fitted.cleaning,
                   "selection": fitted.selection}
@@ -162,6 +192,7 @@ def baselines_stage(ctx: RunContext) -> BaselineResult:
         models={str(m): int(n) for m, n in
                 forecast.drop_duplicates(["sku", "location"])["model"].value_counts().items()},
         seconds=round(time.perf_counter() - start, 3),
+        flow_run_id=_flow_run_id(),
     )
     ws.save_result("baseline", result)
     return result
@@ -212,6 +243,7 @@ def reconcile_stage(ctx: RunContext) -> PlanResult:
         # The audit at publish checks the `short` labels against the same threshold.
         shortfall_tolerance_units=settings.shortfall_tolerance_units,
         seconds=round(time.perf_counter() - start, 3),
+        flow_run_id=_flow_run_id(),
     )
     ws.save_result("plan", result)
     return result
@@ -237,7 +269,7 @@ def publish_stage(ctx: RunContext) -> PublishResult:
     plan_store = PlanStore(resolve_store_url(ctx.store_url()))
     if recovered := recover(tree, plan_store):
         logger.warning("recovered after killed publications: %s", recovered.describe())
-    version = claim_version(tree, cycle, plan_store, ctx.run_id)
+    version = claim_version(tree, cycle, plan_store, ctx.run_id, _stage_run_ids(ws))
     staging = None
     try:
         staging, inputs_sha = stage_version_files(ctx, ws, version, tables, plan_store)
@@ -263,3 +295,18 @@ def publish_stage(ctx: RunContext) -> PublishResult:
     return PublishResult(cycle=cycle, plan_version=version, path=publication.path,
                          store=publication.store_url,
                          seconds=round(time.perf_counter() - start, 3))
+
+
+def _flow_run_id() -> str | None:
+    run_id = flow_run.get_id()
+    return str(run_id) if run_id else None
+
+
+def _stage_run_ids(ws: Workspace) -> dict[str, str]:
+    """Each stage's flow run, from the records the stages left (this one: publish)."""
+    records: dict[str, tuple[str, type[CheckResult | BaselineResult | PlanResult]]] = {
+        "ingest_and_check": ("check", CheckResult), "baselines": ("baseline", BaselineResult),
+        "reconcile": ("plan", PlanResult)}
+    ids = {name: ws.load_result(stage, model).flow_run_id
+           for name, (stage, model) in records.items() if ws.has_result(stage)}
+    return {k: v for k, v in {**ids, "publish": _flow_run_id()}.items() if v}

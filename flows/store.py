@@ -4,6 +4,10 @@ A version becomes visible in one transaction: its rows and its `plan_runs` row f
 `published` together, and the `consensus_plan_current` view only shows published runs.
 """
 
+import atexit
+import gc
+import json
+import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -25,6 +29,30 @@ _TEXT = {
     "change", "previous_cycle", "order_release_period_before", "order_release_period_after",
 }
 _INT = {"plan_version", "previous_version"}
+
+def _release_duckdb_types() -> None:
+    """Drop the references the process still holds to DuckDB's type objects, at exit.
+
+    After a Prefect flow run in the process, the interpreter's teardown does not clear them
+    before DuckDB's nanobind bindings check for live objects, and every run then ended with
+    ~40 lines of `nanobind: leaked ... DuckDBPyType`. They are DuckDB's module constants
+    (`duckdb.sqltypes.VARCHAR`, ...) and SQLAlchemy's result-processor caches, keyed by the
+    type codes of DuckDB cursors. Nothing reads either once the process exits."""
+    def is_duckdb_type(value: object) -> bool:
+        return type(value).__name__ == "DuckDBPyType"
+
+    for name, module in list(sys.modules.items()):
+        if module is not None and name.startswith(("duckdb", "_duckdb")):
+            for attr, value in list(vars(module).items()):
+                if is_duckdb_type(value):
+                    delattr(module, attr)
+    for obj in gc.get_objects():
+        if type(obj) is dict and obj and any(is_duckdb_type(k) for k in list(obj)):
+            for key in [k for k in list(obj) if is_duckdb_type(k)]:
+                obj.pop(key, None)
+
+
+atexit.register(_release_duckdb_types)
 
 INSERT_CHUNK_ROWS = 100_000  # rows converted to Python objects at a time (PostgreSQL COPY)
 STORE_TABLES = (*OUTPUT_COLUMNS, "fva")
@@ -77,12 +105,13 @@ def _store_columns(table: str) -> list[str]:
 
 
 def build_metadata(with_keys: bool) -> tuple[sa.MetaData, sa.Table, dict[str, sa.Table]]:
-    """The store's tables; primary keys only `with_keys`.
+    """The store's tables; primary keys on the plan tables only `with_keys`.
 
-    DuckDB gets no primary keys on the plan tables: its key index makes the insert of a
-    1.8M-row plan 2.4x slower and the file 4.7x larger (benchmarks/store_keys.py, figures in
-    docs/benchmarks.md), and the write path already guarantees the keys (the output contracts
-    check uniqueness before publishing). PostgreSQL, the production store, enforces them.
+    Both stores are built with keys: a reader of the store gets one row per key even against
+    a bug or a hand-made insert, not only because the output contracts checked it. In DuckDB
+    the key index makes inserting a 1.8M-row plan 2.4x slower (2.0 -> 4.7 s) and the file
+    4.7x larger (benchmarks/store_keys.py, docs/benchmarks.md): a few seconds per monthly run;
+    catalogues where the file size matters belong in PostgreSQL anyway.
     """
     md = sa.MetaData()
     runs = sa.Table(
@@ -98,6 +127,8 @@ def build_metadata(with_keys: bool) -> tuple[sa.MetaData, sa.Table, dict[str, sa
                   comment="version claimed"),
         sa.Column("published_at", sa.DateTime(timezone=True), comment="version published"),
         sa.Column("run_id", sa.Text, comment="Prefect flow run of the monthly run"),
+        sa.Column("stage_run_ids", sa.Text,
+                  comment="Prefect flow runs of its stages, JSON: stage -> flow run id"),
         sa.Column("output_path", sa.Text, comment="absolute path of the version's folder"),
         sa.Column("inputs_sha256", sa.Text, comment="hash of the input files"),
         sa.Column("plan_rows", sa.Integer, comment="rows of consensus_plan"),
@@ -116,7 +147,6 @@ def build_metadata(with_keys: bool) -> tuple[sa.MetaData, sa.Table, dict[str, sa
 
 
 metadata, plan_runs, DATA_TABLES = build_metadata(with_keys=True)
-_METADATA_WITHOUT_KEYS = build_metadata(with_keys=False)[0]
 
 CURRENT_VIEW_SQL = """
 CREATE OR REPLACE VIEW consensus_plan_current AS
@@ -139,13 +169,28 @@ def add_missing_columns(conn: Connection) -> list[str]:
     """
     inspector = sa.inspect(conn)
     added = []
-    for name, table in DATA_TABLES.items():
+    for name, table in [*DATA_TABLES.items(), ("plan_runs", plan_runs)]:
         have = {c["name"] for c in inspector.get_columns(name)}
         for col in table.columns:
             if col.name not in have:
                 kind = col.type.compile(dialect=conn.dialect)
                 conn.execute(sa.text(f'ALTER TABLE {name} ADD COLUMN "{col.name}" {kind}'))
                 added.append(f"{name}.{col.name}")
+    return added
+
+
+def add_missing_keys(conn: Connection) -> list[str]:
+    """Give the plan tables of a DuckDB store made by an older release (without keys) their
+    primary keys; returns the tables keyed now."""
+    keyed = set(conn.execute(sa.text(
+        "SELECT table_name FROM duckdb_constraints() WHERE constraint_type = 'PRIMARY KEY'"
+    )).scalars())
+    added = []
+    for name in DATA_TABLES:
+        if name not in keyed:
+            columns = ", ".join(["cycle", "plan_version", *STORE_KEYS[name]])
+            conn.execute(sa.text(f"ALTER TABLE {name} ADD PRIMARY KEY ({columns})"))
+            added.append(name)
     return added
 
 
@@ -219,9 +264,10 @@ class PlanStore:
 
     def ensure_schema(self) -> None:
         def work(conn: Connection) -> None:
-            md = _METADATA_WITHOUT_KEYS if self.dialect == "duckdb" else metadata
-            md.create_all(conn, checkfirst=True)
+            metadata.create_all(conn, checkfirst=True)
             add_missing_columns(conn)
+            if self.dialect == "duckdb":
+                add_missing_keys(conn)
             upgrade_timestamps(conn)
             conn.execute(sa.text(CURRENT_VIEW_SQL))
 
@@ -260,8 +306,13 @@ class PlanStore:
         )
         return self._with_retry(lambda conn: pd.read_sql(stmt, conn))
 
-    def claim_version(self, cycle: str, at_least: int, run_id: str | None = None) -> int:
-        """Reserve the next free version >= `at_least` for `cycle` (primary key arbitrates)."""
+    def claim_version(self, cycle: str, at_least: int, run_id: str | None = None,
+                      stage_run_ids: dict[str, str] | None = None) -> int:
+        """Reserve the next free version >= `at_least` for `cycle` (primary key arbitrates).
+
+        `run_id` is the monthly run's id, `stage_run_ids` its stages' flow runs: a planner
+        finds each stage's logs in the UI from the version."""
+        stages = json.dumps(stage_run_ids, sort_keys=True) if stage_run_ids else None
         version = max(at_least, self.max_version(cycle) + 1)
         for _ in range(50):
             try:
@@ -271,7 +322,7 @@ class PlanStore:
                     conn.execute(
                         plan_runs.insert().values(
                             cycle=cycle, plan_version=version, status="staging",
-                            created_at=now, run_id=run_id,
+                            created_at=now, run_id=run_id, stage_run_ids=stages,
                         )
                     )
 

@@ -18,8 +18,8 @@ import functools
 import math
 import multiprocessing as mp
 import os
-from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from itertools import pairwise
@@ -34,6 +34,9 @@ from data_contracts.periods import FREQ
 
 EngineName = Literal["local", "dask"]
 ENGINES: tuple[str, ...] = ("local", "dask")
+# Told after each chunk of a call: (chunks done, chunks of the call). A long fit can then show
+# where it is; the numbers do not depend on it (chunks are put back in their order).
+OnChunk = Callable[[int, int], None]
 
 
 class Engine(Protocol):
@@ -114,6 +117,7 @@ class LocalEngine:
     n_jobs: int | None = None
     chunks_per_job: int = 4
     min_series_per_chunk: int = 25
+    on_chunk: OnChunk | None = None
     name: str = field(default="local", init=False)
 
     def __post_init__(self) -> None:
@@ -131,12 +135,18 @@ class LocalEngine:
         series = df["unique_id"].nunique() if len(df) else 0
         n_chunks = min(self.jobs * self.chunks_per_job, series // self.min_series_per_chunk)
         if self.jobs == 1 or n_chunks <= 1:
-            return fn(list(models), df, *args)
+            out = fn(list(models), df, *args)
+            _tell(self.on_chunk, 1, 1)
+            return out
         pool = _process_pool(self.jobs)
         try:
-            futures = [pool.submit(fn, list(models), chunk, *args)
-                       for chunk in split_series(df, n_chunks)]
-            return pd.concat([f.result() for f in futures], ignore_index=True)
+            futures = {pool.submit(fn, list(models), chunk, *args): i
+                       for i, chunk in enumerate(split_series(df, n_chunks))}
+            parts: list[pd.DataFrame] = [pd.DataFrame()] * len(futures)
+            for done, future in enumerate(as_completed(futures), start=1):
+                parts[futures[future]] = future.result()
+                _tell(self.on_chunk, done, len(futures))
+            return pd.concat(parts, ignore_index=True)
         except BrokenProcessPool:
             _process_pool.cache_clear()  # a worker died (killed, out of memory): next call anew
             raise
@@ -148,6 +158,11 @@ class LocalEngine:
     def cross_validation(self, models: Sequence[Any], df: pd.DataFrame, h: int, n_windows: int,
                          step_size: int, refit: bool) -> pd.DataFrame:
         return self._run(_cross_validation, models, df, h, n_windows, step_size, refit)
+
+
+def _tell(on_chunk: OnChunk | None, done: int, total: int) -> None:
+    if on_chunk is not None:
+        on_chunk(done, total)
 
 
 def split_series(df: pd.DataFrame, n_chunks: int) -> list[pd.DataFrame]:
@@ -177,6 +192,7 @@ class DaskEngine:
     client: Any
     chunks_per_worker: int = 4
     min_series_per_chunk: int = 200
+    on_chunk: OnChunk | None = None
     name: str = field(default="dask", init=False)
 
     def _n_chunks(self, df: pd.DataFrame) -> int:
@@ -187,9 +203,13 @@ class DaskEngine:
 
     def _run(self, fn: Any, models: Sequence[Any], df: pd.DataFrame, *args: Any
              ) -> pd.DataFrame:
+        from distributed import as_completed as completed_on_cluster
+
         models = list(models)
         futures = [self.client.submit(fn, models, chunk, *args, pure=False)
                    for chunk in split_series(df, self._n_chunks(df))]
+        for done, _ in enumerate(completed_on_cluster(futures), start=1):
+            _tell(self.on_chunk, done, len(futures))
         return pd.concat(self.client.gather(futures), ignore_index=True)
 
     def forecast(self, models: Sequence[Any], df: pd.DataFrame, h: int,

@@ -195,3 +195,28 @@ def test_offline_index_lists_every_validation_without_javascript(
     assert len(suites) >= 3
     rows = re.findall(r'<tr class="clickable-row" data-href="validations/([^/"]+)/', index)
     assert sorted(rows) == suites
+
+
+@pytest.mark.slow
+def test_data_docs_keep_the_history_of_past_cycles(small_world, tmp_path: Path) -> None:
+    """Runs that keep their results in one history folder: the second cycle's Data Docs list
+    the first cycle's validations too (the run name says which cycle)."""
+    history = tmp_path / "quality" / "validations"
+    tables = validate_inputs(small_world.tables, CYCLE).tables
+    first = tmp_path / "first" / "data_docs"
+    run_quality_suites(tables, "2026-11", first, history_dir=history)
+    second = tmp_path / "second" / "data_docs"
+    run_quality_suites(tables, CYCLE, second, history_dir=history)
+    make_offline(second)
+    index = (second / "index.html").read_text()
+    runs = set(re.findall(r"cycle=(\d{4}-\d{2})", index))
+    assert runs == {"2026-11", CYCLE}, runs
+    # Each cycle's validation pages are in the second run's site.
+    pages = {p.parent.parent.name for p in (second / "validations").rglob("*.html")}
+    assert {"cycle=2026-11", f"cycle={CYCLE}"} <= pages, pages
+    # Without a history folder a run's site shows that run alone.
+    alone = tmp_path / "alone" / "data_docs"
+    run_quality_suites(tables, CYCLE, alone)
+    make_offline(alone)
+    assert set(re.findall(r"cycle=(\d{4}-\d{2})", (alone / "index.html").read_text())) == {
+        CYCLE}

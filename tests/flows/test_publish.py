@@ -222,22 +222,35 @@ def test_a_store_from_an_older_version_gets_the_new_columns(tmp_path) -> None:
                              "location TEXT, period TEXT, status TEXT)"))
         conn.execute(sa.text("INSERT INTO capacity_report VALUES ('2025-12', 1, 'L', "
                              "'2025-12', 'ok')"))
+        # plan_runs as released before it named the stages' flow runs.
+        conn.execute(sa.text(
+            "CREATE TABLE plan_runs (cycle TEXT, plan_version INTEGER, status TEXT NOT NULL, "
+            "created_at TIMESTAMPTZ NOT NULL, published_at TIMESTAMPTZ, run_id TEXT, "
+            "output_path TEXT, inputs_sha256 TEXT, plan_rows INTEGER, message TEXT, "
+            "PRIMARY KEY (cycle, plan_version))"))
     engine.dispose()
     store = PlanStore(url)
-    version = claim_version(OutputTree.local(tmp_path / "out"), "2026-01", store, run_id=None)
+    version = claim_version(OutputTree.local(tmp_path / "out"), "2026-01", store, run_id="r",
+                            stage_run_ids={"publish": "p1"})
     store.publish("2026-01", version, _frames(1.0), str(tmp_path / "out"), "sha")
+    assert store.runs().set_index("plan_version").loc[version, "stage_run_ids"] == (
+        '{"publish": "p1"}')
     with store.engine.connect() as conn:
         rows = pd.read_sql(sa.text("SELECT cycle, status, lead_time_shortfall_units "
                                    "FROM capacity_report ORDER BY cycle"), conn)
-    store.dispose()
     assert rows["cycle"].tolist() == ["2025-12", "2026-01"]
     assert rows["lead_time_shortfall_units"].isna().tolist() == [True, False]
+    # ... and the key it was created without: a second row of one key is refused.
+    with pytest.raises(sa.exc.IntegrityError), store.engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO capacity_report (cycle, plan_version, location, "
+                             "period, status) VALUES ('2025-12', 1, 'L', '2025-12', 'ok')"))
+    store.dispose()
 
 
 def test_store_tables_have_keys_comments_and_absolute_paths(tmp_path, store_url) -> None:
-    """Procurement reads the store directly: every table is keyed (PostgreSQL enforces the
-    keys; DuckDB leaves them to the write path, see flows/store.py), columns are described,
-    and plan_runs points at the version's folder from anywhere."""
+    """Procurement reads the store directly: every table is keyed (both stores enforce the
+    keys), columns are described, and plan_runs points at the version's folder from
+    anywhere."""
     import sqlalchemy as sa
 
     out = tmp_path / "out"
@@ -257,6 +270,11 @@ def test_store_tables_have_keys_comments_and_absolute_paths(tmp_path, store_url)
                 comments = dict(conn.execute(sa.text(
                     "SELECT column_name, comment FROM duckdb_columns() WHERE table_name = :t"),
                     {"t": table}).all())
+                (pk,) = conn.execute(sa.text(
+                    "SELECT constraint_column_names FROM duckdb_constraints() "
+                    "WHERE table_name = :t AND constraint_type = 'PRIMARY KEY'"),
+                    {"t": table}).one()
+            assert list(pk) == ["cycle", "plan_version", *key], table
         assert comments["cycle"] and comments["period"], comments
     runs = store.runs()
     path = Path(runs["output_path"].iloc[0])
@@ -264,10 +282,9 @@ def test_store_tables_have_keys_comments_and_absolute_paths(tmp_path, store_url)
     with store.engine.connect() as conn:
         numbers = conn.execute(sa.text("SELECT exception_no FROM exceptions")).scalars().all()
     assert numbers == [1]
-    if store.dialect == "postgresql":
-        row = _frames(1.0)["consensus_plan"].iloc[:1].assign(cycle="2026-01", plan_version=1)
-        with pytest.raises(sa.exc.IntegrityError), store.engine.begin() as conn:
-            row.to_sql("consensus_plan", conn, if_exists="append", index=False)
+    row = _frames(1.0)["consensus_plan"].iloc[:1].assign(cycle="2026-01", plan_version=1)
+    with pytest.raises(sa.exc.IntegrityError), store.engine.begin() as conn:
+        row.to_sql("consensus_plan", conn, if_exists="append", index=False)
     store.dispose()
 
 

@@ -202,7 +202,7 @@ def test_recovery_leaves_a_live_run_alone(tmp_path: Path, store_url: str) -> Non
     tree, store = OutputTree.local(out), PlanStore(store_url)
     _kill_at_step(out, store_url, 1.0, "promoted")
     _kill_at_step(out, store_url, 2.0, "staged")
-    assert not recover(tree, store)  # the default lease: hours
+    assert not recover(tree, store)  # the default lease: the run timeout, hours
     assert tree.version_folders(CYCLE) == [1] and len(tree.staging_folders()) == 1
     assert (store.runs()["status"] == "staging").all()
     # A claim that recovery took for dead can no longer be published.

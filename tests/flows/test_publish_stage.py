@@ -12,7 +12,7 @@ from flows.cli import app
 from flows.context import RunContext
 from flows.output_tree import OutputTree, Workspace
 from flows.pipeline import PlanAuditError, publish_stage
-from flows.publish import STAGING_LEASE, claim_version
+from flows.publish import claim_version, staging_lease
 from flows.store import PlanStore, plan_runs
 
 CYCLE = "2026-12"
@@ -47,6 +47,11 @@ def test_a_plan_breaking_a_rule_is_refused_and_a_sound_one_lands_as_written(
     assert tree.current(CYCLE) == 1
     store = PlanStore(tree.default_store_url())
     runs = store.runs().set_index("plan_version")
+    # Each version names the monthly run and each stage's flow run (their logs in the UI).
+    stages = json.loads(runs.loc[1, "stage_run_ids"])
+    assert list(stages) == ["baselines", "ingest_and_check", "publish", "reconcile"]
+    assert len(set(stages.values())) == 4 and runs.loc[1, "run_id"] not in stages.values()
+    assert runs.loc[1, "run_id"] == ctx.run_id
     assert runs.loc[2, "status"] == "failed"
     assert "stock balance broken" in runs.loc[2, "message"]
 
@@ -57,7 +62,7 @@ def test_a_plan_breaking_a_rule_is_refused_and_a_sound_one_lands_as_written(
     tree.promote(staging, CYCLE, killed)
     with store.engine.begin() as conn:
         conn.execute(plan_runs.update().where(plan_runs.c.plan_version == killed)
-                     .values(created_at=datetime.now(UTC) - STAGING_LEASE - timedelta(hours=1)))
+                     .values(created_at=datetime.now(UTC) - staging_lease() - timedelta(hours=1)))
     sound.to_parquet(plan_file, index=True)
     result = publish_stage(ctx)
     assert (killed, result.plan_version) == (3, 4)

@@ -188,6 +188,34 @@ def test_deploy_trigger_and_serve_on_a_real_server(prefect_server, tmp_path: Pat
     assert (out / f"cycle={CYCLE}" / "version=1" / "consensus_plan.parquet").exists()
 
 
+def test_the_server_refuses_a_store_password_before_storing_the_run(prefect_server,
+                                                                    tmp_path: Path) -> None:
+    """A password typed into the form's store field never reaches the server's database: the
+    deployment's parameter schema refuses the run when it is created."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterName
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    env = prefect_server
+    deployed = subprocess.run([SOP, "deploy", "--timezone", "UTC"], env=env, cwd=tmp_path,
+                              capture_output=True, text=True, timeout=300)
+    assert deployed.returncode == 0, deployed.stdout + deployed.stderr
+    secret = "s3cret-" + tmp_path.name
+    with temporary_settings({PREFECT_API_URL: env["PREFECT_API_URL"]}), \
+            get_client(sync_client=True) as client:
+        deployment = client.read_deployment_by_name("sop-monthly/monthly")
+        assert deployment.enforce_parameter_schema
+        with pytest.raises(Exception, match=r"(?i)validation|422|pattern"):
+            client.create_flow_run_from_deployment(deployment.id, parameters={
+                "cycle": CYCLE, "store": f"postgresql+psycopg://planner:{secret}@db:5432/sop"})
+        allowed = client.create_flow_run_from_deployment(deployment.id, parameters={
+            "cycle": CYCLE, "store": "postgresql+psycopg://planner@db:5432/sop"})
+        client.delete_flow_run(allowed.id)  # created, never run: no worker polls for it
+        runs = client.read_flow_runs(deployment_filter=DeploymentFilter(
+            name=DeploymentFilterName(any_=["monthly"])))
+    assert all(secret not in json.dumps(r.parameters, default=str) for r in runs)
+
+
 def _first_working_days(tz: str, after: datetime, count: int, days_off: set[date]
                         ) -> list[datetime]:
     """06:00 on the first Monday-to-Friday day not in `days_off` of each month after
@@ -393,6 +421,23 @@ def test_a_failed_run_emits_sop_plan_failed(prefect_server, tmp_path: Path) -> N
     assert len(events) == 1, events
     assert events[0].payload["stage"] == "ingest_and_check"
     assert "products.units_per_pallet" in events[0].payload["error"]
+    # The failed run's page shows what was refused and the rejected rows, line by line.
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    key = f"sop-{cycle}-rejects"
+    with temporary_settings({PREFECT_API_URL: env["PREFECT_API_URL"]}), \
+            get_client(sync_client=True) as client:
+        found = {a.key: a for a in client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key, f"{key}-rows"])))}
+    assert set(found) == {key, f"{key}-rows"}, found
+    assert "| products | units_per_pallet |" in str(found[key].data)
+    assert "rejects.csv" in str(found[key].data)
+    rows = found[f"{key}-rows"].data
+    rows = json.loads(rows) if isinstance(rows, str) else rows
+    assert {(r["table"], r["source_line"], r["column"]) for r in rows} >= {
+        ("products", "2", "units_per_pallet")}
 
 
 @contextmanager
