@@ -328,8 +328,12 @@ class OutputTree:
                 for name in sorted(self._children(folder)) if (m := _STAGED.match(name))]
 
     def modified_at(self, path: str) -> datetime | None:
-        """When `path` was last modified, None when the file system does not say."""
-        info = self.fs.info(path)
+        """When `path` was last modified, None when the file system does not say (or it is
+        gone: renamed into place meanwhile)."""
+        try:
+            info = self.fs.info(path)
+        except FileNotFoundError:
+            return None
         stamp = info.get("mtime", info.get("created"))
         if isinstance(stamp, datetime):
             return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)

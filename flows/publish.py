@@ -162,7 +162,9 @@ def recover(tree: OutputTree, store: PlanStore, older_than: timedelta | None = N
                 tree.mark_published(cycle, version)
                 rolled.append((cycle, version))
             elif state == "failed":
-                quarantined.append(tree.quarantine(cycle, version))
+                # A concurrent recovery may have moved it first.
+                with contextlib.suppress(FileNotFoundError):
+                    quarantined.append(tree.quarantine(cycle, version))
         published = tree.versions(cycle)
         current = tree.current(cycle)
         if published and (current is None or current < published[-1]):
@@ -178,7 +180,8 @@ def recover(tree: OutputTree, store: PlanStore, older_than: timedelta | None = N
             modified = tree.modified_at(path)
             if modified is None or modified >= cutoff:
                 continue
-        tree.remove(path)
-        removed.append(path)
+        with contextlib.suppress(FileNotFoundError):  # removed by a concurrent recovery
+            tree.remove(path)
+            removed.append(path)
     return Recovery(tuple(failed), tuple(rolled), tuple(quarantined), tuple(removed),
                     tuple(moved))

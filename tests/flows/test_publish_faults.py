@@ -10,7 +10,7 @@ import random
 import signal
 import subprocess
 import sys
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -18,9 +18,10 @@ import pytest
 import sqlalchemy as sa
 
 from flows.output_tree import OutputTree
-from flows.publish import recover
+from flows.publish import claim_version, recover, staging_lease
 from flows.store import ClaimLost, PlanStore
 from flows.whatif_params import WhatIfUsageError, resolve_base
+from tests.flows.test_publish import _frames
 
 CYCLE = "2026-01"
 WORKER = Path(__file__).with_name("publish_worker.py")
@@ -211,4 +212,28 @@ def test_recovery_leaves_a_live_run_alone(tmp_path: Path, store_url: str) -> Non
     with pytest.raises(ClaimLost, match="no longer staging"):
         store.publish(CYCLE, 2, frames, "x", "sha")
     assert _sql_published(store) == [] and store.read_current(CYCLE).empty
+    store.dispose()
+
+
+def test_recovery_rolls_forward_and_ages_unknown_staging_folders(
+    tmp_path: Path, store_url: str
+) -> None:
+    """In-process: a folder the store published but never marked (e.g. published before the
+    mark existed) is rolled forward; a staging folder no claim explains is removed only once
+    older than the lease."""
+    tree, store = OutputTree.local(tmp_path / "out"), PlanStore(store_url)
+    version = claim_version(tree, CYCLE, store, run_id=None)
+    frames = _frames(4.0)
+    staging = tree.stage_version(CYCLE, version, frames, "", {"v": version})
+    store.publish(CYCLE, version, frames, tree.promote(staging, CYCLE, version), "sha")
+    stray = tree.path(".staging", f"cycle={CYCLE}-version=9-0123abcd")
+    tree.makedirs(stray)
+    assert tree.versions(CYCLE) == [] and tree.current(CYCLE) is None
+    found = recover(tree, store)
+    assert (found.rolled_forward, found.current, found.removed_staging) == (
+        ((CYCLE, 1),), ((CYCLE, 1),), ())
+    assert disagreements(tree, store) == [f"staging folders left: {[(stray, CYCLE, 9)]}"]
+    later = datetime.now(UTC) + staging_lease() + timedelta(minutes=1)
+    assert recover(tree, store, now=later).removed_staging == (stray,)
+    assert disagreements(tree, store) == []
     store.dispose()
