@@ -120,9 +120,10 @@ def _check(work: Callable[[], T]) -> T:
 def _prefect_loaded() -> None:
     """Call after importing a module that imports Prefect: its console lines lose their
     tracebacks unless --debug (the command prints the error itself)."""
-    if not OPTIONS.debug:
-        from flows.prefect_env import hide_tracebacks
+    from flows.prefect_env import hide_tracebacks, tie_temporary_server_to_this_process
 
+    tie_temporary_server_to_this_process()
+    if not OPTIONS.debug:
         hide_tracebacks()
 
 

@@ -11,6 +11,7 @@ import os
 import tomllib
 from collections.abc import MutableMapping
 from pathlib import Path
+from typing import Any
 
 # Console at WARNING: Prefect's INFO lines (server start/stop, every flow and task state)
 # drown the summary the command prints. The loggers stay at their level, so logs still reach
@@ -109,3 +110,42 @@ def require_server() -> str:
         raise NoServer(f"the Prefect server at {url} does not answer ({error}); start it or fix "
                        "PREFECT_API_URL; nothing registered")
     return str(url)
+
+
+def _die_with_parent() -> None:
+    """In a child before it runs: SIGTERM it when the process that started it dies (Linux)."""
+    import ctypes
+    import signal
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
+class _SubprocessTiedToUs:
+    """The `subprocess` module as Prefect's server module sees it, with `Popen` starting
+    children that die with this process."""
+
+    def __init__(self, real: Any) -> None:
+        self._real = real
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+    def Popen(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("preexec_fn", _die_with_parent)
+        return self._real.Popen(*args, **kwargs)
+
+
+def tie_temporary_server_to_this_process() -> None:
+    """A run without PREFECT_API_URL starts a temporary Prefect server as a child process;
+    killed with SIGKILL, the run would leave it running for ever. Started with a parent-death
+    signal (Linux), it ends with the run whatever ends the run. Elsewhere: no change."""
+    import subprocess
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return
+    from prefect.server.api import server
+
+    if not isinstance(server.subprocess, _SubprocessTiedToUs):
+        server.subprocess = _SubprocessTiedToUs(subprocess)  # type: ignore[assignment]
