@@ -6,7 +6,6 @@ The command line, the monthly deployment and a stage re-run from the UI each bui
 
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -78,8 +77,3 @@ class RunContext(BaseModel):
         (stored, displayed) parameter."""
         return self.store or (settings or SopSettings()).store_url or \
             self.tree.default_store_url()
-
-    def summary(self) -> dict[str, Any]:
-        """The context as logged: no settings tree, nothing secret."""
-        return {"cycle": self.cycle, "horizon": self.horizon, "inputs": self.inputs,
-                "out": self.out, "run_id": self.run_id, "engine": self.engine}
