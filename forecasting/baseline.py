@@ -28,6 +28,7 @@ from forecasting.hierarchy import (
     summing_rows,
 )
 from forecasting.models import ModelSet, intermittent_set, seasonal_set
+from forecasting.one_fit import FINAL
 from forecasting.panel import KEY, Panel, build_panel
 from forecasting.settings import BaselineSettings
 
@@ -257,7 +258,8 @@ def _cv_shape(settings: BaselineSettings, horizon: int) -> tuple[int, int, int]:
 
 def _fit_group(panel: Panel, values: np.ndarray, rows: np.ndarray, mset: ModelSet, horizon: int,
                settings: BaselineSettings, engine: Engine) -> _GroupForecast:
-    """One CV call and one final call of StatsForecast for all series of a group, then
+    """CV and final forecasts for all series of a group (from one fit per series where
+    `settings.final_fit` allows, else one CV call and one final call of StatsForecast), then
     vectorised selection and intervals."""
     levels = tuple(settings.levels)
     cv_h, step, min_train = _cv_shape(settings, horizon)
@@ -268,23 +270,41 @@ def _fit_group(panel: Panel, values: np.ndarray, rows: np.ndarray, mset: ModelSe
     names = list(mset.candidates)
     n = rows.size
 
-    # Final fit of every candidate (what plain statsforecast would do).
     want_levels = list(levels) if settings.interval_method == "model" else None
-    fc = engine.forecast(mset.statsforecast_models, work.to_long(rows), horizon, want_levels)
-    fc = _order(fc, rows, horizon)
+    cv_pos = np.flatnonzero(span >= test_size + min_train)
+    # Series that take CV and the final forecast from one fit (forecasting/one_fit.py).
+    reuse = cv_pos[span[cv_pos] - test_size >= settings.forward_min_months] if (
+        settings.final_fit == "forward" and not mset.cv_refit) else np.zeros(0, dtype=int)
+    refit = np.setdiff1d(np.arange(n), reuse)
+    final_parts, cv_parts = [], []
+    if reuse.size:
+        both = engine.cv_and_forecast(mset.statsforecast_models, work.to_long(rows[reuse]),
+                                      horizon, want_levels, cv_h, windows, step)
+        is_final = both["window"].to_numpy() == FINAL
+        final_parts.append(both[is_final].drop(columns=["window", "cutoff", "y"]))
+        cv_parts.append(both.loc[~is_final, ["unique_id", "ds", "cutoff", "y",
+                                             *(m.alias for m in mset.models)]])
+    if refit.size:
+        # Final fit of every candidate (what plain statsforecast would do).
+        final_parts.append(engine.forecast(mset.statsforecast_models, work.to_long(rows[refit]),
+                                           horizon, want_levels))
+    fc = _order(pd.concat(final_parts, ignore_index=True), rows, horizon)
     means = {m.alias: fc[m.alias].to_numpy().reshape(n, horizon) for m in mset.models}
     for ens in mset.ensembles:
         means[ens.name] = ens.combine([means[m] for m in ens.members])
     final_ok = np.stack([np.isfinite(means[c]).all(axis=1) for c in names], axis=1)
 
     # Rolling-origin CV on the series long enough for it.
-    cv_pos = np.flatnonzero(span >= test_size + min_train)
     errors = np.full((n, len(names)), np.inf)
     cv_actual = cv_fcst = None
     if cv_pos.size:
-        cv = engine.cross_validation(mset.statsforecast_models, work.to_long(rows[cv_pos]),
-                                     cv_h, windows, step, mset.cv_refit)
-        cv = _order(cv, rows[cv_pos], windows * cv_h, by_cutoff=True)
+        only_cv = np.setdiff1d(cv_pos, reuse)
+        if only_cv.size:
+            cv_parts.append(engine.cross_validation(
+                mset.statsforecast_models, work.to_long(rows[only_cv]), cv_h, windows, step,
+                mset.cv_refit))
+        cv = _order(pd.concat(cv_parts, ignore_index=True), rows[cv_pos], windows * cv_h,
+                    by_cutoff=True)
         shape = (cv_pos.size, windows, cv_h)
         cv_actual = cv["y"].to_numpy().reshape(shape)
         cv_fcst = {m.alias: cv[m.alias].to_numpy().reshape(shape) for m in mset.models}

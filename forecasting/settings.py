@@ -38,6 +38,20 @@ class BaselineSettings(BaseModel):
         description="A candidate replaces the group's default ensemble for a series only when "
         "its CV error is this much (relative) lower: CV over a few windows is noisy and "
         "combinations are the safer bet.")
+    final_fit: Literal["refit", "forward"] = Field(
+        default="forward",
+        description="How the final forecast of models that can roll forward (the smooth/"
+        "erratic group) is made where a series is long enough (`forward_min_months`): "
+        "`forward` reuses the fit made at the first CV origin and rolls it over the whole "
+        "history (one model search per series; forecasting/one_fit.py); `refit` fits every "
+        "model again on the whole history, as plain statsforecast's `forecast` does (about "
+        "twice the cost of AutoETS alone).")
+    forward_min_months: int = Field(
+        default=30, ge=2,
+        description="With `final_fit: forward`, least history before the first CV origin for "
+        "a series to reuse that fit; shorter series are fitted again on their whole history, "
+        "so that a 3-year history is not forecast by a model that saw too little of it to "
+        "estimate a season (AutoETS needs about two seasons plus its parameters).")
     seasonal_selection: bool = Field(
         default=False,
         description="Pick per series among the smooth/erratic candidates (with "
