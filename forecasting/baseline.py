@@ -258,9 +258,9 @@ def _cv_shape(settings: BaselineSettings, horizon: int) -> tuple[int, int, int]:
 
 def _fit_group(panel: Panel, values: np.ndarray, rows: np.ndarray, mset: ModelSet, horizon: int,
                settings: BaselineSettings, engine: Engine) -> _GroupForecast:
-    """CV and final forecasts for all series of a group (from one fit per series where
-    `settings.final_fit` allows, else one CV call and one final call of StatsForecast), then
-    vectorised selection and intervals."""
+    """CV and final forecasts for all series of a group (with one model search per series
+    where `settings.cv_structure` allows, else one CV call and one final call of
+    StatsForecast), then vectorised selection and intervals."""
     levels = tuple(settings.levels)
     cv_h, step, min_train = _cv_shape(settings, horizon)
     windows = settings.cv_windows
@@ -272,9 +272,10 @@ def _fit_group(panel: Panel, values: np.ndarray, rows: np.ndarray, mset: ModelSe
 
     want_levels = list(levels) if settings.interval_method == "model" else None
     cv_pos = np.flatnonzero(span >= test_size + min_train)
-    # Series that take CV and the final forecast from one fit (forecasting/one_fit.py).
-    reuse = cv_pos[span[cv_pos] - test_size >= settings.forward_min_months] if (
-        settings.final_fit == "forward" and not mset.cv_refit) else np.zeros(0, dtype=int)
+    # Series whose CV and final forecast come from one model search (forecasting/one_fit.py).
+    min_origin = settings.structure_min_months or 2 * settings.season_length
+    reuse = cv_pos[span[cv_pos] - test_size >= min_origin] if (
+        settings.cv_structure == "final" and not mset.cv_refit) else np.zeros(0, dtype=int)
     refit = np.setdiff1d(np.arange(n), reuse)
     final_parts, cv_parts = [], []
     if reuse.size:

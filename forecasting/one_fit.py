@@ -1,18 +1,20 @@
-"""Cross-validation and the final forecast from one fit per series and model.
+"""Cross-validation and the final forecast with one model search per series.
 
-statsforecast's `cross_validation(refit=False)` fits each model once, at the first CV origin,
-and rolls the fitted model forward over the later windows with `forward` (the model's
-parameters kept, its states re-filtered on the longer history). Its `forecast` then fits every
-model again on the whole history. For AutoETS that second fit is the expensive part of a
-baseline run: the model search runs twice per series.
+Plain statsforecast gets CV errors and a forecast from two calls: `cross_validation(
+refit=False)` fits each model at the first CV origin and rolls it forward over the later
+windows, and `forecast` fits every model again on the whole history. For AutoETS each fit is
+a search over ~15 structures (error, trend, season, damping): the expensive part of a
+baseline run, done twice per series.
 
-`cv_and_forecast` does what those two calls do, with the final forecast rolled forward from
-the same fit: per series and model one `fit` at the first origin, one `forward` per CV window
-(exactly statsforecast's own refit=False loop, so the CV numbers are the same) and one more
-`forward` over the whole history for the final forecast. The final forecast thus uses
-parameters estimated without the last `test_size` months, with states updated through the
-last month. Whether that costs accuracy was measured on M3's validation split before it was
-made the default (docs/benchmarks.md, "Baseline accuracy on M3 monthly").
+`cv_and_forecast` searches once. Per series and model: one `fit` on the whole history and its
+`predict` (exactly what `forecast` gives), then, for the CV windows, a model of the
+structure that fit chose (`GuardedModel.for_origin`; AutoETS only, the other models have no
+structure to keep and search at the origin as before) is fitted at the first origin and
+rolled forward with `forward`, as statsforecast's refit=False CV does. The structure is thus
+chosen with the whole history, while its parameters are estimated without the CV months:
+the CV errors describe the model that makes the final forecast. The final forecasts are those
+of plain statsforecast, bit for bit (tested), so accuracy does not change; what the CV errors
+drive (conformal intervals, the guardrail's ranking) was checked on M3 (docs/benchmarks.md).
 
 The function runs on one chunk of whole series; engines call it like statsforecast's own
 calls, so every engine gives the same numbers.
@@ -30,7 +32,7 @@ FINAL = -1
 
 def cv_and_forecast(models: Sequence[Any], df: pd.DataFrame, h: int, level: list[int] | None,
                     cv_h: int, n_windows: int, step_size: int) -> pd.DataFrame:
-    """CV forecasts and final forecasts of `models` (GuardedModel-like: new/fit/forward) for
+    """CV forecasts and final forecasts of `models` (GuardedModels) for
     every series of the long frame `df` (unique_id, ds, y; rows of a series contiguous and in
     time order, every series longer than the CV test size).
 
@@ -63,10 +65,11 @@ def cv_and_forecast(models: Sequence[Any], df: pd.DataFrame, h: int, level: list
         for k, c in enumerate(cuts):
             actual[i, k] = y[c:c + cv_h]
         for model in models:
-            fitted = model.new().fit(y=y[:cuts[0]])
+            whole = model.new().fit(y=y)
+            res = whole.predict(h=h, level=levels or None)
+            origin = whole.for_origin().fit(y=y[:cuts[0]])
             for k, c in enumerate(cuts):
-                cv_vals[model.alias][i, k] = fitted.forward(y=y[:c], h=cv_h)["mean"]
-            res = fitted.forward(y=y, h=h, level=levels or None)
+                cv_vals[model.alias][i, k] = origin.forward(y=y[:c], h=cv_h)["mean"]
             final[model.alias][i] = res["mean"]
             for lv in levels:
                 bounds[(model.alias, "lo", lv)][i] = res[f"lo-{lv}"]

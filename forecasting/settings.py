@@ -38,20 +38,20 @@ class BaselineSettings(BaseModel):
         description="A candidate replaces the group's default ensemble for a series only when "
         "its CV error is this much (relative) lower: CV over a few windows is noisy and "
         "combinations are the safer bet.")
-    final_fit: Literal["refit", "forward"] = Field(
-        default="forward",
-        description="How the final forecast of models that can roll forward (the smooth/"
-        "erratic group) is made where a series is long enough (`forward_min_months`): "
-        "`forward` reuses the fit made at the first CV origin and rolls it over the whole "
-        "history (one model search per series; forecasting/one_fit.py); `refit` fits every "
-        "model again on the whole history, as plain statsforecast's `forecast` does (about "
-        "twice the cost of AutoETS alone).")
-    forward_min_months: int = Field(
-        default=30, ge=2,
-        description="With `final_fit: forward`, least history before the first CV origin for "
-        "a series to reuse that fit; shorter series are fitted again on their whole history, "
-        "so that a 3-year history is not forecast by a model that saw too little of it to "
-        "estimate a season (AutoETS needs about two seasons plus its parameters).")
+    cv_structure: Literal["final", "search"] = Field(
+        default="final",
+        description="What the CV origins of the smooth/erratic group fit for AutoETS: "
+        "`final` refits, at each series' first CV origin, the structure (error, trend, "
+        "season, damping) that AutoETS chose on the whole history, so the model search runs "
+        "once per series (forecasting/one_fit.py; the final forecasts are unchanged); "
+        "`search` searches again at the origin, as plain statsforecast's "
+        "`cross_validation` after `forecast` does (about twice the cost).")
+    structure_min_months: int | None = Field(
+        default=None, ge=2,
+        description="With `cv_structure: final`, least history before the first CV origin "
+        "for a series to refit the whole history's structure there; shorter origins search "
+        "on their own (a seasonal structure needs about two seasons of data to be "
+        "estimated; short searches are cheap). None = 2 x season_length.")
     seasonal_selection: bool = Field(
         default=False,
         description="Pick per series among the smooth/erratic candidates (with "
