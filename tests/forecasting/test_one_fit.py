@@ -1,4 +1,4 @@
-"""One model search per series: plain statsforecast's final forecasts, CV of the chosen structure."""
+"""One model search per series: plain statsforecast's forecasts, CV of the chosen structure."""
 
 import numpy as np
 import pandas as pd
