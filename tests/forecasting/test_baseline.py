@@ -70,6 +70,7 @@ def test_classes_on_mixed_history(mixed_history: pd.DataFrame) -> None:
 
 
 def test_promo_and_outlier_cleaning_logged(rng, seasonal, history_of) -> None:  # type: ignore[no-untyped-def]
+    # Outlier clipping is opt-in (BaselineSettings.clean_outliers); this tests it switched on.
     y = seasonal(rng, 48, noise=0.03, amplitude=0.0)
     base = y.copy()
     y[20] *= 2.0  # promotion month, planned +100%
@@ -78,7 +79,8 @@ def test_promo_and_outlier_cleaning_logged(rng, seasonal, history_of) -> None:  
     promos = pd.DataFrame({"promo_id": ["PR1"], "sku": ["P1"], "location": ["DC1"],
                            "start_period": ["2022-09"], "end_period": ["2022-09"],
                            "uplift_pct": [100.0]})
-    result = fit_baselines(history, horizon=12, promotions=promos)
+    result = fit_baselines(history, horizon=12, promotions=promos,
+                           settings=BaselineSettings(clean_outliers=True))
     log = result.cleaning.set_index("rule")
     promo = log.loc[["promotion"]]
     assert promo["period"].tolist() == ["2022-09"]
