@@ -129,9 +129,11 @@ the plain rows call statsforecast directly on the same data. sMAPE and MASE as f
 sMAPE is the mean of 200·|y−ŷ|/(|y|+|ŷ|) over all series and horizon months, a month where
 actual and forecast are both 0 counts 0 (no test month of either data set is 0; 61 Tourism
 training parts have zero months, so validation months can be); MASE divides each series' MAE
-by its in-sample seasonal-naive MAE (m = 12) and averages over series, as Athanasopoulos et al.
-(2011) scale monthly data. MAPE (Tourism, whose paper reports MAPE) is over months with a
-non-zero actual. Coverage is the share of actual months inside the 80 % and 95 % intervals.
+by its in-sample seasonal-naive MAE (m = 12) and averages over series, the scaling Hyndman &
+Koehler (2006) give for seasonal data and the one issue #20 asks for after Athanasopoulos et al.
+(2011) (see the notes below on comparing with the paper's MASE). MAPE (Tourism, whose paper
+reports MAPE) is over months with a non-zero actual. Coverage is the share of actual months
+inside the 80 % and 95 % intervals.
 
 The `validation` tables never read the test months: each training part minus its last
 `horizon` months is fitted and those months are scored. Our default settings were chosen on
