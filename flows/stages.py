@@ -163,8 +163,8 @@ def baselines_stage(ctx: RunContext) -> BaselineResult:
                              ctx.config.forecasting, check.quarantined_rows)
     frames = ctx.tree.read_cache("baselines", key)
     workers = None
-    # A cache entry written before forecast_error existed lacks it: refit rather than plan
-    # without computed safety stocks.
+    # An entry without forecast_error (hand-copied from an older release) is refit rather
+    # than planned without computed safety stocks.
     if frames is not None and {"baseline_forecast", "forecast_error"} <= frames.keys():
         logger.info("baselines reused from cache %s", key)
     else:
