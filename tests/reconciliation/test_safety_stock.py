@@ -113,7 +113,7 @@ def test_the_lp_holds_the_computed_stock_as_a_given_one() -> None:
     assert plain.consensus_plan["projected_on_hand"].max() == 0
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=25, deadline=None)
 @given(own=st.lists(st.floats(0, 1e4), min_size=CV_H, max_size=CV_H),
        pooled=st.lists(st.floats(0, 1e4), min_size=CV_H, max_size=CV_H),
        windows=st.integers(1, 5), lead=st.integers(0, 10),
