@@ -1,6 +1,6 @@
 """fit_baselines: promo-free statistical baseline per SKU x location with 80/95% intervals."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -34,6 +34,9 @@ from forecasting.settings import BaselineSettings
 
 SELECTION_COLUMNS = [*KEY, "demand_class", "model", "cv_error", "runner_up", "runner_up_error",
                      "history_months", "interval_method", "guardrail"]
+# Per series and months ahead k: how far the chosen model's cumulative forecast over k months
+# missed on the CV windows (what a safety stock over a protection interval of k months needs).
+FORECAST_ERROR_COLUMNS = [*KEY, "months", "sigma_cv", "sigma_pooled", "cv_windows"]
 
 
 class ImplausibleForecastError(ValueError):
@@ -48,6 +51,9 @@ class BaselineResult:
     forecast: pd.DataFrame
     cleaning: pd.DataFrame
     selection: pd.DataFrame
+    # FORECAST_ERROR_COLUMNS, see `_cumulative_error`; one row per series x k = 1..cv_h.
+    forecast_error: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=FORECAST_ERROR_COLUMNS))
 
     def raise_for_guardrail(self) -> None:
         """Raise `ImplausibleForecastError` naming every series whose forecast the guardrail
@@ -88,6 +94,9 @@ class _GroupForecast:
     runner_up_error: np.ndarray
     interval_method: np.ndarray
     guardrail: np.ndarray  # None, or why the first choice was replaced
+    sigma_cv: np.ndarray      # (n, cv_h) RMSE of the cumulative CV error, NaN without CV
+    sigma_pooled: np.ndarray  # (n, cv_h) the group's pooled estimate at the series' scale
+    cv_windows: np.ndarray    # (n,) CV windows behind sigma_cv (0 = none)
 
 
 def fit_baselines(history: pd.DataFrame, horizon: int, settings: BaselineSettings | None = None,
@@ -138,6 +147,7 @@ def fit_baselines(history: pd.DataFrame, horizon: int, settings: BaselineSetting
         classes = classify_demand(values, min_history)
 
     levels = tuple(settings.levels)
+    cv_h = _cv_shape(settings, horizon)[0]
     parts: list[_GroupForecast] = []
     groups = ((seasonal_set(s, settings.with_ces, settings.seasonal_selection), [SMOOTH, ERRATIC]),
               (intermittent_set(), [INTERMITTENT, LUMPY]))
@@ -156,9 +166,12 @@ def fit_baselines(history: pd.DataFrame, horizon: int, settings: BaselineSetting
             rows=new_rows, model=cold.model, mean=cold.mean, lo=cold.lo, hi=cold.hi,
             cv_error=np.full(n, np.nan), runner_up=np.full(n, None, dtype=object),
             runner_up_error=np.full(n, np.nan), interval_method=np.full(n, "cold_start"),
-            guardrail=np.full(n, None, dtype=object)))
+            guardrail=np.full(n, None, dtype=object),
+            sigma_cv=np.full((n, cv_h), np.nan), sigma_pooled=np.full((n, cv_h), np.nan),
+            cv_windows=np.zeros(n, dtype=int)))
 
     forecast, selection = _assemble(panel, values, classes, parts, cycle, horizon, levels)
+    forecast_error = _error_frame(panel, parts, cv_h)
     if settings.hierarchy == "mint_shrink":
         forecast = _reconcile_hierarchy(forecast, history, horizon, settings, cycle, promotions,
                                         products, fitter)
@@ -167,7 +180,8 @@ def fit_baselines(history: pd.DataFrame, horizon: int, settings: BaselineSetting
                 else pd.DataFrame(columns=CLEANING_COLUMNS))
     cleaning = cleaning.astype({"original": float, "cleaned": float})
     cleaning = cleaning.sort_values([*KEY, "period", "rule"], ignore_index=True)
-    return BaselineResult(forecast=forecast, cleaning=cleaning, selection=selection)
+    return BaselineResult(forecast=forecast, cleaning=cleaning, selection=selection,
+                          forecast_error=forecast_error)
 
 
 def _reconcile_hierarchy(forecast: pd.DataFrame, history: pd.DataFrame, horizon: int,
@@ -355,10 +369,74 @@ def _fit_group(panel: Panel, values: np.ndarray, rows: np.ndarray, mset: ModelSe
 
     runner_name = np.array([names[j] if j >= 0 else None for j in runner], dtype=object)
     runner_err = np.where(runner >= 0, errors[np.arange(n), np.maximum(runner, 0)], np.nan)
+    sigma_cv, sigma_pooled = _cumulative_error(chosen, names, cv_pos, cv_actual, cv_fcst,
+                                               _naive_mae(values[rows]), cv_h)
+    cv_windows = np.zeros(n, dtype=int)
+    cv_windows[np.isfinite(sigma_cv[:, 0])] = windows
     return _GroupForecast(rows=rows, model=chosen_name, mean=mean, lo=lo, hi=hi,
                           cv_error=relative(chosen_err), runner_up=runner_name,
                           runner_up_error=relative(runner_err), interval_method=method,
-                          guardrail=guardrail)
+                          guardrail=guardrail, sigma_cv=sigma_cv, sigma_pooled=sigma_pooled,
+                          cv_windows=cv_windows)
+
+
+def _cumulative_error(chosen: np.ndarray, names: list[str], cv_pos: np.ndarray,
+                      cv_actual: np.ndarray | None, cv_fcst: dict[str, np.ndarray] | None,
+                      scale: np.ndarray, cv_h: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per series of a group, for k = 1..cv_h months ahead: the RMSE over the CV windows of
+    the chosen model's cumulative error (sum of actual - forecast over the first k months
+    of a window), and the group's pooled estimate of it at the series' own scale.
+
+    The cumulative error is what a stock covering k months runs out against (Prak, Teunter &
+    Syntetos 2017): it carries the correlation of errors across months that the sum of monthly
+    variances would miss. Its RMSE is not centred, so a biased model is charged for its bias.
+    A few windows give a noisy RMSE per series; the pooled estimate is the RMS over the
+    group's series and windows of the cumulative error divided by the series' one-step naive
+    MAE (the scale the conformal intervals use), multiplied back by the series' scale. It also
+    serves series too short to validate. NaN where neither exists.
+    """
+    n = chosen.size
+    own = np.full((n, cv_h), np.nan)
+    pooled = np.full((n, cv_h), np.nan)
+    if cv_actual is None or cv_fcst is None or not cv_pos.size:
+        return own, pooled
+    pick = chosen[cv_pos]
+    ok = pick >= 0
+    idx = cv_pos[ok]
+    if not idx.size:
+        return own, pooled
+    stacked = np.stack([cv_fcst[c] for c in names], axis=0)  # (cand, n_cv, w, h)
+    err = cv_actual[ok] - stacked[pick[ok], np.flatnonzero(ok)]  # (k, w, h)
+    cum = np.cumsum(err, axis=2)
+    with np.errstate(invalid="ignore"):
+        own[idx] = np.sqrt(np.mean(cum**2, axis=1))
+    own[~np.isfinite(own)] = np.nan
+    s = scale[idx]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rel = cum / np.where(s > 0, s, np.nan)[:, None, None]
+    rel = rel.reshape(-1, rel.shape[2])
+    finite = np.isfinite(rel).all(axis=1)
+    if finite.any():
+        rho = np.sqrt(np.mean(rel[finite] ** 2, axis=0))  # (cv_h,)
+        pooled = np.where(scale[:, None] > 0, scale[:, None] * rho[None, :], np.nan)
+    return own, pooled
+
+
+def _error_frame(panel: Panel, parts: list[_GroupForecast], cv_h: int) -> pd.DataFrame:
+    """The long FORECAST_ERROR_COLUMNS frame of every series, in panel order."""
+    n = len(panel.keys)
+    own = np.full((n, cv_h), np.nan)
+    pooled = np.full((n, cv_h), np.nan)
+    windows = np.zeros(n, dtype=int)
+    for p in parts:
+        own[p.rows], pooled[p.rows], windows[p.rows] = p.sigma_cv, p.sigma_pooled, p.cv_windows
+    return pd.DataFrame({
+        "sku": np.repeat(panel.keys["sku"].to_numpy(), cv_h),
+        "location": np.repeat(panel.keys["location"].to_numpy(), cv_h),
+        "months": np.tile(np.arange(1, cv_h + 1), n),
+        "sigma_cv": own.ravel(), "sigma_pooled": pooled.ravel(),
+        "cv_windows": np.repeat(windows, cv_h),
+    }, columns=FORECAST_ERROR_COLUMNS)
 
 
 def _order(df: pd.DataFrame, rows: np.ndarray, per_series: int,
