@@ -8,6 +8,7 @@ from data_contracts.periods import month_numbers, periods_of_numbers
 from data_contracts.tables import PLAN_ROW_COLUMNS, SEVERITY_ORDER
 from reconciliation.capacity import REPORT_COLUMNS, plan_capacity
 from reconciliation.consensus import build_demand
+from reconciliation.fence import fence_exceptions, firm_matrix, firm_receipts
 from reconciliation.inputs import get_table, products_frame, text
 from reconciliation.promotions import (
     EXCEPTION_COLUMNS,
@@ -23,7 +24,7 @@ from reconciliation.trust import TRUST_COLUMNS
 # Optional columns kept for planners and the report (SPEC allows additions).
 EXTRA_PLAN_COLUMNS = [
     "family", "promo_uplift_pct", "promo_adjusted_baseline", "submitted_by", "sales_weight",
-    "open_orders", "demand_class",
+    "open_orders", "demand_class", "firm_receipt",
 ]
 FAMILY_COLUMNS = [
     "family", "location", "period", "sales_forecast", "baseline_forecast", "consensus_demand",
@@ -48,13 +49,16 @@ class PlanResult:
 
 def build_plan(
     tables: dict[str, pd.DataFrame], baseline: pd.DataFrame, cycle: str, horizon: int,
-    settings: PlanSettings | None = None,
+    settings: PlanSettings | None = None, previous_plan: pd.DataFrame | None = None,
 ) -> PlanResult:
     """The consensus, capacity-constrained plan of `cycle` for `horizon` months.
 
     `tables` are validated SPEC input tables (optional ones may be absent); `baseline` is the
-    SPEC baseline_forecast for every planned SKU x location x month. Exceptions use "" for a
-    sku/location/period that does not apply (location-level rows have sku "").
+    SPEC baseline_forecast for every planned SKU x location x month. `previous_plan` is the
+    previous cycle's current consensus_plan (reconciliation.fence.PREVIOUS_COLUMNS), read only
+    when `settings.frozen_months` turns the time fence on; its receipts inside the fence are
+    kept (`firm_receipt`). Exceptions use "" for a sku/location/period that does not apply
+    (location-level rows have sku "").
     """
     settings = settings or PlanSettings()
     products = products_frame(tables)
@@ -62,8 +66,12 @@ def build_plan(
     rows, trust, exc_demand = build_demand(
         tables, baseline, keys, products, cycle, horizon, settings
     )
+    fence = firm_receipts(previous_plan, keys, products, cycle, horizon, settings)
     rows, report, exc_supply, supply = plan_capacity(
-        rows, tables, products, cycle, horizon, settings)
+        rows, tables, products, cycle, horizon, settings,
+        firm=(lambda k, p: firm_matrix(fence, k, p)) if fence.active else None)
+    rows["firm_receipt"] = rows["firm_units"] > 0
+    exc_fence = fence_exceptions(rows, fence, settings)
     rows["reason"] = assign_reasons(rows, settings.tolerance)
     lead = rows["sku"].map(products["lead_time_months"]).fillna(0).to_numpy(int)
     release = pd.Series(periods_of_numbers(month_numbers(rows["period"]) - lead),
@@ -79,7 +87,7 @@ def build_plan(
     exc_promo = check_promo_uplifts(promos, history[history["period"] < cycle], products, cycle,
                                     settings)
     exceptions = collect_exceptions(
-        [exc_demand, exc_supply, exc_promo, exc_load])
+        [exc_demand, exc_supply, exc_promo, exc_load, fence.exceptions, exc_fence])
     return PlanResult(
         consensus_plan=plan,
         capacity_report=report[REPORT_COLUMNS].reset_index(drop=True) if not report.empty
