@@ -140,7 +140,8 @@ def fence_exceptions(rows: pd.DataFrame, fence: Fence, settings: PlanSettings) -
       receipts and raises nothing);
     * dropped: firm units a capacity limit forced out (the capacity plan keeps them unless
       no plan within SPEC's limits can).
-    Amounts below `shortfall_tolerance_units` raise nothing.
+    Added and beyond-need units below `frozen_change_min_pct` % of the firm units, and any
+    amount below `shortfall_tolerance_units`, raise nothing.
     """
     if not fence.active:
         return pd.DataFrame(columns=EXCEPTION_COLUMNS)
@@ -184,14 +185,17 @@ def fence_exceptions(rows: pd.DataFrame, fence: Fence, settings: PlanSettings) -
     tol = settings.shortfall_tolerance_units
     out = []
     for p in per.itertuples(index=False):
+        # Added and beyond-need units count from a share of the firm units (planning noise
+        # below); a firm unit the warehouse cannot take is always news.
+        change_tol = max(tol, settings.frozen_change_min_pct / 100.0 * p.firm)
         demand = (f"demand inside the fence ({span}) is {p.demand_now:,.0f} units, "
                   f"{p.demand_prev:,.0f} when last cycle planned the firm receipts "
                   f"({p.firm:,.0f} units in {p.months})")
-        if p.added >= tol:
+        if p.added >= change_tol:
             out.append([p.sku, p.location, p.added_first or p.first, EXCEPTION_TYPE, "warning",
                         f"{p.added:,.0f} units planned on top of the firm receipts: {demand} "
                         "-- an extra order to place, or reduce the demand"])
-        if p.beyond >= tol:
+        if p.beyond >= change_tol:
             out.append([p.sku, p.location, p.first, EXCEPTION_TYPE, "warning",
                         f"{p.beyond:,.0f} firm units beyond need: {demand}; stock at the end "
                         f"of {last} is {p.end_now - p.end_prev:,.0f} units above last cycle's "

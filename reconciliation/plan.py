@@ -71,6 +71,12 @@ def build_plan(
         rows, tables, products, cycle, horizon, settings,
         firm=(lambda k, p: firm_matrix(fence, k, p)) if fence.active else None)
     rows["firm_receipt"] = rows["firm_units"] > 0
+    if settings.frozen_months > 0:
+        supply["time_fence"] = {
+            "frozen_months": settings.frozen_months, "months": fence.months,
+            "firm_receipts": int(rows["firm_receipt"].sum()),
+            "firm_units": round(float(rows["firm_units"].sum()), 4),
+        }
     exc_fence = fence_exceptions(rows, fence, settings)
     rows["reason"] = assign_reasons(rows, settings.tolerance)
     lead = rows["sku"].map(products["lead_time_months"]).fillna(0).to_numpy(int)

@@ -127,6 +127,13 @@ class PlanSettings(BaseModel):
         "only added to where demand rose (an extra order) -- and a demand change that would "
         "need them changed is a FROZEN_FENCE_CHANGE warning. 0 = off.",
     )
+    frozen_change_min_pct: float = Field(
+        default=10.0, ge=0, le=100,
+        description="A FROZEN_FENCE_CHANGE for units added to or beyond need of a SKU-location's "
+        "firm receipts is raised only from this % of its firm units (and at least "
+        "shortfall_tolerance_units): smaller differences are normal planning noise, not a "
+        "decision for the meeting. Firm units a capacity limit forces out are always raised.",
+    )
     tolerance: float = Field(
         default=1e-6, gt=0,
         description="Quantities below this are treated as zero when labelling rows.",
