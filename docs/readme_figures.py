@@ -43,7 +43,8 @@ class DemoFigures:
     prebuild: list[tuple[str, str]]  # (location, period) where the plan receives ahead of need
     verdict: str
     previous_cycle: str  # the cycle the demo publishes first, a month before `cycle`
-    plan_changes: int  # rows of cycle's plan_changes (against previous_cycle's plan)
+    compared_with: str  # the plan cycle's plan_changes compare with ("2026-11 version 1")
+    plan_changes: int  # rows of cycle's plan_changes
     firm_receipts: int  # receipts of previous_cycle's plan the time fence kept
     fence_changes: int  # FROZEN_FENCE_CHANGE warnings
 
@@ -94,6 +95,8 @@ def demo_figures(out: Path, scenario: Path | None = None) -> DemoFigures:
                           strict=True)),
         verdict=str(summary["verdict"]),
         previous_cycle=previous_cycle,
+        compared_with="{previous_cycle} version {previous_version}".format(
+            **manifest["plan_changes"]),
         plan_changes=len(changes),
         firm_receipts=int(manifest["supply_plan"]["time_fence"]["firm_receipts"]),
         fence_changes=len(fence),
@@ -111,7 +114,9 @@ def _capacity_sentence(f: DemoFigures) -> str:
     if f.overtime_months or f.short_months:
         cut = (f"{f.short_months:,} cut demand (`short`)" if f.short_months
                else "no limit cuts demand (no `short` month)")
-        return (f"In this run {f.overtime_months:,} warehouse-months need overtime and "
+        months = ("1 warehouse-month needs" if f.overtime_months == 1
+                  else f"{f.overtime_months:,} warehouse-months need")
+        return (f"In this run {months} overtime and "
                 f"{cut}; what is not served is lost to lead time only.")
     early = "; ".join(f"{loc} in {_months(ps)}" for loc, ps in _by_location(f.prebuild).items())
     how = f"receives ahead of need ({early}), so " if early else ""
@@ -146,10 +151,10 @@ def render_blocks(f: DemoFigures) -> dict[str, str]:
             "first `make demo` takes a few minutes to install; most of `sop demo`'s own time "
             f"goes to fitting the baselines of {f.n_series:,} series (stage timings at larger "
             f"sizes: [docs/benchmarks.md](docs/benchmarks.md)). {_capacity_sentence(f)} "
-            f"Against {f.previous_cycle}'s plan, {f.plan_changes:,} rows changed "
-            f"(`plan_changes.parquet`); the fence kept {f.firm_receipts:,} of its receipts "
-            f"(`firm_receipt`), with {f.fence_changes:,} `FROZEN_FENCE_CHANGE` warnings where "
-            "today's demand would need them changed."
+            f"Against plan {f.compared_with}, {f.plan_changes:,} rows changed "
+            f"(`plan_changes.parquet`); the time fence kept {f.firm_receipts:,} receipts of "
+            f"{f.previous_cycle}'s plan (`firm_receipt`), with {f.fence_changes:,} "
+            "`FROZEN_FENCE_CHANGE` warnings where today's demand would need them changed."
         ),
         "whatif": (
             "```\n"
