@@ -42,6 +42,11 @@ class DemoFigures:
     short_months: int
     prebuild: list[tuple[str, str]]  # (location, period) where the plan receives ahead of need
     verdict: str
+    previous_cycle: str  # the cycle the demo publishes first, a month before `cycle`
+    compared_with: str  # the plan cycle's plan_changes compare with ("2026-11 version 1")
+    plan_changes: int  # rows of cycle's plan_changes
+    firm_receipts: int  # receipts of previous_cycle's plan the time fence kept
+    fence_changes: int  # FROZEN_FENCE_CHANGE warnings
 
 
 def _months(periods: list[str]) -> str:
@@ -56,11 +61,16 @@ def demo_figures(out: Path, scenario: Path | None = None) -> DemoFigures:
     history = pd.read_csv(inputs / "sales_history.csv", dtype={"period": str})
     sales = pd.read_csv(inputs / "sales_forecast.csv")
     tree = OutputTree.local(out)
-    (cycle,) = tree.cycles()
+    # The demo publishes the month before its cycle first, then its cycle.
+    previous_cycle, cycle = tree.cycles()
     current = tree.current(cycle)
     assert current is not None, f"no current version of {cycle} in {out}"
     version = Path(tree.version_dir(cycle, current))
     manifest = json.loads((version / "manifest.json").read_text())
+    changes = pd.read_parquet(version / "plan_changes.parquet", columns=["change"])
+    exceptions = pd.read_parquet(version / "exceptions.parquet", columns=["type", "severity"])
+    fence = exceptions[(exceptions["type"] == "FROZEN_FENCE_CHANGE")
+                       & (exceptions["severity"] == "warning")]
     capacity = pd.read_parquet(version / "capacity_report.parquet")
     status = capacity["status"].astype(str).str.lower()
     plan = pd.read_parquet(version / "consensus_plan.parquet", columns=["location", "period",
@@ -84,6 +94,12 @@ def demo_figures(out: Path, scenario: Path | None = None) -> DemoFigures:
         prebuild=list(zip(early["location"].astype(str), early["period"].astype(str),
                           strict=True)),
         verdict=str(summary["verdict"]),
+        previous_cycle=previous_cycle,
+        compared_with="{previous_cycle} version {previous_version}".format(
+            **manifest["plan_changes"]),
+        plan_changes=len(changes),
+        firm_receipts=int(manifest["supply_plan"]["time_fence"]["firm_receipts"]),
+        fence_changes=len(fence),
     )
 
 
@@ -98,7 +114,9 @@ def _capacity_sentence(f: DemoFigures) -> str:
     if f.overtime_months or f.short_months:
         cut = (f"{f.short_months:,} cut demand (`short`)" if f.short_months
                else "no limit cuts demand (no `short` month)")
-        return (f"In this run {f.overtime_months:,} warehouse-months need overtime and "
+        months = ("1 warehouse-month needs" if f.overtime_months == 1
+                  else f"{f.overtime_months:,} warehouse-months need")
+        return (f"In this run {months} overtime and "
                 f"{cut}; what is not served is lost to lead time only.")
     early = "; ".join(f"{loc} in {_months(ps)}" for loc, ps in _by_location(f.prebuild).items())
     how = f"receives ahead of need ({early}), so " if early else ""
@@ -121,7 +139,10 @@ def render_blocks(f: DemoFigures) -> dict[str, str]:
             f"`make demo` writes a seeded sample world ({f.n_skus:,} SKUs in {f.n_families:,} "
             f"families, {f.n_warehouses:,} warehouses, {history} of monthly history, promotions, "
             f"{f.n_teams:,} sales teams (one clearly optimistic), open orders, {squeeze}) to "
-            f"`{DEMO_OUT}/inputs/`, runs `sop run` on it for cycle {f.cycle} and prints a table "
+            f"`{DEMO_OUT}/inputs/`, and the same world as it looked a month earlier to "
+            f"`{DEMO_OUT}/inputs-{f.previous_cycle}/`. It runs `sop run` for cycle "
+            f"{f.previous_cycle}, then for cycle {f.cycle}, into the same folder, with the "
+            f"frozen time fence on (`{DEMO_OUT}/demo-config.yaml`), and prints for each a table "
             "of stage timings and where the outputs went:"
         ),
         "series": _wrap(
@@ -129,7 +150,11 @@ def render_blocks(f: DemoFigures) -> dict[str, str]:
             "self-contained file, it works offline). On this project's 2-core CI machine the "
             "first `make demo` takes a few minutes to install; most of `sop demo`'s own time "
             f"goes to fitting the baselines of {f.n_series:,} series (stage timings at larger "
-            f"sizes: [docs/benchmarks.md](docs/benchmarks.md)). {_capacity_sentence(f)}"
+            f"sizes: [docs/benchmarks.md](docs/benchmarks.md)). {_capacity_sentence(f)} "
+            f"Against plan {f.compared_with}, {f.plan_changes:,} rows changed "
+            f"(`plan_changes.parquet`); the time fence kept {f.firm_receipts:,} receipts of "
+            f"{f.previous_cycle}'s plan (`firm_receipt`), with {f.fence_changes:,} "
+            "`FROZEN_FENCE_CHANGE` warnings where today's demand would need them changed."
         ),
         "whatif": (
             "```\n"

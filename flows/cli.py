@@ -28,6 +28,13 @@ EXIT_USAGE = 2
 EXIT_CONTRACT = 3
 EXIT_FAILURE = 1
 DEMO_CYCLE = "2026-12"
+# The demo's run configuration (written next to its inputs, so it can be read and reused).
+DEMO_CONFIG = """\
+# sop demo's run configuration (see the README's Configuration section).
+reconciliation:
+  # Frozen time fence: receipts last cycle planned for the next 3 months are firm.
+  frozen_months: 3
+"""
 T = TypeVar("T")
 
 if TYPE_CHECKING:
@@ -238,15 +245,29 @@ def demo(
     horizon: Annotated[int, typer.Option(min=1, max=MAX_HORIZON, help="Months planned")] = 18,
     jobs: JobsOpt = None,
 ) -> None:
-    """Write a realistic sample data set to OUT/inputs and run the monthly flow on it."""
+    """Write a realistic sample data set to OUT/inputs and run the monthly flow on it.
+
+    Two consecutive cycles are published into OUT, the month before CYCLE first (its inputs
+    in OUT/inputs-YYYY-MM, as the world looked then), with the frozen time fence on
+    (OUT/demo-config.yaml): CYCLE's report then shows what changed since the month before,
+    the receipts the fence kept, and forecast value added with real numbers."""
+    from data_contracts.periods import add_months
     from flows.io import write_inputs
-    from sample_data import generate_world
+    from sample_data import generate_world, tables_a_month_earlier
 
     world = generate_world(n_skus=skus, cycle=cycle, horizon=horizon, seed=seed)
+    earlier = add_months(cycle, -1)
+    config = Path(out) / "demo-config.yaml"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(DEMO_CONFIG)
+    before = Path(out) / f"inputs-{earlier}"
+    write_inputs(tables_a_month_earlier(world.tables, cycle, horizon), before, fmt="csv")
     inputs = Path(out) / "inputs"
     write_inputs(world.tables, inputs, fmt="csv")
-    out_console.print(f"sample inputs written to {inputs} ({skus} SKUs, seed {seed})")
-    _execute_run(str(inputs), cycle, out, horizon, None, None, jobs=jobs)
+    out_console.print(f"sample inputs written to {inputs} ({skus} SKUs, seed {seed}) and, as "
+                      f"they were a month earlier, to {before}; run configuration {config}")
+    _execute_run(str(before), earlier, out, horizon, None, str(config), jobs=jobs)
+    _execute_run(str(inputs), cycle, out, horizon, None, str(config), jobs=jobs)
 
 
 @app.command()

@@ -13,6 +13,7 @@ import pandas as pd
 from data_contracts.periods import add_months
 from flows.output_tree import OutputTree
 from flows.store import PlanStore
+from reconciliation.fence import PREVIOUS_COLUMNS as FENCE_COLUMNS
 from reconciliation.plan_changes import COMPARED, KEY
 
 PLAN_COLUMNS = [*KEY, *COMPARED]
@@ -47,3 +48,20 @@ def read_previous_plan(
     if plan is None:  # published to this store from another output folder
         plan = store.read_plan(prev_cycle, prev_version, PLAN_COLUMNS)
     return PreviousPlan(prev_cycle, prev_version, plan)
+
+
+def read_fence_plan(tree: OutputTree, cycle: str) -> PreviousPlan | None:
+    """The plan whose receipts the time fence keeps firm: the current version of the month
+    before `cycle` (None when it has none), as folder readers see it (`CURRENT`).
+
+    Always the previous *cycle*, whichever version of `cycle` is being made: re-running a
+    cycle firms the receipts procurement was given last month, not the ones an earlier
+    version of this cycle planned (those were never firm, and firming them would let a
+    re-run freeze its own mistakes).
+    """
+    earlier = add_months(cycle, -1)
+    version = tree.current(earlier)
+    if version is None:
+        return None
+    plan = tree.read_version_table(earlier, version, "consensus_plan", FENCE_COLUMNS)
+    return None if plan is None else PreviousPlan(earlier, version, plan)

@@ -8,6 +8,7 @@ engineer can re-run one stage from the Prefect UI against a workspace.
 import contextlib
 import time
 from pathlib import Path
+from typing import cast
 
 import pandas as pd
 from prefect import flow, get_run_logger, task
@@ -36,6 +37,7 @@ from flows.events import plan_published
 from flows.io import TableReadError, read_inputs, write_table
 from flows.memory import release_memory
 from flows.output_tree import Workspace
+from flows.previous_plan import read_fence_plan
 from flows.progress import engine_with_progress
 from flows.publish import claim_version, discard, promote, recover
 from flows.quality_run import run_quality_suites
@@ -219,9 +221,16 @@ def reconcile_stage(ctx: RunContext) -> PlanResult:
     tables.pop("rejects", None)
     fitted = ws.load_frames("baseline", ["baseline_forecast", "forecast_error"])
     baseline = fitted["baseline_forecast"]
+    # The time fence keeps last cycle's receipts: only read when it is on.
+    fenced = read_fence_plan(ctx.tree, ctx.cycle) if settings.frozen_months > 0 else None
     plan = build_plan(tables, baseline, ctx.cycle, ctx.horizon, settings,
-                      forecast_error=fitted.get("forecast_error"))
+                      forecast_error=fitted.get("forecast_error"),
+                      previous_plan=fenced.plan if fenced else None)
     del fitted
+    if fenced is not None:
+        plan.supply_plan["time_fence"] = {
+            **cast(dict[str, object], plan.supply_plan["time_fence"]),
+            "previous_cycle": fenced.cycle, "previous_version": fenced.version}
     ws.save_frames("plan", {
         "consensus_plan": plan.consensus_plan,
         "capacity_report": plan.capacity_report,

@@ -24,6 +24,7 @@ from flows.config import load_config
 from flows.context import RunContext
 from flows.io import sha256_file
 from flows.output_tree import OutputTree, Workspace
+from flows.previous_plan import read_fence_plan
 from flows.retries import IO_RETRIES
 from flows.whatif_params import (
     WhatIfParams,
@@ -159,7 +160,10 @@ def whatif_flow(params: WhatIfParams) -> dict[str, Any]:
         raise WhatIfUsageError(f"config {params.config}: {exc}") from exc
     tables, source = load_base_inputs(tree, cycle, manifest)
 
-    analysis: WhatIf = analyse_scenario(tables, baseline, scenario, cycle, horizon, settings)
+    # The base kept last cycle's firm receipts: so do both re-planned sides.
+    fenced = read_fence_plan(tree, cycle) if settings.frozen_months > 0 else None
+    analysis: WhatIf = analyse_scenario(tables, baseline, scenario, cycle, horizon, settings,
+                                        fenced.plan if fenced else None)
     comparison = analysis.comparison
     notes = [f"Base: plan {cycle} version {version} ({folder}); inputs: {source}; baselines "
              "reused from the base version, never refitted."]

@@ -107,6 +107,9 @@ class LocationProblem:
     outbound_upp: float           # units per pallet used to price outbound overtime
     # (K,) smallest lot in units; None or 0 = none. Only read by the lot-sizing repair.
     min_order_qty: np.ndarray | None = None
+    # (K x T) firm receipts (reconciliation.fence): a floor on the receipt of the cell, kept
+    # unless no plan within capacity can keep it; None = no fence.
+    firm: np.ndarray | None = None
 
 
 @dataclass
@@ -125,6 +128,8 @@ class LocationSolution:
     # lot sizing serves less than the LP did.
     cost: dict[str, dict[str, float]] = field(default_factory=dict)
     extra_cut: np.ndarray | None = None
+    # (K x T) the firm units the plan keeps (whole units, 0 or >= MOQ); None = no fence.
+    firm_kept: np.ndarray | None = None
 
 
 def objective_weights(horizon: int, settings: PlanSettings) -> dict[str, float]:
@@ -173,7 +178,11 @@ def solve_location(
     v_b = np.full(n, -1)
     v_b[ss_cell] = 2 * n + np.arange(n_b)
     base = 2 * n + n_b              # then ot_in, ot_out, slack_in, slack_storage (T each)
-    n_col = base + 4 * T
+    # Then one column per firm cell: the firm units given up (only where capacity forces it).
+    firm = np.zeros(n) if p.firm is None else np.maximum(p.firm.ravel(), 0.0)
+    firm_cell = np.flatnonzero(firm > 0)
+    v_u = base + 4 * T + np.arange(firm_cell.size)
+    n_col = base + 4 * T + firm_cell.size
     inv_upp = 1.0 / p.upp
     out_upp = max(p.outbound_upp, 1e-9)
     min_upp = np.minimum(p.upp, out_upp)
@@ -193,6 +202,10 @@ def solve_location(
         np.max(p.serve_weight * tw["serve"] / min_upp * p.upp, initial=tw["serve"])
     )
     cost[base + 2 * T:base + 4 * T] = slack
+    # A firm receipt outranks serving demand and every cost below, but not capacity: giving
+    # up a firm pallet costs a tenth of a pallet of slack, so the LP drops firm units before it
+    # breaks a limit, and for nothing else.
+    cost[v_u] = 0.1 * slack * inv_upp[kk[firm_cell]]
 
     # --- bounds ----------------------------------------------------------------------------
     lower = np.zeros(n_col)
@@ -201,6 +214,7 @@ def solve_location(
     upper[v_b[ss_cell]] = p.safety_stock[kk][ss_cell]
     upper[base:base + T] = np.where(np.isfinite(p.inbound), p.inbound * p.ot_pct, 0.0)
     upper[base + T:base + 2 * T] = np.where(np.isfinite(p.outbound), p.outbound * p.ot_pct, 0.0)
+    upper[v_u] = firm[firm_cell]
 
     rows: list[np.ndarray] = []
     cols: list[np.ndarray] = []
@@ -225,9 +239,13 @@ def solve_location(
     rows.append(cells)
     cols.append(v_s)
     vals.append(np.ones(n))
+    # Firm cells: r + u >= firm, i.e. activity + u >= supply + firm (r = activity - supply).
+    rows.append(firm_cell)
+    cols.append(v_u)
+    vals.append(np.ones(firm_cell.size))
     supply = p.open_orders.ravel().copy()
     supply[tt == 0] += p.on_hand
-    row_lo = [supply]
+    row_lo = [supply + firm]
     row_hi = [np.where(tt < p.first_receipt[kk], supply, INF)]
     r0 = n
     # inbound pallets sum((r + oo) / upp) = sum((I[t] - I[t-1] + s[t]) / upp) - on_hand at t=0
@@ -312,14 +330,25 @@ def lot_size_location(
     moq = np.zeros(K) if p.min_order_qty is None else np.nan_to_num(p.min_order_qty)
     # A lot is whole units, so a fractional MOQ means its next whole unit.
     moq = np.ceil(np.maximum(moq, 0.0) - 1e-9)
-    limits = lot_limits(p.inbound, p.outbound, p.storage, p.ot_pct, p.upp, p.open_orders,
-                        lp.receipts, lp.served, lp.on_hand)
-    lots = lot_size(lp.served, lp.on_hand, p.consensus, p.on_hand, p.open_orders,
+    # Firm receipts the LP kept arrive like open orders: lot sizing plans only what comes on
+    # top (no MOQ for that: the cell's receipt is already a lot). Whole units, 0 or >= MOQ,
+    # and never above the LP's receipt, so the LP's capacity use still bounds the plan.
+    kept = None
+    supply, lp_r = p.open_orders, lp.receipts
+    if p.firm is not None and (p.firm > 0).any():
+        kept = np.where(p.firm > 0, np.floor(np.minimum(p.firm, lp.receipts) + 1e-6), 0.0)
+        kept = np.where(kept >= np.maximum(moq, 1.0)[:, None], kept, 0.0)
+        supply, lp_r = p.open_orders + kept, np.maximum(lp.receipts - kept, 0.0)
+    limits = lot_limits(p.inbound, p.outbound, p.storage, p.ot_pct, p.upp, supply,
+                        lp_r, lp.served, lp.on_hand)
+    lots = lot_size(lp.served, lp.on_hand, p.consensus, p.on_hand, supply,
                     p.upp, p.first_receipt, moq, p.serve_weight, limits,
-                    deadline, settings.lot_polish_rounds)
-    r, s, inv = settle_balance(lots.receipts, lots.served, p)
+                    deadline, settings.lot_polish_rounds, fixed=kept)
+    receipts = lots.receipts if kept is None else lots.receipts + kept
+    r, s, inv = settle_balance(receipts, lots.served, p)
     return LocationSolution(r, s, inv, lp.status, lp=lp.lp, lot_rounds=lots.rounds,
-                            budget_exhausted=lots.budget_exhausted, open_cuts=lots.open_cuts)
+                            budget_exhausted=lots.budget_exhausted, open_cuts=lots.open_cuts,
+                            firm_kept=kept)
 
 
 def settle_balance(
@@ -388,13 +417,17 @@ def solve_each(
 def plan_capacity(
     rows: pd.DataFrame, tables: dict[str, pd.DataFrame], products: pd.DataFrame,
     cycle: str, horizon: int, settings: PlanSettings, safety_stock: pd.Series | None = None,
+    firm: Callable[[pd.DataFrame, list[str]], np.ndarray] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, dict[str, object]]:
     """Add constrained_demand, shortfall, planned_receipts, projected_on_hand (and flags).
 
     `safety_stock` (indexed by sku, location) is held per SKU-location where given; other
     pairs hold products.safety_stock_units (0 where empty).
 
-    `rows` are the plan rows sorted by sku, location, period with consensus_demand. Returns the
+    `rows` are the plan rows sorted by sku, location, period with consensus_demand. `firm`
+    gives the firm receipts (reconciliation.fence) as a (keys x periods) array for the plan's
+    sku x location keys and months; the rows get `firm_units`, what the plan keeps of them
+    (0 where none). Returns the
     rows, the capacity_report, the supply-side exceptions and the supply-plan summary (see
     `supply_summary`) for the run's manifest.
     """
@@ -438,6 +471,8 @@ def plan_capacity(
     cons = rows["consensus_demand"].to_numpy(float).reshape(-1, T)
     ordr = rows["open_orders"].to_numpy(float).reshape(-1, T)
     r_all, s_all, i_all = np.zeros_like(cons), np.zeros_like(cons), np.zeros_like(cons)
+    firm_all = None if firm is None else firm(keys, periods)
+    kept_all = np.zeros_like(cons)
     loc_of_key = keys["location"].to_numpy()
 
     def solve(loc: str) -> tuple[np.ndarray, LocationSolution]:
@@ -451,6 +486,7 @@ def plan_capacity(
             ot_pct=c["ot_pct"].to_numpy(float),
             ot_cost=0.5 + 0.5 * c["ot_cost"].to_numpy(float) / max_ot_cost,
             outbound_upp=float(np.median(upp[idx])), min_order_qty=moq[idx],
+            firm=None if firm_all is None else firm_all[idx],
         )
         # Each warehouse's share of the lot-sizing budget follows its size.
         sol = solve_location(problem, settings,
@@ -477,11 +513,14 @@ def plan_capacity(
         statuses.append((loc, sol.status))
         if sol.extra_cut is not None:
             extra_cut[idx] = sol.extra_cut
+        if sol.firm_kept is not None:
+            kept_all[idx] = sol.firm_kept
         solutions.append(sol)
 
     rows["planned_receipts"] = r_all.ravel()
     rows["constrained_demand"] = s_all.ravel()
     rows["projected_on_hand"] = i_all.ravel()
+    rows["firm_units"] = kept_all.ravel()
     rows["shortfall"] = np.clip(rows["consensus_demand"] - rows["constrained_demand"], 0, None)
     rows["units_per_pallet"] = np.repeat(upp, T)
     rows["first_receipt_period"] = [periods[min(int(x), T - 1)] if x < T else "" for x in
@@ -495,8 +534,10 @@ def plan_capacity(
     lot_need = np.where(need > settings.tolerance,
                         np.maximum(np.ceil(need - 1e-6), np.repeat(np.ceil(moq - 1e-9), T)),
                         0.0)
-    rows["prebuilt"] = rows["planned_receipts"] > lot_need + np.maximum(
-        settings.tolerance, 1e-6 * rows["planned_receipts"])
+    # A firm receipt is last cycle's lot, not a pre-build: only what the plan adds counts.
+    added = rows["planned_receipts"] - rows["firm_units"]
+    rows["prebuilt"] = (rows["planned_receipts"] > lot_need + np.maximum(
+        settings.tolerance, 1e-6 * rows["planned_receipts"])) & (added > settings.tolerance)
 
     report = capacity_report(rows, cap, locations, settings)
     ot = report.set_index(["location", "period"])

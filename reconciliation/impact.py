@@ -338,16 +338,18 @@ class WhatIf:
 def analyse_scenario(
     tables: dict[str, pd.DataFrame], baseline: pd.DataFrame, scenario: Scenario, cycle: str,
     horizon: int, settings: PlanSettings | None = None,
+    previous_plan: pd.DataFrame | None = None,
 ) -> WhatIf:
     """Re-plan the base and the scenario on the same baselines and settings, and compare.
 
     The base is re-planned rather than read back so that both sides come from the same code and
-    settings: every difference is the scenario's.
+    settings: every difference is the scenario's. `previous_plan` is the time fence's (see
+    `build_plan`), the same for both sides.
     """
     settings = settings or PlanSettings.model_validate({})
-    base = build_plan(tables, baseline, cycle, horizon, settings)
+    base = build_plan(tables, baseline, cycle, horizon, settings, previous_plan)
     changed, scen_baseline, scen = plan_scenario(tables, baseline, scenario, cycle, horizon,
-                                                 settings)
+                                                 settings, previous_plan)
     comparison = compare_plans(base, scen, changed["products"], settings,
                                event_window(scenario, tables))
     return WhatIf(base, scen, changed, scen_baseline, comparison)

@@ -96,14 +96,22 @@ def _lot(need: np.ndarray, moq: np.ndarray, allowed: np.ndarray) -> np.ndarray:
 StockFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
+def cell_moq(moq: np.ndarray, fixed: np.ndarray | None, T: int) -> np.ndarray:
+    """(K x T) smallest lot per cell: 0 where a fixed receipt (a firm one, in `open_orders`)
+    already arrives, since what comes on top of it adds to a lot of at least MOQ."""
+    out = np.repeat(moq[:, None], T, axis=1)
+    return out if fixed is None else np.where(fixed > 0, 0.0, out)
+
+
 def fit_lots(
     lp_served: np.ndarray, lp_on_hand: np.ndarray, on_hand: np.ndarray, open_orders: np.ndarray,
     upp: np.ndarray, first_receipt: np.ndarray, moq: np.ndarray, serve_weight: np.ndarray,
-    limits: LotLimits,
+    limits: LotLimits, fixed: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Receipts (0 or whole units >= MOQ), served and on hand that keep `limits`; see module doc.
 
     Served never exceeds the LP's, so outbound holds; inbound and storage are checked per month.
+    `fixed` (K x T) marks receipts already in `open_orders` that a lot may add to (no MOQ).
     """
     K, T = lp_served.shape
     inv_upp = 1.0 / upp
@@ -111,7 +119,9 @@ def fit_lots(
     r, s, inv = np.zeros((K, T)), np.zeros((K, T)), np.zeros((K, T))
     level = on_hand.astype(float).copy()
     everyone = np.arange(K)
+    moq_cells = cell_moq(moq, fixed, T)
     for t in range(T):
+        moq_t = moq_cells[:, t]
         allowed = (t >= first_receipt) & bool(limits.lot_allowed[t])
         # Future stock of a SKU ordering nothing more: its level now plus later open orders less
         # the LP's demand, never below the LP's own stock (a later lot restores that).
@@ -130,17 +140,17 @@ def fit_lots(
             return over_in, inv_upp @ proj - limits.storage[t:]
 
         this_need = lp_served[:, t] - level - open_orders[:, t]
-        lot = _lot(lp_on_hand[:, t] + this_need, moq, allowed)
+        lot = _lot(lp_on_hand[:, t] + this_need, moq_t, allowed)
         proj = stock(lot, everyone)
         # Shrink in two steps: to what this month needs (defer pre-build), then to nothing
         # (cheapest demand first).
         for smaller, cost in (
-            (_lot(this_need, moq, allowed), serve_weight),
+            (_lot(this_need, moq_t, allowed), serve_weight),
             (np.zeros(K), serve_weight * np.maximum(this_need, 0.0) / np.maximum(lot, 1.0)),
         ):
             if _fits(*overload(lot, proj)):
                 break
-            lot, proj = _shrink(lot, smaller, proj, cost, inv_upp, moq, stock, overload)
+            lot, proj = _shrink(lot, smaller, proj, cost, inv_upp, moq_t, stock, overload)
         avail = level + lot + open_orders[:, t]
         s[:, t] = np.minimum(lp_served[:, t], np.maximum(avail, 0.0))
         r[:, t] = lot
@@ -202,6 +212,7 @@ def polish(
     r: np.ndarray, s: np.ndarray, inv: np.ndarray, consensus: np.ndarray,
     open_orders: np.ndarray, upp: np.ndarray, first_receipt: np.ndarray, moq: np.ndarray,
     serve_weight: np.ndarray, limits: LotLimits, deadline: float, max_rounds: int,
+    fixed: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, bool]:
     """Serve cuts from stock kept to the horizon end, and receive cuts whose lot still fits.
 
@@ -212,6 +223,7 @@ def polish(
     r, s, inv = r.copy(), s.copy(), inv.copy()
     inv_upp = 1.0 / upp
     T = r.shape[1]
+    has_fixed = np.zeros(r.shape, dtype=bool) if fixed is None else fixed > 0
     in_room = limits.inbound - inv_upp @ (r + open_orders)
     out_room = limits.outbound - s.sum(axis=0)
     st_room = limits.storage - inv_upp @ inv
@@ -241,7 +253,7 @@ def polish(
             while True:
                 cut = consensus[order, t] - s[order, t]
                 serve = np.minimum(cut, max(out_room[t], 0.0))
-                add = np.where(r[order, t] > 0, _whole(serve),
+                add = np.where((r[order, t] > 0) | has_fixed[order, t], _whole(serve),
                                np.maximum(_whole(serve), moq[order]))
                 serve = np.minimum(serve, add)
                 extra = (add - serve) * inv_upp[order]
@@ -270,7 +282,7 @@ def polish(
 def open_cuts(
     r: np.ndarray, s: np.ndarray, inv: np.ndarray, consensus: np.ndarray,
     open_orders: np.ndarray, upp: np.ndarray, first_receipt: np.ndarray, moq: np.ndarray,
-    limits: LotLimits,
+    limits: LotLimits, fixed: np.ndarray | None = None,
 ) -> int:
     """Cuts that one polish move could still serve (each judged alone); 0 on a settled plan."""
     inv_upp = 1.0 / upp
@@ -280,7 +292,7 @@ def open_cuts(
     st_room = limits.storage - inv_upp @ inv
     cut = consensus - s
     serve = np.minimum(cut, np.maximum(out_room, 0.0)[None, :])
-    add = np.where(r > 0, _whole(serve), np.maximum(_whole(serve), moq[:, None]))
+    add = np.where(r > 0, _whole(serve), np.maximum(_whole(serve), cell_moq(moq, fixed, T)))
     serve = np.minimum(serve, add)
     room_ahead = np.minimum.accumulate(st_room[::-1])[::-1]
     kept = np.minimum.accumulate(inv[:, ::-1], axis=1)[:, ::-1]
@@ -296,14 +308,17 @@ def lot_size(
     lp_served: np.ndarray, lp_on_hand: np.ndarray,
     consensus: np.ndarray, on_hand: np.ndarray, open_orders: np.ndarray, upp: np.ndarray,
     first_receipt: np.ndarray, moq: np.ndarray, serve_weight: np.ndarray, limits: LotLimits,
-    deadline: float, max_rounds: int,
+    deadline: float, max_rounds: int, fixed: np.ndarray | None = None,
 ) -> LotSizing:
-    """`fit_lots` then `polish` one location's LP plan (dense K x T); see the module doc."""
+    """`fit_lots` then `polish` one location's LP plan (dense K x T); see the module doc.
+
+    `fixed` (K x T): receipts already counted in `open_orders` (firm ones) that a lot may add
+    to without a MOQ of its own; the returned receipts exclude them."""
     r, s, inv = fit_lots(lp_served, lp_on_hand, on_hand, open_orders, upp, first_receipt,
-                         moq, serve_weight, limits)
+                         moq, serve_weight, limits, fixed)
     r, s, inv, rounds, stopped = polish(r, s, inv, consensus, open_orders, upp, first_receipt,
-                                        moq, serve_weight, limits, deadline, max_rounds)
-    left = open_cuts(r, s, inv, consensus, open_orders, upp, first_receipt, moq, limits)
+                                        moq, serve_weight, limits, deadline, max_rounds, fixed)
+    left = open_cuts(r, s, inv, consensus, open_orders, upp, first_receipt, moq, limits, fixed)
     return LotSizing(r, s, inv, rounds, stopped and left > 0, left)
 
 

@@ -8,6 +8,7 @@ from data_contracts.periods import month_numbers, periods_of_numbers
 from data_contracts.tables import PLAN_ROW_COLUMNS, SAFETY_STOCK_COLUMNS, SEVERITY_ORDER
 from reconciliation.capacity import REPORT_COLUMNS, plan_capacity
 from reconciliation.consensus import build_demand
+from reconciliation.fence import fence_exceptions, firm_matrix, firm_receipts
 from reconciliation.inputs import get_table, products_frame, text
 from reconciliation.promotions import (
     EXCEPTION_COLUMNS,
@@ -24,7 +25,7 @@ from reconciliation.trust import TRUST_COLUMNS
 # Optional columns kept for planners and the report (SPEC allows additions).
 EXTRA_PLAN_COLUMNS = [
     "family", "promo_uplift_pct", "promo_adjusted_baseline", "submitted_by", "sales_weight",
-    "open_orders", "demand_class",
+    "open_orders", "demand_class", "firm_receipt",
 ]
 FAMILY_COLUMNS = [
     "family", "location", "period", "sales_forecast", "baseline_forecast", "consensus_demand",
@@ -54,6 +55,7 @@ class PlanResult:
 def build_plan(
     tables: dict[str, pd.DataFrame], baseline: pd.DataFrame, cycle: str, horizon: int,
     settings: PlanSettings | None = None, forecast_error: pd.DataFrame | None = None,
+    previous_plan: pd.DataFrame | None = None,
 ) -> PlanResult:
     """The consensus, capacity-constrained plan of `cycle` for `horizon` months.
 
@@ -61,8 +63,10 @@ def build_plan(
     SPEC baseline_forecast for every planned SKU x location x month. `forecast_error` is
     fit_baselines' cumulative CV error: with it, SKUs whose products.safety_stock_units is
     empty get a computed safety stock (reconciliation.safety_stock); without it they hold none.
-    Exceptions use "" for a sku/location/period that does not apply (location-level rows have
-    sku "").
+    `previous_plan` is the previous cycle's current consensus_plan
+    (reconciliation.fence.PREVIOUS_COLUMNS), read only when `settings.frozen_months` turns the
+    time fence on; its receipts inside the fence are kept (`firm_receipt`). Exceptions use ""
+    for a sku/location/period that does not apply (location-level rows have sku "").
     """
     settings = settings or PlanSettings()
     products = products_frame(tables)
@@ -71,9 +75,19 @@ def build_plan(
         tables, baseline, keys, products, cycle, horizon, settings
     )
     safety = compute_safety_stock(tables, keys, forecast_error, baseline, cycle, settings)
+    fence = firm_receipts(previous_plan, keys, products, cycle, horizon, settings)
     rows, report, exc_supply, supply = plan_capacity(
         rows, tables, products, cycle, horizon, settings,
-        safety.set_index(["sku", "location"])["safety_stock_units"])
+        safety.set_index(["sku", "location"])["safety_stock_units"],
+        firm=(lambda k, p: firm_matrix(fence, k, p)) if fence.active else None)
+    rows["firm_receipt"] = rows["firm_units"] > 0
+    if settings.frozen_months > 0:
+        supply["time_fence"] = {
+            "frozen_months": settings.frozen_months, "months": fence.months,
+            "firm_receipts": int(rows["firm_receipt"].sum()),
+            "firm_units": round(float(rows["firm_units"].sum()), 4),
+        }
+    exc_fence = fence_exceptions(rows, fence, settings)
     rows["reason"] = assign_reasons(rows, settings.tolerance)
     lead = rows["sku"].map(products["lead_time_months"]).fillna(0).to_numpy(int)
     release = pd.Series(periods_of_numbers(month_numbers(rows["period"]) - lead),
@@ -89,7 +103,7 @@ def build_plan(
     exc_promo = check_promo_uplifts(promos, history[history["period"] < cycle], products, cycle,
                                     settings)
     exceptions = collect_exceptions(
-        [exc_demand, exc_supply, exc_promo, exc_load])
+        [exc_demand, exc_supply, exc_promo, exc_load, fence.exceptions, exc_fence])
     return PlanResult(
         consensus_plan=plan,
         capacity_report=report[REPORT_COLUMNS].reset_index(drop=True) if not report.empty

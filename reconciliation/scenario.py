@@ -411,16 +411,19 @@ def touched_rows(plan: pd.DataFrame, scenario: Scenario,
 def plan_scenario(
     tables: dict[str, pd.DataFrame], baseline: pd.DataFrame, scenario: Scenario, cycle: str,
     horizon: int, settings: PlanSettings | None = None,
+    previous_plan: pd.DataFrame | None = None,
 ) -> tuple[dict[str, pd.DataFrame], pd.DataFrame, PlanResult]:
     """Apply the scenario, extend the baselines for launches and build the scenario's plan.
 
-    Returns the changed tables, the baselines used and the PlanResult. With `demand:
+    `previous_plan` is what the time fence keeps (see `build_plan`): a scenario cannot move
+    last cycle's firm receipts either. Returns the changed tables, the baselines used and the
+    PlanResult. With `demand:
     as_submitted` the plan is built twice: the first pass splits family numbers into SKU rows,
     the second takes the touched rows' sales numbers as overrides.
     """
     changed = apply_scenario(tables, scenario, cycle, horizon)
     base = extend_baseline(baseline, changed, cycle, horizon)
-    result = build_plan(changed, base, cycle, horizon, settings)
+    result = build_plan(changed, base, cycle, horizon, settings, previous_plan)
     if scenario.demand == "as_submitted":
         plan = result.consensus_plan
         touched = touched_rows(plan, scenario, clean_promotions(changed))
@@ -439,7 +442,7 @@ def plan_scenario(
             changed["overrides"] = _append(changed.get("overrides"),
                                            _frame("overrides", ov.to_dict("records"),
                                                   changed.get("overrides")))
-            result = build_plan(changed, base, cycle, horizon, settings)
+            result = build_plan(changed, base, cycle, horizon, settings, previous_plan)
     return changed, base, result
 
 

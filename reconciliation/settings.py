@@ -137,6 +137,21 @@ class PlanSettings(BaseModel):
         description="Cuts smaller than this many units per SKU-month raise no exception and do "
         "not make a location-month `short` (a fraction of a unit is no decision for a meeting).",
     )
+    # --- time fence ----------------------------------------------------------------------------
+    frozen_months: int = Field(
+        default=0, ge=0, le=60,
+        description="Frozen time fence: inside cycle .. cycle + frozen_months - 1 the planned "
+        "receipts of the previous cycle's current plan are firm -- never reduced or moved, "
+        "only added to where demand rose (an extra order) -- and a demand change that would "
+        "need them changed is a FROZEN_FENCE_CHANGE warning. 0 = off.",
+    )
+    frozen_change_min_pct: float = Field(
+        default=10.0, ge=0, le=100,
+        description="A FROZEN_FENCE_CHANGE for units added to or beyond need of a SKU-location's "
+        "firm receipts is raised only from this % of its firm units (and at least "
+        "shortfall_tolerance_units): smaller differences are normal planning noise, not a "
+        "decision for the meeting. Firm units a capacity limit forces out are always raised.",
+    )
     tolerance: float = Field(
         default=1e-6, gt=0,
         description="Quantities below this are treated as zero when labelling rows.",

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from data_contracts.periods import is_month
+from data_contracts.periods import add_months, is_month
 from data_contracts.tables import INPUT_COLUMNS
 from sample_data.catalog import Catalog, build_catalog
 from sample_data.demand import DemandPaths, TimeAxis, build_time_axis, simulate_demand
@@ -172,3 +172,45 @@ def _truth(
     return pd.DataFrame(
         {"sku": sku, "location": loc, "period": axis.periods[h + m], "qty": actual.ravel()}
     )
+
+
+def tables_a_month_earlier(
+    tables: dict[str, pd.DataFrame], cycle: str, horizon: int
+) -> dict[str, pd.DataFrame]:
+    """The input tables of cycle - 1 as they looked then, derived from cycle's `tables`.
+
+    What the planners knew a month earlier: history ends a month sooner; that month's sales
+    number is the submission it got in its own cycle (forecast_history, lag 0), later months
+    keep today's submission (none was recorded for them) up to that cycle's horizon; stock at
+    the start of that month is today's plus what sold in it; no submission or meeting decision
+    of that month or later exists yet (forecast_history, overrides). Products, warehouses,
+    promotions, open orders and booked customer orders are as they are now. So the demo can
+    publish two consecutive cycles into one output folder and show what changed.
+    """
+    earlier = add_months(cycle, -1)
+    last = add_months(earlier, horizon - 1)
+    out = {name: df.copy() for name, df in tables.items()}
+    history = tables["sales_history"]
+    out["sales_history"] = history[history["period"] < earlier].reset_index(drop=True)
+    sold = history[history["period"] == earlier].groupby(["sku", "location"])["qty"].sum()
+    inventory = tables["inventory"].copy()
+    extra = pd.Series(list(zip(inventory["sku"], inventory["location"], strict=True))).map(
+        sold).fillna(0.0).to_numpy()
+    inventory["on_hand"] = inventory["on_hand"] + extra
+    missing = sold[~sold.index.isin(list(zip(inventory["sku"], inventory["location"],
+                                             strict=True)))]
+    out["inventory"] = pd.concat([inventory, pd.DataFrame({
+        "sku": missing.index.get_level_values(0), "location": missing.index.get_level_values(1),
+        "on_hand": missing.to_numpy()})], ignore_index=True)[INPUT_COLUMNS["inventory"]]
+    past = tables.get("forecast_history", pd.DataFrame(columns=INPUT_COLUMNS["forecast_history"]))
+    own = past[(past["cycle"] == earlier) & (past["period"] == earlier)]
+    forecast = tables["sales_forecast"]
+    out["sales_forecast"] = pd.concat(
+        [own[["sku", "location", "period", "qty", "submitted_by"]].assign(family=np.nan)[
+            INPUT_COLUMNS["sales_forecast"]],
+         forecast[forecast["period"] <= last]], ignore_index=True)
+    if "forecast_history" in out:
+        out["forecast_history"] = past[past["cycle"] < earlier].reset_index(drop=True)
+    if "overrides" in out:
+        out["overrides"] = tables["overrides"].iloc[0:0].copy()
+    return out

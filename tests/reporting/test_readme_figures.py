@@ -37,6 +37,9 @@ def test_readme_output_tree_names_files_the_demo_writes(demo_run: Any) -> None:
     written = {p.name for p in Path(demo_run.version).rglob("*")}
     assert names <= written, names - written
     assert (Path(demo_run.out) / "sop.duckdb").exists()
+    for folder in set(re.findall(r"sop-demo/([\w=.-]+)/", tree)) - {"runs", "cache"}:
+        assert (Path(demo_run.out) / folder).is_dir(), folder
+    assert (Path(demo_run.out) / "demo-config.yaml").is_file()
 
 
 def test_rewrite_replaces_only_the_marked_block() -> None:

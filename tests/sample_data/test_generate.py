@@ -308,3 +308,26 @@ def test_world_passes_the_input_contracts(world: World) -> None:
 
     validated = validate_inputs(world.tables, CYCLE)
     assert not [f for f in validated.findings if f.severity == "error"]
+
+
+def test_a_month_earlier_is_the_world_as_planners_saw_it_then(world: World) -> None:
+    from data_contracts import validate_inputs
+    from sample_data import tables_a_month_earlier
+
+    earlier = add_months(CYCLE, -1)
+    t = tables_a_month_earlier(world.tables, CYCLE, HORIZON)
+    history = world.tables["sales_history"]
+    assert t["sales_history"]["period"].max() == add_months(earlier, -1)
+    assert len(t["sales_history"]) == (history["period"] < earlier).sum()
+    # The earlier month's sales number is what was submitted in its own cycle.
+    own = t["sales_forecast"][t["sales_forecast"]["period"] == earlier]
+    past = world.tables["forecast_history"]
+    assert len(own) == ((past["cycle"] == earlier) & (past["period"] == earlier)).sum() > 0
+    assert t["sales_forecast"]["period"].max() == add_months(earlier, HORIZON - 1)
+    assert (t["forecast_history"]["cycle"] < earlier).all() and t["overrides"].empty
+    # Stock at the start of the earlier month: today's plus what sold in it.
+    sold = history[history["period"] == earlier]["qty"].sum()
+    assert t["inventory"]["on_hand"].sum() == pytest.approx(
+        world.tables["inventory"]["on_hand"].sum() + sold)
+    validated = validate_inputs(t, earlier, horizon=HORIZON)
+    assert not [f for f in validated.findings if f.severity == "error"]
