@@ -1,8 +1,8 @@
 """Each sales team's bias per past cycle, next to the trust weight its numbers were given.
 
-For a team and a past cycle c, over the team's points of c (reconciliation.fva.past_points:
-submissions of cycle c, from forecast_history or c's published plan, for months whose actuals
-are known before the current cycle):
+For a team and a past cycle c (column `submission_cycle`), over the team's points of c
+(reconciliation.fva.past_points: submissions of cycle c, from forecast_history or c's
+published plan, for months whose actuals are known before the current cycle):
 
     sales_bias     = (sum sales - sum actual) / sum actual      (+0.2: 20% over-forecast)
     consensus_bias = the same for the published consensus of those points that have one
@@ -16,17 +16,15 @@ the trust model doing its job; FVA (reconciliation.fva) has the same points pool
 
 import pandas as pd
 
+from data_contracts.tables import SALES_BIAS_COLUMNS
 from reconciliation.fva import past_points
 
-BIAS_COLUMNS = [
-    "submitted_by", "cycle", "n_obs", "sales_units", "actual_units", "sales_bias",
-    "consensus_bias", "sales_weight",
-]
+BIAS_COLUMNS = SALES_BIAS_COLUMNS
 
 
 def empty_bias() -> pd.DataFrame:
     """The sales bias table with its columns and dtypes and no rows."""
-    text = {"submitted_by", "cycle"}
+    text = {"submitted_by", "submission_cycle"}
     return pd.DataFrame({
         c: pd.Series(dtype="object" if c in text else "int64" if c == "n_obs" else "float64")
         for c in BIAS_COLUMNS})
@@ -71,7 +69,8 @@ def compute_sales_bias(
     """
     points = past_points(history, forecast_history, cycle, past_plans)
     points = points[points["sales"].notna()]
-    bias = empty_bias().drop(columns="sales_weight")
+    bias = empty_bias().drop(columns="sales_weight").rename(
+        columns={"submission_cycle": "cycle"})
     if not points.empty:
         with_consensus = points["consensus"].notna()
         g = points.assign(
@@ -84,7 +83,7 @@ def compute_sales_bias(
         g["sales_bias"] = _ratio(g["sales_units"] - g["actual_units"], g["actual_units"])
         g["consensus_bias"] = _ratio(g["cons"] - g["cons_actual"], g["cons_actual"]).where(
             g["n_cons"] > 0)
-        bias = g[BIAS_COLUMNS[:-1]]
+        bias = g[["submitted_by", "cycle", *BIAS_COLUMNS[2:-1]]]
     now = None
     if plan is not None and not plan.empty:
         now = plan.assign(cycle=cycle)
@@ -95,5 +94,7 @@ def compute_sales_bias(
         return empty_bias()
     out["n_obs"] = out["n_obs"].fillna(0)
     out = out.sort_values(["submitted_by", "cycle"], kind="stable").reset_index(drop=True)
+    # Named apart from the cycle of the run that publishes the table (the store's `cycle`).
+    out = out.rename(columns={"cycle": "submission_cycle"})
     return out[BIAS_COLUMNS].astype(empty_bias().dtypes.to_dict())
 

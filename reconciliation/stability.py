@@ -15,14 +15,12 @@ import numpy as np
 import pandas as pd
 
 from data_contracts.periods import add_months
+from data_contracts.tables import PLAN_STABILITY_COLUMNS
 
 KEY = ["sku", "location", "period"]
 TOTAL_KEY = "ALL"
 UNKNOWN_FAMILY = "(no family)"
-STABILITY_COLUMNS = [
-    "cycle", "plan_version", "previous_cycle", "previous_version", "level", "key",
-    "overlap_months", "previous_units", "current_units", "changed_units", "changed_share",
-]
+STABILITY_COLUMNS = PLAN_STABILITY_COLUMNS
 
 
 def empty_stability() -> pd.DataFrame:

@@ -35,27 +35,17 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from data_contracts.tables import PLAN_WATERFALL_COLUMNS, WATERFALL_STEPS
+
 KEY = ["sku", "location", "period"]
 TOTAL_KEY = "ALL"
 UNKNOWN_FAMILY = "(no family)"
-# (step, kind): a `total` row holds a level, a `change` row what the step adds to it.
-STEPS: tuple[tuple[str, str], ...] = (
-    ("previous_consensus", "total"),
-    ("baseline", "change"),
-    ("promotions", "change"),
-    ("sales", "change"),
-    ("overrides", "change"),
-    ("customer_orders", "change"),
-    ("other", "change"),
-    ("consensus", "total"),
-    ("capacity", "change"),
-    ("constrained_demand", "total"),
-)
-STEP_NAMES: tuple[str, ...] = tuple(s for s, _ in STEPS)
-WATERFALL_COLUMNS = [
-    "level", "key", "step_no", "step", "kind", "units", "previous_cycle", "previous_version",
-    "first_period", "last_period",
-]
+# A `total` row holds a level, a `change` row what the step adds to it.
+TOTALS = {"previous_consensus", "consensus", "constrained_demand"}
+STEPS: tuple[tuple[str, str], ...] = tuple(
+    (s, "total" if s in TOTALS else "change") for s in WATERFALL_STEPS)
+STEP_NAMES: tuple[str, ...] = WATERFALL_STEPS
+WATERFALL_COLUMNS = PLAN_WATERFALL_COLUMNS
 # The parts of a plan row the consensus is rebuilt from; absent columns count as "no effect".
 PARTS = ["baseline_forecast", "promo_uplift_pct", "sales_forecast", "sales_weight",
          "booked_qty", "override_qty"]

@@ -35,7 +35,7 @@ def test_bias_per_team_and_cycle_with_weights_from_the_plans() -> None:
                          "submitted_by": ["north", ""], "sales_weight": [0.1, 0.0]})
     out = compute_sales_bias(_history(), fh, "2025-01", past, plan)
     assert list(out.columns) == BIAS_COLUMNS
-    got = out.set_index(["submitted_by", "cycle"])
+    got = out.set_index(["submitted_by", "submission_cycle"])
     north = got.loc[("north", "2024-10")]
     assert north["n_obs"] == 2 and north["sales_bias"] == pytest.approx(80 / 200)
     assert north["consensus_bias"] == pytest.approx(30 / 200)
@@ -58,6 +58,6 @@ def test_generated_world_every_team_has_a_trend(world) -> None:
     plan = build_plan(w.tables, w.baseline, w.cycle, w.horizon).consensus_plan
     out = compute_sales_bias(w.tables["sales_history"], w.tables["forecast_history"], w.cycle,
                              plan=plan)
-    past = out[out["cycle"] < w.cycle]
-    assert past["cycle"].nunique() >= 2 and past["sales_bias"].notna().all()
-    assert out.loc[out["cycle"] == w.cycle, "sales_weight"].between(0, 1).all()
+    past = out[out["submission_cycle"] < w.cycle]
+    assert past["submission_cycle"].nunique() >= 2 and past["sales_bias"].notna().all()
+    assert out.loc[out["submission_cycle"] == w.cycle, "sales_weight"].between(0, 1).all()
