@@ -100,3 +100,43 @@ def test_the_second_cycle_explains_its_move_from_the_first(two_cycles: Path) -> 
     stored_stability = _stored(two_cycles, "plan_stability")
     assert set(stored_stability["cycle"]) == {SECOND}  # each version stores its own row
     assert not _stored(two_cycles, "sales_bias").empty
+
+
+def test_store_keeps_the_tables_and_each_versions_own_stability_row(
+    tmp_path: Path, store_url: str
+) -> None:
+    from flows.publish import claim_version
+    from reconciliation.stability import compute_stability
+
+    plans = pd.DataFrame({
+        "cycle": ["2026-10", "2026-11", "2026-12"], "plan_version": 1, "sku": "A",
+        "location": "L", "period": "2026-12", "consensus_demand": [100.0, 90.0, 120.0],
+        "family": "F"})
+    stability = compute_stability(plans)  # rows for 2026-11 and 2026-12
+    waterfall = pd.DataFrame({
+        "level": "total", "key": "ALL", "step_no": range(len(WATERFALL_STEPS)),
+        "step": WATERFALL_STEPS, "kind": "change", "units": 1.5, "previous_cycle": "2026-11",
+        "previous_version": 1, "first_period": "2026-12", "last_period": "2027-10"})
+    bias = pd.DataFrame({
+        "submitted_by": ["north"], "submission_cycle": ["2026-10"], "n_obs": [3],
+        "sales_units": [30.0], "actual_units": [25.0], "sales_bias": [0.2],
+        "consensus_bias": [float("nan")], "sales_weight": [0.4]})
+    store = PlanStore(store_url)
+    try:
+        version = claim_version(OutputTree.local(tmp_path / "out"), "2026-12", store, None)
+        store.publish("2026-12", version, {
+            "consensus_plan": pd.DataFrame(columns=["sku", "location", "period"]),
+            "plan_waterfall": waterfall, "plan_stability": stability, "sales_bias": bias,
+        }, str(tmp_path), "sha")
+        with store.engine.connect() as conn:
+            got = {t: pd.read_sql(sa.text(f"SELECT * FROM {t}"), conn)
+                   for t in ("plan_waterfall", "plan_stability", "sales_bias")}
+    finally:
+        store.dispose()
+    assert len(got["plan_waterfall"]) == len(WATERFALL_STEPS)
+    assert set(got["plan_waterfall"]["cycle"]) == {"2026-12"}
+    assert list(got["plan_stability"]["cycle"]) == ["2026-12", "2026-12"]  # total + family
+    row = got["plan_stability"].set_index("key").loc["ALL"]
+    assert row["changed_share"] == pytest.approx(30 / 90) and row["previous_cycle"] == "2026-11"
+    assert got["sales_bias"].iloc[0]["sales_bias"] == pytest.approx(0.2)
+    assert pd.isna(got["sales_bias"].iloc[0]["consensus_bias"])
