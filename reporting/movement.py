@@ -31,6 +31,11 @@ TEAM_COLORS = ("#1971c2", "#d9480f", "#2b8a3e", "#5f3dc4", "#e67700", "#0c8599",
 MAX_TEAMS_CHARTED = len(TEAM_COLORS)
 
 
+def _pct_tick(t: float) -> str:
+    """Axis label of a percentage (values already x 100)."""
+    return f"{t:g}%"
+
+
 def _num(df: pd.DataFrame, col: str) -> pd.Series:
     return pd.to_numeric(df[col], errors="coerce") if col in df else pd.Series(
         math.nan, index=df.index)
@@ -130,7 +135,8 @@ def _stability(stability: pd.DataFrame | None, fva: pd.DataFrame | None) -> str:
         list(trend["cycle"]),
         [Line("Share of volume changed (%)", list(_num(trend, "changed_share") * 100),
               "#1971c2")],
-        title="Share of last cycle's volume changed, per cycle", height=220)
+        title="Share of last cycle's volume changed, per cycle", height=220,
+        tick_format=_pct_tick)
     table = html_table(trend, [
         Col("cycle", "Cycle"), Col("previous_cycle", "Compared with"),
         Col("overlap_months", "Months", units, True),
@@ -182,9 +188,9 @@ def bias_section(bias: pd.DataFrame | None) -> str:
 
     charts = (
         line_chart(cycles, lines(by_bias, 100), title="Sales bias per team (%)", height=240,
-                   zero_based=False)
+                   zero_based=False, tick_format=_pct_tick)
         + line_chart(cycles, lines(by_weight, 100), title="Trust weight per team (%)",
-                     height=240)
+                     height=240, tick_format=_pct_tick)
     )
     table = html_table(bias.sort_values(["submitted_by", "submission_cycle"]), [
         Col("submitted_by", "Sales team"), Col("submission_cycle", "Cycle"),

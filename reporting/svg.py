@@ -126,6 +126,7 @@ def line_chart(
     marker_x: str | None = None,
     marker_label: str = "",
     zero_based: bool = True,
+    tick_format: Callable[[float], str] = format_number,
 ) -> str:
     """A line chart over categorical x (months) with optional shaded bands and a vertical marker.
 
@@ -167,7 +168,7 @@ def line_chart(
         out.append(f'<line x1="{left}" x2="{left + pw}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>')
         out.append(
             f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" class="tick">'
-            f"{escape(format_number(t))}</text>"
+            f"{escape(tick_format(t))}</text>"
         )
     step = max(1, math.ceil(n / 12))  # at most ~12 month labels
     for i in range(0, n, step):
