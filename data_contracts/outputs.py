@@ -17,6 +17,7 @@ from data_contracts.tables import (
     SAFETY_STOCK_ERROR_METHODS,
     SAFETY_STOCK_SOURCES,
     SEVERITIES,
+    WATERFALL_STEPS,
 )
 
 # Rounding slack for equalities between float columns.
@@ -251,6 +252,92 @@ class SafetyStock(OutputContract):
 
     class Config:
         unique = OUTPUT_KEYS["safety_stock"]
+class PlanWaterfall(OutputContract):
+    """Why the plan moved: last cycle's consensus to this one's, per family and in total."""
+
+    level: Series[str] = pa.Field(isin=["total", "family"], description="total or family")
+    key: Series[str] = pa.Field(description="family, or ALL for the total")
+    step_no: Series[int] = pa.Field(ge=0, description="position of the step, from 0")
+    step: Series[str] = pa.Field(isin=list(WATERFALL_STEPS), description="step")
+    kind: Series[str] = pa.Field(
+        isin=["total", "change"], description="total: a level; change: what the step adds")
+    units: Series[float] = pa.Field(finite=True, description="units (level or change)")
+    previous_cycle: Series[str] = pa.Field(
+        str_matches=MONTH_REGEX, description="cycle of the plan compared with")
+    previous_version: Series[int] = pa.Field(ge=1, description="version of that plan")
+    first_period: Series[str] = pa.Field(
+        str_matches=MONTH_REGEX, description="first month both plans cover")
+    last_period: Series[str] = pa.Field(
+        str_matches=MONTH_REGEX, description="last month both plans cover")
+
+    @pa.dataframe_check(
+        name="steps_add_up",
+        error="previous_consensus + the changes up to consensus must equal consensus, and "
+        "consensus + capacity constrained_demand",
+    )
+    @classmethod
+    def steps_add_up(cls, df: pd.DataFrame) -> pd.Series:
+        ok = pd.Series(True, index=df.index)
+        for _, g in df.groupby(["level", "key"]):
+            u = dict(zip(g["step"], g["units"], strict=False))
+            if set(u) != set(WATERFALL_STEPS):
+                ok[g.index] = False
+                continue
+            changes = WATERFALL_STEPS[1:WATERFALL_STEPS.index("consensus")]
+            scale = max(1.0, abs(u["previous_consensus"]), abs(u["consensus"]))
+            first = abs(u["previous_consensus"] + sum(u[s] for s in changes) - u["consensus"])
+            second = abs(u["consensus"] + u["capacity"] - u["constrained_demand"])
+            ok[g.index] = bool(first <= TOLERANCE * scale and second <= TOLERANCE * scale)
+        return ok
+
+    class Config:
+        unique = OUTPUT_KEYS["plan_waterfall"]
+
+
+class PlanStability(OutputContract):
+    """Share of the previous cycle's volume each cycle's plan changed (this one's and before)."""
+
+    cycle: Series[str] = pa.Field(str_matches=MONTH_REGEX, description="cycle measured")
+    plan_version: Series[int] = pa.Field(ge=1, description="its current version")
+    previous_cycle: Series[str] = pa.Field(
+        str_matches=MONTH_REGEX, description="cycle compared with (the month before)")
+    previous_version: Series[int] = pa.Field(ge=1, description="version of that plan")
+    level: Series[str] = pa.Field(isin=["total", "family"], description="total or family")
+    key: Series[str] = pa.Field(description="family, or ALL for the total")
+    overlap_months: Series[int] = pa.Field(ge=1, description="months both plans cover")
+    previous_units: Series[float] = pa.Field(
+        ge=0, finite=True, description="previous consensus over those months")
+    current_units: Series[float] = pa.Field(
+        ge=0, finite=True, description="this consensus over those months")
+    changed_units: Series[float] = pa.Field(
+        ge=0, finite=True, description="sum of |this - previous| per sku x location x month")
+    changed_share: Series[float] = pa.Field(
+        nullable=True, ge=0,
+        description="changed_units / previous_units; empty where previous_units is 0")
+
+    class Config:
+        unique = OUTPUT_KEYS["plan_stability"]
+
+
+class SalesBias(OutputContract):
+    """Each sales team's bias per submission cycle, and the trust weight its numbers got."""
+
+    submitted_by: Series[str] = pa.Field(description="sales team")
+    submission_cycle: Series[str] = pa.Field(
+        str_matches=MONTH_REGEX, description="cycle the numbers were submitted in")
+    n_obs: Series[int] = pa.Field(ge=0, description="submissions with a known actual")
+    sales_units: Series[float] = _maybe_units("sum of those sales numbers")
+    actual_units: Series[float] = _maybe_units("sum of their actuals")
+    sales_bias: Series[float] = pa.Field(
+        nullable=True, description="(sales_units - actual_units) / actual_units")
+    consensus_bias: Series[float] = pa.Field(
+        nullable=True, description="the same for the published consensus of those points")
+    sales_weight: Series[float] = pa.Field(
+        nullable=True, ge=0, le=1,
+        description="mean trust weight of the team's rows in that cycle's published plan")
+
+    class Config:
+        unique = OUTPUT_KEYS["sales_bias"]
 
 
 OUTPUT_MODELS: Final[dict[str, type[OutputContract]]] = {
@@ -260,4 +347,7 @@ OUTPUT_MODELS: Final[dict[str, type[OutputContract]]] = {
     "exceptions": Exceptions,
     "plan_changes": PlanChanges,
     "safety_stock": SafetyStock,
+    "plan_waterfall": PlanWaterfall,
+    "plan_stability": PlanStability,
+    "sales_bias": SalesBias,
 }

@@ -60,11 +60,29 @@ SAFETY_STOCK_COLUMNS: Final[list[str]] = [
 ]
 SAFETY_STOCK_SOURCES: Final[tuple[str, ...]] = ("given", "computed", "none")
 SAFETY_STOCK_ERROR_METHODS: Final[tuple[str, ...]] = ("cv", "pooled", "interval")
+# Why the plan moved since last cycle (reconciliation/waterfall.py), plan stability across
+# cycles (reconciliation/stability.py), each sales team's bias per cycle (sales_bias.py).
+PLAN_WATERFALL_COLUMNS: Final[list[str]] = [
+    "level", "key", "step_no", "step", "kind", "units", "previous_cycle", "previous_version",
+    "first_period", "last_period",
+]
+PLAN_STABILITY_COLUMNS: Final[list[str]] = [
+    "cycle", "plan_version", "previous_cycle", "previous_version", "level", "key",
+    "overlap_months", "previous_units", "current_units", "changed_units", "changed_share",
+]
+SALES_BIAS_COLUMNS: Final[list[str]] = [
+    "submitted_by", "submission_cycle", "n_obs", "sales_units", "actual_units", "sales_bias",
+    "consensus_bias", "sales_weight",
+]
+WATERFALL_STEPS: Final[tuple[str, ...]] = (
+    "previous_consensus", "baseline", "promotions", "sales", "overrides", "customer_orders",
+    "other", "consensus", "capacity", "constrained_demand",
+)
 
 # Semantic version of the published tables' contract (data_contracts.output_schema, and
 # `contract_version` in every manifest): major when a column, type or rule gets stricter or goes
 # away (a reader may break), minor when something is added, patch for wording.
-CONTRACT_VERSION: Final = "1.1.0"
+CONTRACT_VERSION: Final = "1.2.0"
 
 OUTPUT_COLUMNS: Final[dict[str, list[str]]] = {
     "consensus_plan": [
@@ -84,6 +102,9 @@ OUTPUT_COLUMNS: Final[dict[str, list[str]]] = {
     ],
     "exceptions": ["sku", "location", "period", "type", "severity", "message"],
     "plan_changes": PLAN_CHANGES_COLUMNS,
+    "plan_waterfall": PLAN_WATERFALL_COLUMNS,
+    "plan_stability": PLAN_STABILITY_COLUMNS,
+    "sales_bias": SALES_BIAS_COLUMNS,
 }
 
 # consensus_plan as the planner builds it; publishing stamps cycle and plan_version in front.
@@ -125,6 +146,9 @@ OUTPUT_KEYS: Final[dict[str, list[str]]] = {
     "capacity_report": ["location", "period"],
     "plan_changes": ["sku", "location", "period"],
     "safety_stock": ["sku", "location"],
+    "plan_waterfall": ["level", "key", "step"],
+    "plan_stability": ["cycle", "level", "key"],
+    "sales_bias": ["submitted_by", "submission_cycle"],
 }
 
 

@@ -36,6 +36,7 @@ from typing import Any, TypeVar
 import fsspec
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 from fsspec.implementations.local import LocalFileSystem
 from pydantic import BaseModel
 
@@ -259,13 +260,26 @@ class OutputTree:
         path = posixpath.join(self.version_dir(cycle, version), f"{table}.parquet")
         return self.read_frame(path, columns) if self.exists(path) else None
 
-    def past_plans(self, before: str, columns: list[str]) -> pd.DataFrame | None:
-        """The current version of every cycle before `before` (what readers were given)."""
+    def read_version_columns(self, cycle: str, version: int, table: str, columns: list[str],
+                             optional: tuple[str, ...] = ()) -> pd.DataFrame | None:
+        """`columns` of a version's table plus those of `optional` it has (a version published
+        before an optional column was added lacks it); None without the table."""
+        path = posixpath.join(self.version_dir(cycle, version), f"{table}.parquet")
+        if not self.exists(path):
+            return None
+        with self.fs.open(path, "rb") as f:
+            names = set(pq.read_schema(f).names)
+        return self.read_frame(path, [*columns, *(c for c in optional if c in names)])
+
+    def past_plans(self, before: str, columns: list[str],
+                   optional: tuple[str, ...] = ()) -> pd.DataFrame | None:
+        """The current version of every cycle before `before` (what readers were given):
+        `columns`, and those of `optional` a version has (NaN in versions without them)."""
         frames = []
         for cycle in self.cycles():
             version = self.current(cycle) if cycle < before else None
-            plan = (None if version is None
-                    else self.read_version_table(cycle, version, "consensus_plan", columns))
+            plan = (None if version is None else self.read_version_columns(
+                cycle, version, "consensus_plan", columns, optional))
             if plan is not None:
                 frames.append(plan)
         return pd.concat(frames, ignore_index=True) if frames else None

@@ -65,3 +65,29 @@ def read_fence_plan(tree: OutputTree, cycle: str) -> PreviousPlan | None:
         return None
     plan = tree.read_version_table(earlier, version, "consensus_plan", FENCE_COLUMNS)
     return None if plan is None else PreviousPlan(earlier, version, plan)
+# The waterfall (reconciliation/waterfall.py) rebuilds the previous cycle's consensus from its
+# parts; SPEC's columns are in every version, the parts only in versions that published them.
+WATERFALL_COLUMNS = [*KEY, "sales_forecast", "baseline_forecast", "consensus_demand",
+                     "constrained_demand"]
+WATERFALL_PARTS = ("family", "promo_uplift_pct", "promo_adjusted_baseline", "sales_weight",
+                   "booked_qty", "override_qty")
+
+
+def read_previous_cycle_plan(
+    tree: OutputTree, cycle: str, store: PlanStore
+) -> PreviousPlan | None:
+    """The current published version of the cycle before `cycle` (the month before), with the
+    parts its consensus was built from where that version has them; None when there is none.
+
+    Unlike read_previous_plan, another version of `cycle` itself is never the answer: the
+    waterfall explains how this cycle's plan moved from last cycle's.
+    """
+    earlier = add_months(cycle, -1)
+    version = store.latest_published(earlier)
+    if version is None:
+        return None
+    plan = tree.read_version_columns(earlier, version, "consensus_plan", WATERFALL_COLUMNS,
+                                     WATERFALL_PARTS)
+    if plan is None:  # published to this store from another output folder: SPEC columns only
+        plan = store.read_plan(earlier, version, WATERFALL_COLUMNS)
+    return PreviousPlan(earlier, version, plan)

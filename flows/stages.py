@@ -48,6 +48,7 @@ from forecasting import fit_baselines
 from forecasting.cache_key import baseline_cache_key
 from reconciliation import build_plan, planned_keys
 from reconciliation.fva import compute_fva
+from reconciliation.sales_bias import compute_sales_bias
 
 # Retried only where a later attempt can succeed (flows/retries.py): a missing folder or a
 # breached contract fails once.
@@ -204,6 +205,9 @@ def baselines_stage(ctx: RunContext) -> BaselineResult:
 
 PAST_PLAN_COLUMNS = ["cycle", "plan_version", "sku", "location", "period", "sales_forecast",
                      "baseline_forecast", "consensus_demand"]
+# Read where a past version has them (versions published before they existed lack them).
+PAST_PLAN_OPTIONAL = ("submitted_by", "sales_weight")
+PLAN_WEIGHT_COLUMNS = ["sku", "location", "period", "submitted_by", "sales_weight"]
 
 
 @flow(name="sop-reconcile")
@@ -247,12 +251,18 @@ def reconcile_stage(ctx: RunContext) -> PlanResult:
     # the stage's peak is the larger of the two, not their sum (about 1 GB at 100k).
     del plan, baseline
     release_memory()
+    past_plans = ctx.tree.past_plans(ctx.cycle, PAST_PLAN_COLUMNS, PAST_PLAN_OPTIONAL)
     fva = compute_fva(
         tables["sales_history"], tables.get("forecast_history"), ctx.cycle,
-        products=tables.get("products"),
-        past_plans=ctx.tree.past_plans(ctx.cycle, PAST_PLAN_COLUMNS), settings=settings,
+        products=tables.get("products"), past_plans=past_plans, settings=settings,
     )
-    ws.save_frames("plan", {"fva": fva})
+    bias = compute_sales_bias(
+        tables["sales_history"], tables.get("forecast_history"), ctx.cycle,
+        past_plans=past_plans,
+        plan=ws.load_frames("plan", ["consensus_plan"])["consensus_plan"][PLAN_WEIGHT_COLUMNS],
+    )
+    del past_plans
+    ws.save_frames("plan", {"fva": fva, "sales_bias": bias})
     result = PlanResult(
         rows=rows, exceptions=severities, trust=trust, supply_plan=supply,
         # The audit at publish checks the `short` labels against the same threshold.

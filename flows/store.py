@@ -28,8 +28,10 @@ _TEXT = {
     "demand_class", "status", "type", "severity", "message", "level", "key", "step",
     "change", "previous_cycle", "order_release_period_before", "order_release_period_after",
     "source", "error_method",
+    "kind", "first_period", "last_period", "submitted_by", "submission_cycle",
 }
-_INT = {"plan_version", "previous_version", "lead_time_months", "months_protected"}
+_INT = {"plan_version", "previous_version", "lead_time_months", "months_protected", "step_no",
+        "overlap_months"}
 
 def _release_duckdb_types() -> None:
     """Drop the references the process still holds to DuckDB's type objects, at exit.
@@ -56,10 +58,13 @@ def _release_duckdb_types() -> None:
 atexit.register(_release_duckdb_types)
 
 INSERT_CHUNK_ROWS = 100_000  # rows converted to Python objects at a time (PostgreSQL COPY)
-STORE_TABLES = (*OUTPUT_COLUMNS, "fva", "safety_stock")
 # Stored beyond SPEC's tables: forecast value added, so its history can be queried per cycle,
 # and the safety stock each version held (given or computed, with its inputs).
 EXTRA_COLUMNS = {"fva": FVA_COLUMNS, "safety_stock": SAFETY_STOCK_COLUMNS}
+STORE_TABLES = (*OUTPUT_COLUMNS, *EXTRA_COLUMNS)
+# The published plan_stability file repeats earlier cycles' rows (the trend, for the report);
+# the store keeps each version's own row, its history being the other versions' rows.
+OWN_CYCLE_ONLY = {"plan_stability"}
 
 
 # Primary key of every stored table after (cycle, plan_version); exceptions have no natural key,
@@ -72,6 +77,9 @@ STORE_KEYS: dict[str, list[str]] = {
     "plan_changes": ["sku", "location", "period"],
     "fva": ["level", "key", "step"],
     "safety_stock": ["sku", "location"],
+    "plan_waterfall": ["level", "key", "step"],
+    "plan_stability": ["level", "key"],  # cycle, plan_version: the run's
+    "sales_bias": ["submitted_by", "submission_cycle"],
 }
 _INT |= {"exception_no"}
 RUN_COMMENTS = {
@@ -350,8 +358,10 @@ class PlanStore:
             run = {"cycle": cycle, "plan_version": version}
             for name in STORE_TABLES:
                 if name not in frames:
-                    continue  # optional tables (fva) may be absent
+                    continue  # optional tables (fva, ...) may be absent
                 df = frames[name]
+                if name in OWN_CYCLE_ONLY:
+                    df = df[df["cycle"] == cycle]
                 if "exception_no" in STORE_KEYS[name]:
                     df = df.assign(exception_no=range(1, len(df) + 1))  # small: a copy is fine
                 self._insert(conn, name, df, _store_columns(name), run)

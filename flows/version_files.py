@@ -26,11 +26,14 @@ from data_contracts.run_records import (
 from data_contracts.tables import OUTPUT_COLUMNS, order_columns, stamp_version
 from flows.context import RunContext
 from flows.output_tree import OutputTree, Workspace
-from flows.previous_plan import read_previous_plan
+from flows.previous_plan import read_previous_cycle_plan, read_previous_plan
 from flows.retries import IO_RETRIES
 from flows.store import PlanStore
 from forecasting.baseline import guardrail_exceptions
 from reconciliation.plan_changes import compute_plan_changes
+from reconciliation.sales_bias import empty_bias
+from reconciliation.stability import compute_stability
+from reconciliation.waterfall import compute_waterfall
 from reporting import render_markdown_summary, render_report
 from reporting.markdown import top_exceptions
 
@@ -43,6 +46,8 @@ PUBLISH_INPUTS = tuple(dict.fromkeys(
 ))
 # Beyond SPEC's files: the views the meeting and procurement also ask for.
 EXTRA_PLAN_FILES = ("family_plan", "trust", "promotion_load", "fva")
+# Past cycles' current plans, for plan stability across cycles.
+STABILITY_COLUMNS = ["cycle", "plan_version", "sku", "location", "period", "consensus_demand"]
 
 
 class PlanAuditError(Exception):
@@ -89,6 +94,7 @@ def stage_version_files(
         by_change={str(k): int(n) for k, n in changes["change"].value_counts().items()},
     )
     del previous
+    waterfall, stability = plan_movement(ctx, consensus_plan, plan_store)
     frames = {
         "consensus_plan": consensus_plan,
         "baseline_forecast": order_columns(fitted["baseline_forecast"], "baseline_forecast"),
@@ -96,6 +102,10 @@ def stage_version_files(
         "exceptions": order_columns(exceptions, "exceptions"),
         "rejects": rejects.reset_index(drop=True),
         "plan_changes": order_columns(changes, "plan_changes"),
+        "plan_waterfall": waterfall,
+        "plan_stability": stability,
+        # A workspace reconciled before sales_bias existed has none: published empty.
+        "sales_bias": plan.pop("sales_bias", empty_bias()),
     }
     if "safety_stock" in plan:
         frames["safety_stock"] = plan.pop("safety_stock").reset_index(drop=True)
@@ -125,6 +135,9 @@ def stage_version_files(
         promotion_load=plan.get("promotion_load"),
         trust=plan.get("trust"),
         fva=plan.get("fva"),
+        waterfall=frames["plan_waterfall"],
+        stability=frames["plan_stability"],
+        sales_bias=frames["sales_bias"],
         contract_summary=manifest.contracts.model_dump(mode="json"),
         data_docs_href=DATA_DOCS_INDEX if check.data_docs else None,
     )
@@ -134,6 +147,23 @@ def stage_version_files(
         folders={"data_docs": docs} if docs else None,
     )
     return staging, check.inputs_sha256()
+
+
+def plan_movement(
+    ctx: RunContext, consensus_plan: pd.DataFrame, plan_store: PlanStore
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Why the plan moved since last cycle (the waterfall) and plan stability of every cycle
+    published in this output folder, this version included."""
+    previous = read_previous_cycle_plan(ctx.tree, ctx.cycle, plan_store)
+    waterfall = compute_waterfall(
+        consensus_plan, previous.plan if previous else None,
+        previous.cycle if previous else None, previous.version if previous else None)
+    del previous
+    past = ctx.tree.past_plans(ctx.cycle, STABILITY_COLUMNS, ("family",))
+    now = consensus_plan[[*STABILITY_COLUMNS, "family"]]
+    stability = compute_stability(pd.concat([past, now], ignore_index=True)
+                                  if past is not None else now)
+    return waterfall, stability
 
 
 def audit_plan(

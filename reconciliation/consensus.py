@@ -22,8 +22,10 @@ from reconciliation.trust import estimate_trust, sales_weights, team_of
 KEY = ["sku", "location"]
 ROW_KEY = ["sku", "location", "period"]
 Z95, Z80 = 1.959964, 1.281552
-DEMAND_ONLY_COLUMNS = ["lo_80", "hi_80", "lo_95", "hi_95", "promo_ids", "override_qty",
-                       "override_reason", "approved_by", "booked_qty"]
+# booked_qty and override_qty stay: the plan publishes them, so the next cycle's waterfall
+# (reconciliation/waterfall.py) can rebuild this consensus from its parts.
+DEMAND_ONLY_COLUMNS = ["lo_80", "hi_80", "lo_95", "hi_95", "promo_ids", "override_reason",
+                       "approved_by"]
 
 
 def plan_grid(keys: pd.DataFrame, cycle: str, horizon: int) -> pd.DataFrame:

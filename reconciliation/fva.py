@@ -76,20 +76,10 @@ def compute_fva(
     Vectorised: keys become integer codes, the history a dense series x month matrix.
     """
     settings = settings or PlanSettings()
-    now = int(month_numbers(pd.Series([cycle]))[0])
-    if now < 0:
-        raise ValueError(f"cycle must be YYYY-MM, got {cycle!r}")
-    # The input tables come straight from the caller: typed here, once, as get_table does.
-    hist = _history(typed_table("sales_history", history), now)
-    subs = _submissions(typed_table("forecast_history", forecast_history), now)
-    plans = _plans(past_plans, now)
-    if hist.empty or (subs.empty and plans.empty):
+    found = _past_points(history, forecast_history, cycle, past_plans)
+    if found is None:
         return empty_fva()
-    codes = _SeriesCodes([hist, subs, plans])
-    points = _points(subs, plans, codes)
-    points = _actual_and_naive(points, hist, codes, now)
-    if points.empty:
-        return empty_fva()
+    points, hist, codes = found
     points = _rebuild_baseline(points, hist, codes, settings)
     values = points[list(STEPS)].to_numpy(float)
     actual = points["actual"].to_numpy(float)
@@ -111,6 +101,55 @@ def compute_fva(
     ]
     parts = [p for p in parts if not p.empty]
     return pd.concat(parts, ignore_index=True)[FVA_COLUMNS] if parts else empty_fva()
+
+
+def past_points(
+    history: pd.DataFrame,
+    forecast_history: pd.DataFrame | None,
+    cycle: str,
+    past_plans: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """compute_fva's points without the baseline step: one row per past (cycle, sku, location,
+    period) with a known actual. Columns cycle, sku, location, period, submitted_by, sales,
+    consensus, actual (sales / consensus NaN where that forecast was not made)."""
+    columns = ["cycle", "sku", "location", "period", "submitted_by", "sales", "consensus",
+               "actual"]
+    found = _past_points(history, forecast_history, cycle, past_plans)
+    if found is None:
+        return pd.DataFrame(columns=columns)
+    points, _, codes = found
+    k = points["k"].to_numpy()
+    return pd.DataFrame({
+        "cycle": periods_of_numbers(points["c"].to_numpy()),
+        "sku": codes.sku[k], "location": codes.location[k],
+        "period": periods_of_numbers(points["p"].to_numpy()),
+        "submitted_by": points["submitted_by"].to_numpy(),
+        "sales": points["sales"].to_numpy(float),
+        "consensus": points["consensus"].to_numpy(float),
+        "actual": points["actual"].to_numpy(float),
+    })[columns]
+
+
+def _past_points(
+    history: pd.DataFrame,
+    forecast_history: pd.DataFrame | None,
+    cycle: str,
+    past_plans: pd.DataFrame | None,
+) -> tuple[pd.DataFrame, pd.DataFrame, "_SeriesCodes"] | None:
+    """(points with actual and naive, the history, the series codes); None without points."""
+    now = int(month_numbers(pd.Series([cycle]))[0])
+    if now < 0:
+        raise ValueError(f"cycle must be YYYY-MM, got {cycle!r}")
+    # The input tables come straight from the caller: typed here, once, as get_table does.
+    hist = _history(typed_table("sales_history", history), now)
+    subs = _submissions(typed_table("forecast_history", forecast_history), now)
+    plans = _plans(past_plans, now)
+    if hist.empty or (subs.empty and plans.empty):
+        return None
+    codes = _SeriesCodes([hist, subs, plans])
+    points = _points(subs, plans, codes)
+    points = _actual_and_naive(points, hist, codes, now)
+    return None if points.empty else (points, hist, codes)
 
 
 # --- keys and months as integers ----------------------------------------------------------

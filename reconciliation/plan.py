@@ -25,7 +25,7 @@ from reconciliation.trust import TRUST_COLUMNS
 # Optional columns kept for planners and the report (SPEC allows additions).
 EXTRA_PLAN_COLUMNS = [
     "family", "promo_uplift_pct", "promo_adjusted_baseline", "submitted_by", "sales_weight",
-    "open_orders", "demand_class", "firm_receipt",
+    "open_orders", "demand_class", "firm_receipt", "booked_qty", "override_qty",
 ]
 FAMILY_COLUMNS = [
     "family", "location", "period", "sales_forecast", "baseline_forecast", "consensus_demand",

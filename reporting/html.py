@@ -24,6 +24,7 @@ from reporting.markup import (
     signed_units,
     units,
 )
+from reporting.movement import bias_section, movement_section
 from reporting.sku_charts import render_sku_charts
 from reporting.style import CSS
 from reporting.svg import (
@@ -49,6 +50,7 @@ SECTIONS: dict[str, str] = {
     "capacity": "Capacity per warehouse and month",
     "promotions": "Promotions and their extra load",
     "exceptions": "Exceptions: what the meeting must decide",
+    "movement": "Why the plan moved",
     "trust": "Trust in each sales team",
     "contracts": "Data contracts",
     "sku-charts": "SKUs to discuss",
@@ -521,6 +523,9 @@ def render_report(
     data_docs_href: str | None = None,
     max_sku_charts: int = 6,
     fva: pd.DataFrame | None = None,
+    waterfall: pd.DataFrame | None = None,
+    stability: pd.DataFrame | None = None,
+    sales_bias: pd.DataFrame | None = None,
 ) -> str:
     """The S&OP meeting pack as one self-contained HTML document (a str).
 
@@ -531,13 +536,17 @@ def render_report(
     `data_docs_href` is linked only when it is a relative path. `fva`
     (reconciliation.fva.compute_fva) adds the FVA stair-step to the
     trust section; an empty frame shows a "no past cycles" note, None leaves the part out.
+    `waterfall` and `stability` (reconciliation.waterfall / stability) fill "Why the plan
+    moved" (None or empty: a note says why there is nothing); `sales_bias`
+    (reconciliation.sales_bias) adds each team's bias trend to the trust section.
     """
     bodies = {
         "headline": _headline(cycle, consensus_plan, family_plan),
         "capacity": _capacity(capacity_report),
         "promotions": _promotions(promotion_load, consensus_plan, capacity_report),
         "exceptions": _exceptions(exceptions),
-        "trust": _trust(trust) + _fva(fva),
+        "movement": movement_section(waterfall, stability, fva),
+        "trust": _trust(trust) + _fva(fva) + bias_section(sales_bias),
         "contracts": _contracts(contract_summary, data_docs_href),
         "sku-charts": render_sku_charts(
             cycle, consensus_plan, baseline_forecast, history, max_sku_charts

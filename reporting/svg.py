@@ -126,6 +126,7 @@ def line_chart(
     marker_x: str | None = None,
     marker_label: str = "",
     zero_based: bool = True,
+    tick_format: Callable[[float], str] = format_number,
 ) -> str:
     """A line chart over categorical x (months) with optional shaded bands and a vertical marker.
 
@@ -167,7 +168,7 @@ def line_chart(
         out.append(f'<line x1="{left}" x2="{left + pw}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>')
         out.append(
             f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" class="tick">'
-            f"{escape(format_number(t))}</text>"
+            f"{escape(tick_format(t))}</text>"
         )
     step = max(1, math.ceil(n / 12))  # at most ~12 month labels
     for i in range(0, n, step):
@@ -370,5 +371,79 @@ def bar_chart(
     out.append(
         f'<line x1="{left}" x2="{left + pw}" y1="{top + ph}" y2="{top + ph}" class="frame"/>'
     )
+    out.append("</svg>")
+    return "".join(out)
+
+
+COLOR_UP = "#2b8a3e"
+COLOR_DOWN = "#c92a2a"
+COLOR_TOTAL = "#495057"
+
+
+@dataclass(frozen=True)
+class WaterfallStep:
+    label: str
+    units: float  # a total's level, or a change's delta
+    is_total: bool
+
+
+def waterfall_chart(
+    steps: Sequence[WaterfallStep],
+    *,
+    title: str,
+    width: int = 900,
+    height: int = 280,
+) -> str:
+    """Floating bars: totals from zero, each change from the running level to the next one.
+
+    A change's bar hangs from where the previous bar ended (green up, red down), so the chart
+    reads left to right from last cycle's total to this one's; labels carry the signed units.
+    """
+    left, right, top, bottom = 64, 16, 24, 50
+    pw, ph = width - left - right, height - top - bottom
+    spans: list[tuple[float, float]] = []
+    level = 0.0
+    for s in steps:
+        u = s.units if math.isfinite(s.units) else 0.0
+        if s.is_total:
+            level = u
+            spans.append((0.0, u))
+        else:
+            spans.append((level, level + u))
+            level += u
+    ends = [v for span in spans for v in span]
+    ticks = nice_ticks(min([*ends, 0.0]), max([*ends, 0.0]) or 1.0, 5)
+    y0, y1 = ticks[0], ticks[-1]
+
+    def sy(v: float) -> float:
+        return top + ph - (v - y0) / ((y1 - y0) or 1.0) * ph
+
+    slot = pw / max(len(steps), 1)
+    out = [
+        f'<svg class="chart" viewBox="0 0 {width} {height}" width="100%" role="img" '
+        f'style="max-width:{width}px">',
+        f"<title>{escape(title)}</title>",
+    ]
+    for t in ticks:
+        y = sy(t)
+        out.append(f'<line x1="{left}" x2="{left + pw}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>')
+        out.append(f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" class="tick">'
+                   f"{escape(format_number(t))}</text>")
+    for i, (s, (a, b)) in enumerate(zip(steps, spans, strict=True)):
+        cx = left + slot * (i + 0.5)
+        color = COLOR_TOTAL if s.is_total else COLOR_UP if b >= a else COLOR_DOWN
+        y_top, y_bottom = sy(max(a, b)), sy(min(a, b))
+        text = format_number(s.units) if s.is_total else (
+            ("+" if s.units >= 0 else "") + format_number(s.units))
+        out.append(
+            f'<rect x="{cx - slot * 0.32:.1f}" y="{y_top:.1f}" width="{slot * 0.64:.1f}" '
+            f'height="{max(y_bottom - y_top, 1.0):.1f}" fill="{color}">'
+            f"<title>{escape(f'{s.label}: {text}')}</title></rect>")
+        out.append(f'<text x="{cx:.1f}" y="{y_top - 5:.1f}" text-anchor="middle" '
+                   f'class="legend">{escape(text)}</text>')
+        out.append(f'<text x="{cx:.1f}" y="{top + ph + 17}" text-anchor="middle" '
+                   f'class="tick">{escape(s.label)}</text>')
+    out.append(f'<line x1="{left}" x2="{left + pw}" y1="{sy(0.0):.1f}" y2="{sy(0.0):.1f}" '
+               'class="frame"/>')
     out.append("</svg>")
     return "".join(out)

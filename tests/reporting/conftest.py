@@ -194,7 +194,11 @@ def make_report_inputs(n_skus: int, horizon: int = 18, seed: int = 0) -> dict[st
             "wape": [0.18, 0.2, 0.41, 0.25],
         }
     )
+    movement = make_movement_inputs(
+        plan.assign(family=plan["sku"].map(dict(zip(products["sku"], products["family"],
+                                                    strict=True)))))
     return {
+        **movement,
         "cycle": CYCLE,
         "version": 3,
         "consensus_plan": plan,
@@ -220,6 +224,36 @@ def make_report_inputs(n_skus: int, horizon: int = 18, seed: int = 0) -> dict[st
         },
         "data_docs_href": "data_docs/index.html",
     }
+
+
+def make_movement_inputs(plan: pd.DataFrame) -> dict[str, Any]:
+    """plan_waterfall, plan_stability and sales_bias for the report, from the core functions
+    on this plan and made-up earlier cycles (last cycle's baseline 5% lower, and so on)."""
+    from reconciliation.stability import compute_stability
+    from reconciliation.waterfall import compute_waterfall
+
+    previous = plan.assign(baseline_forecast=plan["baseline_forecast"] * 0.95,
+                           consensus_demand=plan["consensus_demand"] * 0.93,
+                           constrained_demand=plan["constrained_demand"] * 0.93)
+    waterfall = compute_waterfall(plan, previous, "2026-11", 2)
+    cycles = []
+    for back, factor in ((3, 1.0), (2, 1.08), (1, 0.97)):
+        cycles.append(plan.assign(cycle=f"2026-{12 - back:02d}", plan_version=1,
+                                  consensus_demand=plan["consensus_demand"] * factor))
+    stability = compute_stability(pd.concat([*cycles, plan], ignore_index=True))
+    teams = ["team-north", "team-south"]
+    months = ["2026-08", "2026-09", "2026-10", "2026-11", "2026-12"]
+    bias = pd.DataFrame({
+        "submitted_by": np.repeat(teams, len(months)),
+        "submission_cycle": months * len(teams),
+        "n_obs": [40, 42, 44, 41, 0] * len(teams),
+        "sales_units": [1200.0, 1300, 1250, 1280, np.nan, 1000, 1010, 990, 1005, np.nan],
+        "actual_units": [1000.0, 1020, 1010, 1030, np.nan, 1000, 1000, 1000, 1000, np.nan],
+        "sales_bias": [0.2, 0.27, 0.24, 0.24, np.nan, 0.0, 0.01, -0.01, 0.005, np.nan],
+        "consensus_bias": [0.08, 0.1, 0.09, 0.07, np.nan, 0.0, 0.0, -0.005, 0.0, np.nan],
+        "sales_weight": [0.6, 0.5, 0.42, 0.35, 0.3, 0.8, 0.82, 0.85, 0.86, 0.88],
+    })
+    return {"waterfall": waterfall, "stability": stability, "sales_bias": bias}
 
 
 @pytest.fixture
