@@ -36,6 +36,7 @@ from flows.events import plan_published
 from flows.io import TableReadError, read_inputs, write_table
 from flows.memory import release_memory
 from flows.output_tree import Workspace
+from flows.partitions import location_groups, planned_locations, reconcile_by_partition
 from flows.progress import engine_with_progress
 from flows.publish import claim_version, discard, promote, recover
 from flows.quality_run import run_quality_suites
@@ -213,6 +214,9 @@ def reconcile_stage(ctx: RunContext) -> PlanResult:
     ws = ctx.workspace
     start = time.perf_counter()
     settings = ctx.config.reconciliation
+    groups = location_groups(planned_locations(ws), ctx.config.execution.partition_size)
+    if len(groups) > 1:
+        return _reconcile_partitioned(ctx, groups, start)
     tables = ws.load_frames("check")
     tables.pop("rejects", None)
     baseline = ws.load_frames("baseline", ["baseline_forecast"])["baseline_forecast"]
@@ -295,6 +299,27 @@ def publish_stage(ctx: RunContext) -> PublishResult:
     return PublishResult(cycle=cycle, plan_version=version, path=publication.path,
                          store=publication.store_url,
                          seconds=round(time.perf_counter() - start, 3))
+
+
+def _reconcile_partitioned(ctx: RunContext, groups: list[list[str]], start: float
+                           ) -> PlanResult:
+    """reconcile_stage one partition of locations at a time (flows/partitions.py)."""
+    settings = ctx.config.reconciliation
+    parted = reconcile_by_partition(
+        ctx.workspace, groups, ctx.cycle, ctx.horizon, settings, PAST_PLAN_COLUMNS,
+        ctx.engine, ctx.dask_address, ctx.workers)
+    ctx.workspace.save_frames("plan", parted.frames)
+    exceptions = parted.frames["exceptions"]
+    result = PlanResult(
+        rows=parted.rows,
+        exceptions={str(s): int(n) for s, n in exceptions["severity"].value_counts().items()},
+        trust=parted.frames["trust"].to_dict(orient="records"), supply_plan=parted.supply_plan,
+        shortfall_tolerance_units=settings.shortfall_tolerance_units,
+        seconds=round(time.perf_counter() - start, 3), flow_run_id=_flow_run_id(),
+        partitions=len(groups),
+    )
+    ctx.workspace.save_result("plan", result)
+    return result
 
 
 def _flow_run_id() -> str | None:
