@@ -153,9 +153,11 @@ def trust_observations(
     locations.
     """
     fh = get_table(tables, "forecast_history")
+    # get_table renumbers rows; the table's own index names each row in every location group.
+    raw = tables.get("forecast_history")
     subs = fh[["cycle", "sku", "location", "period"]].assign(
         qty=fh["qty"].fillna(0.0), submitted_by=team_of(fh["submitted_by"]),
-        source_row=np.asarray(fh.index))
+        source_row=np.asarray(raw.index) if raw is not None else np.arange(len(fh)))
     # Only what was known: past cycles, and periods whose actuals are in (before this cycle).
     subs = subs[
         (subs["cycle"] < cycle) & (subs["period"] < cycle) & (subs["period"] >= subs["cycle"])
