@@ -30,7 +30,8 @@ HISTORY_MONTHS = 60
 HORIZON = 18
 N_LOCATIONS = 3
 SERIES_PER_SKU = 2.15  # measured on generate_world(n_locations=3)
-SIZES = {"1k": 1_000, "10k": 10_000, "100k": 100_000, "300k": 300_000}
+SIZES = {"1k": 1_000, "10k": 10_000, "100k": 100_000, "300k": 300_000, "1m": 1_000_000,
+         "10m": 10_000_000}
 REGION_SERIES = 100_000  # series per region for sizes above it
 PREFIXED = ("sku", "location", "promo_id")  # renamed per region (empty keys stay empty)
 
@@ -114,7 +115,8 @@ def _append(df: pd.DataFrame, path: Path, fmt: str, first: bool) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="1k,10k", help="comma list of 1k, 10k, 100k, 300k")
+    parser.add_argument("--sizes", default="1k,10k",
+                        help="comma list of 1k, 10k, 100k, 300k, 1m, 10m")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/data"))
     parser.add_argument("--fmt", choices=("csv", "parquet"), default="csv")
     parser.add_argument("--seed", type=int, default=7)

@@ -58,7 +58,7 @@ def _assert_same_version(whole: Path, parted: Path) -> None:
     for table in TABLES:
         a = pd.read_parquet(whole / f"{table}.parquet")
         b = pd.read_parquet(parted / f"{table}.parquet")
-        assert len(a), table
+        assert len(a) or table == "plan_changes", table  # a first cycle changes nothing
         pd.testing.assert_frame_equal(_sorted(a), _sorted(b), check_exact=True, obj=table)
 
 
