@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_DIR ?= sop-demo
 
-.PHONY: demo test lint typecheck unit integration bench bench-m3 bench-stages bench-memory bench-cli docs readme prefect-yaml clean venv
+.PHONY: demo test lint typecheck unit integration bench bench-m3 bench-competitions bench-stages bench-memory bench-cli docs readme prefect-yaml clean venv
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +58,10 @@ bench-cli: $(STAMP)
 
 bench-m3: $(STAMP)
 	$(BIN)/python -m benchmarks.m3
+
+# M1 (horizon 18) and Tourism (horizon 24) monthly, test and validation split, same scoring as M3.
+bench-competitions: $(STAMP)
+	$(BIN)/python -m benchmarks.competitions
 
 # The recorded run: 10k and 100k series on a local 2-worker Dask cluster (about 2.5 h on the 2-core benchmark machine).
 # Quicker look: make bench-stages STAGE_SIZES=1k,10k STAGE_ENGINE=local

@@ -14,6 +14,8 @@ from data_contracts.tables import (
     DEMAND_CLASSES,
     OUTPUT_KEYS,
     REASON_CODES,
+    SAFETY_STOCK_ERROR_METHODS,
+    SAFETY_STOCK_SOURCES,
     SEVERITIES,
 )
 
@@ -222,10 +224,40 @@ class PlanChanges(OutputContract):
         unique = OUTPUT_KEYS["plan_changes"]
 
 
+class SafetyStock(OutputContract):
+    """The safety stock the plan held per planned sku × location, and where it came from."""
+
+    sku: Series[str] = pa.Field(description="SKU")
+    location: Series[str] = pa.Field(description="location")
+    source: Series[str] = pa.Field(
+        isin=list(SAFETY_STOCK_SOURCES),
+        description="given (products.safety_stock_units), computed (from the baseline's CV "
+        "error) or none (empty and not computed: a phase_out SKU, or no baseline error)")
+    service_level: Series[float] = pa.Field(
+        nullable=True, gt=0, lt=1, description="cycle service level aimed at (computed only)")
+    z: Series[float] = pa.Field(
+        nullable=True, finite=True, description="standard normal quantile of service_level")
+    lead_time_months: Series[int] = pa.Field(ge=0, description="products.lead_time_months")
+    months_protected: Series[int] = pa.Field(
+        ge=1, description="lead time + 1 review month: the error horizon the stock covers")
+    error_method: Series[str] = pa.Field(
+        nullable=True, isin=list(SAFETY_STOCK_ERROR_METHODS),
+        description="where error_sigma came from: cv (own CV error shrunk to the pooled one), "
+        "pooled (the model group's pooled error), interval (the baseline's 95 % interval)")
+    error_sigma: Series[float] = _maybe_units(
+        "sigma of the cumulative forecast error over months_protected (units)")
+    safety_stock_units: Series[float] = pa.Field(
+        ge=0, finite=True, description="units the plan keeps on hand as a buffer")
+
+    class Config:
+        unique = OUTPUT_KEYS["safety_stock"]
+
+
 OUTPUT_MODELS: Final[dict[str, type[OutputContract]]] = {
     "consensus_plan": ConsensusPlan,
     "baseline_forecast": BaselineForecast,
     "capacity_report": CapacityReport,
     "exceptions": Exceptions,
     "plan_changes": PlanChanges,
+    "safety_stock": SafetyStock,
 }

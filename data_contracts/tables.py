@@ -52,10 +52,19 @@ PLAN_CHANGES_COLUMNS: Final[list[str]] = [
     "planned_receipts_after", "order_release_period_before", "order_release_period_after",
 ]
 
+# The safety stock each planned sku x location held in the plan, given or computed, with the
+# inputs of a computed one (reconciliation/safety_stock.py); published as safety_stock.parquet.
+SAFETY_STOCK_COLUMNS: Final[list[str]] = [
+    "sku", "location", "source", "service_level", "z", "lead_time_months", "months_protected",
+    "error_method", "error_sigma", "safety_stock_units",
+]
+SAFETY_STOCK_SOURCES: Final[tuple[str, ...]] = ("given", "computed", "none")
+SAFETY_STOCK_ERROR_METHODS: Final[tuple[str, ...]] = ("cv", "pooled", "interval")
+
 # Semantic version of the published tables' contract (data_contracts.output_schema, and
 # `contract_version` in every manifest): major when a column, type or rule gets stricter or goes
 # away (a reader may break), minor when something is added, patch for wording.
-CONTRACT_VERSION: Final = "1.0.0"
+CONTRACT_VERSION: Final = "1.1.0"
 
 OUTPUT_COLUMNS: Final[dict[str, list[str]]] = {
     "consensus_plan": [
@@ -115,6 +124,7 @@ OUTPUT_KEYS: Final[dict[str, list[str]]] = {
     "baseline_forecast": ["sku", "location", "period"],
     "capacity_report": ["location", "period"],
     "plan_changes": ["sku", "location", "period"],
+    "safety_stock": ["sku", "location"],
 }
 
 

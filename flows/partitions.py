@@ -102,6 +102,7 @@ class GroupPlan:
     family_plan: pd.DataFrame
     promotion_load: pd.DataFrame
     supply_plan: dict[str, object]
+    safety_stock: pd.DataFrame
 
 
 def group_evidence(ws: Workspace, locations: list[str], cycle: str, settings: PlanSettings,
@@ -121,15 +122,17 @@ def plan_group(ws: Workspace, index: int, locations: list[str], cycle: str, hori
                settings: PlanSettings, cross: CrossLocation) -> GroupPlan:
     """Plan one partition with the catalogue's evidence; its rows go to a part file."""
     tables = ws.load_frames("check", PLAN_INPUTS, locations)
-    baseline = ws.load_frames("baseline", ["baseline_forecast"], locations)["baseline_forecast"]
-    plan = build_plan(tables, baseline, cycle, horizon, settings, cross=cross)
-    del tables, baseline
+    fitted = ws.load_frames("baseline", ["baseline_forecast", "forecast_error"], locations)
+    plan = build_plan(tables, fitted["baseline_forecast"], cycle, horizon, settings,
+                      forecast_error=fitted.get("forecast_error"), cross=cross)
+    del tables, fitted
     name = f"consensus_plan-{index:05d}"
     ws.save_frames(PLAN_PARTS, {name: plan.consensus_plan})
     return GroupPlan(
         part=name, rows=len(plan.consensus_plan), capacity_report=plan.capacity_report,
         exceptions=plan.exceptions, trust=plan.trust, family_plan=plan.family_plan,
         promotion_load=plan.promotion_load, supply_plan=plan.supply_plan,
+        safety_stock=plan.safety_stock,
     )
 
 
@@ -183,6 +186,9 @@ def reconcile_by_partition(ws: Workspace, groups: list[list[str]], cycle: str, h
         "family_plan": _concat([p.family_plan for p in plans], FAMILY_COLUMNS)
         .sort_values(["family", "location", "period"], kind="stable").reset_index(drop=True),
         "promotion_load": _sorted_load([p.promotion_load for p in plans]),
+        # Per planned SKU x location, in planned_keys' order (sku, location).
+        "safety_stock": _concat([p.safety_stock for p in plans])
+        .sort_values(["sku", "location"], kind="stable").reset_index(drop=True),
         "fva": fva_table(points),
     }
     return PartitionedPlan(rows=rows, frames=frames,

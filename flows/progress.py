@@ -81,6 +81,13 @@ class ProgressEngine:
         return self.inner.cross_validation(  # type: ignore[no-any-return]
             models, df, h, n_windows, step_size, refit)
 
+    def cv_and_forecast(self, models: Sequence[Any], df: pd.DataFrame, h: int,
+                        level: list[int] | None, cv_h: int, n_windows: int,
+                        step_size: int) -> pd.DataFrame:
+        self._labelled("cross-validation and forecast")
+        return self.inner.cv_and_forecast(  # type: ignore[no-any-return]
+            models, df, h, level, cv_h, n_windows, step_size)
+
 
 def overall_percent(finished_stages: set[str], stage: str, fraction: float) -> float:
     """The run's percentage: finished stages' weights plus the share done of the current."""

@@ -164,7 +164,9 @@ def baselines_stage(ctx: RunContext) -> BaselineResult:
                              ctx.config.forecasting, check.quarantined_rows)
     frames = ctx.tree.read_cache("baselines", key)
     workers = None
-    if frames is not None and "baseline_forecast" in frames:
+    # An entry without forecast_error (hand-copied from an older release) is refit rather
+    # than planned without computed safety stocks.
+    if frames is not None and {"baseline_forecast", "forecast_error"} <= frames.keys():
         logger.info("baselines reused from cache %s", key)
     else:
         workers = ctx.workers
@@ -180,7 +182,7 @@ def baselines_stage(ctx: RunContext) -> BaselineResult:
                 engine=engine_with_progress(fitter),
             )
         frames = {"baseline_forecast": fitted.forecast, "cleaning": fitted.cleaning,
-                  "selection": fitted.selection}
+                  "selection": fitted.selection, "forecast_error": fitted.forecast_error}
         ctx.tree.write_cache("baselines", key, frames)
     ws.save_frames("baseline", frames)
     forecast = frames["baseline_forecast"]
@@ -219,8 +221,11 @@ def reconcile_stage(ctx: RunContext) -> PlanResult:
         return _reconcile_partitioned(ctx, groups, start)
     tables = ws.load_frames("check")
     tables.pop("rejects", None)
-    baseline = ws.load_frames("baseline", ["baseline_forecast"])["baseline_forecast"]
-    plan = build_plan(tables, baseline, ctx.cycle, ctx.horizon, settings)
+    fitted = ws.load_frames("baseline", ["baseline_forecast", "forecast_error"])
+    baseline = fitted["baseline_forecast"]
+    plan = build_plan(tables, baseline, ctx.cycle, ctx.horizon, settings,
+                      forecast_error=fitted.get("forecast_error"))
+    del fitted
     ws.save_frames("plan", {
         "consensus_plan": plan.consensus_plan,
         "capacity_report": plan.capacity_report,
@@ -228,6 +233,7 @@ def reconcile_stage(ctx: RunContext) -> PlanResult:
         "trust": plan.trust,
         "family_plan": plan.family_plan,
         "promotion_load": plan.promotion_load,
+        "safety_stock": plan.safety_stock,
     })
     rows, supply = len(plan.consensus_plan), plan.supply_plan
     severities = {str(s): int(n) for s, n in plan.exceptions["severity"].value_counts().items()}

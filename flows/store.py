@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import NullPool
 
-from data_contracts.tables import OUTPUT_COLUMNS
+from data_contracts.tables import OUTPUT_COLUMNS, SAFETY_STOCK_COLUMNS
 from reconciliation.fva import FVA_COLUMNS
 
 T = TypeVar("T")
@@ -27,8 +27,9 @@ _TEXT = {
     "cycle", "sku", "location", "period", "order_release_period", "reason", "model",
     "demand_class", "status", "type", "severity", "message", "level", "key", "step",
     "change", "previous_cycle", "order_release_period_before", "order_release_period_after",
+    "source", "error_method",
 }
-_INT = {"plan_version", "previous_version"}
+_INT = {"plan_version", "previous_version", "lead_time_months", "months_protected"}
 
 def _release_duckdb_types() -> None:
     """Drop the references the process still holds to DuckDB's type objects, at exit.
@@ -55,9 +56,10 @@ def _release_duckdb_types() -> None:
 atexit.register(_release_duckdb_types)
 
 INSERT_CHUNK_ROWS = 100_000  # rows converted to Python objects at a time (PostgreSQL COPY)
-STORE_TABLES = (*OUTPUT_COLUMNS, "fva")
-# Stored beyond SPEC's tables: forecast value added, so its history can be queried per cycle.
-EXTRA_COLUMNS = {"fva": FVA_COLUMNS}
+STORE_TABLES = (*OUTPUT_COLUMNS, "fva", "safety_stock")
+# Stored beyond SPEC's tables: forecast value added, so its history can be queried per cycle,
+# and the safety stock each version held (given or computed, with its inputs).
+EXTRA_COLUMNS = {"fva": FVA_COLUMNS, "safety_stock": SAFETY_STOCK_COLUMNS}
 
 
 # Primary key of every stored table after (cycle, plan_version); exceptions have no natural key,
@@ -69,6 +71,7 @@ STORE_KEYS: dict[str, list[str]] = {
     "exceptions": ["exception_no"],
     "plan_changes": ["sku", "location", "period"],
     "fva": ["level", "key", "step"],
+    "safety_stock": ["sku", "location"],
 }
 _INT |= {"exception_no"}
 RUN_COMMENTS = {

@@ -97,6 +97,8 @@ def stage_version_files(
         "rejects": rejects.reset_index(drop=True),
         "plan_changes": order_columns(changes, "plan_changes"),
     }
+    if "safety_stock" in plan:
+        frames["safety_stock"] = plan.pop("safety_stock").reset_index(drop=True)
     del fitted, exceptions, consensus_plan
     snapshot = {f"inputs/{t}": tables[t].reset_index(drop=True)
                 for t in SNAPSHOT_TABLES if t in tables}
@@ -139,7 +141,7 @@ def audit_plan(
     shortfall_units: float = 1.0,
 ) -> None:
     """The last gate: what readers would get must keep every contract and SPEC rule."""
-    validate_outputs({k: staged[k] for k in OUTPUT_COLUMNS})
+    validate_outputs({k: staged[k] for k in [*OUTPUT_COLUMNS, "safety_stock"] if k in staged})
     violations = check_plan_rules(
         staged["consensus_plan"], staged["capacity_report"], tables, cycle, horizon,
         allow_forced=True, shortfall_units=shortfall_units,

@@ -1,6 +1,6 @@
 """fit_baselines: promo-free statistical baseline per SKU x location with 80/95% intervals."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -28,11 +28,15 @@ from forecasting.hierarchy import (
     summing_rows,
 )
 from forecasting.models import ModelSet, intermittent_set, seasonal_set
+from forecasting.one_fit import FINAL
 from forecasting.panel import KEY, Panel, build_panel
 from forecasting.settings import BaselineSettings
 
 SELECTION_COLUMNS = [*KEY, "demand_class", "model", "cv_error", "runner_up", "runner_up_error",
                      "history_months", "interval_method", "guardrail"]
+# Per series and months ahead k: how far the chosen model's cumulative forecast over k months
+# missed on the CV windows (what a safety stock over a protection interval of k months needs).
+FORECAST_ERROR_COLUMNS = [*KEY, "months", "sigma_cv", "sigma_pooled", "cv_windows"]
 
 
 class ImplausibleForecastError(ValueError):
@@ -47,6 +51,9 @@ class BaselineResult:
     forecast: pd.DataFrame
     cleaning: pd.DataFrame
     selection: pd.DataFrame
+    # FORECAST_ERROR_COLUMNS, see `_cumulative_error`; one row per series x k = 1..cv_h.
+    forecast_error: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=FORECAST_ERROR_COLUMNS))
 
     def raise_for_guardrail(self) -> None:
         """Raise `ImplausibleForecastError` naming every series whose forecast the guardrail
@@ -87,6 +94,9 @@ class _GroupForecast:
     runner_up_error: np.ndarray
     interval_method: np.ndarray
     guardrail: np.ndarray  # None, or why the first choice was replaced
+    sigma_cv: np.ndarray      # (n, cv_h) RMSE of the cumulative CV error, NaN without CV
+    sigma_pooled: np.ndarray  # (n, cv_h) the group's pooled estimate at the series' scale
+    cv_windows: np.ndarray    # (n,) CV windows behind sigma_cv (0 = none)
 
 
 def fit_baselines(history: pd.DataFrame, horizon: int, settings: BaselineSettings | None = None,
@@ -137,6 +147,7 @@ def fit_baselines(history: pd.DataFrame, horizon: int, settings: BaselineSetting
         classes = classify_demand(values, min_history)
 
     levels = tuple(settings.levels)
+    cv_h = _cv_shape(settings, horizon)[0]
     parts: list[_GroupForecast] = []
     groups = ((seasonal_set(s, settings.with_ces, settings.seasonal_selection), [SMOOTH, ERRATIC]),
               (intermittent_set(), [INTERMITTENT, LUMPY]))
@@ -155,9 +166,12 @@ def fit_baselines(history: pd.DataFrame, horizon: int, settings: BaselineSetting
             rows=new_rows, model=cold.model, mean=cold.mean, lo=cold.lo, hi=cold.hi,
             cv_error=np.full(n, np.nan), runner_up=np.full(n, None, dtype=object),
             runner_up_error=np.full(n, np.nan), interval_method=np.full(n, "cold_start"),
-            guardrail=np.full(n, None, dtype=object)))
+            guardrail=np.full(n, None, dtype=object),
+            sigma_cv=np.full((n, cv_h), np.nan), sigma_pooled=np.full((n, cv_h), np.nan),
+            cv_windows=np.zeros(n, dtype=int)))
 
     forecast, selection = _assemble(panel, values, classes, parts, cycle, horizon, levels)
+    forecast_error = _error_frame(panel, parts, cv_h)
     if settings.hierarchy == "mint_shrink":
         forecast = _reconcile_hierarchy(forecast, history, horizon, settings, cycle, promotions,
                                         products, fitter)
@@ -166,7 +180,8 @@ def fit_baselines(history: pd.DataFrame, horizon: int, settings: BaselineSetting
                 else pd.DataFrame(columns=CLEANING_COLUMNS))
     cleaning = cleaning.astype({"original": float, "cleaned": float})
     cleaning = cleaning.sort_values([*KEY, "period", "rule"], ignore_index=True)
-    return BaselineResult(forecast=forecast, cleaning=cleaning, selection=selection)
+    return BaselineResult(forecast=forecast, cleaning=cleaning, selection=selection,
+                          forecast_error=forecast_error)
 
 
 def _reconcile_hierarchy(forecast: pd.DataFrame, history: pd.DataFrame, horizon: int,
@@ -257,8 +272,9 @@ def _cv_shape(settings: BaselineSettings, horizon: int) -> tuple[int, int, int]:
 
 def _fit_group(panel: Panel, values: np.ndarray, rows: np.ndarray, mset: ModelSet, horizon: int,
                settings: BaselineSettings, engine: Engine) -> _GroupForecast:
-    """One CV call and one final call of StatsForecast for all series of a group, then
-    vectorised selection and intervals."""
+    """CV and final forecasts for all series of a group (with one model search per series
+    where `settings.cv_structure` allows, else one CV call and one final call of
+    StatsForecast), then vectorised selection and intervals."""
     levels = tuple(settings.levels)
     cv_h, step, min_train = _cv_shape(settings, horizon)
     windows = settings.cv_windows
@@ -268,23 +284,42 @@ def _fit_group(panel: Panel, values: np.ndarray, rows: np.ndarray, mset: ModelSe
     names = list(mset.candidates)
     n = rows.size
 
-    # Final fit of every candidate (what plain statsforecast would do).
     want_levels = list(levels) if settings.interval_method == "model" else None
-    fc = engine.forecast(mset.statsforecast_models, work.to_long(rows), horizon, want_levels)
-    fc = _order(fc, rows, horizon)
+    cv_pos = np.flatnonzero(span >= test_size + min_train)
+    # Series whose CV and final forecast come from one model search (forecasting/one_fit.py).
+    min_origin = settings.structure_min_months or 2 * settings.season_length
+    reuse = cv_pos[span[cv_pos] - test_size >= min_origin] if (
+        settings.cv_structure == "final" and not mset.cv_refit) else np.zeros(0, dtype=int)
+    refit = np.setdiff1d(np.arange(n), reuse)
+    final_parts, cv_parts = [], []
+    if reuse.size:
+        both = engine.cv_and_forecast(mset.statsforecast_models, work.to_long(rows[reuse]),
+                                      horizon, want_levels, cv_h, windows, step)
+        is_final = both["window"].to_numpy() == FINAL
+        final_parts.append(both[is_final].drop(columns=["window", "cutoff", "y"]))
+        cv_parts.append(both.loc[~is_final, ["unique_id", "ds", "cutoff", "y",
+                                             *(m.alias for m in mset.models)]])
+    if refit.size:
+        # Final fit of every candidate (what plain statsforecast would do).
+        final_parts.append(engine.forecast(mset.statsforecast_models, work.to_long(rows[refit]),
+                                           horizon, want_levels))
+    fc = _order(pd.concat(final_parts, ignore_index=True), rows, horizon)
     means = {m.alias: fc[m.alias].to_numpy().reshape(n, horizon) for m in mset.models}
     for ens in mset.ensembles:
         means[ens.name] = ens.combine([means[m] for m in ens.members])
     final_ok = np.stack([np.isfinite(means[c]).all(axis=1) for c in names], axis=1)
 
     # Rolling-origin CV on the series long enough for it.
-    cv_pos = np.flatnonzero(span >= test_size + min_train)
     errors = np.full((n, len(names)), np.inf)
     cv_actual = cv_fcst = None
     if cv_pos.size:
-        cv = engine.cross_validation(mset.statsforecast_models, work.to_long(rows[cv_pos]),
-                                     cv_h, windows, step, mset.cv_refit)
-        cv = _order(cv, rows[cv_pos], windows * cv_h, by_cutoff=True)
+        only_cv = np.setdiff1d(cv_pos, reuse)
+        if only_cv.size:
+            cv_parts.append(engine.cross_validation(
+                mset.statsforecast_models, work.to_long(rows[only_cv]), cv_h, windows, step,
+                mset.cv_refit))
+        cv = _order(pd.concat(cv_parts, ignore_index=True), rows[cv_pos], windows * cv_h,
+                    by_cutoff=True)
         shape = (cv_pos.size, windows, cv_h)
         cv_actual = cv["y"].to_numpy().reshape(shape)
         cv_fcst = {m.alias: cv[m.alias].to_numpy().reshape(shape) for m in mset.models}
@@ -334,10 +369,74 @@ def _fit_group(panel: Panel, values: np.ndarray, rows: np.ndarray, mset: ModelSe
 
     runner_name = np.array([names[j] if j >= 0 else None for j in runner], dtype=object)
     runner_err = np.where(runner >= 0, errors[np.arange(n), np.maximum(runner, 0)], np.nan)
+    sigma_cv, sigma_pooled = _cumulative_error(chosen, names, cv_pos, cv_actual, cv_fcst,
+                                               _naive_mae(values[rows]), cv_h)
+    cv_windows = np.zeros(n, dtype=int)
+    cv_windows[np.isfinite(sigma_cv[:, 0])] = windows
     return _GroupForecast(rows=rows, model=chosen_name, mean=mean, lo=lo, hi=hi,
                           cv_error=relative(chosen_err), runner_up=runner_name,
                           runner_up_error=relative(runner_err), interval_method=method,
-                          guardrail=guardrail)
+                          guardrail=guardrail, sigma_cv=sigma_cv, sigma_pooled=sigma_pooled,
+                          cv_windows=cv_windows)
+
+
+def _cumulative_error(chosen: np.ndarray, names: list[str], cv_pos: np.ndarray,
+                      cv_actual: np.ndarray | None, cv_fcst: dict[str, np.ndarray] | None,
+                      scale: np.ndarray, cv_h: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per series of a group, for k = 1..cv_h months ahead: the RMSE over the CV windows of
+    the chosen model's cumulative error (sum of actual - forecast over the first k months
+    of a window), and the group's pooled estimate of it at the series' own scale.
+
+    The cumulative error is what a stock covering k months runs out against (Prak, Teunter &
+    Syntetos 2017): it carries the correlation of errors across months that the sum of monthly
+    variances would miss. Its RMSE is not centred, so a biased model is charged for its bias.
+    A few windows give a noisy RMSE per series; the pooled estimate is the RMS over the
+    group's series and windows of the cumulative error divided by the series' one-step naive
+    MAE (the scale the conformal intervals use), multiplied back by the series' scale. It also
+    serves series too short to validate. NaN where neither exists.
+    """
+    n = chosen.size
+    own = np.full((n, cv_h), np.nan)
+    pooled = np.full((n, cv_h), np.nan)
+    if cv_actual is None or cv_fcst is None or not cv_pos.size:
+        return own, pooled
+    pick = chosen[cv_pos]
+    ok = pick >= 0
+    idx = cv_pos[ok]
+    if not idx.size:
+        return own, pooled
+    stacked = np.stack([cv_fcst[c] for c in names], axis=0)  # (cand, n_cv, w, h)
+    err = cv_actual[ok] - stacked[pick[ok], np.flatnonzero(ok)]  # (k, w, h)
+    cum = np.cumsum(err, axis=2)
+    with np.errstate(invalid="ignore"):
+        own[idx] = np.sqrt(np.mean(cum**2, axis=1))
+    own[~np.isfinite(own)] = np.nan
+    s = scale[idx]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rel = cum / np.where(s > 0, s, np.nan)[:, None, None]
+    rel = rel.reshape(-1, rel.shape[2])
+    finite = np.isfinite(rel).all(axis=1)
+    if finite.any():
+        rho = np.sqrt(np.mean(rel[finite] ** 2, axis=0))  # (cv_h,)
+        pooled = np.where(scale[:, None] > 0, scale[:, None] * rho[None, :], np.nan)
+    return own, pooled
+
+
+def _error_frame(panel: Panel, parts: list[_GroupForecast], cv_h: int) -> pd.DataFrame:
+    """The long FORECAST_ERROR_COLUMNS frame of every series, in panel order."""
+    n = len(panel.keys)
+    own = np.full((n, cv_h), np.nan)
+    pooled = np.full((n, cv_h), np.nan)
+    windows = np.zeros(n, dtype=int)
+    for p in parts:
+        own[p.rows], pooled[p.rows], windows[p.rows] = p.sigma_cv, p.sigma_pooled, p.cv_windows
+    return pd.DataFrame({
+        "sku": np.repeat(panel.keys["sku"].to_numpy(), cv_h),
+        "location": np.repeat(panel.keys["location"].to_numpy(), cv_h),
+        "months": np.tile(np.arange(1, cv_h + 1), n),
+        "sigma_cv": own.ravel(), "sigma_pooled": pooled.ravel(),
+        "cv_windows": np.repeat(windows, cv_h),
+    }, columns=FORECAST_ERROR_COLUMNS)
 
 
 def _order(df: pd.DataFrame, rows: np.ndarray, per_series: int,

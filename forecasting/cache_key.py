@@ -11,6 +11,9 @@ from forecasting.settings import BaselineSettings
 
 # The input tables the baselines read; the others matter only through the planned pairs.
 BASELINE_TABLES = ("sales_history", "promotions", "products")
+# The frames a cache entry holds; raised when one is added (2: forecast_error), so entries
+# written before are never read as complete.
+CACHE_FORMAT = 2
 
 
 def baseline_cache_key(
@@ -36,6 +39,7 @@ def baseline_cache_key(
                             if t in BASELINE_TABLES},
             "statsforecast": package_version("statsforecast"),
             "sop": package_version("sop-consensus"),
+            "format": CACHE_FORMAT,
         },
         sort_keys=True,
     )

@@ -1,8 +1,9 @@
 """Where statsforecast's model fitting runs: in this process (local) or on a Dask cluster.
 
-fit_baselines hands every StatsForecast call (final fit and cross-validation of a model group)
-to an Engine. Series are independent, so an engine may split them into chunks, fit the
-chunks anywhere and concatenate: the numbers are those of the local engine, bit for bit.
+fit_baselines hands every StatsForecast call (final fit and cross-validation of a model group,
+or both from one fit: forecasting.one_fit) to an Engine. Series are independent, so an
+engine may split them into chunks, fit the chunks anywhere and concatenate: the numbers are
+those of the local engine, bit for bit.
 
 Why not statsforecast's own distributed path (a Dask DataFrame into `StatsForecast.forecast`,
 run by its Fugue backend)? That backend declares every forecast and CV column as float32,
@@ -31,6 +32,7 @@ import pandas as pd
 from statsforecast import StatsForecast
 
 from data_contracts.periods import FREQ
+from forecasting.one_fit import cv_and_forecast
 
 EngineName = Literal["local", "dask"]
 ENGINES: tuple[str, ...] = ("local", "dask")
@@ -49,6 +51,10 @@ class Engine(Protocol):
 
     def cross_validation(self, models: Sequence[Any], df: pd.DataFrame, h: int, n_windows: int,
                          step_size: int, refit: bool) -> pd.DataFrame: ...
+
+    def cv_and_forecast(self, models: Sequence[Any], df: pd.DataFrame, h: int,
+                        level: list[int] | None, cv_h: int, n_windows: int,
+                        step_size: int) -> pd.DataFrame: ...
 
 
 def _forecast(models: Sequence[Any], df: pd.DataFrame, h: int, level: list[int] | None
@@ -159,6 +165,11 @@ class LocalEngine:
                          step_size: int, refit: bool) -> pd.DataFrame:
         return self._run(_cross_validation, models, df, h, n_windows, step_size, refit)
 
+    def cv_and_forecast(self, models: Sequence[Any], df: pd.DataFrame, h: int,
+                        level: list[int] | None, cv_h: int, n_windows: int,
+                        step_size: int) -> pd.DataFrame:
+        return self._run(cv_and_forecast, models, df, h, level, cv_h, n_windows, step_size)
+
 
 def _tell(on_chunk: OnChunk | None, done: int, total: int) -> None:
     if on_chunk is not None:
@@ -219,5 +230,10 @@ class DaskEngine:
     def cross_validation(self, models: Sequence[Any], df: pd.DataFrame, h: int, n_windows: int,
                          step_size: int, refit: bool) -> pd.DataFrame:
         return self._run(_cross_validation, models, df, h, n_windows, step_size, refit)
+
+    def cv_and_forecast(self, models: Sequence[Any], df: pd.DataFrame, h: int,
+                        level: list[int] | None, cv_h: int, n_windows: int,
+                        step_size: int) -> pd.DataFrame:
+        return self._run(cv_and_forecast, models, df, h, level, cv_h, n_windows, step_size)
 
 

@@ -1,7 +1,8 @@
 """Candidate model sets (statsforecast models, ensembles, fallbacks) for each demand-class group."""
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Literal
 
 import numpy as np
@@ -30,20 +31,36 @@ class GuardedModel:
 
     uses_exog = False
 
-    def __init__(self, model: Any, native_intervals: bool) -> None:
+    def __init__(self, model: Any, native_intervals: bool,
+                 same_structure: Callable[[Any], Any] | None = None) -> None:
         self.model = model
         self.alias: str = model.alias
         # Only models whose own intervals are cheap and meaningful are asked for them;
         # the rest get conformal intervals from the cross-validation residuals.
         self.native_intervals = native_intervals
+        # For a model that searches a structure (AutoETS): fitted model -> an unfitted model
+        # of the structure it chose, so that CV refits only that structure's parameters
+        # (forecasting/one_fit.py) instead of searching again.
+        self.same_structure = same_structure
         self._fitted: Any = None
 
     def __repr__(self) -> str:
         return self.alias
 
     def new(self) -> "GuardedModel":
-        clone = GuardedModel(self.model, self.native_intervals)
+        clone = GuardedModel(self.model, self.native_intervals, self.same_structure)
         return clone
+
+    def for_origin(self) -> "GuardedModel":
+        """An unfitted model for a CV origin: the structure this fitted model chose where it
+        has one to keep, else a new model that searches on its own."""
+        if self.same_structure is None or self._fitted is None:
+            return self.new()
+        try:
+            model = self.same_structure(self._fitted)
+        except Exception:  # an unreadable structure: search at the origin instead
+            return self.new()
+        return GuardedModel(model, self.native_intervals)
 
     def _empty(self, h: int, level: Sequence[int] | None) -> dict[str, np.ndarray]:
         out = {"mean": np.full(h, np.nan)}
@@ -71,7 +88,8 @@ class GuardedModel:
         if target is None:
             return self._empty(h, level)
         try:
-            kwargs: dict[str, Any] = {"y": y, "h": h, **kw}
+            kwargs: dict[str, Any] = {"h": h, **kw} if method == "predict" else {
+                "y": y, "h": h, **kw}
             if level and self.native_intervals:
                 kwargs["level"] = list(level)
             res = getattr(target, method)(**kwargs)
@@ -96,6 +114,10 @@ class GuardedModel:
         except Exception:  # a failed fit makes every later forward NaN
             self._fitted = None
         return self
+
+    def predict(self, h: int, level: Sequence[int] | None = None) -> dict[str, np.ndarray]:
+        """Forecast of the model fitted by `fit` (NaN if that fit failed)."""
+        return self._call("predict", np.empty(0), h, level)
 
     def forward(
         self,
@@ -170,7 +192,8 @@ def seasonal_set(season_length: int, with_ces: bool = False,
     unreliable.
     """
     models = [
-        GuardedModel(AutoETS(season_length=season_length, alias="AutoETS"), True),
+        GuardedModel(AutoETS(season_length=season_length, alias="AutoETS"), True,
+                     partial(ets_structure, season_length)),
         GuardedModel(
             DynamicOptimizedTheta(season_length=season_length, alias="DynamicOptimizedTheta"),
             True,
@@ -198,6 +221,14 @@ def seasonal_set(season_length: int, with_ces: bool = False,
         cv_refit=False,
         per_series=per_series,
     )
+
+
+def ets_structure(season_length: int, fitted: AutoETS) -> AutoETS:
+    """An AutoETS limited to the structure `fitted` chose (error, trend, season, damping):
+    fitting it estimates that structure's parameters only, about 1/15 of the search."""
+    components = fitted.model_["components"]
+    return AutoETS(season_length=season_length, model=components[:3],
+                   damped=components[3] == "D", alias=fitted.alias)
 
 
 def intermittent_set() -> ModelSet:

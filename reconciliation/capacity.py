@@ -387,9 +387,12 @@ def solve_each(
 
 def plan_capacity(
     rows: pd.DataFrame, tables: dict[str, pd.DataFrame], products: pd.DataFrame,
-    cycle: str, horizon: int, settings: PlanSettings,
+    cycle: str, horizon: int, settings: PlanSettings, safety_stock: pd.Series | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, dict[str, object]]:
     """Add constrained_demand, shortfall, planned_receipts, projected_on_hand (and flags).
+
+    `safety_stock` (indexed by sku, location) is held per SKU-location where given; other
+    pairs hold products.safety_stock_units (0 where empty).
 
     `rows` are the plan rows sorted by sku, location, period with consensus_demand. Returns the
     rows, the capacity_report, the supply-side exceptions and the supply-plan summary (see
@@ -418,6 +421,9 @@ def plan_capacity(
     lead = prod["lead_time_months"].fillna(0).to_numpy(int)
     unit_cost = prod["unit_cost"].fillna(0.0).to_numpy(float)
     ss = prod["safety_stock_units"].fillna(0.0).to_numpy(float)
+    if safety_stock is not None:
+        per_key = safety_stock.reindex(pd.MultiIndex.from_frame(keys)).to_numpy(float)
+        ss = np.where(np.isfinite(per_key), per_key, ss)
     moq = (prod["min_order_qty"] if "min_order_qty" in prod else pd.Series(0.0, index=prod.index)
            ).fillna(0.0).clip(lower=0).to_numpy(float)
     max_cost = max(float(unit_cost.max(initial=0.0)), 1e-12)

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from data_contracts.periods import month_numbers, periods_of_numbers
-from data_contracts.tables import PLAN_ROW_COLUMNS, SEVERITY_ORDER
+from data_contracts.tables import PLAN_ROW_COLUMNS, SAFETY_STOCK_COLUMNS, SEVERITY_ORDER
 from reconciliation.capacity import REPORT_COLUMNS, plan_capacity
 from reconciliation.consensus import build_demand
 from reconciliation.cross_location import CrossLocation
@@ -18,6 +18,7 @@ from reconciliation.promotions import (
     promotion_load,
 )
 from reconciliation.reasons import assign_reasons
+from reconciliation.safety_stock import compute_safety_stock
 from reconciliation.scope import planned_keys
 from reconciliation.settings import PlanSettings
 from reconciliation.trust import TRUST_COLUMNS
@@ -46,17 +47,25 @@ class PlanResult:
     # How the supply side was planned (lot sizing, its budget and cost against the LP), for
     # the manifest; see reconciliation.capacity.supply_summary.
     supply_plan: dict[str, object] = field(default_factory=dict)
+    # The safety stock the LP held per planned sku x location, given or computed, with its
+    # inputs (reconciliation.safety_stock).
+    safety_stock: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=SAFETY_STOCK_COLUMNS))
 
 
 def build_plan(
     tables: dict[str, pd.DataFrame], baseline: pd.DataFrame, cycle: str, horizon: int,
-    settings: PlanSettings | None = None, cross: CrossLocation | None = None,
+    settings: PlanSettings | None = None, forecast_error: pd.DataFrame | None = None,
+    cross: CrossLocation | None = None,
 ) -> PlanResult:
     """The consensus, capacity-constrained plan of `cycle` for `horizon` months.
 
     `tables` are validated SPEC input tables (optional ones may be absent); `baseline` is the
-    SPEC baseline_forecast for every planned SKU x location x month. Exceptions use "" for a
-    sku/location/period that does not apply (location-level rows have sku "").
+    SPEC baseline_forecast for every planned SKU x location x month. `forecast_error` is
+    fit_baselines' cumulative CV error: with it, SKUs whose products.safety_stock_units is
+    empty get a computed safety stock (reconciliation.safety_stock); without it they hold none.
+    Exceptions use "" for a sku/location/period that does not apply (location-level rows have
+    sku "").
     `cross`: the evidence of every location (reconciliation/cross_location.py) when `tables`
     hold only some locations' rows; the plan of those locations is then their part of the
     catalogue's plan. None: `tables` are the whole catalogue.
@@ -68,8 +77,10 @@ def build_plan(
         tables, baseline, keys, products, cycle, horizon, settings,
         cross.trust_observations if cross is not None else None,
     )
+    safety = compute_safety_stock(tables, keys, forecast_error, baseline, cycle, settings)
     rows, report, exc_supply, supply = plan_capacity(
-        rows, tables, products, cycle, horizon, settings)
+        rows, tables, products, cycle, horizon, settings,
+        safety.set_index(["sku", "location"])["safety_stock_units"])
     rows["reason"] = assign_reasons(rows, settings.tolerance)
     lead = rows["sku"].map(products["lead_time_months"]).fillna(0).to_numpy(int)
     release = pd.Series(periods_of_numbers(month_numbers(rows["period"]) - lead),
@@ -96,6 +107,7 @@ def build_plan(
         family_plan=family_totals(plan),
         promotion_load=load,
         supply_plan=supply,
+        safety_stock=safety,
     )
 
 

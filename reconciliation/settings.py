@@ -2,7 +2,7 @@
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class PlanSettings(BaseModel):
@@ -64,6 +64,24 @@ class PlanSettings(BaseModel):
         description="Non-promo months before a past promotion averaged as the level its realised "
         "uplift is measured against.",
     )
+    # --- safety stock where products.safety_stock_units is empty (reconciliation/safety_stock.py)
+    service_level: float = Field(
+        default=0.95, gt=0.5, lt=1.0,
+        description="Cycle service level the computed safety stocks aim at: the probability "
+        "that stock lasts until the next order can land (lead time + one monthly review), "
+        "judged against the baseline's own cross-validated cumulative error.",
+    )
+    service_level_by_family: dict[str, float] = Field(
+        default_factory=dict,
+        description="Service level per product family, overriding `service_level` there.",
+    )
+    safety_stock_prior_windows: float = Field(
+        default=3.0, ge=0,
+        description="Weight, in CV windows, of the pooled error estimate (over the series fitted "
+        "with the same model set) against "
+        "a series' own CV error (a few windows give a noisy error alone): the variance used "
+        "is (w * own^2 + this * pooled^2) / (w + this), w the series' CV windows.",
+    )
     # --- capacity plan -----------------------------------------------------------------------
     cut_rule: Literal["value", "units"] = Field(
         default="value",
@@ -123,3 +141,11 @@ class PlanSettings(BaseModel):
         default=1e-6, gt=0,
         description="Quantities below this are treated as zero when labelling rows.",
     )
+
+    @field_validator("service_level_by_family")
+    @classmethod
+    def _levels_in_range(cls, v: dict[str, float]) -> dict[str, float]:
+        bad = {f: x for f, x in v.items() if not 0.5 < x < 1.0}
+        if bad:
+            raise ValueError(f"service levels must lie in (0.5, 1), got {bad}")
+        return v

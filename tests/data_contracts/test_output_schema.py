@@ -14,7 +14,12 @@ import pytest
 
 from data_contracts import validate_outputs
 from data_contracts.output_schema import CONTRACT_VERSION, output_contract, render_output_contract
-from data_contracts.tables import OUTPUT_COLUMNS, OUTPUT_KEYS, REASON_CODES
+from data_contracts.tables import (
+    OUTPUT_COLUMNS,
+    OUTPUT_KEYS,
+    REASON_CODES,
+    SAFETY_STOCK_COLUMNS,
+)
 from reconciliation.plan import build_plan
 from reconciliation.plan_changes import compute_plan_changes
 from tests.reconciliation.conftest import make_world
@@ -46,6 +51,7 @@ def published(tmp_path_factory: pytest.TempPathFactory) -> Records:
         "capacity_report": result.capacity_report,
         "exceptions": result.exceptions,
         "plan_changes": compute_plan_changes(plan, previous, w.cycle, 1),
+        "safety_stock": result.safety_stock,
     }
     validate_outputs(frames)  # the pandera contract agrees these are valid
     folder = tmp_path_factory.mktemp("published")
@@ -67,8 +73,10 @@ def test_document_is_valid_json_schema_and_versioned() -> None:
 
 def test_every_published_table_its_columns_and_key() -> None:
     defs = output_contract()["$defs"]
-    assert set(defs) == set(OUTPUT_COLUMNS)
-    for table, columns in OUTPUT_COLUMNS.items():
+    # SPEC's tables and the published additions (safety_stock.parquet).
+    published = {**OUTPUT_COLUMNS, "safety_stock": SAFETY_STOCK_COLUMNS}
+    assert set(defs) == set(published)
+    for table, columns in published.items():
         assert list(defs[table]["properties"]) == columns, table
         assert defs[table]["required"] == columns, table
         assert defs[table].get("x-primary-key") == OUTPUT_KEYS.get(table), table

@@ -73,6 +73,7 @@ def test_new_sales_quantities_reuse_the_baselines(inputs_dir: Path, tmp_path: Pa
     forecast["qty"] = (qty * 1.25).round(1).astype(str)
     forecast.to_csv(inputs_dir / "sales_forecast.csv", index=False)
     second = _run(inputs_dir, out)
+    Path("/tmp/ss_second.log").write_text(second.output)
     assert second.exit_code == 0, second.output
     manifest = _manifest(out, 2)
     assert manifest["baselines"]["reused"] is True
@@ -112,3 +113,52 @@ def test_every_core_by_default_and_the_same_plan_on_one(inputs_dir: Path, tmp_pa
             "planned_receipts"]
     for _, plan in plans.values():
         pd.testing.assert_frame_equal(plan[cols], plans["default"][1][cols])
+
+
+def _run_process(inputs: Path, out: Path) -> None:
+    # Its own `sop` process per run: two runs through CliRunner in one process share
+    # Prefect's logging across swapped stdio (see tests/flows/test_plan_changes.py).
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-c", "from flows.cli import app; app()", "run", "--inputs",
+         str(inputs), "--cycle", CYCLE, "--out", str(out), "--horizon", "12"],
+        capture_output=True, text=True, timeout=600, check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_computed_safety_stock_is_published_and_survives_the_cache(inputs_dir: Path,
+                                                                   tmp_path: Path) -> None:
+    """Empty safety stocks are computed from the baselines' CV error, published in the
+    version and the store, and come back the same from the baselines cache."""
+    import sqlalchemy as sa
+
+    products = pd.read_csv(inputs_dir / "products.csv", dtype=str)
+    products["safety_stock_units"] = ""
+    products.to_csv(inputs_dir / "products.csv", index=False)
+    out = tmp_path / "out"
+    _run_process(inputs_dir, out)
+    folder = out / f"cycle={CYCLE}" / "version=1"
+    safety = pd.read_parquet(folder / "safety_stock.parquet")
+    computed = safety[safety["source"] == "computed"]
+    assert len(computed) and (computed["safety_stock_units"] > 0).any()
+    assert set(computed["error_method"]) <= {"cv", "pooled", "interval"}
+    # The plan holds the buffer: nothing below it once a receipt can land, capacity allowing.
+    plan = pd.read_parquet(folder / "consensus_plan.parquet")
+    last = plan[plan["period"] == plan["period"].max()].merge(safety, on=["sku", "location"])
+    held = last[last["source"] == "computed"]
+    assert (held["projected_on_hand"] >= held["safety_stock_units"] - 1e-6).mean() > 0.9
+    # The cache entry carries the error: a re-run reuses it and holds the same stock.
+    key = _manifest(out, 1)["baselines"]["cache_key"]
+    assert (out / "cache" / "baselines" / key / "forecast_error.parquet").exists()
+    _run_process(inputs_dir, out)
+    assert _manifest(out, 2)["baselines"]["reused"] is True
+    again = pd.read_parquet(out / f"cycle={CYCLE}" / "version=2" / "safety_stock.parquet")
+    pd.testing.assert_frame_equal(again, safety)
+    engine = sa.create_engine(f"duckdb:///{out / 'sop.duckdb'}")
+    with engine.connect() as conn:
+        stored = pd.read_sql("SELECT * FROM safety_stock WHERE plan_version = 2", conn)
+    engine.dispose()
+    assert len(stored) == len(safety)

@@ -26,7 +26,7 @@ from sample_data import generate_world
 
 # Every table of a version, SPEC's and the extra views.
 TABLES = ("consensus_plan", "baseline_forecast", "capacity_report", "exceptions",
-          "plan_changes", "family_plan", "trust", "promotion_load", "fva")
+          "plan_changes", "family_plan", "trust", "promotion_load", "fva", "safety_stock")
 
 
 def _run(inputs: Path, out: Path, cycle: str, horizon: int, partition_size: int | None

@@ -64,6 +64,7 @@ def test_every_core_by_default_and_any_job_count_gives_the_same_numbers(world) -
         many = _fit(world, LocalEngine(jobs))
         pd.testing.assert_frame_equal(one.forecast, many.forecast)
         pd.testing.assert_frame_equal(one.selection, many.selection)
+        pd.testing.assert_frame_equal(one.forecast_error, many.forecast_error)
     with pytest.raises(ValueError, match="n_jobs must be >= 1"):
         LocalEngine(0)
 
@@ -113,3 +114,5 @@ def test_dask_cluster_gives_identical_baselines(world) -> None:  # type: ignore[
     pd.testing.assert_frame_equal(local.forecast, dask.forecast, rtol=1e-9, atol=1e-9)
     pd.testing.assert_frame_equal(local.selection, dask.selection, rtol=1e-9, atol=1e-9)
     pd.testing.assert_frame_equal(local.cleaning, dask.cleaning)
+    pd.testing.assert_frame_equal(local.forecast_error, dask.forecast_error, rtol=1e-9,
+                                  atol=1e-9)
