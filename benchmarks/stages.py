@@ -438,6 +438,8 @@ def main(argv: list[str] | None = None) -> None:
     # One fitting process by default: the CPU column counts this process only, and fitting
     # in a process pool would move its CPU out of sight (`sop run` itself uses every core).
     parser.add_argument("--jobs", type=int, default=1)
+    parser.add_argument("--config", type=Path, default=None,
+                        help="`sop run --config` file, e.g. execution.partition_size")
     parser.add_argument("--doc", type=Path, default=Path("docs/benchmarks.md"))
     parser.add_argument("--json", type=Path, default=None, help="also save raw results here")
     parser.add_argument("--keep", type=Path, default=None, help="keep outputs under this folder")
@@ -464,6 +466,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.dask_address:
         extra += ["--dask-address", args.dask_address]
     extra += ["--jobs", str(args.jobs)]
+    if args.config:
+        extra += ["--config", str(args.config.resolve())]
     if args.stand_in_models:
         os.environ[STAND_IN_ENV] = "1"  # read by the child process of each size
     info = machine()

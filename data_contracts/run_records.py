@@ -71,6 +71,7 @@ class PlanResult(_Record):
     supply_plan: dict[str, Any] = Field(default_factory=dict)
     seconds: float = 0.0
     flow_run_id: str | None = None  # the stage's Prefect flow run
+    partitions: int = 1  # location groups planned one after the other (flows/partitions.py)
 
 
 class PublishResult(_Record):

@@ -53,6 +53,12 @@ class ExecutionConfig(BaseModel):
         description="Processes fitting baselines (local engine) or workers of the local Dask "
         "cluster; empty = every core this process may use (CPU affinity and cgroup quota)",
     )
+    partition_size: int | None = Field(
+        default=None, ge=1,
+        description="Locations reconciled at a time (flows/partitions.py): the run then holds "
+        "one partition's rows instead of the catalogue's; empty = all locations at once. "
+        "The plan is the same for every size",
+    )
 
 
 class RunConfig(BaseModel):

@@ -147,19 +147,56 @@ class OutputTree:
         with self.fs.open(path, "wb") as f:
             df.to_parquet(f, index=index, schema=schema)
 
-    def read_frame(self, path: str, columns: list[str] | None = None) -> pd.DataFrame:
+    def read_frame(self, path: str, columns: list[str] | None = None,
+                   locations: list[str] | None = None) -> pd.DataFrame:
+        """A Parquet file; with `locations`, only the rows of those locations where the table
+        has a `location` column (filtered while reading: the other rows never reach pandas)."""
         with self.fs.open(path, "rb") as f:
-            return pd.read_parquet(f, columns=columns)
+            if locations is None or "location" not in pq.read_schema(f).names:
+                f.seek(0)
+                return pd.read_parquet(f, columns=columns)
+            f.seek(0)
+            return pd.read_parquet(f, columns=columns,
+                                   filters=[("location", "in", list(locations))])
 
-    def frames_in(self, folder: str, names: list[str] | None = None
-                  ) -> dict[str, pd.DataFrame]:
-        """Every `NAME.parquet` directly in `folder` (or only `names`), by name."""
+    def frames_in(self, folder: str, names: list[str] | None = None,
+                  locations: list[str] | None = None) -> dict[str, pd.DataFrame]:
+        """Every `NAME.parquet` directly in `folder` (or only `names`), by name; with
+        `locations`, only those locations' rows (see read_frame)."""
         out = {}
         for path in sorted(self.fs.glob(posixpath.join(folder, "*.parquet"))):
             stem = posixpath.basename(str(path)).removesuffix(".parquet")
             if names is None or stem in names:
-                out[stem] = self.read_frame(str(path))
+                out[stem] = self.read_frame(str(path), locations=locations)
         return out
+
+    def append_frames(self, path: str, parts: Iterator[pd.DataFrame]) -> int:
+        """Write the frames of `parts` one after the other into one Parquet file (a row group
+        or more each), holding one part at a time; returns the rows written.
+
+        The file's column types are the first part's (a column with no value there stored as
+        text, as write_frame does); later parts are cast to them."""
+        self.makedirs(posixpath.dirname(path))
+        writer: pq.ParquetWriter | None = None
+        schema: pa.Schema | None = None
+        rows = 0
+        with self.fs.open(path, "wb") as f:
+            try:
+                for df in parts:
+                    if schema is None:
+                        schema = pa.Schema.from_pandas(df, preserve_index=False)
+                        for i, field in enumerate(schema):
+                            if pa.types.is_null(field.type):
+                                schema = schema.set(i, pa.field(field.name, pa.string()))
+                        writer = pq.ParquetWriter(f, schema)
+                    assert writer is not None
+                    writer.write_table(pa.Table.from_pandas(df, schema=schema,
+                                                            preserve_index=False))
+                    rows += len(df)
+            finally:
+                if writer is not None:
+                    writer.close()
+        return rows
 
     def copy_local_folder(self, source: Path, target: str) -> None:
         """Copy a folder of this machine (e.g. Data Docs) into the tree."""
@@ -256,30 +293,35 @@ class OutputTree:
             self.read_text(posixpath.join(self.version_dir(cycle, version), MANIFEST)))
 
     def read_version_table(self, cycle: str, version: int, table: str,
-                           columns: list[str] | None = None) -> pd.DataFrame | None:
+                           columns: list[str] | None = None,
+                           locations: list[str] | None = None) -> pd.DataFrame | None:
         path = posixpath.join(self.version_dir(cycle, version), f"{table}.parquet")
-        return self.read_frame(path, columns) if self.exists(path) else None
+        return self.read_frame(path, columns, locations) if self.exists(path) else None
 
     def read_version_columns(self, cycle: str, version: int, table: str, columns: list[str],
-                             optional: tuple[str, ...] = ()) -> pd.DataFrame | None:
+                             optional: tuple[str, ...] = (),
+                             locations: list[str] | None = None) -> pd.DataFrame | None:
         """`columns` of a version's table plus those of `optional` it has (a version published
-        before an optional column was added lacks it); None without the table."""
+        before an optional column was added lacks it); with `locations`, only their rows; None
+        without the table."""
         path = posixpath.join(self.version_dir(cycle, version), f"{table}.parquet")
         if not self.exists(path):
             return None
         with self.fs.open(path, "rb") as f:
             names = set(pq.read_schema(f).names)
-        return self.read_frame(path, [*columns, *(c for c in optional if c in names)])
+        return self.read_frame(path, [*columns, *(c for c in optional if c in names)],
+                               locations)
 
-    def past_plans(self, before: str, columns: list[str],
-                   optional: tuple[str, ...] = ()) -> pd.DataFrame | None:
+    def past_plans(self, before: str, columns: list[str], optional: tuple[str, ...] = (),
+                   locations: list[str] | None = None) -> pd.DataFrame | None:
         """The current version of every cycle before `before` (what readers were given):
-        `columns`, and those of `optional` a version has (NaN in versions without them)."""
+        `columns`, and those of `optional` a version has (NaN in versions without them); with
+        `locations`, only their rows."""
         frames = []
         for cycle in self.cycles():
             version = self.current(cycle) if cycle < before else None
             plan = (None if version is None else self.read_version_columns(
-                cycle, version, "consensus_plan", columns, optional))
+                cycle, version, "consensus_plan", columns, optional, locations))
             if plan is not None:
                 frames.append(plan)
         return pd.concat(frames, ignore_index=True) if frames else None
@@ -453,8 +495,13 @@ class Workspace:
         for name, df in frames.items():
             self.tree.write_frame(self.path(stage, f"{name}.parquet"), df, index=True)
 
-    def load_frames(self, stage: str, names: list[str] | None = None) -> dict[str, pd.DataFrame]:
-        return self.tree.frames_in(posixpath.join(self.root, stage), names)
+    def load_frames(self, stage: str, names: list[str] | None = None,
+                    locations: list[str] | None = None) -> dict[str, pd.DataFrame]:
+        """The stage's frames (or only `names`); with `locations`, only their rows."""
+        return self.tree.frames_in(posixpath.join(self.root, stage), names, locations)
+
+    def has_frame(self, stage: str, name: str) -> bool:
+        return self.tree.exists(posixpath.join(self.root, stage, f"{name}.parquet"))
 
     def save_result(self, stage: str, result: BaseModel) -> None:
         self.tree.write_text(self.path(stage, "result.json"), result.model_dump_json(indent=2))

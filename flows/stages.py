@@ -37,7 +37,8 @@ from flows.events import plan_published
 from flows.io import TableReadError, read_inputs, write_table
 from flows.memory import release_memory
 from flows.output_tree import Workspace
-from flows.previous_plan import read_fence_plan
+from flows.partitions import location_groups, planned_locations, reconcile_by_partition
+from flows.previous_plan import PreviousPlan, read_fence_plan
 from flows.progress import engine_with_progress
 from flows.publish import claim_version, discard, promote, recover
 from flows.quality_run import run_quality_suites
@@ -221,12 +222,15 @@ def reconcile_stage(ctx: RunContext) -> PlanResult:
     ws = ctx.workspace
     start = time.perf_counter()
     settings = ctx.config.reconciliation
+    # The time fence keeps last cycle's receipts: only read when it is on.
+    fenced = read_fence_plan(ctx.tree, ctx.cycle) if settings.frozen_months > 0 else None
+    groups = location_groups(planned_locations(ws), ctx.config.execution.partition_size)
+    if len(groups) > 1:
+        return _reconcile_partitioned(ctx, groups, start, fenced)
     tables = ws.load_frames("check")
     tables.pop("rejects", None)
     fitted = ws.load_frames("baseline", ["baseline_forecast", "forecast_error"])
     baseline = fitted["baseline_forecast"]
-    # The time fence keeps last cycle's receipts: only read when it is on.
-    fenced = read_fence_plan(ctx.tree, ctx.cycle) if settings.frozen_months > 0 else None
     plan = build_plan(tables, baseline, ctx.cycle, ctx.horizon, settings,
                       forecast_error=fitted.get("forecast_error"),
                       previous_plan=fenced.plan if fenced else None)
@@ -320,6 +324,42 @@ def publish_stage(ctx: RunContext) -> PublishResult:
     return PublishResult(cycle=cycle, plan_version=version, path=publication.path,
                          store=publication.store_url,
                          seconds=round(time.perf_counter() - start, 3))
+
+
+def _reconcile_partitioned(ctx: RunContext, groups: list[list[str]], start: float,
+                           fenced: PreviousPlan | None) -> PlanResult:
+    """reconcile_stage one partition of locations at a time (flows/partitions.py)."""
+    settings = ctx.config.reconciliation
+    parted = reconcile_by_partition(
+        ctx.workspace, groups, ctx.cycle, ctx.horizon, settings, PAST_PLAN_COLUMNS,
+        ctx.engine, ctx.dask_address, ctx.workers,
+        previous_plan=fenced.plan if fenced else None, past_plan_optional=PAST_PLAN_OPTIONAL)
+    if fenced is not None:
+        parted.supply_plan["time_fence"] = {
+            **cast(dict[str, object], parted.supply_plan["time_fence"]),
+            "previous_cycle": fenced.cycle, "previous_version": fenced.version}
+    ctx.workspace.save_frames("plan", parted.frames)
+    # Sales bias per team crosses locations and is small; not partitioned yet: it reads the
+    # whole history and plan columns it needs (docs/benchmarks.md, partitioned stages).
+    ws = ctx.workspace
+    tables = ws.load_frames("check", ["sales_history", "forecast_history"])
+    bias = compute_sales_bias(
+        tables["sales_history"], tables.get("forecast_history"), ctx.cycle,
+        past_plans=ctx.tree.past_plans(ctx.cycle, PAST_PLAN_COLUMNS, PAST_PLAN_OPTIONAL),
+        plan=ws.load_frames("plan", ["consensus_plan"])["consensus_plan"][PLAN_WEIGHT_COLUMNS])
+    ws.save_frames("plan", {"sales_bias": bias})
+    del tables
+    exceptions = parted.frames["exceptions"]
+    result = PlanResult(
+        rows=parted.rows,
+        exceptions={str(s): int(n) for s, n in exceptions["severity"].value_counts().items()},
+        trust=parted.frames["trust"].to_dict(orient="records"), supply_plan=parted.supply_plan,
+        shortfall_tolerance_units=settings.shortfall_tolerance_units,
+        seconds=round(time.perf_counter() - start, 3), flow_run_id=_flow_run_id(),
+        partitions=len(groups),
+    )
+    ctx.workspace.save_result("plan", result)
+    return result
 
 
 def _flow_run_id() -> str | None:

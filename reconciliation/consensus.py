@@ -17,7 +17,7 @@ from reconciliation.inputs import get_table, text
 from reconciliation.promotions import EXCEPTION_COLUMNS, clean_promotions, uplift_by_month
 from reconciliation.scope import booked_orders, split_targets
 from reconciliation.settings import PlanSettings
-from reconciliation.trust import estimate_trust, sales_weights, team_of
+from reconciliation.trust import estimate_trust, sales_weights, team_of, trust_table
 
 KEY = ["sku", "location"]
 ROW_KEY = ["sku", "location", "period"]
@@ -117,8 +117,12 @@ def plausibility_exceptions(rows: pd.DataFrame) -> pd.DataFrame:
 def build_demand(
     tables: dict[str, pd.DataFrame], baseline: pd.DataFrame, keys: pd.DataFrame,
     products: pd.DataFrame, cycle: str, horizon: int, settings: PlanSettings,
+    trust_obs: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Plan rows with consensus_demand, the trust table, and the demand-side exceptions."""
+    """Plan rows with consensus_demand, the trust table, and the demand-side exceptions.
+
+    `trust_obs`: every location's past submissions (`trust_observations`) where `tables` hold
+    some locations only; None to take them from `tables`."""
     exceptions: list[pd.DataFrame] = []
     rows = plan_grid(keys, cycle, horizon)
     rows["family"] = rows["sku"].map(products["family"]).fillna("")
@@ -165,7 +169,8 @@ def build_demand(
     )
 
     teams = sorted(set(rows.loc[rows["has_sales"], "submitted_by"]))
-    trust = estimate_trust(tables, cycle, settings, teams)
+    trust = estimate_trust(tables, cycle, settings, teams) if trust_obs is None \
+        else trust_table(trust_obs, settings, teams)
     ref = rows["promo_adjusted_baseline"]
     rows["sales_weight"] = sales_weights(pd.DataFrame({  # the columns it reads, not a copy
         "ref": ref, "sales_forecast": rows["sales_forecast"],

@@ -75,32 +75,53 @@ def compute_fva(
     version of a cycle is used). `products` maps sku to family. Only points before `cycle` count.
     Vectorised: keys become integer codes, the history a dense series x month matrix.
     """
+    return fva_table(fva_points(history, forecast_history, cycle, products, past_plans, settings))
+
+
+POINT_COLUMNS = [*STEPS, "actual", "submitted_by", "family", "lag"]
+
+
+def fva_points(
+    history: pd.DataFrame,
+    forecast_history: pd.DataFrame | None,
+    cycle: str,
+    products: pd.DataFrame | None = None,
+    past_plans: pd.DataFrame | None = None,
+    settings: PlanSettings | None = None,
+    months: tuple[str, str] | None = None,
+) -> pd.DataFrame:
+    """compute_fva's points (POINT_COLUMNS), sorted by location, sku, cycle and period.
+
+    Each point depends on its own SKU x location only, so the points of a catalogue are those
+    of its location groups concatenated in location order (a partitioned run builds them group
+    by group, `months` being the whole history's first and last month before `cycle`); the
+    accuracy per team and family (`fva_table`) then crosses locations.
+    """
     settings = settings or PlanSettings()
-    found = _past_points(history, forecast_history, cycle, past_plans)
-    if found is None:
-        return empty_fva()
-    points, hist, codes = found
-    points = _rebuild_baseline(points, hist, codes, settings)
-    values = points[list(STEPS)].to_numpy(float)
-    actual = points["actual"].to_numpy(float)
-    family = _families(codes.sku, typed_table("products", products))[points["k"].to_numpy()]
-    team_codes, teams = pd.factorize(points["submitted_by"])
-    family_codes, families = pd.factorize(family)
+    now = int(month_numbers(pd.Series([cycle]))[0])
+    if now < 0:
+        raise ValueError(f"cycle must be YYYY-MM, got {cycle!r}")
+    # The input tables come straight from the caller: typed here, once, as get_table does.
+    hist = _history(typed_table("sales_history", history), now)
+    subs = _submissions(typed_table("forecast_history", forecast_history), now)
+    plans = _plans(past_plans, now)
+    if hist.empty or (subs.empty and plans.empty):
+        return _no_points()
+    codes = _SeriesCodes([hist, subs, plans])
+    points = _points(subs, plans, codes)
+    first = int(month_numbers(pd.Series([months[0]]))[0]) if months else None
+    points = _actual_and_naive(points, hist, codes, now, first)
+    if points.empty:
+        return _no_points()
+    points = _rebuild_baseline(points, hist, codes, settings, months)
+    k = points["k"].to_numpy()
+    order = pd.DataFrame({"location": codes.location[k], "sku": codes.sku[k],
+                          "c": points["c"].to_numpy(), "p": points["p"].to_numpy()}
+                         ).sort_values(["location", "sku", "c", "p"], kind="stable").index
+    family = _families(codes.sku, typed_table("products", products))[k]
     lags = (points["p"].to_numpy() - points["c"].to_numpy()).astype(int)
-    lag_codes, lag_keys = pd.factorize(
-        pd.Series(points["submitted_by"].astype(str).to_numpy()) + " · lag " + lags.astype(str)
-    )
-    parts = [
-        _accuracy(
-            "total", np.zeros(len(points), dtype=np.int64), np.array([TOTAL_KEY]), values, actual
-        ),
-        _accuracy("team", team_codes, teams, values, actual),
-        _accuracy("family", family_codes, families, values, actual),
-        # Months ahead a number was submitted: far-out numbers are often the least reliable.
-        _accuracy("team_lag", lag_codes, lag_keys, values, actual),
-    ]
-    parts = [p for p in parts if not p.empty]
-    return pd.concat(parts, ignore_index=True)[FVA_COLUMNS] if parts else empty_fva()
+    out = points.assign(family=family, lag=lags)[POINT_COLUMNS]
+    return out.iloc[order.to_numpy()].reset_index(drop=True)
 
 
 def past_points(
@@ -150,6 +171,37 @@ def _past_points(
     points = _points(subs, plans, codes)
     points = _actual_and_naive(points, hist, codes, now)
     return None if points.empty else (points, hist, codes)
+
+
+def _no_points() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype="object" if c in ("submitted_by", "family")
+                                      else "int64" if c == "lag" else float)
+                         for c in POINT_COLUMNS})
+
+
+def fva_table(points: pd.DataFrame) -> pd.DataFrame:
+    """The FVA table (see compute_fva) of `fva_points`' points."""
+    if points.empty:
+        return empty_fva()
+    values = points[list(STEPS)].to_numpy(float)
+    actual = points["actual"].to_numpy(float)
+    team_codes, teams = pd.factorize(points["submitted_by"])
+    family_codes, families = pd.factorize(points["family"])
+    lags = points["lag"].to_numpy().astype(int)
+    lag_codes, lag_keys = pd.factorize(
+        pd.Series(points["submitted_by"].astype(str).to_numpy()) + " · lag " + lags.astype(str)
+    )
+    parts = [
+        _accuracy(
+            "total", np.zeros(len(points), dtype=np.int64), np.array([TOTAL_KEY]), values, actual
+        ),
+        _accuracy("team", team_codes, teams, values, actual),
+        _accuracy("family", family_codes, families, values, actual),
+        # Months ahead a number was submitted: far-out numbers are often the least reliable.
+        _accuracy("team_lag", lag_codes, lag_keys, values, actual),
+    ]
+    parts = [p for p in parts if not p.empty]
+    return pd.concat(parts, ignore_index=True)[FVA_COLUMNS] if parts else empty_fva()
 
 
 # --- keys and months as integers ----------------------------------------------------------
@@ -286,10 +338,12 @@ def _points(subs: pd.DataFrame, plans: pd.DataFrame, codes: _SeriesCodes) -> pd.
 
 
 def _actual_and_naive(
-    points: pd.DataFrame, hist: pd.DataFrame, codes: _SeriesCodes, now: int
+    points: pd.DataFrame, hist: pd.DataFrame, codes: _SeriesCodes, now: int,
+    first: int | None = None,
 ) -> pd.DataFrame:
-    """Adds `actual` and `naive` from a dense series x month matrix of the history."""
-    first = int(hist["m"].min())
+    """Adds `actual` and `naive` from a dense series x month matrix of the history (from month
+    number `first`, default its own first month)."""
+    first = int(hist["m"].min()) if first is None else first
     y = np.zeros((len(codes), now - first))
     np.add.at(
         y, (codes.of_frame[0], hist["m"].to_numpy(np.int64) - first), hist["qty"].to_numpy(float)
@@ -308,7 +362,8 @@ def _actual_and_naive(
 
 
 def _rebuild_baseline(
-    points: pd.DataFrame, hist: pd.DataFrame, codes: _SeriesCodes, settings: PlanSettings
+    points: pd.DataFrame, hist: pd.DataFrame, codes: _SeriesCodes, settings: PlanSettings,
+    months: tuple[str, str] | None = None,
 ) -> pd.DataFrame:
     """Fills a missing baseline with trust.py's reference rebuilt from history before the cycle."""
     missing = np.flatnonzero(points["baseline"].isna().to_numpy())
@@ -334,7 +389,7 @@ def _rebuild_baseline(
         }
     )
     no_promos = clean_promotions({})  # the baseline is promo-free (SPEC)
-    refs = past_references(coded, ask, no_promos, settings)
+    refs = past_references(coded, ask, no_promos, settings, months)
     baseline = points["baseline"].to_numpy(float).copy()
     if not refs.empty:
         baseline[refs["_pid"].to_numpy(np.int64)] = refs["ref"].to_numpy(float)

@@ -8,12 +8,14 @@ from data_contracts.periods import month_numbers, periods_of_numbers
 from data_contracts.tables import PLAN_ROW_COLUMNS, SAFETY_STOCK_COLUMNS, SEVERITY_ORDER
 from reconciliation.capacity import REPORT_COLUMNS, plan_capacity
 from reconciliation.consensus import build_demand
+from reconciliation.cross_location import CrossLocation
 from reconciliation.fence import fence_exceptions, firm_matrix, firm_receipts
 from reconciliation.inputs import get_table, products_frame, text
 from reconciliation.promotions import (
     EXCEPTION_COLUMNS,
     check_promo_uplifts,
     clean_promotions,
+    judge_promo_uplifts,
     promotion_load,
 )
 from reconciliation.reasons import assign_reasons
@@ -55,7 +57,7 @@ class PlanResult:
 def build_plan(
     tables: dict[str, pd.DataFrame], baseline: pd.DataFrame, cycle: str, horizon: int,
     settings: PlanSettings | None = None, forecast_error: pd.DataFrame | None = None,
-    previous_plan: pd.DataFrame | None = None,
+    previous_plan: pd.DataFrame | None = None, cross: CrossLocation | None = None,
 ) -> PlanResult:
     """The consensus, capacity-constrained plan of `cycle` for `horizon` months.
 
@@ -67,12 +69,16 @@ def build_plan(
     (reconciliation.fence.PREVIOUS_COLUMNS), read only when `settings.frozen_months` turns the
     time fence on; its receipts inside the fence are kept (`firm_receipt`). Exceptions use ""
     for a sku/location/period that does not apply (location-level rows have sku "").
+    `cross`: the evidence of every location (reconciliation/cross_location.py) when `tables`
+    hold only some locations' rows; the plan of those locations is then their part of the
+    catalogue's plan. None: `tables` are the whole catalogue.
     """
     settings = settings or PlanSettings()
     products = products_frame(tables)
     keys = planned_keys(tables, cycle, horizon)
     rows, trust, exc_demand = build_demand(
-        tables, baseline, keys, products, cycle, horizon, settings
+        tables, baseline, keys, products, cycle, horizon, settings,
+        cross.trust_observations if cross is not None else None,
     )
     safety = compute_safety_stock(tables, keys, forecast_error, baseline, cycle, settings)
     fence = firm_receipts(previous_plan, keys, products, cycle, horizon, settings)
@@ -101,7 +107,8 @@ def build_plan(
     promos = clean_promotions(tables)
     load, exc_load = promotion_load(promos, plan, products)
     exc_promo = check_promo_uplifts(promos, history[history["period"] < cycle], products, cycle,
-                                    settings)
+                                    settings) if cross is None else judge_promo_uplifts(
+        promos[promos["end_period"] >= cycle], cross.realised_uplifts, products, settings)
     exceptions = collect_exceptions(
         [exc_demand, exc_supply, exc_promo, exc_load, fence.exceptions, exc_fence])
     return PlanResult(

@@ -126,7 +126,19 @@ def check_promo_uplifts(
     future = promos[promos["end_period"] >= cycle]
     if future.empty:
         return pd.DataFrame(columns=EXCEPTION_COLUMNS)
-    past = realised_uplifts(promos, history, cycle, settings).dropna(subset=["realised_pct"])
+    past = realised_uplifts(promos, history, cycle, settings)
+    return judge_promo_uplifts(future, past, products, settings)
+
+
+def judge_promo_uplifts(
+    future: pd.DataFrame, past: pd.DataFrame, products: pd.DataFrame, settings: PlanSettings,
+) -> pd.DataFrame:
+    """check_promo_uplifts' verdicts on the `future` promotions, given the `past` ones with their
+    `realised_uplifts`. Past uplifts are compared across locations (per SKU, per family), so a
+    partitioned run gathers every location group's realised uplifts before judging."""
+    if future.empty:
+        return pd.DataFrame(columns=EXCEPTION_COLUMNS)
+    past = past.dropna(subset=["realised_pct"])
     past = past.assign(family=past["sku"].map(products["family"]).fillna(""))
     by_sku = past.groupby("sku")["realised_pct"].agg(["min", "max", "size"])
     by_family = past.groupby("family")["realised_pct"].agg(["min", "max", "size"])

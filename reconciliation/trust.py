@@ -51,18 +51,19 @@ def _month_offsets(periods: pd.Series, start: str) -> np.ndarray:
 
 def past_references(
     history: pd.DataFrame, submissions: pd.DataFrame, promos: pd.DataFrame,
-    settings: PlanSettings,
+    settings: PlanSettings, months: tuple[str, str] | None = None,
 ) -> pd.DataFrame:
     """Past submissions (cycle, sku, location, period, qty, submitted_by) with `ref` and `actual`.
 
     Only submissions whose period has an actual and whose series had enough history before that
     submission's cycle are kept. Vectorised over series; loops only over past cycles.
+    `months`: the first and last month of the whole history when `history` holds some locations
+    only (a month after a group's last sale is still a month of zero demand); None: its own.
     """
     out_cols = [*submissions.columns, "ref", "actual"]
     if submissions.empty or history.empty:
         return pd.DataFrame(columns=out_cols)
-    first_month = history["period"].min()
-    last_month = history["period"].max()
+    first_month, last_month = months or (history["period"].min(), history["period"].max())
     n_months = months_between(first_month, last_month) + 1
     # Integer series codes by index lookup, not merges: at 100k SKU-locations a merge copies
     # ~5M history rows and ~3M submissions with all their text columns.
@@ -136,9 +137,27 @@ def estimate_trust(
     `teams` adds rows (at the prior) for teams that submit now but have no track record.
     `weight` applies to large adjustments, `weight_small` to small ones.
     """
+    return trust_table(trust_observations(tables, cycle, settings), settings, teams)
+
+
+def trust_observations(
+    tables: dict[str, pd.DataFrame], cycle: str, settings: PlanSettings,
+    months: tuple[str, str] | None = None,
+) -> pd.DataFrame:
+    """The past submissions trust is fitted on (`past_references`' rows), with the source row of
+    each submission in column `source_row` (forecast_history's index).
+
+    Each row depends on its own SKU x location only, so the observations of a catalogue are
+    those of its locations, concatenated (a partitioned run computes them location group by
+    location group); `trust_table` then fits the weights, which are per team and so cross
+    locations.
+    """
     fh = get_table(tables, "forecast_history")
+    # get_table renumbers rows; the table's own index names each row in every location group.
+    raw = tables.get("forecast_history")
     subs = fh[["cycle", "sku", "location", "period"]].assign(
-        qty=fh["qty"].fillna(0.0), submitted_by=team_of(fh["submitted_by"]))
+        qty=fh["qty"].fillna(0.0), submitted_by=team_of(fh["submitted_by"]),
+        source_row=np.asarray(raw.index) if raw is not None else np.arange(len(fh)))
     # Only what was known: past cycles, and periods whose actuals are in (before this cycle).
     subs = subs[
         (subs["cycle"] < cycle) & (subs["period"] < cycle) & (subs["period"] >= subs["cycle"])
@@ -146,7 +165,25 @@ def estimate_trust(
     sh = get_table(tables, "sales_history")
     history = sh[["sku", "location", "period"]].assign(qty=sh["qty"].fillna(0.0))
     history = history[history["period"] < cycle]
-    obs = past_references(history, subs, clean_promotions(tables), settings)
+    obs = past_references(history, subs, clean_promotions(tables), settings, months)
+    return obs[["cycle", "source_row", "submitted_by", "qty", "ref", "actual"]]
+
+
+def combine_trust_observations(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """The observations of several location groups in the order one catalogue-wide call gives
+    (by cycle, then source row), so that the fitted sums add up in the same order."""
+    parts = [p for p in parts if not p.empty]
+    if not parts:
+        return pd.DataFrame(columns=["cycle", "source_row", "submitted_by", "qty", "ref",
+                                     "actual"])
+    obs = pd.concat(parts, ignore_index=True)
+    return obs.sort_values(["cycle", "source_row"], kind="stable").reset_index(drop=True)
+
+
+def trust_table(
+    obs: pd.DataFrame, settings: PlanSettings, teams: list[str] | None = None,
+) -> pd.DataFrame:
+    """Trust table from `trust_observations` (see estimate_trust)."""
     rows = []
     names = sorted(set(obs["submitted_by"]) | set(teams or []))
     for team in names:
