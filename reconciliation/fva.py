@@ -98,21 +98,11 @@ def fva_points(
     accuracy per team and family (`fva_table`) then crosses locations.
     """
     settings = settings or PlanSettings()
-    now = int(month_numbers(pd.Series([cycle]))[0])
-    if now < 0:
-        raise ValueError(f"cycle must be YYYY-MM, got {cycle!r}")
-    # The input tables come straight from the caller: typed here, once, as get_table does.
-    hist = _history(typed_table("sales_history", history), now)
-    subs = _submissions(typed_table("forecast_history", forecast_history), now)
-    plans = _plans(past_plans, now)
-    if hist.empty or (subs.empty and plans.empty):
-        return _no_points()
-    codes = _SeriesCodes([hist, subs, plans])
-    points = _points(subs, plans, codes)
     first = int(month_numbers(pd.Series([months[0]]))[0]) if months else None
-    points = _actual_and_naive(points, hist, codes, now, first)
-    if points.empty:
+    found = _past_points(history, forecast_history, cycle, past_plans, first)
+    if found is None:
         return _no_points()
+    points, hist, codes = found
     points = _rebuild_baseline(points, hist, codes, settings, months)
     k = points["k"].to_numpy()
     order = pd.DataFrame({"location": codes.location[k], "sku": codes.sku[k],
@@ -156,8 +146,10 @@ def _past_points(
     forecast_history: pd.DataFrame | None,
     cycle: str,
     past_plans: pd.DataFrame | None,
+    first: int | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, "_SeriesCodes"] | None:
-    """(points with actual and naive, the history, the series codes); None without points."""
+    """(points with actual and naive, the history, the series codes); None without points.
+    `first`: the whole history's first month (see _actual_and_naive)."""
     now = int(month_numbers(pd.Series([cycle]))[0])
     if now < 0:
         raise ValueError(f"cycle must be YYYY-MM, got {cycle!r}")
@@ -169,7 +161,7 @@ def _past_points(
         return None
     codes = _SeriesCodes([hist, subs, plans])
     points = _points(subs, plans, codes)
-    points = _actual_and_naive(points, hist, codes, now)
+    points = _actual_and_naive(points, hist, codes, now, first)
     return None if points.empty else (points, hist, codes)
 
 
