@@ -90,6 +90,18 @@ def format_number(v: float) -> str:
     return f"{v:.0f}" if a >= 10 or v == 0 else f"{v:.1f}"
 
 
+def _y_grid(ticks: Sequence[float], sy: Callable[[float], float], left: float, pw: float,
+            tick_format: Callable[[float], str]) -> list[str]:
+    """Horizontal grid lines and y-axis labels at `ticks`."""
+    out = []
+    for t in ticks:
+        y = sy(t)
+        out.append(f'<line x1="{left}" x2="{left + pw}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>')
+        out.append(f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" class="tick">'
+                   f"{escape(tick_format(t))}</text>")
+    return out
+
+
 def _path(points: list[tuple[float, float] | None]) -> str:
     """SVG path data; None splits the path so gaps stay gaps."""
     parts: list[str] = []
@@ -163,13 +175,7 @@ def line_chart(
         f'preserveAspectRatio="xMidYMid meet">',
         f"<title>{escape(title)}</title>",
     ]
-    for t in ticks:  # horizontal grid + y labels
-        y = sy(t)
-        out.append(f'<line x1="{left}" x2="{left + pw}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>')
-        out.append(
-            f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" class="tick">'
-            f"{escape(tick_format(t))}</text>"
-        )
+    out += _y_grid(ticks, sy, left, pw, tick_format)
     step = max(1, math.ceil(n / 12))  # at most ~12 month labels
     for i in range(0, n, step):
         x = sx(i)
@@ -337,13 +343,7 @@ def bar_chart(
         f'style="max-width:{width}px">',
         f"<title>{escape(title)}</title>",
     ]
-    for t in ticks:
-        y = sy(t)
-        out.append(f'<line x1="{left}" x2="{left + pw}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>')
-        out.append(
-            f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" class="tick">'
-            f"{escape(tick_format(t))}</text>"
-        )
+    out += _y_grid(ticks, sy, left, pw, tick_format)
     for i, (bar, v) in enumerate(zip(bars, _clean([b.value for b in bars]), strict=True)):
         cx = left + slot * (i + 0.5)
         if v is not None:
@@ -424,11 +424,7 @@ def waterfall_chart(
         f'style="max-width:{width}px">',
         f"<title>{escape(title)}</title>",
     ]
-    for t in ticks:
-        y = sy(t)
-        out.append(f'<line x1="{left}" x2="{left + pw}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>')
-        out.append(f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" class="tick">'
-                   f"{escape(format_number(t))}</text>")
+    out += _y_grid(ticks, sy, left, pw, format_number)
     for i, (s, (a, b)) in enumerate(zip(steps, spans, strict=True)):
         cx = left + slot * (i + 0.5)
         color = COLOR_TOTAL if s.is_total else COLOR_UP if b >= a else COLOR_DOWN
