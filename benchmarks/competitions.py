@@ -137,8 +137,9 @@ inside the 80 % and 95 % intervals.
 
 The `validation` tables never read the test months: each training part minus its last
 `horizon` months is fitted and those months are scored. Our default settings were chosen on
-M3's validation split (section above) and none was changed for these data sets; the
-validation tables are here so that a settings change can be judged without the test months.
+validation splits only: M3's (section above) and, for outlier clipping, these two as well
+(see the notes); the validation tables are here so that a settings change can be judged
+without the test months.
 
 {body}
 """
