@@ -138,6 +138,7 @@ def stage_version_files(
         waterfall=frames["plan_waterfall"],
         stability=frames["plan_stability"],
         sales_bias=frames["sales_bias"],
+        plan_changes=frames["plan_changes"],
         contract_summary=manifest.contracts.model_dump(mode="json"),
         data_docs_href=DATA_DOCS_INDEX if check.data_docs else None,
     )

@@ -526,6 +526,7 @@ def render_report(
     waterfall: pd.DataFrame | None = None,
     stability: pd.DataFrame | None = None,
     sales_bias: pd.DataFrame | None = None,
+    plan_changes: pd.DataFrame | None = None,
 ) -> str:
     """The S&OP meeting pack as one self-contained HTML document (a str).
 
@@ -539,13 +540,16 @@ def render_report(
     `waterfall` and `stability` (reconciliation.waterfall / stability) fill "Why the plan
     moved" (None or empty: a note says why there is nothing); `sales_bias`
     (reconciliation.sales_bias) adds each team's bias trend to the trust section.
+    `plan_changes` (SPEC) opens that section with the change feed's counts and the time
+    fence's firm receipts (the plan's `firm_receipt`) and warnings; None leaves it out.
     """
     bodies = {
         "headline": _headline(cycle, consensus_plan, family_plan),
         "capacity": _capacity(capacity_report),
         "promotions": _promotions(promotion_load, consensus_plan, capacity_report),
         "exceptions": _exceptions(exceptions),
-        "movement": movement_section(waterfall, stability, fva),
+        "movement": movement_section(waterfall, stability, fva, plan_changes, consensus_plan,
+                                     exceptions),
         "trust": _trust(trust) + _fva(fva) + bias_section(sales_bias),
         "contracts": _contracts(contract_summary, data_docs_href),
         "sku-charts": render_sku_charts(

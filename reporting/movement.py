@@ -148,10 +148,77 @@ def _stability(stability: pd.DataFrame | None, fva: pd.DataFrame | None) -> str:
         "</div>"
 
 
+CHANGE_TYPES = ("new", "increased", "decreased", "cancelled", "moved")
+FENCE_EXCEPTION = "FROZEN_FENCE_CHANGE"
+
+
+def change_counts(plan_changes: pd.DataFrame) -> pd.DataFrame:
+    """Rows of plan_changes per change type, and those that change an order (receipts or
+    release month), in CHANGE_TYPES order."""
+    kind = fig.text(plan_changes, "change")
+    order = ((_num(plan_changes, "planned_receipts_before").fillna(0)
+              != _num(plan_changes, "planned_receipts_after").fillna(0))
+             | (fig.text(plan_changes, "order_release_period_before")
+                != fig.text(plan_changes, "order_release_period_after")))
+    return pd.DataFrame({
+        "change": list(CHANGE_TYPES),
+        "rows": [int((kind == c).sum()) for c in CHANGE_TYPES],
+        "order_lines": [int(((kind == c) & order).sum()) for c in CHANGE_TYPES],
+    })
+
+
+def fence_summary(consensus_plan: pd.DataFrame, exceptions: pd.DataFrame) -> dict[str, float]:
+    """Firm receipts the plan kept (rows and units) and the fence's warnings (count, units in
+    their messages are not summed: each says its own)."""
+    firm = (consensus_plan["firm_receipt"].fillna(False).astype(bool)
+            if "firm_receipt" in consensus_plan else pd.Series(False, index=consensus_plan.index))
+    warn = (fig.text(exceptions, "type") == FENCE_EXCEPTION) & (
+        fig.text(exceptions, "severity") != "info")
+    return {"firm_rows": int(firm.sum()),
+            "firm_units": float(_num(consensus_plan, "planned_receipts")[firm].sum()),
+            "warnings": int(warn.sum())}
+
+
+def _changes_and_fence(plan_changes: pd.DataFrame | None, consensus_plan: pd.DataFrame | None,
+                       exceptions: pd.DataFrame | None) -> str:
+    head = '<h3 id="plan-changes">Change feed and time fence</h3>'
+    if plan_changes is None or consensus_plan is None:
+        return ""
+    if plan_changes.empty:
+        feed = ('<p class="empty">No change feed: no earlier published plan to compare with, '
+                "or nothing differs.</p>")
+    else:
+        first = plan_changes.iloc[0]
+        counts = change_counts(plan_changes)
+        feed = (f'<p class="sub">Against plan {esc(first["previous_cycle"])} version '
+                f'{esc(first["previous_version"])}: {len(plan_changes):,} rows differ '
+                f"(<code>plan_changes.parquet</code>), {int(counts['order_lines'].sum()):,} of "
+                "them change an order (receipts or release month).</p>" + html_table(
+                    counts, [Col("change", "Change"), Col("rows", "Rows", units, True),
+                             Col("order_lines", "Order lines", units, True)],
+                    max_rows=len(CHANGE_TYPES)))
+    fence = fence_summary(consensus_plan, exceptions if exceptions is not None
+                          else pd.DataFrame(columns=["type", "severity"]))
+    if "firm_receipt" not in consensus_plan or not (fence["firm_rows"] or fence["warnings"]):
+        fence_html = ('<p class="note">Time fence: off, or nothing of last cycle\'s plan fell '
+                      "inside it (<code>reconciliation: {frozen_months: N}</code>).</p>")
+    else:
+        fence_html = (f'<p class="note">Time fence: {fence["firm_rows"]:,} receipts of last '
+                      f"cycle's plan kept as they were ({units(fence['firm_units'])} units, "
+                      f"<code>firm_receipt</code>); {fence['warnings']:,} "
+                      f"<code>{FENCE_EXCEPTION}</code> warnings where this cycle's demand "
+                      "would need them changed (see Exceptions).</p>")
+    return head + feed + fence_html
+
+
 def movement_section(waterfall: pd.DataFrame | None, stability: pd.DataFrame | None,
-                     fva: pd.DataFrame | None) -> str:
-    """The "why the plan moved" section: the waterfall, then stability next to FVA."""
-    return _waterfall(waterfall) + _stability(stability, fva)
+                     fva: pd.DataFrame | None, plan_changes: pd.DataFrame | None = None,
+                     consensus_plan: pd.DataFrame | None = None,
+                     exceptions: pd.DataFrame | None = None) -> str:
+    """The "why the plan moved" section: the change feed and the time fence, the waterfall,
+    then stability next to FVA."""
+    return (_changes_and_fence(plan_changes, consensus_plan, exceptions)
+            + _waterfall(waterfall) + _stability(stability, fva))
 
 
 def bias_trend(bias: pd.DataFrame, measure: str) -> pd.DataFrame:

@@ -43,3 +43,47 @@ def test_without_a_previous_plan_the_section_says_why(small_inputs: dict[str, An
     movement = _section(html, "movement")
     assert "No waterfall" in movement and "No stability figure yet" in movement
     assert "No sales bias yet" in _section(html, "trust")
+
+
+def test_change_feed_and_fence_counts_come_from_the_tables() -> None:
+    from reporting.movement import change_counts, fence_summary, movement_section
+
+    changes = pd.DataFrame({
+        "sku": ["A", "B", "C", "D"], "location": "L", "period": "2027-01",
+        "change": ["increased", "increased", "new", "moved"],
+        "previous_cycle": "2026-11", "previous_version": 1,
+        "consensus_demand_before": [10.0, 10.0, 0.0, 5.0],
+        "consensus_demand_after": [12.0, 11.0, 4.0, 5.0],
+        "planned_receipts_before": [10.0, 0.0, 0.0, 5.0],
+        "planned_receipts_after": [12.0, 0.0, 4.0, 5.0],
+        "order_release_period_before": ["2026-12", None, None, "2026-12"],
+        "order_release_period_after": ["2026-12", None, "2026-12", "2027-01"],
+    })
+    counts = change_counts(changes).set_index("change")
+    assert counts.loc["increased"].tolist() == [2, 1]  # B changes demand only, no order
+    assert counts.loc["new"].tolist() == [1, 1] and counts.loc["moved"].tolist() == [1, 1]
+    plan = pd.DataFrame({"planned_receipts": [30.0, 20.0, 5.0],
+                         "firm_receipt": [True, True, False]})
+    exceptions = pd.DataFrame({"type": ["FROZEN_FENCE_CHANGE"] * 3 + ["CAPACITY_SHORTFALL"],
+                               "severity": ["warning", "warning", "info", "warning"]})
+    assert fence_summary(plan, exceptions) == {"firm_rows": 2, "firm_units": 50.0,
+                                               "warnings": 2}
+    html = movement_section(None, None, None, changes, plan, exceptions)
+    assert "4 rows differ" in html and "3 of them change an order" in html
+    assert "2 receipts of last cycle's plan kept" in html and "50 units" in html
+
+
+def test_demo_pack_shows_the_change_feed_and_the_fence_of_its_files(demo_run: Any) -> None:
+    """The planner's path: the second cycle's report, read against its own published files."""
+    html = (demo_run.version / "report.html").read_text()
+    movement = _section(html, "movement")
+    changes = pd.read_parquet(demo_run.version / "plan_changes.parquet")
+    plan = pd.read_parquet(demo_run.version / "consensus_plan.parquet")
+    exceptions = pd.read_parquet(demo_run.version / "exceptions.parquet")
+    assert len(changes) > 0 and plan["firm_receipt"].any()
+    assert f"{len(changes):,} rows differ" in movement
+    firm = int(plan["firm_receipt"].sum())
+    warnings = int(((exceptions["type"] == "FROZEN_FENCE_CHANGE")
+                    & (exceptions["severity"] != "info")).sum())
+    assert f"{firm:,} receipts of last cycle's plan kept" in movement
+    assert f"{warnings:,} <code>FROZEN_FENCE_CHANGE</code> warnings" in movement
