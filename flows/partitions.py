@@ -190,9 +190,7 @@ def reconcile_by_partition(ws: Workspace, groups: list[list[str]], cycle: str, h
     frames = {
         "capacity_report": _concat([p.capacity_report for p in plans])
         .sort_values(["location", "period"], kind="stable").reset_index(drop=True),
-        # A run-level note (e.g. the fence's "no previous plan") comes once per partition.
-        "exceptions": collect_exceptions([p.exceptions for p in plans]).drop_duplicates(
-            ignore_index=True),
+        "exceptions": _once_per_run(collect_exceptions([p.exceptions for p in plans])),
         "trust": join_trust([p.trust for p in plans]),
         "family_plan": _concat([p.family_plan for p in plans], FAMILY_COLUMNS)
         .sort_values(["family", "location", "period"], kind="stable").reset_index(drop=True),
@@ -221,6 +219,14 @@ def _concat(frames: list[pd.DataFrame], columns: list[str] | None = None) -> pd.
     if not parts:
         return frames[0] if frames else pd.DataFrame(columns=columns)
     return pd.concat(parts, ignore_index=True)
+
+
+def _once_per_run(exceptions: pd.DataFrame) -> pd.DataFrame:
+    """A run-level note (no sku, no location; e.g. the fence's "no previous plan") comes once
+    per partition: keep its first copy, as the whole catalogue's plan has it once."""
+    repeated = exceptions.duplicated() & (exceptions["sku"] == "") & (
+        exceptions["location"] == "")
+    return exceptions[~repeated].reset_index(drop=True)
 
 
 def _sorted_load(frames: list[pd.DataFrame]) -> pd.DataFrame:

@@ -73,7 +73,9 @@ def firm_receipts(
     if n <= 0:
         return no_fence()
     months = [add_months(cycle, i) for i in range(n)]
-    if previous is None or previous.empty:
+    # None: no published plan. An empty frame: a plan without rows here (a partition of
+    # locations it did not plan): nothing is firm, and that is no news.
+    if previous is None or (previous.empty and len(previous.columns) == 0):
         note = pd.DataFrame([["", "", "", EXCEPTION_TYPE, "info",
                               f"frozen fence of {n} month(s) is on but the previous cycle "
                               f"{add_months(cycle, -1)} has no published plan: nothing is firm "

