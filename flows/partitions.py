@@ -7,13 +7,16 @@ cross locations, never the catalogue:
 1. the whole history's first and last month, read from one column in row-group batches;
 2. per partition, the per-series evidence that crosses locations
    (reconciliation/cross_location.py: past submissions' references for the trust weights,
-   past promotions' realised uplifts) and the forecast-value-added points
-   (reconciliation/fva.py) - a few numbers per past submission, not the history;
+   past promotions' realised uplifts, the capacity LP's cost scales) - a few numbers per past
+   submission, not the history - and forecast value added's partial sums per location
+   (reconciliation/fva.py), a few rows per location, team, family and lag, and the sales
+   bias's (reconciliation/sales_bias.py), per location, team and past cycle;
 3. per partition, `build_plan` with that evidence: its consensus_plan rows go to a part file
    of the workspace, its small tables (capacity report, exceptions, trust, family and
    promotion views) come back to the driver;
 4. the parts are streamed into the workspace's one `plan/consensus_plan.parquet` (one
-   partition at a time), the small tables joined, and FVA computed from the points.
+   partition at a time), the small tables joined, and FVA and the sales bias computed from
+   the partial sums.
 
 The plan of every partition is its locations' part of the catalogue's plan, number for
 number (tests/flows/test_partitions.py); within the plan file rows are ordered by partition,
@@ -34,21 +37,32 @@ import pyarrow.parquet as pq
 
 from flows.engines import open_engine
 from flows.output_tree import Workspace
+from flows.progress import tell
 from forecasting.engines import DaskEngine
 from reconciliation import build_plan
 from reconciliation.cross_location import CrossLocation, collect, combine
-from reconciliation.fva import POINT_COLUMNS, fva_points, fva_table
+from reconciliation.fva import SUM_COLUMNS, fva_from_sums, fva_points, fva_sums
 from reconciliation.plan import FAMILY_COLUMNS, collect_exceptions
+from reconciliation.sales_bias import (
+    BIAS_SUM_COLUMNS,
+    WEIGHT_SUM_COLUMNS,
+    bias_from_sums,
+    bias_sums,
+    weight_sums,
+)
 from reconciliation.settings import PlanSettings
 from reconciliation.trust import TRUST_COLUMNS
 
 T = TypeVar("T")
 PLAN_PARTS = "plan_parts"  # workspace stage holding each partition's consensus_plan rows
+# This cycle's trust weights per row, for the sales bias table.
+PLAN_WEIGHT_COLUMNS = ["sku", "location", "period", "submitted_by", "sales_weight"]
 # What reconcile reads of the checked inputs (rejects are not an input of the plan).
 PLAN_INPUTS = ["sales_history", "sales_forecast", "products", "warehouses", "inventory",
                "open_orders", "promotions", "forecast_history", "overrides", "customer_orders"]
-# What the cross-location evidence and forecast value added read.
-EVIDENCE_INPUTS = ["sales_history", "forecast_history", "promotions", "products"]
+# What the cross-location evidence (its cost scales: the planned SKU-locations and their
+# warehouses, so every plan input) and forecast value added read.
+EVIDENCE_INPUTS = PLAN_INPUTS
 
 
 def location_groups(locations: Sequence[str], size: int | None) -> list[list[str]]:
@@ -87,7 +101,9 @@ class GroupEvidence:
     """What one partition contributes to the catalogue-wide computations."""
 
     cross: CrossLocation
-    fva_points: pd.DataFrame
+    fva_sums: pd.DataFrame  # a few rows per location, team, family and lag
+    bias_sums: pd.DataFrame  # sales bias: per location, team and past cycle
+    weight_sums: pd.DataFrame  # the trust weights past plans gave, per location, cycle, team
 
 
 @dataclass
@@ -103,19 +119,24 @@ class GroupPlan:
     promotion_load: pd.DataFrame
     supply_plan: dict[str, object]
     safety_stock: pd.DataFrame
+    weight_sums: pd.DataFrame  # this cycle's trust weights (sales bias), per location and team
 
 
-def group_evidence(ws: Workspace, locations: list[str], cycle: str, settings: PlanSettings,
-                   months: tuple[str, str] | None, past_plan_columns: list[str],
-                   past_plan_optional: tuple[str, ...] = ()) -> GroupEvidence:
+def group_evidence(ws: Workspace, locations: list[str], cycle: str, horizon: int,
+                   settings: PlanSettings, months: tuple[str, str] | None,
+                   past_plan_columns: list[str], past_plan_optional: tuple[str, ...] = ()
+                   ) -> GroupEvidence:
     """Read one partition's inputs, return its cross-location evidence and FVA points."""
     tables = ws.load_frames("check", EVIDENCE_INPUTS, locations)
-    cross = collect(tables, cycle, settings, months)
+    cross = collect(tables, cycle, settings, months, horizon)
     plans = ws.tree.past_plans(cycle, past_plan_columns, past_plan_optional, locations)
     points = fva_points(tables["sales_history"], tables.get("forecast_history"), cycle,
                         products=tables.get("products"), past_plans=plans, settings=settings,
                         months=months)
-    return GroupEvidence(cross=cross, fva_points=points)
+    return GroupEvidence(cross=cross, fva_sums=fva_sums(points),
+                         bias_sums=bias_sums(tables["sales_history"],
+                                             tables.get("forecast_history"), cycle, plans),
+                         weight_sums=weight_sums(plans))
 
 
 def plan_group(ws: Workspace, index: int, locations: list[str], cycle: str, horizon: int,
@@ -136,19 +157,36 @@ def plan_group(ws: Workspace, index: int, locations: list[str], cycle: str, hori
         exceptions=plan.exceptions, trust=plan.trust, family_plan=plan.family_plan,
         promotion_load=plan.promotion_load, supply_plan=plan.supply_plan,
         safety_stock=plan.safety_stock,
+        weight_sums=weight_sums(plan.consensus_plan[PLAN_WEIGHT_COLUMNS].assign(cycle=cycle)),
     )
 
 
 def run_groups(engine: str, dask_address: str | None, workers: int | None,
-               calls: list[Callable[[], T]]) -> list[T]:
+               calls: list[Callable[[], T]], stage: str | None = None,
+               label: str = "partition") -> list[T]:
     """Run each call: one after the other here (local engine) or on a Dask cluster's workers,
-    results in call order."""
-    if engine != "dask" or len(calls) == 1:
-        return [call() for call in calls]
+    results in call order. With `stage`, each finished call is told to the progress listeners
+    (flows/progress.py: the command line's bar, the Prefect UI's progress artifact)."""
+    total = len(calls)
+
+    def done(n: int) -> None:
+        if stage is not None:
+            tell(stage, f"{label} {n}/{total}", n, total)
+
+    if engine != "dask" or total == 1:
+        out = []
+        for call in calls:
+            out.append(call())
+            done(len(out))
+        return out
+    from distributed import as_completed  # only here: dask is slow to import, rarely used
+
     with open_engine("dask", dask_address, workers) as cluster:
         assert isinstance(cluster, DaskEngine)
         client: Any = cluster.client
         futures = [client.submit(call, pure=False) for call in calls]
+        for n, _ in enumerate(as_completed(futures), start=1):
+            done(n)
         return list(client.gather(futures))
 
 
@@ -158,6 +196,7 @@ class PartitionedPlan:
 
     rows: int
     frames: dict[str, pd.DataFrame]  # every plan/ frame but consensus_plan, incl. fva
+    #                                   and sales_bias
     supply_plan: dict[str, object]
 
 
@@ -171,18 +210,20 @@ def reconcile_by_partition(ws: Workspace, groups: list[list[str]], cycle: str, h
     `previous_plan`: last cycle's plan for the time fence (each partition gets its rows)."""
     months = history_months(ws, cycle)
     evidence = run_groups(engine, dask_address, workers, [
-        _bind(group_evidence, ws, g, cycle, settings, months, past_plan_columns,
+        _bind(group_evidence, ws, g, cycle, horizon, settings, months, past_plan_columns,
               past_plan_optional)
-        for g in groups])
+        for g in groups], "reconcile", "evidence of partition")
     cross = combine([e.cross for e in evidence])
-    points = pd.concat([e.fva_points for e in evidence], ignore_index=True) \
-        if evidence else pd.DataFrame(columns=POINT_COLUMNS)
+    sums = pd.concat([e.fva_sums for e in evidence], ignore_index=True) \
+        if evidence else pd.DataFrame(columns=SUM_COLUMNS)
+    biases = _concat([e.bias_sums for e in evidence], BIAS_SUM_COLUMNS)
+    past_weights = [e.weight_sums for e in evidence]
     del evidence
     plans = run_groups(engine, dask_address, workers, [
         _bind(plan_group, ws, i, g, cycle, horizon, settings, cross,
               None if previous_plan is None
               else previous_plan[previous_plan["location"].isin(g)].reset_index(drop=True))
-        for i, g in enumerate(groups)])
+        for i, g in enumerate(groups)], "reconcile", "plan of partition")
     rows = ws.tree.append_frames(ws.path("plan", "consensus_plan.parquet"),
                                  _parts(ws, [p.part for p in plans]))
     for p in plans:
@@ -198,7 +239,9 @@ def reconcile_by_partition(ws: Workspace, groups: list[list[str]], cycle: str, h
         # Per planned SKU x location, in planned_keys' order (sku, location).
         "safety_stock": _concat([p.safety_stock for p in plans])
         .sort_values(["sku", "location"], kind="stable").reset_index(drop=True),
-        "fva": fva_table(points),
+        "fva": fva_from_sums(sums),
+        "sales_bias": bias_from_sums(biases, _concat(
+            [*past_weights, *(p.weight_sums for p in plans)], WEIGHT_SUM_COLUMNS)),
     }
     return PartitionedPlan(rows=rows, frames=frames,
                            supply_plan=join_supply([p.supply_plan for p in plans]))

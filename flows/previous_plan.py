@@ -50,21 +50,6 @@ def read_previous_plan(
     return PreviousPlan(prev_cycle, prev_version, plan)
 
 
-def read_fence_plan(tree: OutputTree, cycle: str) -> PreviousPlan | None:
-    """The plan whose receipts the time fence keeps firm: the current version of the month
-    before `cycle` (None when it has none), as folder readers see it (`CURRENT`).
-
-    Always the previous *cycle*, whichever version of `cycle` is being made: re-running a
-    cycle firms the receipts procurement was given last month, not the ones an earlier
-    version of this cycle planned (those were never firm, and firming them would let a
-    re-run freeze its own mistakes).
-    """
-    earlier = add_months(cycle, -1)
-    version = tree.current(earlier)
-    if version is None:
-        return None
-    plan = tree.read_version_table(earlier, version, "consensus_plan", FENCE_COLUMNS)
-    return None if plan is None else PreviousPlan(earlier, version, plan)
 # The waterfall (reconciliation/waterfall.py) rebuilds the previous cycle's consensus from its
 # parts; SPEC's columns are in every version, the parts only in versions that published them.
 WATERFALL_COLUMNS = [*KEY, "sales_forecast", "baseline_forecast", "consensus_demand",
@@ -73,21 +58,47 @@ WATERFALL_PARTS = ("family", "promo_uplift_pct", "promo_adjusted_baseline", "sal
                    "booked_qty", "override_qty")
 
 
-def read_previous_cycle_plan(
-    tree: OutputTree, cycle: str, store: PlanStore
-) -> PreviousPlan | None:
-    """The current published version of the cycle before `cycle` (the month before), with the
-    parts its consensus was built from where that version has them; None when there is none.
+def previous_cycle_version(store: PlanStore, cycle: str) -> tuple[str, int] | None:
+    """(cycle, version) of last cycle's plan: the current published version of the month
+    before `cycle`, as the store (what procurement reads) says; None when it has none.
 
-    Unlike read_previous_plan, another version of `cycle` itself is never the answer: the
-    waterfall explains how this cycle's plan moved from last cycle's.
-    """
+    The one answer for everything that looks back a cycle - the time fence's firm receipts and
+    the waterfall - so the meeting never explains the plan against one version while the
+    fence kept another's receipts. Always the previous *cycle*, whichever version of `cycle`
+    is being made: re-running a cycle firms the receipts procurement was given last month,
+    not the ones an earlier version of this cycle planned (those were never firm, and firming
+    them would let a re-run freeze its own mistakes)."""
     earlier = add_months(cycle, -1)
     version = store.latest_published(earlier)
-    if version is None:
+    return None if version is None else (earlier, version)
+
+
+def read_plan_version(tree: OutputTree, store: PlanStore, cycle: str, version: int,
+                      columns: list[str], optional: tuple[str, ...] = ()) -> pd.DataFrame:
+    """A published version's consensus_plan `columns` (and those of `optional` it has), from
+    its folder; from the store (SPEC columns only) when it was published to this store from
+    another output folder."""
+    plan = tree.read_version_columns(cycle, version, "consensus_plan", columns, optional)
+    return plan if plan is not None else store.read_plan(cycle, version, columns)
+
+
+def read_previous_cycle_plan(
+    tree: OutputTree, cycle: str, store: PlanStore, columns: list[str] = WATERFALL_COLUMNS,
+    optional: tuple[str, ...] = WATERFALL_PARTS,
+) -> PreviousPlan | None:
+    """Last cycle's plan (previous_cycle_version) with `columns`, and the `optional` ones where
+    that version has them (by default what the waterfall rebuilds the consensus from); None
+    when there is none. Unlike read_previous_plan, another version of `cycle` itself is never
+    the answer: the waterfall explains how this cycle's plan moved from last cycle's."""
+    found = previous_cycle_version(store, cycle)
+    if found is None:
         return None
-    plan = tree.read_version_columns(earlier, version, "consensus_plan", WATERFALL_COLUMNS,
-                                     WATERFALL_PARTS)
-    if plan is None:  # published to this store from another output folder: SPEC columns only
-        plan = store.read_plan(earlier, version, WATERFALL_COLUMNS)
-    return PreviousPlan(earlier, version, plan)
+    earlier, version = found
+    return PreviousPlan(earlier, version,
+                        read_plan_version(tree, store, earlier, version, columns, optional))
+
+
+def read_fence_plan(tree: OutputTree, cycle: str, store: PlanStore) -> PreviousPlan | None:
+    """The plan whose receipts the time fence keeps firm: last cycle's (see
+    previous_cycle_version), with the columns the fence reads."""
+    return read_previous_cycle_plan(tree, cycle, store, FENCE_COLUMNS, ())

@@ -37,7 +37,12 @@ from flows.events import plan_published
 from flows.io import TableReadError, read_inputs, write_table
 from flows.memory import release_memory
 from flows.output_tree import Workspace
-from flows.partitions import location_groups, planned_locations, reconcile_by_partition
+from flows.partitions import (
+    PLAN_WEIGHT_COLUMNS,
+    location_groups,
+    planned_locations,
+    reconcile_by_partition,
+)
 from flows.previous_plan import PreviousPlan, read_fence_plan
 from flows.progress import engine_with_progress
 from flows.publish import claim_version, discard, promote, recover
@@ -208,7 +213,6 @@ PAST_PLAN_COLUMNS = ["cycle", "plan_version", "sku", "location", "period", "sale
                      "baseline_forecast", "consensus_demand"]
 # Read where a past version has them (versions published before they existed lack them).
 PAST_PLAN_OPTIONAL = ("submitted_by", "sales_weight")
-PLAN_WEIGHT_COLUMNS = ["sku", "location", "period", "submitted_by", "sales_weight"]
 
 
 @flow(name="sop-reconcile")
@@ -223,7 +227,7 @@ def reconcile_stage(ctx: RunContext) -> PlanResult:
     start = time.perf_counter()
     settings = ctx.config.reconciliation
     # The time fence keeps last cycle's receipts: only read when it is on.
-    fenced = read_fence_plan(ctx.tree, ctx.cycle) if settings.frozen_months > 0 else None
+    fenced = _fence_plan(ctx) if settings.frozen_months > 0 else None
     groups = location_groups(planned_locations(ws), ctx.config.execution.partition_size)
     if len(groups) > 1:
         return _reconcile_partitioned(ctx, groups, start, fenced)
@@ -339,16 +343,6 @@ def _reconcile_partitioned(ctx: RunContext, groups: list[list[str]], start: floa
             **cast(dict[str, object], parted.supply_plan["time_fence"]),
             "previous_cycle": fenced.cycle, "previous_version": fenced.version}
     ctx.workspace.save_frames("plan", parted.frames)
-    # Sales bias per team crosses locations and is small; not partitioned yet: it reads the
-    # whole history and plan columns it needs (docs/benchmarks.md, partitioned stages).
-    ws = ctx.workspace
-    tables = ws.load_frames("check", ["sales_history", "forecast_history"])
-    bias = compute_sales_bias(
-        tables["sales_history"], tables.get("forecast_history"), ctx.cycle,
-        past_plans=ctx.tree.past_plans(ctx.cycle, PAST_PLAN_COLUMNS, PAST_PLAN_OPTIONAL),
-        plan=ws.load_frames("plan", ["consensus_plan"])["consensus_plan"][PLAN_WEIGHT_COLUMNS])
-    ws.save_frames("plan", {"sales_bias": bias})
-    del tables
     exceptions = parted.frames["exceptions"]
     result = PlanResult(
         rows=parted.rows,
@@ -360,6 +354,15 @@ def _reconcile_partitioned(ctx: RunContext, groups: list[list[str]], start: floa
     )
     ctx.workspace.save_result("plan", result)
     return result
+
+
+def _fence_plan(ctx: RunContext) -> PreviousPlan | None:
+    """Last cycle's plan for the time fence, as the store the run publishes to knows it."""
+    store = PlanStore(resolve_store_url(ctx.store_url()))
+    try:
+        return read_fence_plan(ctx.tree, ctx.cycle, store)
+    finally:
+        store.dispose()
 
 
 def _flow_run_id() -> str | None:

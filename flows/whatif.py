@@ -24,7 +24,7 @@ from flows.config import load_config
 from flows.context import RunContext
 from flows.io import sha256_file
 from flows.output_tree import OutputTree, Workspace
-from flows.previous_plan import read_fence_plan
+from flows.previous_plan import FENCE_COLUMNS, PreviousPlan
 from flows.retries import IO_RETRIES
 from flows.whatif_params import (
     WhatIfParams,
@@ -127,6 +127,17 @@ def store_scenario(tree: OutputTree, cycle: str, name: str, frames: dict[str, pd
 # ---------------------------------------------------------------- the flow
 
 
+def _base_fence(tree: OutputTree, manifest: Manifest) -> PreviousPlan | None:
+    """The plan whose receipts the base version kept firm: the one its manifest names (the
+    same rows whatever was published since); None when the base had no previous plan."""
+    fence = manifest.supply_plan.get("time_fence") or {}
+    cycle, version = fence.get("previous_cycle"), fence.get("previous_version")
+    if cycle is None or version is None:
+        return None
+    plan = tree.read_version_table(str(cycle), int(version), "consensus_plan", FENCE_COLUMNS)
+    return None if plan is None else PreviousPlan(str(cycle), int(version), plan)
+
+
 def _plan_settings(tree: OutputTree, config: str | None, manifest: Manifest) -> Any:
     """The plan settings: the given config file, else the base run's own, else defaults."""
     if config:
@@ -160,8 +171,9 @@ def whatif_flow(params: WhatIfParams) -> dict[str, Any]:
         raise WhatIfUsageError(f"config {params.config}: {exc}") from exc
     tables, source = load_base_inputs(tree, cycle, manifest)
 
-    # The base kept last cycle's firm receipts: so do both re-planned sides.
-    fenced = read_fence_plan(tree, cycle) if settings.frozen_months > 0 else None
+    # The base kept last cycle's firm receipts (the version its manifest names): so do both
+    # re-planned sides.
+    fenced = _base_fence(tree, manifest) if settings.frozen_months > 0 else None
     analysis: WhatIf = analyse_scenario(tables, baseline, scenario, cycle, horizon, settings,
                                         fenced.plan if fenced else None)
     comparison = analysis.comparison

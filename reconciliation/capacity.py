@@ -414,10 +414,57 @@ def solve_each(
         yield from pool.map(solve, locations)
 
 
+@dataclass(frozen=True)
+class CostScales:
+    """What the LP's weights are relative to: the largest unit cost and holding cost of the
+    planned SKU-locations, the largest overtime cost of the warehouses, and how many
+    SKU-locations share the lot-sizing time budget."""
+
+    max_unit_cost: float
+    max_hold: float
+    max_ot_cost: float
+    keys: int
+
+
+def holding_cost(unit_cost: np.ndarray, upp: np.ndarray, settings: PlanSettings) -> np.ndarray:
+    """Cost of holding one pallet a month, per SKU-location."""
+    return settings.holding_cost_rate * unit_cost * upp + settings.pallet_month_cost
+
+
+def cost_scales(unit_cost: np.ndarray, hold: np.ndarray, cap: pd.DataFrame, keys: int
+                ) -> CostScales:
+    return CostScales(
+        max_unit_cost=float(unit_cost.max(initial=0.0)),
+        max_hold=float(hold.max(initial=0.0)),
+        max_ot_cost=float(cap["ot_cost"].max()) if len(cap) else 0.0,
+        keys=keys)
+
+
+def planned_cost_scales(keys: pd.DataFrame, tables: dict[str, pd.DataFrame],
+                        products: pd.DataFrame, periods: list[str], settings: PlanSettings
+                        ) -> CostScales:
+    """plan_capacity's scales of the planned `keys` (sku, location) and `tables`' warehouses."""
+    prod = products.reindex(keys["sku"])
+    unit_cost = prod["unit_cost"].fillna(0.0).to_numpy(float)
+    upp = prod["units_per_pallet"].fillna(1.0).to_numpy(float)
+    cap, _ = capacity_by_month(tables, sorted(keys["location"].unique()), periods, settings)
+    return cost_scales(unit_cost, holding_cost(unit_cost, upp, settings), cap, len(keys))
+
+
+def combine_scales(parts: list[CostScales]) -> CostScales:
+    """The scales of disjoint location groups as the whole catalogue's."""
+    return CostScales(
+        max_unit_cost=max((p.max_unit_cost for p in parts), default=0.0),
+        max_hold=max((p.max_hold for p in parts), default=0.0),
+        max_ot_cost=max((p.max_ot_cost for p in parts), default=0.0),
+        keys=sum(p.keys for p in parts))
+
+
 def plan_capacity(
     rows: pd.DataFrame, tables: dict[str, pd.DataFrame], products: pd.DataFrame,
     cycle: str, horizon: int, settings: PlanSettings, safety_stock: pd.Series | None = None,
     firm: Callable[[pd.DataFrame, list[str]], np.ndarray] | None = None,
+    scales: CostScales | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, dict[str, object]]:
     """Add constrained_demand, shortfall, planned_receipts, projected_on_hand (and flags).
 
@@ -427,7 +474,8 @@ def plan_capacity(
     `rows` are the plan rows sorted by sku, location, period with consensus_demand. `firm`
     gives the firm receipts (reconciliation.fence) as a (keys x periods) array for the plan's
     sku x location keys and months; the rows get `firm_units`, what the plan keeps of them
-    (0 where none). Returns the
+    (0 where none). `scales`: the catalogue's (see CostScales) when `rows` are one location
+    group's; None: taken from `rows`. Returns the
     rows, the capacity_report, the supply-side exceptions and the supply-plan summary (see
     `supply_summary`) for the run's manifest.
     """
@@ -459,14 +507,17 @@ def plan_capacity(
         ss = np.where(np.isfinite(per_key), per_key, ss)
     moq = (prod["min_order_qty"] if "min_order_qty" in prod else pd.Series(0.0, index=prod.index)
            ).fillna(0.0).clip(lower=0).to_numpy(float)
-    max_cost = max(float(unit_cost.max(initial=0.0)), 1e-12)
+    hold = holding_cost(unit_cost, upp, settings)
+    # The weights are relative to the catalogue's largest costs, so that a location group
+    # planned on its own (cross_location) solves the same problems as the whole catalogue.
+    scale = scales or cost_scales(unit_cost, hold, cap, len(keys))
+    max_cost = max(scale.max_unit_cost, 1e-12)
     serve_w = 1.0 + unit_cost / max_cost if settings.cut_rule == "value" else np.ones(len(keys))
-    hold = settings.holding_cost_rate * unit_cost * upp + settings.pallet_month_cost
     # Floored at 0.5: the spread only ranks SKUs for pre-build; a wider one costs numerics.
-    hold_w = np.clip(hold / max(float(hold.max(initial=0.0)), 1e-12), 0.5, 1.0)
-    if float(hold.max(initial=0.0)) <= 0:
+    hold_w = np.clip(hold / max(scale.max_hold, 1e-12), 0.5, 1.0)
+    if scale.max_hold <= 0:
         hold_w = np.ones(len(keys))
-    max_ot_cost = max(float(cap["ot_cost"].max()), 1e-12) if len(cap) else 1.0
+    max_ot_cost = max(scale.max_ot_cost, 1e-12) if scale.max_ot_cost > 0 else 1.0
 
     cons = rows["consensus_demand"].to_numpy(float).reshape(-1, T)
     ordr = rows["open_orders"].to_numpy(float).reshape(-1, T)
@@ -490,7 +541,7 @@ def plan_capacity(
         )
         # Each warehouse's share of the lot-sizing budget follows its size.
         sol = solve_location(problem, settings,
-                             settings.moq_time_budget_s * len(idx) / max(len(keys), 1))
+                             settings.moq_time_budget_s * len(idx) / max(scale.keys, 1))
         if sol.lp is not None:
             money: dict[str, Any] = dict(unit_cost=unit_cost[idx], hold_cost=hold[idx],
                          inbound=problem.inbound, outbound=problem.outbound,

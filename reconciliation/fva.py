@@ -21,10 +21,15 @@ Accuracy per level x key over a consistent sample (the points where every step t
 level x key has at all has a value): WAPE = sum|f - a| / sum a, bias = (sum f - sum a) / sum a,
 FVA = WAPE of the previous step present - WAPE of this step (positive = the step improved the
 forecast; NaN for the first step). WAPE and bias are NaN when the sample's actuals sum to 0.
+
+The accuracy is computed from partial sums per location (`fva_sums`: count, actuals, each step's
+forecasts and absolute errors per level x key x which steps a point has), added in location
+order (`fva_from_sums`). Every location's sums depend on its own points only, so a catalogue
+planned location group by location group (flows/partitions.py) keeps a few rows per location,
+not its past submissions, and gets the same table number for number as the whole catalogue.
 """
 
 import itertools
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -78,7 +83,7 @@ def compute_fva(
     return fva_table(fva_points(history, forecast_history, cycle, products, past_plans, settings))
 
 
-POINT_COLUMNS = [*STEPS, "actual", "submitted_by", "family", "lag"]
+POINT_COLUMNS = [*STEPS, "actual", "submitted_by", "family", "lag", "location"]
 
 
 def fva_points(
@@ -110,7 +115,7 @@ def fva_points(
                          ).sort_values(["location", "sku", "c", "p"], kind="stable").index
     family = _families(codes.sku, typed_table("products", products))[k]
     lags = (points["p"].to_numpy() - points["c"].to_numpy()).astype(int)
-    out = points.assign(family=family, lag=lags)[POINT_COLUMNS]
+    out = points.assign(family=family, lag=lags, location=codes.location[k])[POINT_COLUMNS]
     return out.iloc[order.to_numpy()].reset_index(drop=True)
 
 
@@ -166,32 +171,72 @@ def _past_points(
 
 
 def _no_points() -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series(dtype="object" if c in ("submitted_by", "family")
+    return pd.DataFrame({c: pd.Series(dtype="object" if c in ("submitted_by", "family",
+                                                                "location")
                                       else "int64" if c == "lag" else float)
                          for c in POINT_COLUMNS})
 
 
 def fva_table(points: pd.DataFrame) -> pd.DataFrame:
     """The FVA table (see compute_fva) of `fva_points`' points."""
+    return fva_from_sums(fva_sums(points))
+
+
+LEVEL_ORDER: tuple[str, ...] = (*LEVELS, "team_lag")
+_ABS = [f"abs_{s}" for s in STEPS]
+_SUM = [f"sum_{s}" for s in STEPS]
+SUM_COLUMNS = ["location", "level", "key", "pattern", "n", "actual", *_ABS, *_SUM]
+
+
+def fva_sums(points: pd.DataFrame) -> pd.DataFrame:
+    """Partial sums of `fva_points`' points per location x level x key x pattern (a bit per step
+    the point has): count, actuals, and per step the forecasts and absolute errors (a missing
+    forecast counts as 0: such points only enter a sample where that step is absent)."""
     if points.empty:
-        return empty_fva()
+        return pd.DataFrame({c: pd.Series(dtype="object" if c in ("location", "level", "key")
+                                          else "int64" if c in ("pattern", "n") else float)
+                             for c in SUM_COLUMNS})
     values = points[list(STEPS)].to_numpy(float)
     actual = points["actual"].to_numpy(float)
-    team_codes, teams = pd.factorize(points["submitted_by"])
-    family_codes, families = pd.factorize(points["family"])
-    lags = points["lag"].to_numpy().astype(int)
-    lag_codes, lag_keys = pd.factorize(
-        pd.Series(points["submitted_by"].astype(str).to_numpy()) + " · lag " + lags.astype(str)
-    )
-    parts = [
-        _accuracy(
-            "total", np.zeros(len(points), dtype=np.int64), np.array([TOTAL_KEY]), values, actual
-        ),
-        _accuracy("team", team_codes, teams, values, actual),
-        _accuracy("family", family_codes, families, values, actual),
+    pattern = (~np.isnan(values)) @ (1 << np.arange(len(STEPS)))
+    filled = np.nan_to_num(values)
+    team = points["submitted_by"].astype(str).to_numpy()
+    keys = {
+        "total": np.full(len(points), TOTAL_KEY, dtype=object),
+        "team": team,
+        "family": points["family"].astype(str).to_numpy(),
         # Months ahead a number was submitted: far-out numbers are often the least reliable.
-        _accuracy("team_lag", lag_codes, lag_keys, values, actual),
-    ]
+        "team_lag": (pd.Series(team) + " · lag " + points["lag"].astype(int).astype(str)
+                     .to_numpy()).to_numpy(),
+    }
+    base = pd.DataFrame({"location": points["location"].astype(str).to_numpy(),
+                         "pattern": pattern, "n": 1, "actual": actual,
+                         **{a: np.abs(filled[:, j] - actual) for j, a in enumerate(_ABS)},
+                         **{m: filled[:, j] for j, m in enumerate(_SUM)}})
+    parts = [base.assign(level=level, key=key)
+             .groupby(["location", "level", "key", "pattern"], sort=True).sum().reset_index()
+             for level, key in keys.items()]
+    return pd.concat(parts, ignore_index=True)[SUM_COLUMNS]
+
+
+def fva_from_sums(sums: pd.DataFrame) -> pd.DataFrame:
+    """The FVA table of the partial sums of any set of locations (`fva_sums`, concatenated):
+    each level x key's sample is the patterns that have every step the key has at all, its sums
+    added in location order whatever the grouping of locations into frames."""
+    if sums.empty:
+        return empty_fva()
+    parts = []
+    for level in LEVEL_ORDER:
+        rows = sums[sums["level"] == level].sort_values(["key", "location", "pattern"],
+                                                        kind="stable")
+        if rows.empty:
+            continue
+        pattern = rows["pattern"].to_numpy(np.int64)
+        has_any = rows.assign(p=np.where(rows["n"].to_numpy() > 0, pattern, 0)).groupby(
+            "key", sort=True)["p"].agg(np.bitwise_or.reduce)
+        available = rows["key"].map(has_any).to_numpy(np.int64)
+        complete = rows[(pattern & available) == available]
+        parts.append(_accuracy(level, complete, has_any))
     parts = [p for p in parts if not p.empty]
     return pd.concat(parts, ignore_index=True)[FVA_COLUMNS] if parts else empty_fva()
 
@@ -400,44 +445,25 @@ def _families(skus: np.ndarray, products: pd.DataFrame) -> np.ndarray:
 # --- accuracy -----------------------------------------------------------------------------
 
 
-def _accuracy(
-    level: str, group: np.ndarray, names: Any, values: np.ndarray, actual: np.ndarray
-) -> pd.DataFrame:
-    """WAPE, bias, n_obs, fva per group x step over each group's consistent sample.
-
-    A step is available in a group if any of its points has it; the sample is the points that
-    have every available step.
-    """
-    n_groups = len(names)
-    has = ~np.isnan(values)
-    available = np.stack(
-        [np.bincount(group, weights=has[:, j], minlength=n_groups) > 0 for j in range(len(STEPS))],
-        axis=1,
-    )
-    complete = (has | ~available[group]).all(axis=1)
-    g, v, a = group[complete], values[complete], actual[complete]
-    n_obs = np.bincount(g, minlength=n_groups)
-    total = np.bincount(g, weights=a, minlength=n_groups)
+def _accuracy(level: str, complete: pd.DataFrame, available: pd.Series) -> pd.DataFrame:
+    """WAPE, bias, n_obs per key x step over each key's consistent sample: `complete` are its
+    partial sums (sorted by key, then location), `available` each key's steps as bits."""
+    sums = complete.groupby("key", sort=True)[["n", "actual", *_ABS, *_SUM]].sum()
+    sums = sums.reindex(available.index, fill_value=0)
+    n_obs = sums["n"].to_numpy(np.int64)
+    total = sums["actual"].to_numpy(float)
     denom = np.where(total > 0, total, np.nan)
+    names = sums.index.to_numpy(dtype=object)
+    bits = available.to_numpy(np.int64)
     rows = []
     for j, step in enumerate(STEPS):
-        show = available[:, j] & (n_obs > 0)
-        f = np.nan_to_num(v[:, j])  # NaN only in groups where the step is not shown
-        err = np.bincount(g, weights=np.abs(f - a), minlength=n_groups) / denom
-        bias = (np.bincount(g, weights=f, minlength=n_groups) - total) / denom
-        rows.append(
-            pd.DataFrame(
-                {
-                    "level": level,
-                    "key": np.asarray(names, dtype=object)[show].astype(str),
-                    "step": step,
-                    "wape": err[show],
-                    "bias": bias[show],
-                    "n_obs": n_obs[show].astype(np.int64),
-                    "_order": j,
-                }
-            )
-        )
+        show = ((bits >> j) & 1).astype(bool) & (n_obs > 0)
+        rows.append(pd.DataFrame({
+            "level": level, "key": names[show].astype(str), "step": step,
+            "wape": (sums[_ABS[j]].to_numpy(float) / denom)[show],
+            "bias": ((sums[_SUM[j]].to_numpy(float) - total) / denom)[show],
+            "n_obs": n_obs[show].astype(np.int64), "_order": j,
+        }))
     out = pd.concat(rows, ignore_index=True).sort_values(["key", "_order"], kind="stable")
     if out.empty:
         return empty_fva()

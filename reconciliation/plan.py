@@ -85,7 +85,8 @@ def build_plan(
     rows, report, exc_supply, supply = plan_capacity(
         rows, tables, products, cycle, horizon, settings,
         safety.set_index(["sku", "location"])["safety_stock_units"],
-        firm=(lambda k, p: firm_matrix(fence, k, p)) if fence.active else None)
+        firm=(lambda k, p: firm_matrix(fence, k, p)) if fence.active else None,
+        scales=cross.scales if cross is not None else None)
     rows["firm_receipt"] = rows["firm_units"] > 0
     if settings.frozen_months > 0:
         supply["time_fence"] = {

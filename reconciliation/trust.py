@@ -18,7 +18,7 @@ from past submissions (forecast_history) against what was then sold (sales_histo
 import numpy as np
 import pandas as pd
 
-from data_contracts.periods import months_between
+from data_contracts.periods import month_numbers, months_between
 from reconciliation.inputs import get_table
 from reconciliation.promotions import clean_promotions, uplift_by_month
 from reconciliation.settings import PlanSettings
@@ -166,7 +166,14 @@ def trust_observations(
     history = sh[["sku", "location", "period"]].assign(qty=sh["qty"].fillna(0.0))
     history = history[history["period"] < cycle]
     obs = past_references(history, subs, clean_promotions(tables), settings, months)
-    return obs[["cycle", "source_row", "submitted_by", "qty", "ref", "actual"]]
+    # Compact: a partitioned run keeps every location's observations while it plans (a few
+    # million rows at 300k SKU-locations); the cycle only orders them, as a month number.
+    return pd.DataFrame({
+        "cycle": month_numbers(obs["cycle"].astype(str)).astype(np.int32),
+        "source_row": obs["source_row"].to_numpy(np.int64),
+        "submitted_by": obs["submitted_by"].astype("category"),
+        "qty": obs["qty"].to_numpy(float), "ref": obs["ref"].to_numpy(float),
+        "actual": obs["actual"].to_numpy(float)})
 
 
 def combine_trust_observations(parts: list[pd.DataFrame]) -> pd.DataFrame:
@@ -177,6 +184,7 @@ def combine_trust_observations(parts: list[pd.DataFrame]) -> pd.DataFrame:
         return pd.DataFrame(columns=["cycle", "source_row", "submitted_by", "qty", "ref",
                                      "actual"])
     obs = pd.concat(parts, ignore_index=True)
+    obs["submitted_by"] = obs["submitted_by"].astype(str).astype("category")
     return obs.sort_values(["cycle", "source_row"], kind="stable").reset_index(drop=True)
 
 

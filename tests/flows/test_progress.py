@@ -118,3 +118,16 @@ def test_a_person_at_a_terminal_sees_a_bar_per_stage(inputs_dir: Path, tmp_path:
         assert stage in screen, screen[-2000:]
     assert "100%" in screen
     assert b"published:" in out  # the summary still goes to stdout, bars only to the terminal
+
+
+def test_partitions_are_told_as_they_finish_locally_and_on_dask() -> None:
+    from flows.partitions import run_groups
+
+    calls = [(lambda i=i: i * i) for i in range(3)]
+    for engine in ("local", "dask"):
+        with progress.listening(Recorder()) as rec:
+            assert run_groups(engine, None, 1, calls, "reconcile", "plan of partition") \
+                == [0, 1, 4]
+        assert [(s, d, t) for s, _, d, t in rec.updates] == [("reconcile", n, 3)
+                                                             for n in (1, 2, 3)], engine
+        assert rec.updates[-1][1] == "plan of partition 3/3"

@@ -283,3 +283,29 @@ def test_accuracy_by_team_and_lag() -> None:
     assert lag.loc["north · lag 2", "bias"] == pytest.approx(0.5)
     assert lag.loc["north · lag 0", "bias"] == pytest.approx(0.1)
     assert lag.loc["north · lag 1", "bias"] == pytest.approx(0.2)
+
+
+def test_partial_sums_of_locations_make_the_whole_table_even_where_a_step_exists_elsewhere(
+) -> None:
+    """A team's consensus step exists only in L2: its points in L1 (no consensus) leave the
+    sample, whether L1 and L2 are summed together or one location at a time."""
+    from reconciliation.fva import fva_from_sums, fva_sums, fva_table
+
+    rng = np.random.default_rng(0)
+    n = 40
+    points = pd.DataFrame({
+        "naive": rng.uniform(50, 150, n), "baseline": rng.uniform(50, 150, n),
+        "sales": rng.uniform(50, 150, n),
+        "consensus": np.where(np.arange(n) >= 20, rng.uniform(50, 150, n), np.nan),
+        "actual": rng.uniform(50, 150, n), "submitted_by": ["T"] * n, "family": ["F"] * n,
+        "lag": rng.integers(0, 3, n), "location": ["L1"] * 20 + ["L2"] * 20,
+    })
+    whole = fva_table(points)
+    split = fva_from_sums(pd.concat([fva_sums(points[points["location"] == loc])
+                                     for loc in ("L1", "L2")], ignore_index=True))
+    pd.testing.assert_frame_equal(split, whole, check_exact=True)
+    team = whole[(whole["level"] == "team") & (whole["step"] == "consensus")]
+    assert team["n_obs"].tolist() == [20]  # only L2's points: the consistent sample
+    l2 = points.iloc[20:]
+    expected = float(np.abs(l2["consensus"] - l2["actual"]).sum() / l2["actual"].sum())
+    assert team["wape"].iloc[0] == pytest.approx(expected, rel=1e-12)
