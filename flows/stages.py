@@ -360,6 +360,7 @@ def _fence_plan(ctx: RunContext) -> PreviousPlan | None:
     """Last cycle's plan for the time fence, as the store the run publishes to knows it."""
     store = PlanStore(resolve_store_url(ctx.store_url()))
     try:
+        store.ensure_schema()  # a first run's store is created here, not at publish
         return read_fence_plan(ctx.tree, ctx.cycle, store)
     finally:
         store.dispose()
