@@ -154,6 +154,7 @@ def _fit(ctx: RunContext, groups: list[list[str]], keys: list[pd.DataFrame]) -> 
                               _parts(ws, [f"{name}-{i:05d}" for i in fitted]))
         for i in fitted:
             ws.tree.remove(ws.path(PARTS, f"{name}-{i:05d}.parquet"))
+    ws.tree.remove(posixpath.join(ws.root, PARTS))
 
 
 def _parts(ws: Workspace, names: list[str]) -> Iterator[pd.DataFrame]:

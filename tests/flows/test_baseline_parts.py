@@ -26,14 +26,17 @@ KEY = ["sku", "location"]
 def _cold_start_world() -> dict[str, pd.DataFrame]:
     """A generated world (intermittent series, a `new` product) where one family has no
     history at one location: its SKUs there are cold starts whose peers and seasonal profile
-    come from the other locations only (as in tests/forecasting/test_partitioned_fit.py)."""
+    come from the other locations only, and whose last location's history starts half a year
+    later (as in tests/forecasting/test_partitioned_fit.py)."""
     tables = dict(generate_world(n_skus=30, n_locations=3, history_months=36, cycle=CYCLE,
                                  horizon=HORIZON, seed=3).tables)
     products, history = tables["products"], tables["sales_history"]
     dairy = set(products.loc[products["family"] == "DAIRY", "sku"])
     location = sorted(history["location"].unique())[0]
     gone = history["sku"].isin(dairy) & (history["location"] == location)
-    tables["sales_history"] = history[~gone].reset_index(drop=True)
+    late = (history["location"] == sorted(history["location"].unique())[-1]) & (
+        history["period"] < "2024-06")
+    tables["sales_history"] = history[~gone & ~late].reset_index(drop=True)
     stock = pd.DataFrame({"sku": sorted(dairy), "location": location, "on_hand": 50.0})
     tables["inventory"] = pd.concat([tables["inventory"], stock]).drop_duplicates(
         KEY).reset_index(drop=True)
@@ -41,13 +44,15 @@ def _cold_start_world() -> dict[str, pd.DataFrame]:
 
 
 def _context(out: Path, tables: dict[str, pd.DataFrame], cycle: str, horizon: int,
-             size: int | None, run_id: str = "t", **forecasting: Any) -> RunContext:
+             size: int | None, run_id: str = "t", engine: str = "local",
+             **forecasting: Any) -> RunContext:
     """A run whose contracts stage is done: the checked tables and its record in the
     workspace (the input hashes stand in for the files')."""
     config = RunConfig.model_validate({"execution": {"partition_size": size},
                                        "forecasting": forecasting})
     ctx = RunContext(cycle=cycle, horizon=horizon, inputs=str(out / "inputs"), out=str(out),
-                     run_id=run_id, config=config, jobs=1)
+                     run_id=run_id, config=config, jobs=1 if engine == "local" else 2,
+                     engine=engine)
     checked = validate_inputs(tables, cycle, None, None, horizon=horizon)
     ctx.workspace.save_frames("check", checked.tables)
     ctx.workspace.save_result("check", CheckResult(inputs=[
@@ -98,6 +103,19 @@ def test_stage_by_partition_fits_the_catalogues_baselines_on_the_demo_world(
         tmp_path: Path) -> None:
     world = generate_world(n_skus=200, cycle=DEMO_CYCLE, horizon=18, seed=7)  # `sop demo`'s
     _same_baselines_for_partition_sizes(tmp_path, world.tables, DEMO_CYCLE, 18)
+
+
+@pytest.mark.slow
+def test_stage_by_partition_on_dask_fits_what_the_local_engine_fits(tmp_path: Path) -> None:
+    tables = _cold_start_world()
+    local_ctx = _context(tmp_path / "local", tables, CYCLE, HORIZON, 1)
+    local = baselines_stage(local_ctx)
+    dask_ctx = _context(tmp_path / "dask", tables, CYCLE, HORIZON, 1, engine="dask")
+    dask = baselines_stage(dask_ctx)
+    assert not dask.reused and dask.engine == "dask"
+    assert (dask.cache_key, dask.series, dask.models) == (local.cache_key, local.series,
+                                                          local.models)
+    _assert_same_frames(_frames(local_ctx), _frames(dask_ctx))
 
 
 def test_cache_entries_serve_either_way_and_the_driver_reads_one_group_at_a_time(
