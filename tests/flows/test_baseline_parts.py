@@ -1,5 +1,8 @@
 """The baselines stage by partition of locations leaves the frames of the whole catalogue's fit."""
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +15,7 @@ from flows.baseline_parts import FRAMES, partition_keys
 from flows.cli import DEMO_CYCLE
 from flows.config import RunConfig
 from flows.context import RunContext
+from flows.io import write_inputs
 from flows.output_tree import Workspace
 from flows.partitions import location_groups, planned_locations
 from flows.stages import baselines_stage
@@ -159,7 +163,8 @@ def test_cache_entries_serve_either_way_and_the_driver_reads_one_group_at_a_time
 
 
 def test_mint_shrink_fits_the_catalogue_whole_even_with_partitions(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     """Its total and family aggregates sum every location: no partition could reconcile."""
     tables = dict(generate_world(n_skus=8, n_locations=2, history_months=36, cycle=CYCLE,
                                  horizon=6, seed=2).tables)
@@ -172,7 +177,9 @@ def test_mint_shrink_fits_the_catalogue_whole_even_with_partitions(
     baselines_stage(whole_ctx)
     ctx = _context(tmp_path / "parted", tables, CYCLE, 6, 1, hierarchy="mint_shrink")
     assert len(location_groups(planned_locations(ctx.workspace), 1)) == 2
-    baselines_stage(ctx)
+    with caplog.at_level("INFO"):
+        baselines_stage(ctx)
+    assert "hierarchy mint_shrink: baselines fitted for all 2 locations at once" in caplog.text
     _assert_same_frames(_frames(whole_ctx), _frames(ctx))
 
 
@@ -191,3 +198,39 @@ def test_planned_keys_of_each_location_group_are_the_catalogues(tmp_path: Path) 
         parted = pd.concat(partition_keys(ctx.workspace, groups, DEMO_CYCLE, 18),
                            ignore_index=True)
         pd.testing.assert_frame_equal(_sorted(parted), _sorted(whole[KEY]), check_exact=True)
+
+
+def _sop_run(inputs: Path, out: Path, partition_size: int | None) -> Path:
+    """`sop run` as a user runs it, in its own process (and its own Prefect server)."""
+    args = [sys.executable, "-m", "flows.cli", "run", "--inputs", str(inputs), "--cycle", CYCLE,
+            "--out", str(out), "--horizon", str(HORIZON), "--jobs", "1"]
+    if partition_size:
+        config = out.parent / f"{out.name}.yaml"
+        config.write_text(f"execution:\n  partition_size: {partition_size}\n")
+        args += ["--config", str(config)]
+    env = {**os.environ, "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "600",
+           "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    env.pop("PREFECT_API_URL", None)
+    done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=1800)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return out / f"cycle={CYCLE}" / "version=1"
+
+
+@pytest.mark.slow
+def test_sop_run_fitting_by_partition_publishes_the_whole_runs_version(tmp_path: Path) -> None:
+    """Fitted, not reused: each run has its own cache (tests/flows/test_partitions.py shares
+    one, to test reconcile alone)."""
+    inputs = tmp_path / "inputs"
+    write_inputs(_cold_start_world(), inputs, fmt="csv")
+    whole = _sop_run(inputs, tmp_path / "whole", None)
+    parted = _sop_run(inputs, tmp_path / "parted", 1)
+    for table in ("consensus_plan", "baseline_forecast", "capacity_report", "exceptions",
+                  "safety_stock"):
+        a = pd.read_parquet(whole / f"{table}.parquet")
+        b = pd.read_parquet(parted / f"{table}.parquet")
+        assert len(a), table
+        cols = list(a.columns)
+        pd.testing.assert_frame_equal(
+            a.sort_values(cols, key=lambda c: c.astype(str), kind="stable").reset_index(drop=True),
+            b.sort_values(cols, key=lambda c: c.astype(str), kind="stable").reset_index(drop=True),
+            check_exact=True, obj=table)
