@@ -30,7 +30,7 @@ KEY = ["sku", "location"]
 def _cold_start_world() -> dict[str, pd.DataFrame]:
     """A generated world (intermittent series, a `new` product) where one family has no
     history at one location: its SKUs there are cold starts whose peers and seasonal profile
-    come from the other locations only, and whose last location's history starts half a year
+    come from the other locations only, and whose second location's history starts half a year
     later (as in tests/forecasting/test_partitioned_fit.py)."""
     tables = dict(generate_world(n_skus=30, n_locations=3, history_months=36, cycle=CYCLE,
                                  horizon=HORIZON, seed=3).tables)
@@ -38,7 +38,7 @@ def _cold_start_world() -> dict[str, pd.DataFrame]:
     dairy = set(products.loc[products["family"] == "DAIRY", "sku"])
     location = sorted(history["location"].unique())[0]
     gone = history["sku"].isin(dairy) & (history["location"] == location)
-    late = (history["location"] == sorted(history["location"].unique())[-1]) & (
+    late = (history["location"] == sorted(history["location"].unique())[1]) & (
         history["period"] < "2024-06")
     tables["sales_history"] = history[~gone & ~late].reset_index(drop=True)
     stock = pd.DataFrame({"sku": sorted(dairy), "location": location, "on_hand": 50.0})

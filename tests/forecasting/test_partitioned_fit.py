@@ -24,7 +24,7 @@ FRAMES = ("forecast", "selection", "cleaning", "forecast_error")
 def _world() -> dict[str, pd.DataFrame]:
     """A generated world (intermittent series, a `new` product, promotions) where, besides,
     one family has no history at one location: its SKUs there are cold starts whose peers
-    (family scope) and seasonal profile come from the other locations only; and the last
+    (family scope) and seasonal profile come from the other locations only; and the second
     location's history starts half a year after the others' (a partition's own panel
     would be narrower than the catalogue's)."""
     tables = dict(generate_world(n_skus=30, n_locations=3, history_months=36, cycle=CYCLE,
@@ -34,7 +34,7 @@ def _world() -> dict[str, pd.DataFrame]:
     dairy = set(products.loc[products["family"] == "DAIRY", "sku"])
     location = sorted(history["location"].unique())[0]
     gone = history["sku"].isin(dairy) & (history["location"] == location)
-    late = (history["location"] == sorted(history["location"].unique())[-1]) & (
+    late = (history["location"] == sorted(history["location"].unique())[1]) & (
         history["period"] < "2024-06")
     tables["sales_history"] = history[~gone & ~late].reset_index(drop=True)
     # Stock keeps them planned there.
