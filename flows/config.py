@@ -55,9 +55,10 @@ class ExecutionConfig(BaseModel):
     )
     partition_size: int | None = Field(
         default=None, ge=1,
-        description="Locations reconciled at a time (flows/partitions.py): the run then holds "
-        "one partition's rows instead of the catalogue's; empty = all locations at once. "
-        "The plan is the same for every size",
+        description="Locations fitted and reconciled at a time (flows/baseline_parts.py, "
+        "flows/partitions.py): those stages then hold one partition's rows instead of the "
+        "catalogue's; empty = all locations at once. Baselines and plan are the same for "
+        "every size",
     )
 
 

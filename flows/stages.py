@@ -29,6 +29,7 @@ from data_contracts.run_records import (
     PlanResult,
     PublishResult,
 )
+from flows.baseline_parts import fit_by_partition
 from flows.config import resolve_store_url
 from flows.context import RunContext
 from flows.data_docs import make_offline
@@ -165,6 +166,23 @@ def baselines_stage(ctx: RunContext) -> BaselineResult:
     logger = get_run_logger()
     ws = ctx.workspace
     start = time.perf_counter()
+    if ctx.config.execution.partition_size:
+        groups = location_groups(planned_locations(ws), ctx.config.execution.partition_size)
+        if len(groups) > 1 and ctx.config.forecasting.hierarchy == "mint_shrink":
+            # Its total and family aggregates sum every location: no partition has them.
+            logger.info("hierarchy mint_shrink: baselines fitted for all %d locations at once, "
+                        "not by partition", sum(map(len, groups)))
+        elif len(groups) > 1:
+            parted = fit_by_partition(ctx, groups)
+            logger.info("baselines %s in %d partitions (cache %s)",
+                        "reused" if parted.reused else "fitted", len(groups), parted.cache_key)
+            result = BaselineResult(
+                cache_key=parted.cache_key, reused=parted.reused, engine=ctx.engine,
+                jobs=None if parted.reused else ctx.workers, series=parted.series,
+                models=parted.models, seconds=round(time.perf_counter() - start, 3),
+                flow_run_id=_flow_run_id())
+            ws.save_result("baseline", result)
+            return result
     check = ws.load_result("check", CheckResult)
     tables = ws.load_frames("check")
     keys = planned_keys(tables, ctx.cycle, ctx.horizon)

@@ -9,7 +9,13 @@ from scipy.stats import norm
 from data_contracts.periods import add_months, horizon_periods, is_month
 from data_contracts.tables import OUTPUT_COLUMNS
 from forecasting.cleaning import CLEANING_COLUMNS, clean_promotions, clip_outliers
-from forecasting.cold_start import forecast_cold_start
+from forecasting.cold_start import (
+    ColdStartEvidence,
+    ColdStartPool,
+    cold_start_evidence,
+    combine_cold_start,
+    forecast_cold_start,
+)
 from forecasting.demand_class import (
     ERRATIC,
     INTERMITTENT,
@@ -99,6 +105,82 @@ class _GroupForecast:
     cv_windows: np.ndarray    # (n,) CV windows behind sigma_cv (0 = none)
 
 
+@dataclass
+class _PendingGroup:
+    """A model group's fit before the estimates it pools over the catalogue's series: the
+    conformal rows' bounds and `sigma_pooled` are set by `_finish_group`."""
+
+    group: int  # position in `_model_groups`
+    fit: _GroupForecast
+    conformal: np.ndarray  # (n,) bool: intervals from the pooled conformal quantiles
+    naive: np.ndarray  # (n,) one-step naive MAE of the history (the series' scale)
+    validated: np.ndarray  # (n,) bool: the chosen model's CV errors enter the pool
+    calib: np.ndarray  # (n,) CV MAE of the chosen model where validated, else NaN
+
+
+@dataclass
+class _PendingCold:
+    """The `new` rows of a panel, what their cold-start forecast needs besides the pool."""
+
+    rows: np.ndarray
+    panel: Panel  # just these rows
+    in_history: np.ndarray
+    products: pd.DataFrame | None
+
+
+@dataclass
+class PoolEvidence:
+    """A model group's errors that its pooled estimates are taken over: conformal scores
+    (`z`, validated series x windows x CV months), the ratios of CV MAE to naive MAE (scale
+    `cv_mae`) and the relative cumulative errors with the series each row belongs to."""
+
+    z: np.ndarray
+    ratios: np.ndarray
+    rel: np.ndarray
+    rel_keys: pd.DataFrame  # sku, location per row of `rel`
+
+
+@dataclass
+class BaselineEvidence:
+    """What one partition's fit gives the estimates pooled over the catalogue's series."""
+
+    groups: dict[int, PoolEvidence]
+    cold: ColdStartEvidence
+
+
+@dataclass
+class GroupPool:
+    """A model group's pooled estimates: conformal quantiles per (level, side), None when no
+    series of the catalogue could be validated; the median CV-to-naive MAE ratio; the relative
+    RMSE of the cumulative error per months ahead, None without one."""
+
+    quantiles: dict[tuple[int, str], np.ndarray] | None
+    ratio: float
+    rho: np.ndarray | None
+
+
+@dataclass
+class PooledEvidence:
+    """Every estimate `fit_baselines` pools over the catalogue's series."""
+
+    groups: dict[int, GroupPool]
+    cold: ColdStartPool
+
+
+@dataclass
+class PartialBaselines:
+    """One partition's fit, waiting for the catalogue's `PooledEvidence` (`finish_partition`)."""
+
+    keys: pd.DataFrame
+    classes: np.ndarray
+    span: np.ndarray
+    cycle: str
+    horizon: int
+    groups: list[_PendingGroup]
+    cold: _PendingCold | None
+    cleaning: pd.DataFrame
+
+
 def fit_baselines(history: pd.DataFrame, horizon: int, settings: BaselineSettings | None = None,
                   cycle: str | None = None, promotions: pd.DataFrame | None = None,
                   keys: pd.DataFrame | None = None, products: pd.DataFrame | None = None,
@@ -112,6 +194,36 @@ def fit_baselines(history: pd.DataFrame, horizon: int, settings: BaselineSetting
     same numbers.
     """
     settings = settings or BaselineSettings()
+    fitter = engine or LocalEngine(n_jobs)
+    history, cycle = _checked(history, horizon, cycle)
+    partial, evidence = _fit_partial(history, horizon, settings, cycle, promotions, keys,
+                                     products, fitter, None)
+    result = finish_partition(partial, pool_evidence([evidence], settings, horizon), settings)
+    if settings.hierarchy == "mint_shrink":
+        result.forecast = _reconcile_hierarchy(result.forecast, history, horizon, settings,
+                                               cycle, promotions, products, fitter)
+    return result
+
+
+def fit_partition(history: pd.DataFrame, horizon: int, settings: BaselineSettings, cycle: str,
+                  promotions: pd.DataFrame | None, keys: pd.DataFrame | None,
+                  products: pd.DataFrame | None, engine: Engine, first_month: str | None
+                  ) -> tuple[PartialBaselines, BaselineEvidence]:
+    """Fit the series of one partition of the catalogue (a group of locations: `history`,
+    `promotions` and `keys` of those locations only, `products` whole), up to what is pooled
+    over the catalogue's series; `first_month`: the catalogue's first history month.
+
+    Returns the partial fit and its evidence: `pool_evidence` of every partition's evidence,
+    then `finish_partition` of each partial fit, gives each partition its rows of
+    `fit_baselines` on the whole catalogue, number for number (`hierarchy: mint_shrink`
+    excepted: its aggregates span every location).
+    """
+    history, cycle = _checked(history, horizon, cycle)
+    return _fit_partial(history, horizon, settings, cycle, promotions, keys, products, engine,
+                        first_month)
+
+
+def _checked(history: pd.DataFrame, horizon: int, cycle: str | None) -> tuple[pd.DataFrame, str]:
     history = _check_history(history)
     if horizon < 1:
         raise ValueError(f"horizon must be >= 1, got {horizon}")
@@ -126,13 +238,26 @@ def fit_baselines(history: pd.DataFrame, horizon: int, settings: BaselineSetting
         raise ValueError(
             f"sales_history has {len(late)} rows at or after the cycle {cycle}; first: "
             f"{late.head(3).to_dict('records')}")
+    return history, cycle
+
+
+def _model_groups(settings: BaselineSettings) -> list[tuple[ModelSet, list[str]]]:
+    s = settings.season_length
+    return [(seasonal_set(s, settings.with_ces, settings.seasonal_selection), [SMOOTH, ERRATIC]),
+            (intermittent_set(), [INTERMITTENT, LUMPY])]
+
+
+def _fit_partial(history: pd.DataFrame, horizon: int, settings: BaselineSettings, cycle: str,
+                 promotions: pd.DataFrame | None, keys: pd.DataFrame | None,
+                 products: pd.DataFrame | None, fitter: Engine, first_month: str | None
+                 ) -> tuple[PartialBaselines, BaselineEvidence]:
     extra = None
     if keys is not None:
         extra = keys[KEY].astype(str)
     s = settings.season_length
     min_history = settings.min_history_months or 2 * s
 
-    panel = build_panel(history, cycle, extra)
+    panel = build_panel(history, cycle, extra, first_month)
     in_history = pd.MultiIndex.from_frame(panel.keys).isin(
         pd.MultiIndex.from_frame(history[KEY]))
     values, promo_log = (clean_promotions(panel, promotions, settings.cleaning_window, s)
@@ -146,41 +271,92 @@ def fit_baselines(history: pd.DataFrame, horizon: int, settings: BaselineSetting
         # Clipping only lowers CV²; re-classify so the label matches the series modelled.
         classes = classify_demand(values, min_history)
 
-    levels = tuple(settings.levels)
-    cv_h = _cv_shape(settings, horizon)[0]
-    parts: list[_GroupForecast] = []
-    groups = ((seasonal_set(s, settings.with_ces, settings.seasonal_selection), [SMOOTH, ERRATIC]),
-              (intermittent_set(), [INTERMITTENT, LUMPY]))
-    fitter = engine or LocalEngine(n_jobs)
-    for mset, members in groups:
+    pending: list[_PendingGroup] = []
+    evidence: dict[int, PoolEvidence] = {}
+    for g, (mset, members) in enumerate(_model_groups(settings)):
         rows = np.flatnonzero(np.isin(classes, members))
         if rows.size:
-            parts.append(_fit_group(panel, values, rows, mset, horizon, settings, fitter))
+            group, evidence[g] = _fit_group(panel, values, rows, mset, horizon, settings,
+                                            fitter, g)
+            pending.append(group)
+    established = classes != NEW
+    families = panel.keys["sku"].map(_family_of(products))
+    cold_evidence = cold_start_evidence(panel, values, families, established, s)
     new_rows = np.flatnonzero(classes == NEW)
+    cold = None
     if new_rows.size:
-        established = classes != NEW
-        cold = forecast_cold_start(panel, values, new_rows, established, np.asarray(in_history),
-                                   products, cycle, horizon, s, levels)
-        n = new_rows.size
-        parts.append(_GroupForecast(
-            rows=new_rows, model=cold.model, mean=cold.mean, lo=cold.lo, hi=cold.hi,
-            cv_error=np.full(n, np.nan), runner_up=np.full(n, None, dtype=object),
-            runner_up_error=np.full(n, np.nan), interval_method=np.full(n, "cold_start"),
-            guardrail=np.full(n, None, dtype=object),
-            sigma_cv=np.full((n, cv_h), np.nan), sigma_pooled=np.full((n, cv_h), np.nan),
-            cv_windows=np.zeros(n, dtype=int)))
+        sub = Panel(keys=panel.keys.iloc[new_rows].reset_index(drop=True),
+                    first_month=panel.first_month, values=values[new_rows])
+        wanted = None if products is None else products[
+            products["sku"].astype(str).isin(set(sub.keys["sku"]))]
+        cold = _PendingCold(rows=new_rows, panel=sub, in_history=np.asarray(in_history)[new_rows],
+                            products=wanted)
 
-    forecast, selection = _assemble(panel, values, classes, parts, cycle, horizon, levels)
-    forecast_error = _error_frame(panel, parts, cv_h)
-    if settings.hierarchy == "mint_shrink":
-        forecast = _reconcile_hierarchy(forecast, history, horizon, settings, cycle, promotions,
-                                        products, fitter)
     logs = [log for log in (promo_log, outlier_log) if log is not None and len(log)]
     cleaning = (pd.concat(logs, ignore_index=True) if logs
                 else pd.DataFrame(columns=CLEANING_COLUMNS))
     cleaning = cleaning.astype({"original": float, "cleaned": float})
     cleaning = cleaning.sort_values([*KEY, "period", "rule"], ignore_index=True)
-    return BaselineResult(forecast=forecast, cleaning=cleaning, selection=selection,
+    partial = PartialBaselines(keys=panel.keys, classes=classes,
+                               span=demand_stats(values)["span"].to_numpy(), cycle=cycle,
+                               horizon=horizon, groups=pending, cold=cold, cleaning=cleaning)
+    return partial, BaselineEvidence(groups=evidence, cold=cold_evidence)
+
+
+def _family_of(products: pd.DataFrame | None) -> pd.Series:
+    """sku -> family (as forecast_cold_start maps them)."""
+    if products is None or not len(products) or "family" not in products:
+        return pd.Series(dtype=object)
+    prod = products.drop_duplicates("sku")
+    return pd.Series(prod["family"].astype(str).to_numpy(), index=prod["sku"].astype(str))
+
+
+def pool_evidence(parts: list[BaselineEvidence], settings: BaselineSettings,
+                  horizon: int) -> PooledEvidence:
+    """The pooled estimates of the catalogue from its partitions' evidence (one part: a
+    catalogue fitted whole). Rows are put in catalogue order where the order changes a sum."""
+    levels = tuple(settings.levels)
+    groups: dict[int, GroupPool] = {}
+    for g in sorted({g for p in parts for g in p.groups}):
+        ev = [p.groups[g] for p in parts if g in p.groups]
+        z = np.concatenate([e.z for e in ev], axis=0)
+        ratios = np.concatenate([e.ratios for e in ev])
+        rel_keys = pd.concat([e.rel_keys for e in ev], ignore_index=True)
+        order = rel_keys.sort_values(KEY, kind="stable").index.to_numpy()
+        rel = np.concatenate([e.rel for e in ev], axis=0)[order]
+        groups[g] = GroupPool(
+            quantiles=_conformal_quantiles(z, levels, horizon) if z.shape[0] else None,
+            ratio=float(np.median(ratios)) if ratios.size else 1.0,
+            rho=np.sqrt(np.mean(rel ** 2, axis=0)) if rel.shape[0] else None)
+    cold = combine_cold_start([p.cold for p in parts], settings.season_length)
+    return PooledEvidence(groups=groups, cold=cold)
+
+
+def finish_partition(partial: PartialBaselines, pooled: PooledEvidence,
+                     settings: BaselineSettings) -> BaselineResult:
+    """The BaselineResult of a partition (see `fit_partition`) with the catalogue's pools
+    (`hierarchy` is not applied here: `fit_baselines` does it)."""
+    levels = tuple(settings.levels)
+    horizon = partial.horizon
+    cv_h = _cv_shape(settings, horizon)[0]
+    parts = [_finish_group(p, pooled.groups[p.group], settings, levels) for p in partial.groups]
+    if partial.cold is not None:
+        c = partial.cold
+        n = c.rows.size
+        cold = forecast_cold_start(c.panel, c.panel.values, np.arange(n), np.zeros(n, bool),
+                                   c.in_history, c.products, partial.cycle, horizon,
+                                   settings.season_length, levels, pooled.cold)
+        parts.append(_GroupForecast(
+            rows=c.rows, model=cold.model, mean=cold.mean, lo=cold.lo, hi=cold.hi,
+            cv_error=np.full(n, np.nan), runner_up=np.full(n, None, dtype=object),
+            runner_up_error=np.full(n, np.nan), interval_method=np.full(n, "cold_start"),
+            guardrail=np.full(n, None, dtype=object),
+            sigma_cv=np.full((n, cv_h), np.nan), sigma_pooled=np.full((n, cv_h), np.nan),
+            cv_windows=np.zeros(n, dtype=int)))
+    forecast, selection = _assemble(partial.keys, partial.span, partial.classes, parts,
+                                    partial.cycle, horizon, levels)
+    forecast_error = _error_frame(partial.keys, parts, cv_h)
+    return BaselineResult(forecast=forecast, cleaning=partial.cleaning, selection=selection,
                           forecast_error=forecast_error)
 
 
@@ -271,10 +447,13 @@ def _cv_shape(settings: BaselineSettings, horizon: int) -> tuple[int, int, int]:
 
 
 def _fit_group(panel: Panel, values: np.ndarray, rows: np.ndarray, mset: ModelSet, horizon: int,
-               settings: BaselineSettings, engine: Engine) -> _GroupForecast:
+               settings: BaselineSettings, engine: Engine, group: int
+               ) -> tuple[_PendingGroup, PoolEvidence]:
     """CV and final forecasts for all series of a group (with one model search per series
     where `settings.cv_structure` allows, else one CV call and one final call of
-    StatsForecast), then vectorised selection and intervals."""
+    StatsForecast), then vectorised selection and model intervals; what is pooled over the
+    group's series (conformal quantiles, the cumulative error's scale) is left to
+    `_finish_group`, with the errors it pools as evidence."""
     levels = tuple(settings.levels)
     cv_h, step, min_train = _cv_shape(settings, horizon)
     windows = settings.cv_windows
@@ -358,9 +537,11 @@ def _fit_group(panel: Panel, values: np.ndarray, rows: np.ndarray, mset: ModelSe
         with np.errstate(invalid="ignore"):
             scale_actual[cv_pos] = np.mean(np.abs(cv_actual), axis=(1, 2))
         chosen_err[has_cv] = errors[np.flatnonzero(has_cv), chosen[has_cv]]
-    lo, hi, method = _intervals(mset, fc, chosen, chosen_name, names, mean, levels,
-                                horizon, values[rows], cv_pos, cv_actual, cv_fcst, settings,
-                                test_size)
+    lo, hi, method = _model_intervals(mset, fc, chosen_name, levels, n, horizon, settings)
+    naive = _naive_mae(values[rows])
+    validated, calib, z, ratios = _conformal_errors(chosen, names, naive, values[rows], cv_pos,
+                                                    cv_actual, cv_fcst, settings, test_size,
+                                                    cv_h)
 
     def relative(err: np.ndarray) -> np.ndarray:
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -369,42 +550,89 @@ def _fit_group(panel: Panel, values: np.ndarray, rows: np.ndarray, mset: ModelSe
 
     runner_name = np.array([names[j] if j >= 0 else None for j in runner], dtype=object)
     runner_err = np.where(runner >= 0, errors[np.arange(n), np.maximum(runner, 0)], np.nan)
-    sigma_cv, sigma_pooled = _cumulative_error(chosen, names, cv_pos, cv_actual, cv_fcst,
-                                               _naive_mae(values[rows]), cv_h)
+    sigma_cv, rel_cum, rel_rows = _cumulative_errors(chosen, names, cv_pos, cv_actual, cv_fcst,
+                                                     naive, cv_h)
     cv_windows = np.zeros(n, dtype=int)
     cv_windows[np.isfinite(sigma_cv[:, 0])] = windows
-    return _GroupForecast(rows=rows, model=chosen_name, mean=mean, lo=lo, hi=hi,
-                          cv_error=relative(chosen_err), runner_up=runner_name,
-                          runner_up_error=relative(runner_err), interval_method=method,
-                          guardrail=guardrail, sigma_cv=sigma_cv, sigma_pooled=sigma_pooled,
-                          cv_windows=cv_windows)
+    fit = _GroupForecast(rows=rows, model=chosen_name, mean=mean, lo=lo, hi=hi,
+                         cv_error=relative(chosen_err), runner_up=runner_name,
+                         runner_up_error=relative(runner_err), interval_method=method,
+                         guardrail=guardrail, sigma_cv=sigma_cv,
+                         sigma_pooled=np.full((n, cv_h), np.nan), cv_windows=cv_windows)
+    pending = _PendingGroup(group=group, fit=fit, conformal=method == "conformal", naive=naive,
+                            validated=validated, calib=calib)
+    evidence = PoolEvidence(z=z, ratios=ratios, rel=rel_cum,
+                            rel_keys=panel.keys.iloc[rows[rel_rows]].reset_index(drop=True))
+    return pending, evidence
 
 
-def _cumulative_error(chosen: np.ndarray, names: list[str], cv_pos: np.ndarray,
-                      cv_actual: np.ndarray | None, cv_fcst: dict[str, np.ndarray] | None,
-                      scale: np.ndarray, cv_h: int) -> tuple[np.ndarray, np.ndarray]:
+def _finish_group(p: _PendingGroup, pool: GroupPool, settings: BaselineSettings,
+                  levels: tuple[int, ...]) -> _GroupForecast:
+    """The group's conformal bounds and pooled cumulative error from the catalogue's pool.
+
+    Conformal: each conformal row's mean plus its scale times the pooled quantiles. Scale
+    `naive`: the naive MAE; `cv_mae`: the CV MAE where validated, elsewhere the naive MAE times
+    the pooled median ratio of CV MAE to it (the naive MAE throughout without validation).
+    """
+    fit = p.fit
+    horizon = fit.mean.shape[1]
+    steps = np.arange(1, horizon + 1)
+    scale = p.naive.copy()
+    quantiles = pool.quantiles
+    if quantiles is None:
+        # No series of the group could be validated: random-walk-like normal intervals,
+        # MAE -> sigma by sqrt(pi/2).
+        quantiles = {}
+        for lv in levels:
+            zq = norm.ppf(0.5 + lv / 200.0) * np.sqrt(np.pi / 2) * np.sqrt(steps)
+            quantiles[(lv, "lo")], quantiles[(lv, "hi")] = -zq, zq
+    elif settings.conformal_scale != "naive":
+        scale[p.validated] = p.calib[p.validated]
+        scale[~p.validated] = p.naive[~p.validated] * pool.ratio
+    conformal = p.conformal
+    lo = {lv: fit.lo[lv].copy() for lv in levels}
+    hi = {lv: fit.hi[lv].copy() for lv in levels}
+    for lv in levels:
+        lo[lv][conformal] = (fit.mean + scale[:, None] * quantiles[(lv, "lo")][None, :])[conformal]
+        hi[lv][conformal] = (fit.mean + scale[:, None] * quantiles[(lv, "hi")][None, :])[conformal]
+    pooled = np.full_like(fit.sigma_pooled, np.nan)
+    if pool.rho is not None:
+        pooled = np.where(p.naive[:, None] > 0, p.naive[:, None] * pool.rho[None, :], np.nan)
+    return _GroupForecast(rows=fit.rows, model=fit.model, mean=fit.mean, lo=lo, hi=hi,
+                          cv_error=fit.cv_error, runner_up=fit.runner_up,
+                          runner_up_error=fit.runner_up_error,
+                          interval_method=fit.interval_method, guardrail=fit.guardrail,
+                          sigma_cv=fit.sigma_cv, sigma_pooled=pooled, cv_windows=fit.cv_windows)
+
+
+def _cumulative_errors(chosen: np.ndarray, names: list[str], cv_pos: np.ndarray,
+                       cv_actual: np.ndarray | None, cv_fcst: dict[str, np.ndarray] | None,
+                       scale: np.ndarray, cv_h: int
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per series of a group, for k = 1..cv_h months ahead: the RMSE over the CV windows of
     the chosen model's cumulative error (sum of actual - forecast over the first k months
-    of a window), and the group's pooled estimate of it at the series' own scale.
+    of a window); and the rows the group's pooled estimate is taken over: per series and
+    window with every k finite, the cumulative error divided by the series' `scale` (its
+    one-step naive MAE, the scale the conformal intervals use), with the series' position
+    in the group per row.
 
     The cumulative error is what a stock covering k months runs out against (Prak, Teunter &
     Syntetos 2017): it carries the correlation of errors across months that the sum of monthly
     variances would miss. Its RMSE is not centred, so a biased model is charged for its bias.
-    A few windows give a noisy RMSE per series; the pooled estimate is the RMS over the
-    group's series and windows of the cumulative error divided by the series' one-step naive
-    MAE (the scale the conformal intervals use), multiplied back by the series' scale. It also
-    serves series too short to validate. NaN where neither exists.
+    A few windows give a noisy RMSE per series; the pooled estimate (`_cumulative_error`) is
+    the RMS of those rows over the group's series, multiplied back by the series' scale. It
+    also serves series too short to validate.
     """
     n = chosen.size
     own = np.full((n, cv_h), np.nan)
-    pooled = np.full((n, cv_h), np.nan)
+    none = (own, np.zeros((0, cv_h)), np.zeros(0, dtype=int))
     if cv_actual is None or cv_fcst is None or not cv_pos.size:
-        return own, pooled
+        return none
     pick = chosen[cv_pos]
     ok = pick >= 0
     idx = cv_pos[ok]
     if not idx.size:
-        return own, pooled
+        return none
     stacked = np.stack([cv_fcst[c] for c in names], axis=0)  # (cand, n_cv, w, h)
     err = cv_actual[ok] - stacked[pick[ok], np.flatnonzero(ok)]  # (k, w, h)
     cum = np.cumsum(err, axis=2)
@@ -414,25 +642,36 @@ def _cumulative_error(chosen: np.ndarray, names: list[str], cv_pos: np.ndarray,
     s = scale[idx]
     with np.errstate(invalid="ignore", divide="ignore"):
         rel = cum / np.where(s > 0, s, np.nan)[:, None, None]
+    series = np.repeat(idx, rel.shape[1])
     rel = rel.reshape(-1, rel.shape[2])
     finite = np.isfinite(rel).all(axis=1)
-    if finite.any():
-        rho = np.sqrt(np.mean(rel[finite] ** 2, axis=0))  # (cv_h,)
+    return own, rel[finite], series[finite]
+
+
+def _cumulative_error(chosen: np.ndarray, names: list[str], cv_pos: np.ndarray,
+                      cv_actual: np.ndarray | None, cv_fcst: dict[str, np.ndarray] | None,
+                      scale: np.ndarray, cv_h: int) -> tuple[np.ndarray, np.ndarray]:
+    """`_cumulative_errors`' RMSE per series and the group's pooled estimate at each series'
+    scale (NaN where neither exists), for a group fitted whole."""
+    own, rel, _ = _cumulative_errors(chosen, names, cv_pos, cv_actual, cv_fcst, scale, cv_h)
+    pooled = np.full((chosen.size, cv_h), np.nan)
+    if rel.shape[0]:
+        rho = np.sqrt(np.mean(rel ** 2, axis=0))  # (cv_h,)
         pooled = np.where(scale[:, None] > 0, scale[:, None] * rho[None, :], np.nan)
     return own, pooled
 
 
-def _error_frame(panel: Panel, parts: list[_GroupForecast], cv_h: int) -> pd.DataFrame:
+def _error_frame(keys: pd.DataFrame, parts: list[_GroupForecast], cv_h: int) -> pd.DataFrame:
     """The long FORECAST_ERROR_COLUMNS frame of every series, in panel order."""
-    n = len(panel.keys)
+    n = len(keys)
     own = np.full((n, cv_h), np.nan)
     pooled = np.full((n, cv_h), np.nan)
     windows = np.zeros(n, dtype=int)
     for p in parts:
         own[p.rows], pooled[p.rows], windows[p.rows] = p.sigma_cv, p.sigma_pooled, p.cv_windows
     return pd.DataFrame({
-        "sku": np.repeat(panel.keys["sku"].to_numpy(), cv_h),
-        "location": np.repeat(panel.keys["location"].to_numpy(), cv_h),
+        "sku": np.repeat(keys["sku"].to_numpy(), cv_h),
+        "location": np.repeat(keys["location"].to_numpy(), cv_h),
         "months": np.tile(np.arange(1, cv_h + 1), n),
         "sigma_cv": own.ravel(), "sigma_pooled": pooled.ravel(),
         "cv_windows": np.repeat(windows, cv_h),
@@ -552,26 +791,11 @@ def _naive_mae(history: np.ndarray) -> np.ndarray:
         return np.nan_to_num(np.nanmean(np.abs(np.diff(history, axis=1)), axis=1))
 
 
-def _intervals(mset: ModelSet, fc: pd.DataFrame, chosen: np.ndarray,
-               chosen_name: np.ndarray, names: list[str], mean: np.ndarray,
-               levels: tuple[int, ...], horizon: int, history: np.ndarray, cv_pos: np.ndarray,
-               cv_actual: np.ndarray | None, cv_fcst: dict[str, np.ndarray] | None,
-               settings: BaselineSettings, test_size: int
-               ) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray], np.ndarray]:
-    """Model intervals where the chosen model has them (and `interval_method="model"`), else
-    conformal.
-
-    Conformal: signed CV errors of each series' chosen candidate, divided by a per-series
-    scale, pooled over the group's series and windows per horizon step (±1 step), give
-    quantiles that are multiplied back by the series' scale. Pooling across series is what
-    makes a handful of windows enough; steps beyond the CV horizon widen with sqrt(step).
-    Scale `naive` (default): one-step naive MAE of the history before the first CV origin for
-    the calibration, of the whole history for the forecast; it is estimated apart from the
-    CV errors, so the pooled quantiles are not shrunk by self-normalisation. Scale `cv_mae`:
-    the series' CV MAE; series without CV then use their naive MAE times the group's median
-    ratio of CV MAE to it.
-    """
-    n = mean.shape[0]
+def _model_intervals(mset: ModelSet, fc: pd.DataFrame, chosen_name: np.ndarray,
+                     levels: tuple[int, ...], n: int, horizon: int, settings: BaselineSettings
+                     ) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray], np.ndarray]:
+    """Model intervals where the chosen model has them (and `interval_method="model"`); the
+    other rows' method is `conformal` (bounds NaN until `_finish_group`)."""
     lo = {lv: np.full((n, horizon), np.nan) for lv in levels}
     hi = {lv: np.full((n, horizon), np.nan) for lv in levels}
     method = np.full(n, "conformal", dtype=object)
@@ -589,68 +813,84 @@ def _intervals(mset: ModelSet, fc: pd.DataFrame, chosen: np.ndarray,
         usable = np.all([np.isfinite(lo[lv]).all(axis=1) & np.isfinite(hi[lv]).all(axis=1)
                          for lv in levels], axis=0)
         method[~usable] = "conformal"
-
-    naive_mae = _naive_mae(history)
-    scale = naive_mae.copy()
-    quantiles: dict[tuple[int, str], np.ndarray] = {}
-    steps = np.arange(1, horizon + 1)
-    usable_cv = np.zeros(0, dtype=int)
-    if cv_actual is not None and cv_fcst is not None and cv_pos.size:
-        pick = chosen[cv_pos]
-        usable_cv = np.flatnonzero(pick >= 0)
-    if usable_cv.size:
-        assert cv_actual is not None and cv_fcst is not None
-        stacked = np.stack([cv_fcst[c] for c in names], axis=0)  # (cand, n_cv, w, h)
-        idx = cv_pos[usable_cv]
-        err = cv_actual[usable_cv] - stacked[chosen[idx], usable_cv]  # (k, w, h)
-        if settings.conformal_scale == "naive":
-            calib = _naive_mae(history[idx, :history.shape[1] - test_size])
-        else:
-            calib = np.mean(np.abs(err), axis=(1, 2))
-            scale[idx] = calib
-            ratio_ok = naive_mae[idx] > 0
-            ratio = (np.median(calib[ratio_ok] / naive_mae[idx][ratio_ok]) if ratio_ok.any()
-                     else 1.0)
-            no_cv = np.ones(n, dtype=bool)
-            no_cv[idx] = False
-            scale[no_cv] = naive_mae[no_cv] * ratio
-        with np.errstate(invalid="ignore", divide="ignore"):
-            # A series flat up to the first origin has no scale: left out of the pool.
-            z = err / np.where(calib > 0, calib, np.nan)[:, None, None]
-        cv_h = z.shape[2]
-        for lv in levels:
-            qlo, qhi = np.zeros(cv_h), np.zeros(cv_h)
-            for k in range(cv_h):
-                pool = z[:, :, max(k - 1, 0):k + 2].ravel()
-                pool = pool[np.isfinite(pool)]
-                if pool.size:
-                    qlo[k] = np.quantile(pool, 0.5 - lv / 200.0)
-                    qhi[k] = np.quantile(pool, 0.5 + lv / 200.0)
-            # Wider, never narrower, further out; beyond the CV horizon grow like sqrt(step).
-            qlo, qhi = np.minimum.accumulate(qlo), np.maximum.accumulate(qhi)
-            grow = np.sqrt(np.maximum(steps, cv_h) / cv_h)
-            quantiles[(lv, "lo")] = np.concatenate([qlo, np.full(horizon, qlo[-1])])[:horizon]
-            quantiles[(lv, "hi")] = np.concatenate([qhi, np.full(horizon, qhi[-1])])[:horizon]
-            quantiles[(lv, "lo")] *= np.where(steps > cv_h, grow, 1.0)
-            quantiles[(lv, "hi")] *= np.where(steps > cv_h, grow, 1.0)
-    else:
-        # No series of the group could be validated: random-walk-like normal intervals,
-        # MAE -> sigma by sqrt(pi/2).
-        for lv in levels:
-            zq = norm.ppf(0.5 + lv / 200.0) * np.sqrt(np.pi / 2) * np.sqrt(steps)
-            quantiles[(lv, "lo")], quantiles[(lv, "hi")] = -zq, zq
-    conformal = method == "conformal"
-    for lv in levels:
-        lo[lv][conformal] = (mean + scale[:, None] * quantiles[(lv, "lo")][None, :])[conformal]
-        hi[lv][conformal] = (mean + scale[:, None] * quantiles[(lv, "hi")][None, :])[conformal]
     return lo, hi, method
 
 
-def _assemble(panel: Panel, values: np.ndarray, classes: np.ndarray,
+def _conformal_errors(chosen: np.ndarray, names: list[str], naive_mae: np.ndarray,
+                      history: np.ndarray, cv_pos: np.ndarray, cv_actual: np.ndarray | None,
+                      cv_fcst: dict[str, np.ndarray] | None, settings: BaselineSettings,
+                      test_size: int, cv_h: int
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """What a group's series give its conformal intervals: (validated, calib, z, ratios).
+
+    Conformal: signed CV errors of each series' chosen candidate, divided by a per-series
+    scale, pooled over the group's series and windows per horizon step (±1 step), give
+    quantiles that are multiplied back by the series' scale. Pooling across series is what
+    makes a handful of windows enough; steps beyond the CV horizon widen with sqrt(step).
+    Scale `naive` (default): one-step naive MAE of the history before the first CV origin for
+    the calibration, of the whole history for the forecast; it is estimated apart from the
+    CV errors, so the pooled quantiles are not shrunk by self-normalisation. Scale `cv_mae`:
+    the series' CV MAE (`calib`); series without CV then use their naive MAE times the group's
+    median ratio of CV MAE to it (`ratios`: one per validated series with a naive MAE).
+    `z`: the scaled errors (validated series x windows x CV months) that are pooled.
+    """
+    n = chosen.size
+    validated = np.zeros(n, dtype=bool)
+    calib_all = np.full(n, np.nan)
+    none = (validated, calib_all, np.zeros((0, settings.cv_windows, cv_h)), np.zeros(0))
+    if cv_actual is None or cv_fcst is None or not cv_pos.size:
+        return none
+    pick = chosen[cv_pos]
+    usable_cv = np.flatnonzero(pick >= 0)
+    if not usable_cv.size:
+        return none
+    stacked = np.stack([cv_fcst[c] for c in names], axis=0)  # (cand, n_cv, w, h)
+    idx = cv_pos[usable_cv]
+    err = cv_actual[usable_cv] - stacked[chosen[idx], usable_cv]  # (k, w, h)
+    ratios = np.zeros(0)
+    if settings.conformal_scale == "naive":
+        calib = _naive_mae(history[idx, :history.shape[1] - test_size])
+    else:
+        calib = np.mean(np.abs(err), axis=(1, 2))
+        calib_all[idx] = calib
+        ratio_ok = naive_mae[idx] > 0
+        ratios = calib[ratio_ok] / naive_mae[idx][ratio_ok]
+    validated[idx] = True
+    with np.errstate(invalid="ignore", divide="ignore"):
+        # A series flat up to the first origin has no scale: left out of the pool.
+        z = err / np.where(calib > 0, calib, np.nan)[:, None, None]
+    return validated, calib_all, z, ratios
+
+
+def _conformal_quantiles(z: np.ndarray, levels: tuple[int, ...], horizon: int
+                         ) -> dict[tuple[int, str], np.ndarray]:
+    """Per (level, side) and months ahead, the quantile of the pooled scaled errors `z`."""
+    steps = np.arange(1, horizon + 1)
+    quantiles: dict[tuple[int, str], np.ndarray] = {}
+    cv_h = z.shape[2]
+    for lv in levels:
+        qlo, qhi = np.zeros(cv_h), np.zeros(cv_h)
+        for k in range(cv_h):
+            pool = z[:, :, max(k - 1, 0):k + 2].ravel()
+            pool = pool[np.isfinite(pool)]
+            if pool.size:
+                qlo[k] = np.quantile(pool, 0.5 - lv / 200.0)
+                qhi[k] = np.quantile(pool, 0.5 + lv / 200.0)
+        # Wider, never narrower, further out; beyond the CV horizon grow like sqrt(step).
+        qlo, qhi = np.minimum.accumulate(qlo), np.maximum.accumulate(qhi)
+        grow = np.sqrt(np.maximum(steps, cv_h) / cv_h)
+        quantiles[(lv, "lo")] = np.concatenate([qlo, np.full(horizon, qlo[-1])])[:horizon]
+        quantiles[(lv, "hi")] = np.concatenate([qhi, np.full(horizon, qhi[-1])])[:horizon]
+        quantiles[(lv, "lo")] *= np.where(steps > cv_h, grow, 1.0)
+        quantiles[(lv, "hi")] *= np.where(steps > cv_h, grow, 1.0)
+    return quantiles
+
+
+def _assemble(keys: pd.DataFrame, span: np.ndarray, classes: np.ndarray,
               parts: list[_GroupForecast], cycle: str, horizon: int,
               levels: tuple[int, ...]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Stack the groups into SPEC's long `baseline_forecast` and the `selection` table."""
-    n = len(panel.keys)
+    n = len(keys)
     model = np.empty(n, dtype=object)
     mean = np.zeros((n, horizon))
     lo = {lv: np.zeros((n, horizon)) for lv in levels}
@@ -676,8 +916,8 @@ def _assemble(panel: Panel, values: np.ndarray, classes: np.ndarray,
     hi_w = np.fmax(hi[wide], hi_n)
     periods = horizon_periods(cycle, horizon)
     forecast = pd.DataFrame({
-        "sku": np.repeat(panel.keys["sku"].to_numpy(), horizon),
-        "location": np.repeat(panel.keys["location"].to_numpy(), horizon),
+        "sku": np.repeat(keys["sku"].to_numpy(), horizon),
+        "location": np.repeat(keys["location"].to_numpy(), horizon),
         "period": np.tile(np.array(periods, dtype=object), n),
         "model": np.repeat(model, horizon).astype(str),
         "forecast": mean.ravel(),
@@ -688,8 +928,8 @@ def _assemble(panel: Panel, values: np.ndarray, classes: np.ndarray,
     forecast = forecast[["sku", "location", "period", "model", "forecast", f"lo_{narrow}",
                          f"hi_{narrow}", f"lo_{wide}", f"hi_{wide}", "demand_class"]]
     sel["demand_class"] = classes
-    sel["history_months"] = demand_stats(values)["span"].to_numpy()
-    selection = pd.concat([panel.keys, sel], axis=1)[SELECTION_COLUMNS]
+    sel["history_months"] = span
+    selection = pd.concat([keys, sel], axis=1)[SELECTION_COLUMNS]
     selection = selection.astype({"cv_error": float, "runner_up_error": float,
                                   "history_months": int})
     return forecast, selection

@@ -23,24 +23,85 @@ class ColdStartForecast:
     hi: dict[int, np.ndarray]
 
 
+@dataclass
+class ColdStartEvidence:
+    """What the established series give the new ones: per series its family and location,
+    its level (peers) and its recent months (family profiles). Series of several partitions
+    are joined by `combine_cold_start`, which restores the catalogue's series order."""
+
+    peers: pd.DataFrame  # sku, location, family (NaN: unknown SKU), level
+    recent: np.ndarray  # (len(peers), months): the last full seasons, NaN as 0
+    first_month: str  # month of the panel's column 0 (the same in every partition)
+    n_months: int  # the panel's width
+
+
+@dataclass
+class ColdStartPool:
+    """The catalogue's peers (family, location, level) and family seasonal profiles."""
+
+    peers: pd.DataFrame
+    profile: pd.DataFrame
+
+
+def cold_start_evidence(panel: Panel, values: np.ndarray, families: pd.Series,
+                        established: np.ndarray, season_length: int) -> ColdStartEvidence:
+    """The established rows' keys, family, peer level and recent seasons (see
+    `family_profiles`), in panel order."""
+    n_months = values.shape[1]
+    seasons = min(MAX_PROFILE_SEASONS, n_months // season_length) if season_length > 0 else 0
+    rows = np.flatnonzero(established)
+    peers = pd.DataFrame({
+        "sku": panel.keys["sku"].iloc[rows].to_numpy(),
+        "location": panel.keys["location"].iloc[rows].to_numpy(),
+        "family": families.iloc[rows].to_numpy(),
+        "level": (_peer_levels(values[rows], max(season_length, 1)) if rows.size
+                  else np.zeros(0)),
+    })
+    recent = np.nan_to_num(values[rows, n_months - seasons * season_length:]) if (
+        season_length > 1 and seasons >= 2) else np.zeros((rows.size, 0))
+    return ColdStartEvidence(peers=peers, recent=recent, first_month=panel.first_month,
+                             n_months=n_months)
+
+
+def combine_cold_start(parts: list[ColdStartEvidence], season_length: int) -> ColdStartPool:
+    """Peers and family profiles of the series of every part, as if fitted together: rows are
+    put back in catalogue order (sku, location) so that sums add in the same order."""
+    peers = pd.concat([p.peers for p in parts], ignore_index=True)
+    recent = np.concatenate([p.recent for p in parts], axis=0)
+    order = peers.sort_values(["sku", "location"], kind="stable").index.to_numpy()
+    peers = peers.iloc[order].reset_index(drop=True)
+    recent = recent[order]
+    first = parts[0]
+    profile = seasonal_profiles(peers["family"], recent, first.first_month, first.n_months,
+                                season_length)
+    return ColdStartPool(peers=peers[["family", "location", "level"]], profile=profile)
+
+
 def family_profiles(panel: Panel, values: np.ndarray, families: pd.Series,
                     established: np.ndarray, season_length: int) -> pd.DataFrame:
     """Seasonal index per family (rows) x calendar position `month_index % season_length`
     (columns), mean 1, from the summed history of the family's established series over the
     last (up to 3) full seasons; families with less than two seasons get a flat profile."""
-    n_months = values.shape[1]
-    seasons = min(MAX_PROFILE_SEASONS, n_months // season_length)
-    fams = families[established].dropna()
+    ev = cold_start_evidence(panel, values, families, established, season_length)
+    return seasonal_profiles(ev.peers["family"], ev.recent, ev.first_month, ev.n_months,
+                             season_length)
+
+
+def seasonal_profiles(families: pd.Series, recent: np.ndarray, first_month: str,
+                      n_months: int, season_length: int) -> pd.DataFrame:
+    """`family_profiles` from the established rows' families and recent seasons."""
+    seasons = min(MAX_PROFILE_SEASONS, n_months // season_length) if season_length > 0 else 0
+    known = families.notna().to_numpy()
+    fams = families[known]
     if season_length <= 1 or seasons < 2 or fams.empty:
         return pd.DataFrame(columns=range(season_length), dtype=float)
-    recent = np.nan_to_num(values[fams.index.to_numpy(), n_months - seasons * season_length:])
-    total = pd.DataFrame(recent).groupby(fams.to_numpy()).sum()
+    total = pd.DataFrame(recent[known]).groupby(fams.to_numpy()).sum()
     blocks = total.to_numpy().reshape(len(total), seasons, season_length)
     with np.errstate(invalid="ignore", divide="ignore"):
         ratios = blocks / blocks.mean(axis=2, keepdims=True)
         index = np.nanmean(np.where(np.isfinite(ratios), ratios, np.nan), axis=1)
         index = index / np.nanmean(index, axis=1, keepdims=True)
-    first = int(month_index(pd.Series([panel.first_month]))[0]) + n_months - seasons * season_length
+    first = int(month_index(pd.Series([first_month]))[0]) + n_months - seasons * season_length
     positions = (first + np.arange(season_length)) % season_length
     profile = pd.DataFrame(index, index=total.index, columns=positions).sort_index(axis=1)
     return profile[np.isfinite(profile).all(axis=1)]
@@ -55,8 +116,12 @@ def _peer_levels(values: np.ndarray, season_length: int) -> np.ndarray:
 def forecast_cold_start(panel: Panel, values: np.ndarray, rows: np.ndarray,
                         established: np.ndarray, in_history: np.ndarray,
                         products: pd.DataFrame | None, cycle: str, horizon: int,
-                        season_length: int, levels: tuple[int, ...]) -> ColdStartForecast:
+                        season_length: int, levels: tuple[int, ...],
+                        pool: ColdStartPool | None = None) -> ColdStartForecast:
     """Forecast the `new` rows.
+
+    Peers and family profiles come from `pool` (the catalogue's, when the panel is one
+    partition of it), else from the `established` rows of this panel.
 
     - Some history (sold for fewer months than the `new` threshold): own level = mean of the
       last (up to one season of) de-seasonalised months; shape = the family profile.
@@ -81,7 +146,11 @@ def forecast_cold_start(panel: Panel, values: np.ndarray, rows: np.ndarray,
             status_of = prod["status"]
     families = keys["sku"].map(fam_of)
     status = keys["sku"].map(status_of).to_numpy()
-    profile = family_profiles(panel, values, families, established, season_length)
+    if pool is None:
+        pool = combine_cold_start(
+            [cold_start_evidence(panel, values, families, established, season_length)],
+            season_length)
+    profile = pool.profile
     cycle_idx = int(month_index(pd.Series([cycle]))[0])
     fut_pos = (cycle_idx + np.arange(horizon)) % max(season_length, 1)
     past_pos = (int(month_index(pd.Series([panel.first_month]))[0])
@@ -110,12 +179,7 @@ def forecast_cold_start(panel: Panel, values: np.ndarray, rows: np.ndarray,
     own_sd = np.where(span >= 3, own_sd, own_level)
 
     # Peers: established series, levels by scope.
-    est_rows = np.flatnonzero(established)
-    peers = pd.DataFrame({
-        "family": families.iloc[est_rows].to_numpy(),
-        "location": keys["location"].iloc[est_rows].to_numpy(),
-        "level": _peer_levels(values[est_rows], max(season_length, 1)) if est_rows.size else [],
-    })
+    peers = pool.peers
     level = np.full(n, np.nan)
     rel_lo = {lv: np.full(n, np.nan) for lv in levels}
     rel_hi = {lv: np.full(n, np.nan) for lv in levels}

@@ -49,9 +49,12 @@ class Panel:
         return pd.DataFrame({"unique_id": rows[r], "ds": stamps[t], "y": sub[r, t]})
 
 
-def build_panel(history: pd.DataFrame, cycle: str, extra_keys: pd.DataFrame | None) -> Panel:
+def build_panel(history: pd.DataFrame, cycle: str, extra_keys: pd.DataFrame | None,
+                first_month: str | None = None) -> Panel:
     """Aggregate `history` (sku, location, period, qty) into a Panel ending the month before
-    `cycle`; `extra_keys` adds series without history (all-NaN rows)."""
+    `cycle`; `extra_keys` adds series without history (all-NaN rows). `first_month`: start
+    the panel no later than that month (a partition's panel as wide as the catalogue's, so
+    that whatever depends on the width, e.g. how many seasons a profile spans, is the same)."""
     keys = history[KEY].drop_duplicates()
     if extra_keys is not None and len(extra_keys):
         keys = pd.concat([keys, extra_keys[KEY]]).drop_duplicates()
@@ -63,8 +66,10 @@ def build_panel(history: pd.DataFrame, cycle: str, extra_keys: pd.DataFrame | No
     else:
         hist_idx = np.empty(0, dtype=int)
         first_idx = cycle_idx - 1
+    if first_month is not None:
+        first_idx = min(first_idx, int(month_index(pd.Series([first_month]))[0]))
     n_months = max(cycle_idx - first_idx, 1)
-    first_month = add_months(cycle, -n_months)
+    start = add_months(cycle, -n_months)
     values = np.zeros((len(keys), n_months))
     if len(history):
         lookup = pd.MultiIndex.from_frame(keys)
@@ -74,4 +79,4 @@ def build_panel(history: pd.DataFrame, cycle: str, extra_keys: pd.DataFrame | No
     # A series starts at its first sale: earlier zeros are "not yet listed", not demand.
     started = np.cumsum(values > 0, axis=1) > 0
     values[~started] = np.nan
-    return Panel(keys=keys, first_month=first_month, values=values)
+    return Panel(keys=keys, first_month=start, values=values)

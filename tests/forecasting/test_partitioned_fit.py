@@ -1,0 +1,124 @@
+"""Fitting by partition of locations gives every series the numbers of the catalogue's fit."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from forecasting.baseline import (
+    BaselineResult,
+    finish_partition,
+    fit_baselines,
+    fit_partition,
+    pool_evidence,
+)
+from forecasting.engines import LocalEngine
+from forecasting.settings import BaselineSettings
+from reconciliation import planned_keys
+from sample_data import generate_world
+
+CYCLE = "2026-12"
+HORIZON = 12
+FRAMES = ("forecast", "selection", "cleaning", "forecast_error")
+
+
+def _world() -> dict[str, pd.DataFrame]:
+    """A generated world (intermittent series, a `new` product, promotions) where, besides,
+    one family has no history at one location: its SKUs there are cold starts whose peers
+    (family scope) and seasonal profile come from the other locations only; and the second
+    location's history starts half a year after the others' (a partition's own panel
+    would be narrower than the catalogue's)."""
+    tables = dict(generate_world(n_skus=30, n_locations=3, history_months=36, cycle=CYCLE,
+                                 horizon=HORIZON, seed=3).tables)
+    products = tables["products"]
+    history = tables["sales_history"]
+    dairy = set(products.loc[products["family"] == "DAIRY", "sku"])
+    location = sorted(history["location"].unique())[0]
+    gone = history["sku"].isin(dairy) & (history["location"] == location)
+    late = (history["location"] == sorted(history["location"].unique())[1]) & (
+        history["period"] < "2024-06")
+    tables["sales_history"] = history[~gone & ~late].reset_index(drop=True)
+    # Stock keeps them planned there.
+    stock = pd.DataFrame({"sku": sorted(dairy), "location": location, "on_hand": 50.0})
+    tables["inventory"] = pd.concat([tables["inventory"], stock]).drop_duplicates(
+        ["sku", "location"]).reset_index(drop=True)
+    return tables
+
+
+@pytest.fixture(scope="module")
+def world() -> dict[str, pd.DataFrame]:
+    return _world()
+
+
+def _fit_whole(tables: dict[str, pd.DataFrame], settings: BaselineSettings) -> BaselineResult:
+    keys = planned_keys(tables, CYCLE, HORIZON)
+    return fit_baselines(tables["sales_history"], HORIZON, settings, CYCLE,
+                         tables["promotions"], keys, tables["products"], n_jobs=1)
+
+
+def _fit_parted(tables: dict[str, pd.DataFrame], settings: BaselineSettings,
+                groups: list[list[str]]) -> dict[str, pd.DataFrame]:
+    keys = planned_keys(tables, CYCLE, HORIZON)
+    history = tables["sales_history"]
+    first = str(history["period"].min())
+    engine = LocalEngine(1)
+    partials, evidence = [], []
+    for g in groups:
+        def mine(df: pd.DataFrame, g: list[str] = g) -> pd.DataFrame:
+            return df[df["location"].isin(g)].reset_index(drop=True)
+        partial, ev = fit_partition(mine(history), HORIZON, settings, CYCLE,
+                                    mine(tables["promotions"]), mine(keys),
+                                    tables["products"], engine, first)
+        partials.append(partial)
+        evidence.append(ev)
+    pooled = pool_evidence(evidence, settings, HORIZON)
+    results = [finish_partition(p, pooled, settings) for p in partials]
+    return {f: pd.concat([getattr(r, f) for r in results], ignore_index=True) for f in FRAMES}
+
+
+def _sorted(df: pd.DataFrame) -> pd.DataFrame:
+    by = [c for c in ("sku", "location", "period", "months", "rule") if c in df.columns]
+    return df.sort_values(by, kind="stable").reset_index(drop=True)
+
+
+SETTINGS = {"naive": BaselineSettings(), "cv_mae": BaselineSettings(conformal_scale="cv_mae")}
+_whole: dict[str, BaselineResult] = {}
+
+
+def _whole_fit(world: dict[str, pd.DataFrame], scale: str) -> BaselineResult:
+    if scale not in _whole:
+        _whole[scale] = _fit_whole(world, SETTINGS[scale])
+    return _whole[scale]
+
+
+@pytest.mark.parametrize(("size", "scale"), [(1, "naive"), (2, "naive"), (1, "cv_mae")])
+def test_partitions_give_the_catalogues_numbers(world: dict[str, pd.DataFrame], size: int,
+                                                scale: str) -> None:
+    whole = _whole_fit(world, scale)
+    locations = sorted(world["warehouses"]["location"].unique())
+    groups = [locations[i:i + size] for i in range(0, len(locations), size)]
+    parted = _fit_parted(world, SETTINGS[scale], groups)
+    for frame in FRAMES:
+        pd.testing.assert_frame_equal(_sorted(getattr(whole, frame)), _sorted(parted[frame]),
+                                      check_exact=True, obj=frame)
+
+
+def test_the_world_exercises_what_is_pooled_across_locations(
+        world: dict[str, pd.DataFrame]) -> None:
+    """Guards the test above: the world has what crosses locations, and a partition fitted
+    on its own (its own pools) would differ from the catalogue's fit."""
+    whole = _whole_fit(world, "naive")
+    classes = set(whole.selection["demand_class"])
+    assert {"smooth", "intermittent", "new"} <= classes | {"lumpy", "erratic"}
+    assert "intermittent" in classes or "lumpy" in classes
+    models = set(whole.selection["model"])
+    assert "ColdStart:family" in models  # peers from other locations only
+    assert (whole.selection["interval_method"] == "conformal").any()
+    location = sorted(world["warehouses"]["location"].unique())[0]
+    alone = _fit_parted(world, SETTINGS["naive"], [[location]])
+    mine = whole.forecast[whole.forecast["location"] == location]
+    assert not np.allclose(_sorted(mine)["hi_95"].to_numpy(),
+                           _sorted(alone["forecast"])["hi_95"].to_numpy())
+    err = whole.forecast_error[whole.forecast_error["location"] == location]
+    assert not np.allclose(_sorted(err)["sigma_pooled"].to_numpy(),
+                           _sorted(alone["forecast_error"])["sigma_pooled"].to_numpy(),
+                           equal_nan=True)
