@@ -1,0 +1,176 @@
+"""ingest_and_check by location group: the checked tables, findings, rejects and breaches of
+the whole-table check, and the driver never reads a location-keyed table whole.
+
+Runs the stage itself (under Prefect's test harness) on the demo's world and on a small
+generated world, as CSV and Parquet, unpartitioned and with partition sizes 1 and 2.
+"""
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import flows.check_parts as check_parts
+import flows.io as flows_io
+from data_contracts import ContractBreach
+from data_contracts.partitioned import SPLIT_TABLES
+from flows.config import RunConfig
+from flows.context import RunContext
+from flows.io import write_inputs
+from flows.stages import ingest_and_check
+from sample_data import generate_world
+
+CYCLE = "2026-12"
+
+
+def _run(inputs: Path, out: Path, size: int | None, quarantine: dict[str, float] | None = None
+         ) -> tuple[dict, dict[str, pd.DataFrame] | None, ContractBreach | None]:
+    config = RunConfig.model_validate({"execution": {"partition_size": size},
+                                       "contracts": {"quarantine": quarantine or {}}})
+    ctx = RunContext(cycle=CYCLE, horizon=12, inputs=str(inputs), out=str(out),
+                     run_id=f"size-{size or 0}", config=config)
+    try:
+        result = ingest_and_check(ctx)
+    except ContractBreach as breach:
+        return {}, None, breach
+    record = result.model_dump(include={"inputs", "findings", "quarantined_rows"})
+    return record, ctx.workspace.load_frames("check"), None
+
+
+def _assert_same_check(inputs: Path, tmp_path: Path, sizes: tuple[int, ...] = (1, 2),
+                       quarantine: dict[str, float] | None = None) -> ContractBreach | None:
+    record, tables, breach = _run(inputs, tmp_path / "whole", None, quarantine)
+    for size in sizes:
+        got_record, got_tables, got_breach = _run(inputs, tmp_path / f"size{size}", size,
+                                                  quarantine)
+        assert got_record == record, f"size {size}"
+        if breach is not None:
+            assert got_breach is not None, f"size {size}: no breach"
+            assert [f.model_dump() for f in got_breach.findings] == [
+                f.model_dump() for f in breach.findings]
+            assert got_breach.message.split("\nOffending rows")[0] == \
+                breach.message.split("\nOffending rows")[0]
+            pd.testing.assert_frame_equal(got_breach.rejects, breach.rejects, check_dtype=False)
+            continue
+        assert got_breach is None, str(got_breach)
+        assert tables is not None and got_tables is not None
+        assert got_tables.keys() == tables.keys()
+        for name, frame in tables.items():
+            # Rows by group, then by line (flows/check_parts.py): the same rows, same index.
+            got = got_tables[name].sort_index(kind="stable")
+            pd.testing.assert_frame_equal(got, frame.sort_index(kind="stable"), obj=name)
+    return breach
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_demo_world_checks_the_same_by_group(tmp_path: Path, fmt: str) -> None:
+    world = generate_world(cycle=CYCLE, horizon=12)  # the demo's world: 200 SKUs, 3 DCs
+    write_inputs(world.tables, tmp_path / "inputs", fmt=fmt)
+    assert _assert_same_check(tmp_path / "inputs", tmp_path) is None
+
+
+def test_generated_world_with_quarantined_rows(tmp_path: Path) -> None:
+    world = generate_world(n_skus=30, n_locations=4, history_months=24, cycle=CYCLE,
+                           horizon=12, seed=5)
+    tables = {t: f.astype(str) for t, f in world.tables.items()}
+    history = tables["sales_history"]
+    rows = history.groupby("location").head(1).index  # a bad row in every group
+    history.loc[rows, "qty"] = "-1"
+    inventory = tables["inventory"]
+    inventory.loc[inventory.index[0], "location"] = "DC-MARS"  # the group of no warehouse
+    write_inputs(tables, tmp_path / "inputs")
+    _assert_same_check(tmp_path / "inputs", tmp_path, sizes=(1, 3),
+                       quarantine={"sales_history": 0.01, "inventory": 0.1})
+
+
+def _csv(inputs: Path, table: str) -> pd.DataFrame:
+    return pd.read_csv(inputs / f"{table}.csv", dtype=str, keep_default_na=False)
+
+
+def _breaks_duplicate_keys(inputs: Path) -> None:
+    history = _csv(inputs, "sales_history")
+    dup = history.groupby("location").head(1)  # a duplicate in every location group
+    pd.concat([history, dup]).to_csv(inputs / "sales_history.csv", index=False)
+
+
+def _breaks_unknown_location(inputs: Path) -> None:
+    orders = _csv(inputs, "open_orders")
+    orders.loc[0, "location"] = "DC-MARS"
+    orders.loc[1, "location"] = ""
+    orders.to_csv(inputs / "open_orders.csv", index=False)
+
+
+def _breaks_unknown_sku(inputs: Path) -> None:
+    inventory = _csv(inputs, "inventory")
+    inventory.loc[inventory.groupby("location").head(1).index, "sku"] = "NOPE-1"
+    inventory.to_csv(inputs / "inventory.csv", index=False)
+
+
+def _breaks_share(inputs: Path) -> None:
+    history = _csv(inputs, "sales_history")
+    history.loc[history.index[::40], "qty"] = "-1"  # 2.5 % of rows, in every group
+    history.to_csv(inputs / "sales_history.csv", index=False)
+
+
+def _breaks_file(inputs: Path) -> None:
+    df = _csv(inputs, "inventory")
+    df.to_csv(inputs / "inventory.csv", index=False, sep=";")
+
+
+@pytest.mark.parametrize(("breaks", "quarantine", "pattern"), [
+    (_breaks_duplicate_keys, None, r"sales_history \(sku, location, period\): duplicate key"),
+    (_breaks_unknown_location, None, r"open_orders\.location: location not in warehouses"),
+    (_breaks_unknown_sku, None, r"inventory\.sku: sku not in products"),
+    (_breaks_share, {"sales_history": 0.01}, r"more than the 1\.0% that may be quarantined"),
+    (_breaks_file, None, r"inventory: cannot read .*not comma-separated"),
+], ids=["duplicate-keys", "unknown-location", "unknown-sku", "share-exceeded", "semicolons"])
+def test_bad_inputs_breach_the_same_way_by_group(inputs_dir: Path, tmp_path: Path, breaks,
+                                                 quarantine, pattern: str) -> None:
+    breaks(inputs_dir)
+    breach = _assert_same_check(inputs_dir, tmp_path, quarantine=quarantine)
+    assert breach is not None
+    assert pd.Series([breach.message]).str.contains(pattern).all(), breach.message
+
+
+def test_the_driver_never_reads_a_location_keyed_table_whole(
+        inputs_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    rows = {t: len(_csv(inputs_dir, t)) for t in SPLIT_TABLES
+            if (inputs_dir / f"{t}.csv").exists()}
+    whole_reads: list[str] = []
+    real_parse = flows_io.parse_table
+
+    def parse(table: str, *args, **kwargs):  # the whole-file reader
+        whole_reads.append(table)
+        return real_parse(table, *args, **kwargs)
+
+    seen: dict[str, int] = {}
+    real_read = check_parts.read_group
+
+    def read_group(ws, stage, tables, index):
+        frames = real_read(ws, stage, tables, index)
+        for table, frame in frames.items():
+            seen[table] = max(seen.get(table, 0), len(frame))
+        return frames
+
+    monkeypatch.setattr(flows_io, "parse_table", parse)
+    monkeypatch.setattr(check_parts, "parse_table", parse)
+    monkeypatch.setattr(check_parts, "read_group", read_group)
+    monkeypatch.setattr(check_parts, "BATCH_ROWS", 50)
+    monkeypatch.setattr(check_parts.check_by_partition, "__defaults__",
+                        (*check_parts.check_by_partition.__defaults__[:-1], 50))
+    batches: list[int] = []
+    real_iter = flows_io.TableStream.__iter__
+
+    def stream(self):
+        for batch in real_iter(self):
+            batches.append(len(batch))
+            yield batch
+
+    monkeypatch.setattr(flows_io.TableStream, "__iter__", stream)
+    record, _, breach = _run(inputs_dir, tmp_path / "out", 1)
+    assert breach is None and record
+    assert set(whole_reads) <= {"products", "warehouses"}, whole_reads
+    assert batches and max(batches) <= 50
+    assert seen.keys() == rows.keys()
+    for table, n in rows.items():
+        assert seen[table] < n, f"{table}: a group read {seen[table]} of {n} rows"
