@@ -29,6 +29,7 @@ from data_contracts.findings import (
 )
 from data_contracts.inputs import input_schema
 from data_contracts.periods import is_month
+from data_contracts.quality import forecast_totals
 from data_contracts.tables import INPUT_COLUMNS, INPUT_TABLES
 from data_contracts.validate import (
     MUST_HAVE_ROWS,
@@ -203,8 +204,7 @@ def quality_summary(checked: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFra
         columns=["sku", "location", "rank", "line"])
     forecast = checked.get("sales_forecast")
     if forecast is not None:
-        out["forecast_totals"] = (forecast.groupby(["sku", "family", "period"], dropna=False,
-                                                   sort=False)["qty"].sum().reset_index())
+        out["forecast_totals"] = forecast_totals(forecast)
     return out
 
 

@@ -500,6 +500,19 @@ def prepare_suites(
     return suites
 
 
+def forecast_totals(forecast: pd.DataFrame) -> pd.DataFrame:
+    """A sales_forecast (raw or typed, or a batch of its rows) as qty per sku, family and
+    period: what the drift suites read of it. The sums of batches' totals are the totals."""
+    qty, _ = as_number(forecast["qty"])
+    missing = pd.Series(np.nan, index=forecast.index, dtype=object)
+    frame = pd.DataFrame({
+        "sku": as_text(forecast["sku"]) if "sku" in forecast else missing,
+        "family": as_text(forecast["family"]) if "family" in forecast else missing,
+        "period": as_text(forecast["period"]), "qty": qty})
+    return frame.groupby(["sku", "family", "period"], dropna=False, sort=False)["qty"].sum(
+    ).reset_index()
+
+
 def summarize(parts: list[dict[str, pd.DataFrame]]) -> dict[str, pd.DataFrame]:
     """The location groups' summaries (data_contracts/partitioned.py `quality_summary`) as the
     whole catalogue's: last month of history per SKU x location, the planned SKU x locations

@@ -15,8 +15,9 @@ table whole:
    warehouses); its kept rows go to a part file, the small rest (violations with their raw
    rows, counts, key sets) comes back. With `--engine dask` the groups run on the cluster's
    workers, with the local engine one after the other;
-4. the verdict is merged: the same findings, rejects and exit 3 as the whole-table check. On
-   success the kept rows are streamed into `check/TABLE.parquet`, group after group: within
+4. the verdict is merged: the same findings, rejects and exit 3 as the whole-table check.
+   After the quality suites (5.) pass, the kept rows are streamed into `check/TABLE.parquet`
+   group after group (`OutputTree.append_frames`, source_line kept as the index): within
    a table, rows are ordered by group (locations sorted), then by source line; the whole-table
    check keeps source-line order. The rows themselves (values, types, source_line index) are
    the same;
@@ -53,7 +54,7 @@ from data_contracts.partitioned import (
     location_keys,
     merge_verdict,
 )
-from data_contracts.quality import QualitySettings
+from data_contracts.quality import QualitySettings, forecast_totals
 from data_contracts.validate import previous_history_totals
 from flows.io import InputFile, TableReadError, TableStream, find_input_files, parse_table
 from flows.output_tree import OutputTree, Workspace
@@ -212,23 +213,11 @@ def previous_summary(tree: OutputTree, cycle: str, batch_rows: int = BATCH_ROWS
         if history is not None:
             out["history_totals"] = history.groupby(level=0).sum()
         forecast = _summed(tree, paths.get("sales_forecast"), ["sku", "family", "period", "qty"],
-                           batch_rows, _forecast_sums)
+                           batch_rows, forecast_totals)
         if forecast is not None:
             out["forecast_totals"] = forecast
         return out
     return None
-
-
-def _forecast_sums(df: pd.DataFrame) -> pd.DataFrame:
-    from data_contracts.coerce import as_number, as_text
-
-    qty, _ = as_number(df["qty"])
-    frame = pd.DataFrame({
-        "sku": as_text(df["sku"]) if "sku" in df else pd.Series(pd.NA, index=df.index),
-        "family": as_text(df["family"]) if "family" in df else pd.Series(pd.NA, index=df.index),
-        "period": as_text(df["period"]), "qty": qty})
-    return frame.groupby(["sku", "family", "period"], dropna=False, sort=False)["qty"].sum(
-    ).reset_index()
 
 
 def _summed(tree: OutputTree, path: str | None, columns: list[str], batch_rows: int,
@@ -269,23 +258,30 @@ def check_by_partition(
 
     Raises TableReadError for a file that cannot be read (before anything is checked) and
     ContractBreach as validate_inputs / run_quality_suites do."""
-    files = split_inputs(ws, plan, batch_rows)
+    try:
+        files = split_inputs(ws, plan, batch_rows)
+    except TableReadError:
+        tree.remove(posixpath.join(ws.root, SPLIT))
+        raise
     present = [t for t in SPLIT_TABLES if t in plan.files]
     groups = run_groups(engine, dask_address, workers, [
         _bind(check_one_group, ws, i, present, plan.whole, policy, cycle, horizon)
         for i in range(len(plan.groups) + 1)])
     tree.remove(posixpath.join(ws.root, SPLIT))
     previous = previous_summary(tree, cycle, batch_rows)
-    merged = merge_verdict(list(plan.files), plan.whole, groups, policy, cycle, horizon,
-                           previous.get("history_totals") if previous else None)
-    for table in present:
-        tree.append_frames(ws.path("check", f"{table}.parquet"),
-                           _kept(ws, table, len(groups)), index=True)
-    tree.remove(posixpath.join(ws.root, KEPT))
-    ws.save_frames("check", {**plan.whole.kept(policy, cycle), "rejects": merged.rejects})
-    quality = run_quality_summary(
-        [g.summary for g in groups], plan.whole.kept(policy, cycle).get("products"), cycle,
-        docs, previous=previous, settings=settings, history_dir=history_dir)
+    whole = plan.whole.kept(policy, cycle)
+    try:
+        merged = merge_verdict(list(plan.files), plan.whole, groups, policy, cycle, horizon,
+                               previous.get("history_totals") if previous else None)
+        quality = run_quality_summary(
+            [g.summary for g in groups], whole.get("products"), cycle, docs, previous=previous,
+            settings=settings, history_dir=history_dir)
+        for table in present:
+            tree.append_frames(ws.path("check", f"{table}.parquet"),
+                               _kept(ws, table, len(groups)), index=True)
+    finally:  # a breach keeps no checked rows, as the whole-table check keeps none
+        tree.remove(posixpath.join(ws.root, KEPT))
+    ws.save_frames("check", {**whole, "rejects": merged.rejects})
     return PartitionedCheck(merged, quality, files)
 
 

@@ -19,6 +19,13 @@ from data_contracts.partitioned import (
     location_keys,
     merge_verdict,
 )
+from data_contracts.periods import add_months
+from data_contracts.quality import (
+    forecast_totals,
+    prepare_suites,
+    prepare_summary_suites,
+    summarize,
+)
 from data_contracts.validate import previous_history_totals
 from flows.partitions import location_groups
 from tests.data_contracts.test_inputs import CASES, CYCLE, duplicate, setv
@@ -128,3 +135,65 @@ def test_rows_read_past_and_restated_history(world: World) -> None:
     world["forecast_history"] = pd.concat([history, history.assign(cycle=CYCLE).set_axis(
         pd.Index(history.index + 100, name="source_line"))])
     assert_same(world, previous=previous, horizon=3)
+
+
+def _suites(tables: World, size: int, previous: World | None) -> tuple[list, list]:
+    """The quality suites of the whole checked tables, and of the groups' summaries."""
+    policy = QuarantinePolicy()
+    checked = validate_inputs(tables, CYCLE, policy).tables
+    whole = prepare_suites(checked, CYCLE, previous)
+    check = check_whole(tables, CYCLE)
+    groups = location_groups(check.locations(), size)
+    parts = []
+    for group in [*groups, None]:
+        part = {}
+        for table in SPLIT_TABLES:
+            if table in tables:
+                keys = location_keys(tables[table]["location"])
+                inside = keys.isin(group) if group is not None else ~keys.isin(
+                    check.locations())
+                part[table] = tables[table][inside.to_numpy()]
+        parts.append(check_group(part, check, policy, CYCLE).summary)
+    before = None
+    if previous is not None:
+        before = {"products": previous["products"],
+                  "forecast_totals": forecast_totals(previous["sales_forecast"])}
+    summary = prepare_summary_suites(summarize(parts), checked["products"], CYCLE, before)
+    return whole, summary
+
+
+def _lagging_world(world: World) -> None:
+    history = world["sales_history"]
+    late = (history["location"] == "DC-S") & (history["period"] >= add_months(CYCLE, -3))
+    world["sales_history"] = history[~late]
+    history = world["sales_history"]
+    world["sales_history"] = history[~((history["sku"] == "B1") & (history["location"] == "DC-N"))]
+
+
+def _bigger_forecast(world: World) -> World:
+    previous = {t: f.copy() for t, f in world.items()}
+    forecast = world["sales_forecast"]
+    forecast.loc[forecast["location"] == "DC-S", "qty"] = "40"
+    return previous
+
+
+@pytest.mark.parametrize("case", ["valid", "lagging", "drift"])
+def test_quality_suites_on_summaries_have_the_same_verdicts(world: World, case: str) -> None:
+    previous = None
+    if case == "lagging":
+        _lagging_world(world)
+    if case == "drift":
+        previous = _bigger_forecast(world)
+    for size in (1, 2):
+        whole, summary = _suites(world, size, previous)
+        assert [s.name for s in summary] == [s.name for s in whole]
+        for a, b in zip(whole, summary, strict=True):
+            if a.name == "freshness":  # one row per SKU x location: the same minimum
+                column = "months_before_cycle"
+                assert a.frame[column].min() == b.frame[column].min()
+                assert b.frame[column].max() <= a.frame[column].max()
+            else:
+                pd.testing.assert_frame_equal(b.frame, a.frame, check_dtype=False, obj=a.name)
+            for check in a.checks:  # the same words for the same failure
+                result = {"unexpected_index_list": [0, 1], "unexpected_count": 2}
+                assert b.finding(check.rule, result) == a.finding(check.rule, result)

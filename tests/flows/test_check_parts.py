@@ -12,11 +12,12 @@ import pytest
 
 import flows.check_parts as check_parts
 import flows.io as flows_io
-from data_contracts import ContractBreach
+from data_contracts import ContractBreach, QualitySettings, QuarantinePolicy
 from data_contracts.partitioned import SPLIT_TABLES
 from flows.config import RunConfig
 from flows.context import RunContext
 from flows.io import write_inputs
+from flows.output_tree import OutputTree
 from flows.stages import ingest_and_check
 from sample_data import generate_world
 
@@ -93,6 +94,12 @@ def _breaks_duplicate_keys(inputs: Path) -> None:
     pd.concat([history, dup]).to_csv(inputs / "sales_history.csv", index=False)
 
 
+def _breaks_padded_duplicate(inputs: Path) -> None:
+    history = _csv(inputs, "sales_history")
+    dup = history.iloc[[3]].assign(location=" " + history["location"].iloc[3] + " ")
+    pd.concat([history, dup]).to_csv(inputs / "sales_history.csv", index=False)
+
+
 def _breaks_unknown_location(inputs: Path) -> None:
     orders = _csv(inputs, "open_orders")
     orders.loc[0, "location"] = "DC-MARS"
@@ -119,11 +126,13 @@ def _breaks_file(inputs: Path) -> None:
 
 @pytest.mark.parametrize(("breaks", "quarantine", "pattern"), [
     (_breaks_duplicate_keys, None, r"sales_history \(sku, location, period\): duplicate key"),
+    (_breaks_padded_duplicate, None, r"sales_history \(sku, location, period\): duplicate key"),
     (_breaks_unknown_location, None, r"open_orders\.location: location not in warehouses"),
     (_breaks_unknown_sku, None, r"inventory\.sku: sku not in products"),
     (_breaks_share, {"sales_history": 0.01}, r"more than the 1\.0% that may be quarantined"),
     (_breaks_file, None, r"inventory: cannot read .*not comma-separated"),
-], ids=["duplicate-keys", "unknown-location", "unknown-sku", "share-exceeded", "semicolons"])
+], ids=["duplicate-keys", "padded-duplicate", "unknown-location", "unknown-sku",
+        "share-exceeded", "semicolons"])
 def test_bad_inputs_breach_the_same_way_by_group(inputs_dir: Path, tmp_path: Path, breaks,
                                                  quarantine, pattern: str) -> None:
     breaks(inputs_dir)
@@ -174,3 +183,30 @@ def test_the_driver_never_reads_a_location_keyed_table_whole(
     assert seen.keys() == rows.keys()
     for table, n in rows.items():
         assert seen[table] < n, f"{table}: a group read {seen[table]} of {n} rows"
+
+
+@pytest.mark.slow
+def test_groups_run_on_dask_workers_with_the_local_verdict(inputs_dir: Path,
+                                                           tmp_path: Path) -> None:
+    history = _csv(inputs_dir, "sales_history")
+    history.loc[history.index[::50], "qty"] = "-1"
+    history.to_csv(inputs_dir / "sales_history.csv", index=False)
+    policy = QuarantinePolicy(max_share={"sales_history": 0.05})
+    outcomes = []
+    for engine in ("local", "dask"):
+        tree = OutputTree.local(tmp_path / engine)
+        ws = tree.workspace(CYCLE, "t")
+        plan = check_parts.plan_check(str(inputs_dir), CYCLE, 1)
+        assert plan is not None and len(plan.groups) == 3
+        done = check_parts.check_by_partition(
+            ws, tree, plan, CYCLE, 12, policy, tmp_path / engine / "docs", QualitySettings(),
+            engine=engine, workers=2)
+        outcomes.append((done, ws.load_frames("check")))
+    (local, local_tables), (dask, dask_tables) = outcomes
+    assert [f.model_dump() for f in dask.checked.findings] == [
+        f.model_dump() for f in local.checked.findings]
+    assert any(f.rule == "quarantine" for f in local.checked.findings)
+    pd.testing.assert_frame_equal(dask.checked.rejects, local.checked.rejects)
+    assert dask_tables.keys() == local_tables.keys()
+    for name, frame in local_tables.items():
+        pd.testing.assert_frame_equal(dask_tables[name], frame, obj=name)
