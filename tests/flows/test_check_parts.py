@@ -210,3 +210,31 @@ def test_groups_run_on_dask_workers_with_the_local_verdict(inputs_dir: Path,
     assert dask_tables.keys() == local_tables.keys()
     for name, frame in local_tables.items():
         pd.testing.assert_frame_equal(dask_tables[name], frame, obj=name)
+
+
+def _publish_previous(out: Path, tables: dict[str, pd.DataFrame]) -> None:
+    """A published version of last cycle whose inputs snapshot is `tables` (as publish
+    writes it: the checked tables, without their index)."""
+    tree = OutputTree.local(out)
+    folder = Path(tree.version_dir("2026-11", 1)) / "inputs"
+    folder.mkdir(parents=True)
+    for name, frame in tables.items():
+        frame.reset_index(drop=True).to_parquet(folder / f"{name}.parquet", index=False)
+    tree.mark_published("2026-11", 1)
+    tree.set_current("2026-11", 1)
+
+
+def test_drift_and_restatements_against_last_cycle_are_the_same(inputs_dir: Path,
+                                                                 tmp_path: Path) -> None:
+    before = {t: _csv(inputs_dir, t) for t in ("sales_history", "sales_forecast", "products")}
+    before["sales_forecast"]["qty"] = (before["sales_forecast"]["qty"].astype(float) / 3
+                                       ).astype(str)  # this cycle's forecast is up 200 %
+    history = before["sales_history"]
+    history.loc[history["period"] == "2025-06", "qty"] = "1000"  # a restated month
+    for name in ("whole", "size1", "size2"):
+        _publish_previous(tmp_path / name, before)
+    record, _, breach = _run(inputs_dir, tmp_path / "whole", None)
+    assert breach is None
+    rules = {f["rule"] for f in record["findings"]}
+    assert {"history restated", "total forecast drift", "family forecast drift"} <= rules
+    _assert_same_check(inputs_dir, tmp_path)
