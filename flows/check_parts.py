@@ -108,7 +108,7 @@ def _read_whole(table: str, url: str, fmt: str) -> tuple[pd.DataFrame, InputFile
     return df, InputFile(table, url, hashlib.sha256(data).hexdigest(), len(df), fmt)
 
 
-def split_inputs(ws: Workspace, plan: CheckPlan, batch_rows: int = BATCH_ROWS
+def split_inputs(ws: Workspace, plan: CheckPlan, batch_rows: int | None = None
                  ) -> list[InputFile]:
     """Write each location-keyed table's rows into one file per group (the last group: rows
     of no warehouses location); returns every input file's record, in the input order."""
@@ -119,7 +119,7 @@ def split_inputs(ws: Workspace, plan: CheckPlan, batch_rows: int = BATCH_ROWS
         if table not in plan.files:
             continue
         url, fmt = plan.files[table]
-        stream = TableStream(table, url, fmt, batch_rows)
+        stream = TableStream(table, url, fmt, batch_rows or BATCH_ROWS)
         writers: dict[int, pq.ParquetWriter] = {}
         handles: dict[int, Any] = {}
         schema: pa.Schema | None = None
@@ -191,7 +191,7 @@ def check_one_group(ws: Workspace, index: int, tables: list[str], whole: WholeCh
     return result
 
 
-def previous_summary(tree: OutputTree, cycle: str, batch_rows: int = BATCH_ROWS
+def previous_summary(tree: OutputTree, cycle: str, batch_rows: int | None = None
                      ) -> dict[str, Any] | None:
     """What drift and restatement need of the previous cycle's inputs, read in batches: its
     products, its sales_forecast (sku, family, period, qty) summed per sku, family and period,
@@ -215,12 +215,13 @@ def previous_summary(tree: OutputTree, cycle: str, batch_rows: int = BATCH_ROWS
         forecast = _summed(tree, paths.get("sales_forecast"), ["sku", "family", "period", "qty"],
                            batch_rows, forecast_totals)
         if forecast is not None:
-            out["forecast_totals"] = forecast
+            out["forecast_totals"] = forecast.groupby(
+                ["sku", "family", "period"], dropna=False, sort=False)["qty"].sum().reset_index()
         return out
     return None
 
 
-def _summed(tree: OutputTree, path: str | None, columns: list[str], batch_rows: int,
+def _summed(tree: OutputTree, path: str | None, columns: list[str], batch_rows: int | None,
             summarize: Any) -> Any:
     if path is None:
         return None
@@ -230,7 +231,7 @@ def _summed(tree: OutputTree, path: str | None, columns: list[str], batch_rows: 
         names = [c for c in columns if c in parquet.schema_arrow.names]
         if not {"period", "qty"} <= set(names):
             return None
-        for batch in parquet.iter_batches(batch_size=batch_rows, columns=names):
+        for batch in parquet.iter_batches(batch_size=batch_rows or BATCH_ROWS, columns=names):
             parts.append(summarize(batch.to_pandas()))
     if not parts:
         return None
@@ -252,7 +253,7 @@ def check_by_partition(
     ws: Workspace, tree: OutputTree, plan: CheckPlan, cycle: str, horizon: int,
     policy: QuarantinePolicy, docs: Path, settings: QualitySettings,
     history_dir: str | None = None, engine: str = "local", dask_address: str | None = None,
-    workers: int | None = None, batch_rows: int = BATCH_ROWS,
+    workers: int | None = None, batch_rows: int | None = None,
 ) -> PartitionedCheck:
     """Steps 2-5 of the module docstring; the checked tables end in the workspace's check/.
 

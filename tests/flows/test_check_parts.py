@@ -165,8 +165,11 @@ def test_the_driver_never_reads_a_location_keyed_table_whole(
     monkeypatch.setattr(check_parts, "parse_table", parse)
     monkeypatch.setattr(check_parts, "read_group", read_group)
     monkeypatch.setattr(check_parts, "BATCH_ROWS", 50)
-    monkeypatch.setattr(check_parts.check_by_partition, "__defaults__",
-                        (*check_parts.check_by_partition.__defaults__[:-1], 50))
+
+    def whole_previous(self, cycle):
+        raise AssertionError("the previous cycle's inputs read whole")
+
+    monkeypatch.setattr(OutputTree, "previous_inputs", whole_previous)
     batches: list[int] = []
     real_iter = flows_io.TableStream.__iter__
 
