@@ -5,6 +5,9 @@ Runs the stage itself (under Prefect's test harness) on the demo's world and on 
 generated world, as CSV and Parquet, unpartitioned and with partition sizes 1 and 2.
 """
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -241,3 +244,27 @@ def test_drift_and_restatements_against_last_cycle_are_the_same(inputs_dir: Path
     rules = {f["rule"] for f in record["findings"]}
     assert {"history restated", "total forecast drift", "family forecast drift"} <= rules
     _assert_same_check(inputs_dir, tmp_path)
+
+
+def test_sop_validate_exits_3_with_the_same_message_by_group(inputs_dir: Path,
+                                                             tmp_path: Path) -> None:
+    """The command a person runs: exit 3, the same words, whatever the partition size."""
+    _breaks_unknown_location(inputs_dir)
+    config = tmp_path / "groups.yaml"
+    config.write_text("execution:\n  partition_size: 1\n")
+    env = {**os.environ, "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "600",
+           "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    env.pop("PREFECT_API_URL", None)
+    outputs = []
+    for name, extra in (("whole", []), ("groups", ["--config", str(config)])):
+        out = tmp_path / name
+        done = subprocess.run(
+            [sys.executable, "-m", "flows.cli", "validate", "--inputs", str(inputs_dir),
+             "--cycle", CYCLE, "--out", str(out), "--horizon", "12", *extra],
+            env=env, capture_output=True, text=True, timeout=900)
+        assert done.returncode == 3, done.stdout[-2000:] + done.stderr[-2000:]
+        text = (done.stdout + done.stderr).replace(str(out), "OUT")
+        # The command's own message comes last, after the flow run's log lines.
+        outputs.append(text[text.rindex("Data contract breached"):].split("Offending rows")[0])
+    assert "open_orders.location: location not in warehouses" in outputs[0]
+    assert outputs[1] == outputs[0]
