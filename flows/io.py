@@ -247,8 +247,8 @@ class TableStream:
             first = handle.readline(1 << 20)
             header_line = first.decode("utf-8-sig").split("\n", 1)[0]
             header = [c.strip() for c in next(csv.reader(io.StringIO(header_line)), [])]
-            if not first.strip() or len(set(header)) < len(header):
-                raise _Refused("header")
+            if len(set(header)) < len(header):
+                raise _Refused("repeated header")
             handle.seek(0)
             source = _Hashing(handle, digest)
             text = io.TextIOWrapper(io.BufferedReader(source), encoding="utf-8-sig", newline="")

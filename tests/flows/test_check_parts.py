@@ -268,3 +268,36 @@ def test_sop_validate_exits_3_with_the_same_message_by_group(inputs_dir: Path,
         outputs.append(text[text.rindex("Data contract breached"):].split("Offending rows")[0])
     assert "open_orders.location: location not in warehouses" in outputs[0]
     assert outputs[1] == outputs[0]
+
+
+@pytest.mark.parametrize("raw", [
+    b"\xef\xbb\xbfsku,location,qty\r\nA,DC-1,1\r\nB,,2\r\n",  # BOM, CRLF, an empty cell
+    b'sku,location,note\nA,DC-1,"two\nlines"\nB,DC-2,x\n',  # a quoted line break
+    b"\nsku,location,qty\nA,DC-1,1\n\nB,DC-2, 2 \n",  # blank lines, padded cell
+    b"sku,location,qty\n",  # a header alone
+    b"sku , location,qty\n" + b"".join(b"S%d,DC-%d,%d\n" % (i, i % 3, i) for i in range(23)),
+], ids=["bom-crlf", "quoted-newline", "blank-lines", "header-only", "many-batches"])
+def test_streamed_csv_is_the_whole_file_reader_in_batches(tmp_path: Path, raw: bytes) -> None:
+    path = tmp_path / "t.csv"
+    path.write_bytes(raw)
+    whole = flows_io.parse_table("t", str(path), raw, "csv")
+    stream = flows_io.TableStream("t", str(path), "csv", batch_rows=5)
+    batches = list(stream)
+    pd.testing.assert_frame_equal(pd.concat(batches), whole, check_index_type=False)
+    assert stream.record is not None
+    assert (stream.record.rows, stream.record.sha256) == (len(whole), flows_io.sha256_file(path))
+
+
+@pytest.mark.parametrize("raw", [
+    b"", b"  \n", b"sku;location;qty\nA;DC-1;1\n", b"sku,qty,qty\nA,1,2\n",
+    b"sku,location\nA,DC-\xe9\n", b"sku,location\nA,B\nA,B,C,D\n",
+], ids=["empty", "blank", "semicolons", "repeated-header", "latin-1", "too-many-fields"])
+def test_streamed_csv_is_refused_in_the_whole_file_readers_words(tmp_path: Path,
+                                                                   raw: bytes) -> None:
+    path = tmp_path / "t.csv"
+    path.write_bytes(raw)
+    with pytest.raises(flows_io.TableReadError) as whole:
+        flows_io.parse_table("t", str(path), raw, "csv")
+    with pytest.raises(flows_io.TableReadError) as streamed:
+        list(flows_io.TableStream("t", str(path), "csv", batch_rows=5))
+    assert str(streamed.value) == str(whole.value)
