@@ -31,6 +31,7 @@ table whole:
    columns it needs only. One set of Data Docs per run, as today.
 """
 
+import hashlib
 import posixpath
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -100,8 +101,6 @@ def plan_check(inputs: str, cycle: str, size: int | None) -> CheckPlan | None:
 
 
 def _read_whole(table: str, url: str, fmt: str) -> tuple[pd.DataFrame, InputFile]:
-    import hashlib
-
     with fsspec.open(url, "rb") as handle:
         data = handle.read()
     df = parse_table(table, url, data, fmt)
