@@ -21,6 +21,24 @@ def _frame_check_rule(schema: pa.DataFrameSchema, number: object) -> tuple[str, 
     return describe_check(check), ROW_CHECK_COLUMNS.get(check.name)
 
 
+def _in_schema_order(schema: pa.DataFrameSchema, cases: pd.DataFrame) -> pd.DataFrame:
+    """Failure cases in a fixed order: checks of the whole frame first, then column by column
+    in the schema's order, check by check, rows by line. pandera sorts them with an unstable
+    sort, which leaves rules and sample rows in an order that depends on the rest of the table:
+    the same bad rows would be named differently when a table is checked in parts."""
+    position = {name: i for i, name in enumerate(schema.columns)}
+    keys = pd.DataFrame({
+        "frame": (cases["schema_context"] != "DataFrameSchema").astype(int),
+        "column": cases["column"].map(position).fillna(-1),
+        "number": pd.to_numeric(cases["check_number"], errors="coerce").fillna(-1),
+        "check": cases["check"].astype(str),
+        "line": pd.to_numeric(cases["index"], errors="coerce"),
+    })
+    keys.index = pd.RangeIndex(len(keys))
+    order = keys.sort_values(list(keys.columns), kind="stable").index
+    return cases.iloc[order.to_numpy()]
+
+
 def schema_violations(
     table: str, schema: pa.DataFrameSchema, frame: pd.DataFrame
 ) -> tuple[pd.DataFrame, list[str]]:
@@ -43,7 +61,7 @@ def schema_violations(
     whole = cases[cases["index"].isna()]
     for _, case in whole.drop_duplicates(["column", "check"]).iterrows():
         problems.append(f"{case['column']}: {case['check']} ({case['failure_case']})")
-    cases = cases[cases["index"].notna()]
+    cases = _in_schema_order(schema, cases[cases["index"].notna()])
 
     def add(lines: pd.Index, column: str | None, rule: str, values: pd.Series) -> None:
         found.append(

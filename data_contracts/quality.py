@@ -282,14 +282,22 @@ def _completeness_suite(
             keys.append(tables[table][["sku", "location"]].dropna())
     if not keys or "products" not in tables:
         return []
-    pairs = pd.concat(keys).drop_duplicates()
-    products = tables["products"]
+    history = tables.get("sales_history", pd.DataFrame(columns=["sku", "location"]))
+    return _completeness_of(pd.concat(keys).drop_duplicates(), tables["products"],
+                            history[["sku", "location"]], s, checks)
+
+
+def _completeness_of(
+    pairs: pd.DataFrame, products: pd.DataFrame, history: pd.DataFrame, s: QualitySettings,
+    checks: dict[str, list[QualityCheck]],
+) -> list[PreparedSuite]:
+    """The completeness suite of the planned SKU x locations `pairs` (in the order they are
+    listed) against the SKU x locations that have `history`."""
     status = products.set_index("sku")["status"] if "status" in products else pd.Series(dtype=str)
     active = pairs["sku"].map(status).fillna("active") == "active"
     pairs = pairs[active]
     if pairs.empty:
         return []
-    history = tables.get("sales_history", pd.DataFrame(columns=["sku", "location"]))
     seen = pd.MultiIndex.from_frame(history[["sku", "location"]].drop_duplicates())
     pairs = pairs.assign(has_history=pd.MultiIndex.from_frame(pairs).isin(seen)).reset_index(
         drop=True
@@ -489,6 +497,70 @@ def prepare_suites(
         suites += _drift_suites(tables, previous, s, checks)
     if baseline is not None:
         suites += _baseline_suite(tables, baseline, s, checks)
+    return suites
+
+
+def forecast_totals(forecast: pd.DataFrame) -> pd.DataFrame:
+    """A sales_forecast (raw or typed, or a batch of its rows) as qty per sku, family and
+    period: what the drift suites read of it. The sums of batches' totals are the totals."""
+    qty, _ = as_number(forecast["qty"])
+    missing = pd.Series(np.nan, index=forecast.index, dtype=object)
+    frame = pd.DataFrame({
+        "sku": as_text(forecast["sku"]) if "sku" in forecast else missing,
+        "family": as_text(forecast["family"]) if "family" in forecast else missing,
+        "period": as_text(forecast["period"]), "qty": qty})
+    return frame.groupby(["sku", "family", "period"], dropna=False, sort=False)["qty"].sum(
+    ).reset_index()
+
+
+def summarize(parts: list[dict[str, pd.DataFrame]]) -> dict[str, pd.DataFrame]:
+    """The location groups' summaries (data_contracts/partitioned.py `quality_summary`) as the
+    whole catalogue's: last month of history per SKU x location, the planned SKU x locations
+    in the order the whole tables list them, the forecast per sku, family and period."""
+    out: dict[str, pd.DataFrame] = {}
+    history = [p["history_last"] for p in parts if "history_last" in p]
+    if history:
+        out["history_last"] = pd.concat(history, ignore_index=True)
+    pairs = pd.concat([p["pairs"] for p in parts], ignore_index=True)
+    out["pairs"] = (pairs.sort_values(["rank", "line"], kind="stable")
+                    .drop_duplicates(["sku", "location"])[["sku", "location"]])
+    forecast = [p["forecast_totals"] for p in parts if "forecast_totals" in p]
+    if forecast:
+        out["forecast_totals"] = (pd.concat(forecast, ignore_index=True)
+                                  .groupby(["sku", "family", "period"], dropna=False, sort=False)
+                                  ["qty"].sum().reset_index())
+    return out
+
+
+def prepare_summary_suites(
+    summary: Mapping[str, pd.DataFrame],
+    products: pd.DataFrame | None,
+    cycle: str,
+    previous: Mapping[str, Any] | None = None,
+    settings: QualitySettings | None = None,
+) -> list[PreparedSuite]:
+    """prepare_suites on a catalogue's `summary` (`summarize`) instead of its tables: the same
+    suites with the same verdicts. Freshness checks each SKU x location's last month rather
+    than every history row (its minimum, all the suite checks, is the same). `previous`: the
+    previous cycle's products and `forecast_totals` (see flows/check_parts.py)."""
+    s = settings or QualitySettings()
+    checks = suite_checks(s)
+    suites: list[PreparedSuite] = []
+    history = summary.get("history_last")
+    if history is not None:
+        suites += _freshness_suites(history, cycle, s, checks)
+    if products is not None and len(summary["pairs"]):
+        seen = history if history is not None else pd.DataFrame(columns=["sku", "location"])
+        suites += _completeness_of(summary["pairs"], products, seen[["sku", "location"]], s,
+                                   checks)
+    if previous is not None and "forecast_totals" in summary and "forecast_totals" in previous:
+        now = {"sales_forecast": summary["forecast_totals"]}
+        if products is not None:
+            now["products"] = products
+        before = {"sales_forecast": previous["forecast_totals"]}
+        if "products" in previous:
+            before["products"] = previous["products"]
+        suites += _drift_suites(now, before, s, checks)
     return suites
 
 

@@ -2,6 +2,7 @@
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -177,14 +178,24 @@ def _quarantine_finding(
     )
 
 
+def previous_history_totals(before: pd.DataFrame) -> pd.Series:
+    """The previous cycle's sales_history (raw or typed) as qty per period."""
+    qty, _ = as_number(before["qty"])
+    return qty.groupby(before["period"].astype(str).str.strip()).sum()
+
+
 def _restatements(history: pd.DataFrame, previous: Mapping[str, pd.DataFrame]) -> list[Finding]:
     """Warn when months of history changed since the previous cycle's inputs."""
     before = previous.get("sales_history")
     if before is None or not {"period", "qty"} <= set(before.columns):
         return []
-    qty, _ = as_number(before["qty"])
-    old = qty.groupby(before["period"].astype(str).str.strip()).sum()
-    new = history.groupby("period")["qty"].sum()
+    return restatement_findings(history.groupby("period")["qty"].sum(),
+                                previous_history_totals(before))
+
+
+def restatement_findings(new: pd.Series, old: pd.Series) -> list[Finding]:
+    """Months whose history total (`new`, qty per period) moved from `old` by more than
+    RESTATEMENT_SHARE: one warning."""
     both = old.index.intersection(new.index)
     change = (new[both] - old[both]).abs()
     restated = change[change > RESTATEMENT_SHARE * old[both].abs().clip(lower=1.0)]
@@ -232,6 +243,17 @@ def _coverage_findings(uncovered: pd.DataFrame, horizon: int | None) -> list[Fin
     ]
 
 
+def unused_rows_finding(
+    table: str, column: str, rule: str, count: int, sample: list[dict[str, Any]]
+) -> Finding:
+    """The info finding of rows read past on purpose; `sample` are their first rows."""
+    lines = ", ".join(str(r["line"]) for r in sample[:SAMPLE_ROWS])
+    return Finding(
+        table=table, column=column, rule=rule, severity="info", count=count, sample=sample,
+        message=f"{table}.{column}: {rule} ({plural(count, 'row')}), e.g. line {lines}",
+    )
+
+
 def _unused_rows_findings(
     tables: Mapping[str, pd.DataFrame], cycle: str, horizon: int | None
 ) -> list[Finding]:
@@ -242,12 +264,7 @@ def _unused_rows_findings(
 
     def finding(table: str, column: str, rows: pd.DataFrame, rule: str) -> None:
         sample = row_dicts(rows, rows.index[:SAMPLE_ROWS], "line")
-        lines = ", ".join(str(i) for i in rows.index[:SAMPLE_ROWS])
-        out.append(Finding(
-            table=table, column=column, rule=rule, severity="info", count=len(rows),
-            sample=sample,
-            message=f"{table}.{column}: {rule} ({plural(len(rows), 'row')}), e.g. line {lines}",
-        ))
+        out.append(unused_rows_finding(table, column, rule, len(rows), sample))
 
     forecast = tables.get("sales_forecast")
     if horizon and forecast is not None and len(forecast):

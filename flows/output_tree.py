@@ -170,12 +170,14 @@ class OutputTree:
                 out[stem] = self.read_frame(str(path), locations=locations)
         return out
 
-    def append_frames(self, path: str, parts: Iterator[pd.DataFrame]) -> int:
+    def append_frames(self, path: str, parts: Iterator[pd.DataFrame], index: bool = False
+                      ) -> int:
         """Write the frames of `parts` one after the other into one Parquet file (a row group
         or more each), holding one part at a time; returns the rows written.
 
         The file's column types are the first part's (a column with no value there stored as
-        text, as write_frame does); later parts are cast to them."""
+        text, as write_frame does); later parts are cast to them. With `index`, the frames'
+        index is kept too (as write_frame(..., index=True) keeps it)."""
         self.makedirs(posixpath.dirname(path))
         writer: pq.ParquetWriter | None = None
         schema: pa.Schema | None = None
@@ -184,14 +186,14 @@ class OutputTree:
             try:
                 for df in parts:
                     if schema is None:
-                        schema = pa.Schema.from_pandas(df, preserve_index=False)
+                        schema = pa.Schema.from_pandas(df, preserve_index=index)
                         for i, field in enumerate(schema):
                             if pa.types.is_null(field.type):
                                 schema = schema.set(i, pa.field(field.name, pa.string()))
                         writer = pq.ParquetWriter(f, schema)
                     assert writer is not None
                     writer.write_table(pa.Table.from_pandas(df, schema=schema,
-                                                            preserve_index=False))
+                                                            preserve_index=index))
                     rows += len(df)
             finally:
                 if writer is not None:

@@ -23,6 +23,8 @@ from data_contracts.quality import (
     expectation_suites,
     precheck_findings,
     prepare_suites,
+    prepare_summary_suites,
+    summarize,
 )
 
 SITE = "sop_data_docs"
@@ -145,12 +147,41 @@ def run_quality_suites(
     """
     start = time.perf_counter()
     settings = settings or QualitySettings()
+    suites = prepare_suites(tables, cycle, previous, baseline, settings)
+    return _verdict(suites, precheck_findings(tables), cycle, docs_dir, settings, history_dir,
+                    start)
+
+
+def run_quality_summary(
+    parts: list[dict[str, pd.DataFrame]],
+    products: pd.DataFrame | None,
+    cycle: str,
+    docs_dir: str | Path,
+    previous: Mapping[str, Any] | None = None,
+    settings: QualitySettings | None = None,
+    history_dir: str | Path | None = None,
+) -> QualityResult:
+    """run_quality_suites for a check made location group by location group: the suites run
+    once, on the groups' summaries joined (data_contracts/quality.py `summarize`), with one
+    set of Data Docs. `previous`: the previous cycle's summary (flows/check_parts.py)."""
+    start = time.perf_counter()
+    settings = settings or QualitySettings()
+    summary = summarize(parts)
+    suites = prepare_summary_suites(summary, products, cycle, previous, settings)
+    history = summary.get("history_last")
+    precheck = precheck_findings({"sales_history": history}) if history is not None else []
+    return _verdict(suites, precheck, cycle, docs_dir, settings, history_dir, start)
+
+
+def _verdict(
+    suites: list[PreparedSuite], precheck: list[Finding], cycle: str, docs_dir: str | Path,
+    settings: QualitySettings, history_dir: str | Path | None, start: float,
+) -> QualityResult:
     docs = Path(docs_dir)
     docs.mkdir(parents=True, exist_ok=True)
-    suites = prepare_suites(tables, cycle, previous, baseline, settings)
     history = Path(history_dir) if history_dir is not None else None
     found, passed = _run_suites(suites, settings, docs, cycle, history)
-    findings = [*precheck_findings(tables), *found]
+    findings = [*precheck, *found]
     index = docs / "index.html"
     if any(f.severity == "error" for f in findings):
         raise ContractBreach(findings, kind="Data quality contract", notes=[f"Data Docs: {index}"])

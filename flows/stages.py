@@ -30,6 +30,7 @@ from data_contracts.run_records import (
     PublishResult,
 )
 from flows.baseline_parts import fit_by_partition
+from flows.check_parts import CheckPlan, check_by_partition, plan_check
 from flows.config import resolve_store_url
 from flows.context import RunContext
 from flows.data_docs import make_offline
@@ -115,11 +116,14 @@ def ingest_and_check(ctx: RunContext) -> CheckResult:
     logger = get_run_logger()
     ws = ctx.workspace
     start = time.perf_counter()
-    tables, files = read_input_tables(ctx.inputs)
     policy = QuarantinePolicy(max_share=ctx.config.contracts.quarantine)
-    previous = ctx.tree.previous_inputs(ctx.cycle)
     # great-expectations writes its Data Docs to a local folder of the workspace.
     docs = Path(ws.root) / "data_docs"
+    plan = plan_check(ctx.inputs, ctx.cycle, ctx.config.execution.partition_size)
+    if plan is not None:  # more than one location group: flows/check_parts.py
+        return _check_by_partition(ctx, plan, policy, docs, start)
+    tables, files = read_input_tables(ctx.inputs)
+    previous = ctx.tree.previous_inputs(ctx.cycle)
     try:
         checked = validate_inputs(tables, ctx.cycle, policy, previous, horizon=ctx.horizon)
         quality = run_quality_suites(
@@ -129,10 +133,7 @@ def ingest_and_check(ctx: RunContext) -> CheckResult:
             history_dir=ctx.tree.quality_history_dir() if ctx.tree.is_local else None,
         )
     except ContractBreach as breach:
-        breach.rejects_path = write_rejects(breach.rejects, ws.path("check", "rejects.csv"))
-        rejects_artifacts(ctx.cycle, breach)
-        with contextlib.suppress(Exception):  # the Data Docs the breach names; never hide it
-            make_offline(docs)
+        _report_breach(ctx, breach, docs)
         raise
     make_offline(docs)  # before publish copies them into the version
     ws.save_frames("check", {**checked.tables, "rejects": checked.rejects})
@@ -151,6 +152,45 @@ def ingest_and_check(ctx: RunContext) -> CheckResult:
         "contracts passed: %d tables, %d findings, %d quarantined rows",
         len(tables), len(result.findings), len(checked.rejects),
     )
+    return result
+
+
+def _report_breach(ctx: RunContext, breach: ContractBreach, docs: Path) -> None:
+    breach.rejects_path = write_rejects(breach.rejects, ctx.workspace.path("check", "rejects.csv"))
+    rejects_artifacts(ctx.cycle, breach)
+    with contextlib.suppress(Exception):  # the Data Docs the breach names; never hide it
+        make_offline(docs)
+
+
+def _check_by_partition(ctx: RunContext, plan: CheckPlan, policy: QuarantinePolicy, docs: Path,
+                        start: float) -> CheckResult:
+    """ingest_and_check one location group at a time: the same verdict and checked tables."""
+    try:
+        done = check_by_partition(
+            ctx.workspace, ctx.tree, plan, ctx.cycle, ctx.horizon, policy, docs,
+            ctx.config.contracts.quality,
+            history_dir=ctx.tree.quality_history_dir() if ctx.tree.is_local else None,
+            engine=ctx.engine, dask_address=ctx.dask_address, workers=ctx.workers)
+    except TableReadError as exc:
+        raise read_error(exc.table, exc.path, exc.problem) from exc
+    except ContractBreach as breach:
+        _report_breach(ctx, breach, docs)
+        raise
+    make_offline(docs)
+    rejects = done.checked.rejects
+    result = CheckResult(
+        inputs=[InputRecord(**f.to_dict()) for f in done.files],
+        findings=[*done.checked.findings, *done.quality.findings],
+        quarantined_rows={str(t): int(n) for t, n in rejects.groupby("table").size().items()}
+        if not rejects.empty else {},
+        data_docs=str(done.quality.data_docs_index) if done.quality.data_docs_index else None,
+        seconds=round(time.perf_counter() - start, 3),
+        flow_run_id=_flow_run_id(),
+    )
+    ctx.workspace.save_result("check", result)
+    get_run_logger().info(
+        "contracts passed by %d location groups: %d tables, %d findings, %d quarantined rows",
+        len(plan.groups), len(done.files), len(result.findings), len(rejects))
     return result
 
 
