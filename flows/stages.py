@@ -287,7 +287,9 @@ def publish_stage(ctx: RunContext) -> PublishResult:
     Memory: the stage holds the plan, its inputs and its staged copy one after the other,
     not all at once (at 100k SKU-locations each is about a gigabyte): the files are written
     and the in-memory frames dropped before the audit reads the staged files back, and the
-    store receives those audited frames.
+    store receives those audited frames. A partitioned run (`execution.partition_size`)
+    stages, audits and stores the catalogue-sized tables one location group at a time
+    instead (flows/publish_parts.py): the same files and rows, in the same one transaction.
 
     Args:
         ctx: The run: cycle, horizon, inputs, output folder, run id, store, settings, engine.
