@@ -36,6 +36,7 @@ from typing import Any, TypeVar
 import fsspec
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from fsspec.implementations.local import LocalFileSystem
 from pydantic import BaseModel
@@ -178,27 +179,30 @@ class OutputTree:
         The file's column types are the first part's (a column with no value there stored as
         text, as write_frame does); later parts are cast to them. With `index`, the frames'
         index is kept too (as write_frame(..., index=True) keeps it)."""
+        with self.open_appender(path, index) as appender:
+            for df in parts:
+                appender.write(df)
+        return appender.rows
+
+    def open_appender(self, path: str, index: bool = False) -> "ParquetAppender":
+        """A Parquet file written part by part (see append_frames); use it as a context
+        manager, several may be open at once."""
         self.makedirs(posixpath.dirname(path))
-        writer: pq.ParquetWriter | None = None
-        schema: pa.Schema | None = None
-        rows = 0
-        with self.fs.open(path, "wb") as f:
-            try:
-                for df in parts:
-                    if schema is None:
-                        schema = pa.Schema.from_pandas(df, preserve_index=index)
-                        for i, field in enumerate(schema):
-                            if pa.types.is_null(field.type):
-                                schema = schema.set(i, pa.field(field.name, pa.string()))
-                        writer = pq.ParquetWriter(f, schema)
-                    assert writer is not None
-                    writer.write_table(pa.Table.from_pandas(df, schema=schema,
-                                                            preserve_index=index))
-                    rows += len(df)
-            finally:
-                if writer is not None:
-                    writer.close()
-        return rows
+        return ParquetAppender(self.fs.open(path, "wb"), index)
+
+    def parquet_rows(self, path: str) -> int:
+        """Rows of a Parquet file, from its footer."""
+        with self.fs.open(path, "rb") as f:
+            return int(pq.ParquetFile(f).metadata.num_rows)
+
+    def distinct_values(self, path: str, column: str) -> set[str]:
+        """The distinct values of one text column of a Parquet file, read in row-group
+        batches (e.g. a plan's months without loading the plan)."""
+        values: set[str] = set()
+        with self.fs.open(path, "rb") as f:
+            for batch in pq.ParquetFile(f).iter_batches(columns=[column]):
+                values.update(str(v) for v in pc.unique(batch.column(0)).to_pylist())
+        return values
 
     def copy_local_folder(self, source: Path, target: str) -> None:
         """Copy a folder of this machine (e.g. Data Docs) into the tree."""
@@ -344,12 +348,14 @@ class OutputTree:
     def stage_version(
         self, cycle: str, version: int, frames: Mapping[str, pd.DataFrame], report_html: str,
         manifest: Manifest | dict[str, Any], folders: Mapping[str, Path] | None = None,
+        staging: str | None = None,
     ) -> str:
         """Write a complete version into a private staging folder; return that folder.
 
         Names like "inputs/x" land in a sub-folder; `folders` are local folders copied in
-        whole under their names (e.g. the run's Data Docs)."""
-        staging = self.new_staging_dir(cycle, version)
+        whole under their names (e.g. the run's Data Docs). `staging`: a staging folder
+        (new_staging_dir) already holding some of the files, written part by part."""
+        staging = staging or self.new_staging_dir(cycle, version)
         self.makedirs(staging)
         for name, df in frames.items():
             if name == "rejects" and df.empty:
@@ -474,6 +480,46 @@ class OutputTree:
                 if self.exists(summary):
                     rows.append({**self.read_json(summary), "path": posixpath.dirname(summary)})
         return sorted(rows, key=lambda r: str(r.get("created_at", "")), reverse=True)
+
+
+class ParquetAppender:
+    """One Parquet file written a frame at a time (a row group or more each).
+
+    The file's column types are the first frame's (a column with no value there stored as
+    text, as OutputTree.write_frame does); later frames are cast to them."""
+
+    def __init__(self, file: Any, index: bool = False) -> None:
+        self._file = file
+        self._index = index  # keep the frames' index (as write_frame(..., index=True))
+        self._writer: pq.ParquetWriter | None = None
+        self._schema: pa.Schema | None = None
+        self.rows = 0
+
+    def write(self, df: pd.DataFrame) -> None:
+        if self._schema is None:
+            schema = pa.Schema.from_pandas(df, preserve_index=self._index)
+            for i, field in enumerate(schema):
+                if pa.types.is_null(field.type):
+                    schema = schema.set(i, pa.field(field.name, pa.string()))
+            self._schema = schema
+            self._writer = pq.ParquetWriter(self._file, schema)
+        assert self._writer is not None
+        self._writer.write_table(pa.Table.from_pandas(df, schema=self._schema,
+                                                      preserve_index=self._index))
+        self.rows += len(df)
+
+    def close(self) -> None:
+        try:
+            if self._writer is not None:
+                self._writer.close()
+        finally:
+            self._file.close()
+
+    def __enter__(self) -> "ParquetAppender":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 @dataclass(frozen=True)

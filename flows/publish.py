@@ -32,7 +32,7 @@ The layout itself (folder names, staging, mark, CURRENT) belongs to flows/output
 """
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -40,7 +40,7 @@ import pandas as pd
 
 from flows.config import SopSettings
 from flows.output_tree import OutputTree
-from flows.store import PlanStore
+from flows.store import PlanStore, TableRows
 
 
 def staging_lease() -> timedelta:
@@ -95,7 +95,7 @@ def promote(
     staging: str,
     cycle: str,
     version: int,
-    frames: dict[str, pd.DataFrame],
+    frames: Mapping[str, TableRows],
     store: PlanStore,
     inputs_sha256: str,
     at_step: Callable[[str], None] | None = None,
@@ -104,7 +104,8 @@ def promote(
     the folder published and point CURRENT at it.
 
     `at_step` (fault-injection tests) is called after each step: "promoted", "stored",
-    "marked", "current"."""
+    "marked", "current". A table in `frames` may be a function giving its rows part by part
+    (flows/publish_parts.py), read from the version's folder."""
     step = at_step or (lambda name: None)
     final = tree.promote(staging, cycle, version)
     step("promoted")

@@ -48,6 +48,7 @@ from flows.partitions import (
 from flows.previous_plan import PreviousPlan, read_fence_plan
 from flows.progress import engine_with_progress
 from flows.publish import claim_version, discard, promote, recover
+from flows.publish_parts import publish_by_partition
 from flows.quality_run import run_quality_suites
 from flows.retries import IO_RETRIES
 from flows.store import PlanStore
@@ -348,7 +349,9 @@ def publish_stage(ctx: RunContext) -> PublishResult:
     Memory: the stage holds the plan, its inputs and its staged copy one after the other,
     not all at once (at 100k SKU-locations each is about a gigabyte): the files are written
     and the in-memory frames dropped before the audit reads the staged files back, and the
-    store receives those audited frames.
+    store receives those audited frames. A partitioned run (`execution.partition_size`)
+    stages, audits and stores the catalogue-sized tables one location group at a time
+    instead (flows/publish_parts.py): the same files and rows, in the same one transaction.
 
     Args:
         ctx: The run: cycle, horizon, inputs, output folder, run id, store, settings, engine.
@@ -356,21 +359,31 @@ def publish_stage(ctx: RunContext) -> PublishResult:
     logger = get_run_logger()
     ws, tree, cycle = ctx.workspace, ctx.tree, ctx.cycle
     start = time.perf_counter()
-    tables = ws.load_frames("check", list(PUBLISH_INPUTS))
+    # A partitioned run publishes one location group at a time (flows/publish_parts.py).
+    groups = location_groups(planned_locations(ws), ctx.config.execution.partition_size)
+    tables = ws.load_frames("check", list(PUBLISH_INPUTS)) if len(groups) == 1 else {}
     plan_store = PlanStore(resolve_store_url(ctx.store_url()))
     if recovered := recover(tree, plan_store):
         logger.warning("recovered after killed publications: %s", recovered.describe())
     version = claim_version(tree, cycle, plan_store, ctx.run_id, _stage_run_ids(ws))
     staging = None
     try:
-        staging, inputs_sha = stage_version_files(ctx, ws, version, tables, plan_store)
-        release_memory()
-        staged = tree.read_staged(staging)
-        audit_plan(staged, tables, cycle, ctx.horizon,
-                   ws.load_result("plan", PlanResult).shortfall_tolerance_units)
-        del tables
-        release_memory()
-        publication = promote(tree, staging, cycle, version, staged, plan_store, inputs_sha)
+        if len(groups) > 1:
+            parted = publish_by_partition(ctx, version, groups, plan_store)
+            publication, plan_rows, change_rows = (parted.publication, parted.plan_rows,
+                                                   parted.change_rows)
+        else:
+            staging, inputs_sha = stage_version_files(ctx, ws, version, tables, plan_store)
+            release_memory()
+            staged = tree.read_staged(staging)
+            audit_plan(staged, tables, cycle, ctx.horizon,
+                       ws.load_result("plan", PlanResult).shortfall_tolerance_units)
+            del tables
+            release_memory()
+            publication = promote(tree, staging, cycle, version, staged, plan_store, inputs_sha)
+            plan_rows, change_rows = len(staged["consensus_plan"]), len(
+                staged.get("plan_changes", ()))
+            del staged
         staging = None
     except BaseException as exc:
         discard(tree, staging, plan_store, cycle, version, f"{type(exc).__name__}: {exc}")
@@ -378,8 +391,8 @@ def publish_stage(ctx: RunContext) -> PublishResult:
     finally:
         plan_store.dispose()
     logger.info("published %s version %d at %s", cycle, version, publication.path)
-    plan_published(cycle, version, len(staged["consensus_plan"]), publication.path,
-                   publication.store_url, len(staged.get("plan_changes", ())))
+    plan_published(cycle, version, plan_rows, publication.path, publication.store_url,
+                   change_rows)
     if flow_run.get_parent_flow_run_id() is None:
         # Run on its own (re-run from the UI): the artifacts belong to this run.
         publish_artifacts(tree, cycle, version)

@@ -9,9 +9,9 @@ import gc
 import json
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, TypeAlias, TypeVar
 
 import pandas as pd
 import sqlalchemy as sa
@@ -22,6 +22,9 @@ from data_contracts.tables import OUTPUT_COLUMNS, SAFETY_STOCK_COLUMNS
 from reconciliation.fva import FVA_COLUMNS
 
 T = TypeVar("T")
+# A table's rows for PlanStore.publish: one frame, or a function giving them part by part (a
+# function, not an iterator, so that a retried transaction can read them again).
+TableRows: TypeAlias = pd.DataFrame | Callable[[], Iterable[pd.DataFrame]]
 
 _TEXT = {
     "cycle", "sku", "location", "period", "order_release_period", "reason", "model",
@@ -309,12 +312,15 @@ class PlanStore:
 
         return self._with_retry(work)
 
-    def read_plan(self, cycle: str, version: int, columns: list[str]) -> pd.DataFrame:
-        """`columns` of one version's consensus_plan rows."""
+    def read_plan(self, cycle: str, version: int, columns: list[str],
+                  locations: list[str] | None = None) -> pd.DataFrame:
+        """`columns` of one version's consensus_plan rows (only `locations`' when given)."""
         table = DATA_TABLES["consensus_plan"]
         stmt = sa.select(*[table.c[c] for c in columns]).where(
             table.c.cycle == cycle, table.c.plan_version == version
         )
+        if locations is not None:
+            stmt = stmt.where(table.c.location.in_(list(locations)))
         return self._with_retry(lambda conn: pd.read_sql(stmt, conn))
 
     def claim_version(self, cycle: str, at_least: int, run_id: str | None = None,
@@ -347,24 +353,36 @@ class PlanStore:
         self,
         cycle: str,
         version: int,
-        frames: dict[str, pd.DataFrame],
+        frames: Mapping[str, TableRows],
         output_path: str,
         inputs_sha256: str,
     ) -> None:
         """Insert every table of the version and mark it published, in one transaction;
-        refused when the claim is no longer `staging` (recovery took the run for dead)."""
+        refused when the claim is no longer `staging` (recovery took the run for dead).
+
+        A table given as a function is inserted part by part (flows/publish_parts.py: one
+        partition of locations at a time), still inside the one transaction: readers see
+        none of its rows before the commit, and a failure in any part rolls back them all."""
 
         def work(conn: Connection) -> None:
             run = {"cycle": cycle, "plan_version": version}
+            plan_rows = 0
             for name in STORE_TABLES:
                 if name not in frames:
                     continue  # optional tables (fva, ...) may be absent
-                df = frames[name]
-                if name in OWN_CYCLE_ONLY:
-                    df = df[df["cycle"] == cycle]
-                if "exception_no" in STORE_KEYS[name]:
-                    df = df.assign(exception_no=range(1, len(df) + 1))  # small: a copy is fine
-                self._insert(conn, name, df, _store_columns(name), run)
+                rows = frames[name]
+                parts = [rows] if isinstance(rows, pd.DataFrame) else rows()
+                numbered = 0
+                for df in parts:
+                    if name in OWN_CYCLE_ONLY:
+                        df = df[df["cycle"] == cycle]
+                    if "exception_no" in STORE_KEYS[name]:
+                        # small: a copy is fine
+                        df = df.assign(exception_no=range(numbered + 1, numbered + len(df) + 1))
+                    numbered += len(df)
+                    self._insert(conn, name, df, _store_columns(name), run)
+                if name == "consensus_plan":
+                    plan_rows = numbered
             flipped = conn.execute(
                 plan_runs.update()
                 .where(plan_runs.c.cycle == cycle, plan_runs.c.plan_version == version,
@@ -374,7 +392,7 @@ class PlanStore:
                     published_at=datetime.now(UTC),
                     output_path=output_path,
                     inputs_sha256=inputs_sha256,
-                    plan_rows=len(frames["consensus_plan"]),
+                    plan_rows=plan_rows,
                 )
             )
             if flipped.rowcount != 1:  # raising rolls the rows back with the transaction

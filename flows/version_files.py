@@ -54,7 +54,7 @@ class PlanAuditError(Exception):
     """The plan about to be published breaks an output contract or a SPEC rule (a bug)."""
 
 
-def _package_versions() -> dict[str, str]:
+def package_versions() -> dict[str, str]:
     names = ["sop-consensus", "prefect", "statsforecast", "pandera", "great-expectations",
              "pandas", "highspy", "duckdb", "sqlalchemy"]
     return {n: package_version(n) for n in names}
@@ -119,7 +119,7 @@ def stage_version_files(
     manifest = build_manifest(
         cycle=cycle, version=version, horizon=ctx.horizon, run_id=ctx.run_id,
         workspace=ws.root, check=check, baseline=ws.load_result("baseline", BaselineResult),
-        plan=plan_result, store_url=plan_store.safe_url, package_versions=_package_versions(),
+        plan=plan_result, store_url=plan_store.safe_url, package_versions=package_versions(),
         rows={k: len(v) for k, v in frames.items()}, changes=changes_summary,
         quarantined=bool(len(rejects)),
     )

@@ -61,11 +61,15 @@ def compute_plan_changes(
     previous_cycle: str | None = None,
     previous_version: int | None = None,
     settings: PlanSettings | None = None,
+    periods: set[str] | None = None,
 ) -> pd.DataFrame:
     """Rows of `plan` that differ from `previous` (both consensus_plan frames), classified.
 
     `previous` is None when there is no previous published plan: the result is then empty.
     Otherwise `previous_cycle` and `previous_version` name it and are copied onto every row.
+    `periods`: the months both whole plans cover, when `plan` and `previous` are only some
+    locations' rows of them (the one thing here that crosses locations: a location new in
+    this plan has no previous rows, yet its months count); None = computed from the two.
     Returns SPEC's `plan_changes` columns, sorted by sku, location, period.
     """
     if previous is None:
@@ -73,7 +77,7 @@ def compute_plan_changes(
     if previous_cycle is None or previous_version is None:
         raise ValueError("a previous plan needs its cycle and version")
     tol = (settings or PlanSettings()).tolerance
-    both = set(plan["period"]) & set(previous["period"])
+    both = set(plan["period"]) & set(previous["period"]) if periods is None else periods
     after = plan.loc[plan["period"].isin(both), KEY + COMPARED]
     before = previous.loc[previous["period"].isin(both), KEY + COMPARED]
     rows = before.merge(after, on=KEY, how="outer", suffixes=("_before", "_after"),

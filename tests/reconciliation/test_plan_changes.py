@@ -188,3 +188,20 @@ def test_every_listed_row_really_differs_and_every_difference_is_listed(
     moved = got["change"] == "moved"
     assert (got.loc[moved, "order_release_period_before"]
             != got.loc[moved, "order_release_period_after"]).all()
+
+
+def test_by_location_with_the_whole_plans_months_equals_the_whole_comparison() -> None:
+    # Location M is new in this plan: alone, its partition has no previous rows and would
+    # share no month with them; with the whole plans' months its rows are `new`, as in the
+    # whole comparison.
+    old = _plan(("A", "L", "2027-01", 10.0, 5.0, "2026-12"), ("A", "L", "2027-02", 10.0, 0.0, None))
+    new = _plan(("A", "L", "2027-01", 10.0, 6.0, "2026-12"), ("A", "L", "2027-02", 10.0, 0.0, None),
+                ("A", "M", "2027-01", 10.0, 4.0, "2026-12"), ("A", "M", "2027-03", 9.0, 3.0, None))
+    whole = _diff(new, old)
+    assert set(whole["location"]) == {"L", "M"}
+    months = set(new["period"]) & set(old["period"])
+    parts = [_diff(new[new["location"] == loc], old[old["location"] == loc], periods=months)
+             for loc in ("L", "M")]
+    assert _diff(new[new["location"] == "M"], old[old["location"] == "M"]).empty
+    by_location = pd.concat(parts, ignore_index=True).sort_values(["sku", "location", "period"])
+    pd.testing.assert_frame_equal(by_location.reset_index(drop=True), whole)

@@ -1,0 +1,348 @@
+"""Publish a version one partition of locations at a time, so memory follows the largest one.
+
+When the run is partitioned (`execution.partition_size`, flows/partitions.py), the publish
+stage does what flows/version_files.py, the audit and flows/publish.py do for the whole
+catalogue, but the catalogue-sized tables - consensus_plan, baseline_forecast, plan_changes
+(and the sales_forecast snapshot) - go through one location group at a time, in three passes:
+
+1. stage: per partition, its plan rows (stamped with the version), its baselines and its
+   changes against the previous published plan's rows of the same locations (read filtered
+   by location) are appended to the version's files with a ParquetWriter; the small tables
+   (capacity report, exceptions, the views), the report and the manifest are written whole,
+   the manifest last, as before;
+2. audit: per partition, the staged rows of its locations are read back (a reader filtering
+   on `location` skips the other row groups) and checked against the output contracts and
+   SPEC's plan rules with that partition's input rows; the small tables are checked once,
+   whole; the rows audited must add up to the rows written (no row escapes the audit);
+3. store: the rows go into the store partition by partition inside the one transaction that
+   publishes the version (PlanStore.publish with a table given as parts): nothing is visible
+   before the commit, and a failure in any partition rolls back every row. The staging,
+   promotion, mark and recovery of flows/publish.py are unchanged.
+
+Why one file with location row groups and not a hive folder (`consensus_plan/location=X/`):
+SPEC fixes `cycle=YYYY-MM/version=N/consensus_plan.parquet` as the path readers, procurement
+systems and acceptance checks open. A file with one or more row groups per location group
+keeps that path, and its row-group statistics still let a reader filtering on `location`
+skip the other groups.
+
+Rows are those of the unpartitioned publish, value for value; their order: by partition
+(consecutive groups of sorted locations), within a partition as the workspace holds them
+(consensus_plan, baseline_forecast, the snapshot) or by sku, location, period (plan_changes).
+When reconcile ran with the same partitions the plan's order is the workspace file's.
+
+Nothing in the audit crosses locations once its inputs are a partition's rows: every SPEC
+rule is per sku x location or per location x month, `products` (no location) is read whole,
+and the output contracts' keys all contain `location`. One thing in plan_changes does cross
+locations - the months both plans cover - and is taken from the whole plans' `period` columns.
+
+What still grows with the catalogue (read whole, only the columns needed): the waterfall and
+plan stability (MOVEMENT_COLUMNS of this plan and of the earlier cycles' plans), and the report
+(REPORT_COLUMNS of the plan, CHANGE_COLUMNS of plan_changes; baselines and history only for
+the few SKUs it charts). Partitions run one after the other in this process, whatever the
+engine: they append to one file and insert in one transaction.
+"""
+
+import contextlib
+import posixpath
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+
+from data_contracts import check_plan_rules, validate_outputs
+from data_contracts.findings import findings_to_exceptions
+from data_contracts.plan_rules import RULE_INPUTS
+from data_contracts.run_records import (
+    DATA_DOCS_INDEX,
+    BaselineResult,
+    ChangesSummary,
+    CheckResult,
+    PlanResult,
+    build_manifest,
+)
+from data_contracts.tables import OUTPUT_COLUMNS, order_columns, stamp_version
+from flows.context import RunContext
+from flows.memory import release_memory
+from flows.output_tree import OutputTree, Workspace
+from flows.previous_plan import (
+    PLAN_COLUMNS,
+    WATERFALL_COLUMNS,
+    WATERFALL_PARTS,
+    previous_plan_version,
+)
+from flows.publish import Publication, promote
+from flows.store import STORE_TABLES, PlanStore, TableRows
+from flows.version_files import (
+    EXTRA_PLAN_FILES,
+    STABILITY_COLUMNS,
+    PlanAuditError,
+    package_versions,
+    plan_movement,
+)
+from forecasting.baseline import guardrail_exceptions
+from reconciliation.plan_changes import compute_plan_changes
+from reconciliation.sales_bias import empty_bias
+from reporting import render_report
+from reporting.figures import focus_series
+
+# The tables written, audited and stored one partition at a time.
+BY_PARTITION = ("consensus_plan", "baseline_forecast", "plan_changes")
+SNAPSHOT = "sales_forecast"  # the inputs snapshot (inputs/sales_forecast.parquet)
+# reconcile's small tables in the workspace (everything but consensus_plan).
+PLAN_TABLES = ["capacity_report", "exceptions", "trust", "family_plan", "promotion_load",
+               "safety_stock", "fva", "sales_bias"]
+# What the waterfall and plan stability read of this plan.
+MOVEMENT_COLUMNS = list(dict.fromkeys([*STABILITY_COLUMNS, *WATERFALL_COLUMNS, "family"]))
+# What the report reads of the plan and of plan_changes.
+REPORT_COLUMNS = ["sku", "location", "period", "family", "sales_forecast", "baseline_forecast",
+                  "consensus_demand", "constrained_demand", "shortfall", "planned_receipts",
+                  "firm_receipt"]
+CHANGE_COLUMNS = ["change", "previous_cycle", "previous_version", "planned_receipts_before",
+                  "planned_receipts_after", "order_release_period_before",
+                  "order_release_period_after"]
+HISTORY_COLUMNS = ["sku", "location", "period", "qty"]
+MAX_SKU_CHARTS = 6  # render_report's default: the charts' SKUs are chosen the same way
+
+
+@dataclass(frozen=True)
+class PartitionedPublication:
+    publication: Publication
+    plan_rows: int
+    change_rows: int
+
+
+def publish_by_partition(ctx: RunContext, version: int, groups: list[list[str]],
+                         plan_store: PlanStore,
+                         at_step: Callable[[str], None] | None = None) -> PartitionedPublication:
+    """Stage, audit and publish version `version` of the run one location group at a time
+    (see the module docstring). On failure the staging folder is removed and the error
+    raised: the caller marks the claim failed (flows/publish.discard), as for a whole
+    publish. `at_step`: flows/publish.promote's fault-injection hook."""
+    tree, ws, cycle = ctx.tree, ctx.workspace, ctx.cycle
+    staging = tree.new_staging_dir(cycle, version)
+    try:
+        written, inputs_sha = stage_by_partition(ctx, ws, version, groups, plan_store, staging)
+        release_memory()
+        audit_by_partition(tree, ws, staging, groups, cycle, ctx.horizon,
+                           ws.load_result("plan", PlanResult).shortfall_tolerance_units,
+                           written)
+        frames = store_rows(tree, staging, tree.version_dir(cycle, version), groups)
+        publication = promote(tree, staging, cycle, version, frames, plan_store, inputs_sha,
+                              at_step)
+    except BaseException:
+        with contextlib.suppress(OSError):  # gone already once promoted (renamed into place)
+            tree.remove(staging)
+        raise
+    return PartitionedPublication(publication, written["consensus_plan"],
+                                  written["plan_changes"])
+
+
+class _PreviousRows:
+    """The previous published plan's rows, one partition's locations at a time: from its
+    version folder, else (published from another output folder) from the store."""
+
+    def __init__(self, tree: OutputTree, store: PlanStore, cycle: str, version: int) -> None:
+        self.tree, self.store, self.cycle, self.version = tree, store, cycle, version
+        self.path = posixpath.join(tree.version_dir(cycle, version), "consensus_plan.parquet")
+        self.in_tree = tree.exists(self.path)
+
+    def periods(self) -> set[str]:
+        if self.in_tree:
+            return self.tree.distinct_values(self.path, "period")
+        return set(self.store.read_plan(self.cycle, self.version, ["period"])["period"])
+
+    def rows(self, locations: list[str]) -> pd.DataFrame:
+        if self.in_tree:
+            return self.tree.read_frame(self.path, PLAN_COLUMNS, locations)
+        return self.store.read_plan(self.cycle, self.version, PLAN_COLUMNS, locations)
+
+
+def stage_by_partition(ctx: RunContext, ws: Workspace, version: int, groups: list[list[str]],
+                       plan_store: PlanStore, staging: str) -> tuple[dict[str, int], str]:
+    """Write every file of the version into `staging`, the large tables partition by
+    partition; return the rows written per large table and the inputs' sha256."""
+    cycle, tree = ctx.cycle, ctx.tree
+    check = ws.load_result("check", CheckResult)
+    plan_file = posixpath.join(ws.root, "plan", "consensus_plan.parquet")
+    found = previous_plan_version(plan_store, cycle, version)
+    previous = _PreviousRows(tree, plan_store, *found) if found else None
+    # The one quantity of plan_changes that crosses locations (see the module docstring).
+    overlap = (tree.distinct_values(plan_file, "period") & previous.periods()
+               if previous else None)
+    by_change: Counter[str] = Counter()
+    files = {name: posixpath.join(staging, f"{name}.parquet") for name in BY_PARTITION}
+    files[SNAPSHOT] = posixpath.join(staging, "inputs", f"{SNAPSHOT}.parquet")
+    with contextlib.ExitStack() as stack:
+        out = {name: stack.enter_context(tree.open_appender(path))
+               for name, path in files.items()}
+        for locations in groups:
+            plan = ws.load_frames("plan", ["consensus_plan"], locations)["consensus_plan"]
+            plan = order_columns(stamp_version(plan, cycle, version), "consensus_plan")
+            changes = compute_plan_changes(
+                plan, previous.rows(locations) if previous else None,
+                previous.cycle if previous else None, previous.version if previous else None,
+                ctx.config.reconciliation, periods=overlap)
+            by_change.update(changes["change"].astype(str))
+            out["consensus_plan"].write(plan)
+            out["plan_changes"].write(order_columns(changes, "plan_changes"))
+            del plan, changes
+            base = ws.load_frames("baseline", ["baseline_forecast"], locations)
+            out["baseline_forecast"].write(order_columns(base["baseline_forecast"],
+                                                         "baseline_forecast"))
+            snapshot = ws.load_frames("check", [SNAPSHOT], locations)[SNAPSHOT]
+            out[SNAPSHOT].write(snapshot.reset_index(drop=True))
+            del base, snapshot
+    written = {name: appender.rows for name, appender in out.items()}
+    _all_rows_written(tree, {
+        "consensus_plan": (plan_file, written["consensus_plan"]),
+        "baseline_forecast": (posixpath.join(ws.root, "baseline", "baseline_forecast.parquet"),
+                              written["baseline_forecast"]),
+        SNAPSHOT: (posixpath.join(ws.root, "check", f"{SNAPSHOT}.parquet"), written[SNAPSHOT]),
+    })
+    changes_summary = ChangesSummary(
+        previous_cycle=previous.cycle if previous else None,
+        previous_version=previous.version if previous else None,
+        # In value_counts' order (most frequent first), as the whole publish lists them.
+        by_change=dict(sorted(by_change.items(), key=lambda kv: -kv[1])),
+    )
+    _stage_the_rest(ctx, ws, version, plan_store, staging, check, written, changes_summary)
+    return written, check.inputs_sha256()
+
+
+def _all_rows_written(tree: OutputTree, pairs: dict[str, tuple[str, int]]) -> None:
+    """Every row of the workspace's table went into some partition (a location outside the
+    warehouses table would otherwise be left out of the version)."""
+    for name, (source, rows) in pairs.items():
+        if tree.exists(source) and tree.parquet_rows(source) != rows:
+            raise PlanAuditError(
+                f"{name}: {tree.parquet_rows(source)} rows in the workspace but {rows} in the "
+                "partitions (a location outside the warehouses table?); nothing was published")
+
+
+def _stage_the_rest(ctx: RunContext, ws: Workspace, version: int, plan_store: PlanStore,
+                    staging: str, check: CheckResult, written: dict[str, int],
+                    changes_summary: ChangesSummary) -> None:
+    """The small tables, the report and the manifest (last) into `staging`. A function of its
+    own so the column extracts it reads are freed on return."""
+    cycle, tree = ctx.cycle, ctx.tree
+    rejects = ws.load_frames("check", ["rejects"]).get("rejects", pd.DataFrame())
+    plan = ws.load_frames("plan", PLAN_TABLES)
+    selection = ws.load_frames("baseline", ["selection"]).get("selection", pd.DataFrame())
+    exceptions = pd.concat([findings_to_exceptions(check.findings), plan["exceptions"],
+                            guardrail_exceptions(selection)], ignore_index=True)
+    del selection
+    staged_plan = posixpath.join(staging, "consensus_plan.parquet")
+    movement = _columns(tree, staged_plan, MOVEMENT_COLUMNS, WATERFALL_PARTS)
+    waterfall, stability = plan_movement(ctx, movement, plan_store)
+    del movement
+    frames = {
+        "capacity_report": order_columns(plan["capacity_report"], "capacity_report"),
+        "exceptions": order_columns(exceptions, "exceptions"),
+        "rejects": rejects.reset_index(drop=True),
+        "plan_waterfall": waterfall,
+        "plan_stability": stability,
+        "sales_bias": plan.pop("sales_bias", empty_bias()),
+    }
+    if "safety_stock" in plan:
+        frames["safety_stock"] = plan.pop("safety_stock").reset_index(drop=True)
+    extras = {name: plan[name].reset_index(drop=True) for name in EXTRA_PLAN_FILES
+              if name in plan}
+    plan_result = ws.load_result("plan", PlanResult)
+    manifest = build_manifest(
+        cycle=cycle, version=version, horizon=ctx.horizon, run_id=ctx.run_id,
+        workspace=ws.root, check=check, baseline=ws.load_result("baseline", BaselineResult),
+        plan=plan_result, store_url=plan_store.safe_url, package_versions=package_versions(),
+        rows={**{k: len(v) for k, v in frames.items()}, **{k: written[k] for k in BY_PARTITION}},
+        changes=changes_summary, quarantined=bool(len(rejects)),
+    )
+    report_plan = _columns(tree, staged_plan, REPORT_COLUMNS[:3], tuple(REPORT_COLUMNS[3:]))
+    skus = sorted(set(focus_series(report_plan, MAX_SKU_CHARTS)["sku"].astype(str)))
+    report = render_report(
+        cycle=cycle, version=version, consensus_plan=report_plan,
+        # The charts draw baselines and history of the focus SKUs only: only theirs are read.
+        baseline_forecast=_sku_rows(tree, posixpath.join(staging, "baseline_forecast.parquet"),
+                                    skus),
+        capacity_report=frames["capacity_report"], exceptions=frames["exceptions"],
+        history=_sku_rows(tree, posixpath.join(ws.root, "check", "sales_history.parquet"),
+                          skus, HISTORY_COLUMNS),
+        family_plan=plan.get("family_plan"), promotion_load=plan.get("promotion_load"),
+        trust=plan.get("trust"), fva=plan.get("fva"),
+        waterfall=waterfall, stability=stability, sales_bias=frames["sales_bias"],
+        plan_changes=_columns(tree, posixpath.join(staging, "plan_changes.parquet"),
+                              CHANGE_COLUMNS),
+        contract_summary=manifest.contracts.model_dump(mode="json"),
+        data_docs_href=DATA_DOCS_INDEX if check.data_docs else None,
+        max_sku_charts=MAX_SKU_CHARTS,
+    )
+    docs = Path(check.data_docs).parent if check.data_docs else None
+    tree.stage_version(cycle, version, {**frames, **extras}, report, manifest,
+                       folders={"data_docs": docs} if docs else None, staging=staging)
+
+
+def _columns(tree: OutputTree, path: str, columns: list[str],
+             optional: tuple[str, ...] = ()) -> pd.DataFrame:
+    """`columns` of a Parquet file and those of `optional` it has."""
+    with tree.fs.open(path, "rb") as f:
+        names = set(pq.read_schema(f).names)
+    return tree.read_frame(path, list(dict.fromkeys(
+        [*columns, *(c for c in optional if c in names)])))
+
+
+def _sku_rows(tree: OutputTree, path: str, skus: list[str],
+              columns: list[str] | None = None) -> pd.DataFrame:
+    """The rows of `skus` in a Parquet file, filtered while reading (none without skus: the
+    report then draws no chart and reads none)."""
+    if not skus:
+        return pd.DataFrame(columns=columns)
+    with tree.fs.open(path, "rb") as f:
+        return pd.read_parquet(f, columns=columns, filters=[("sku", "in", skus)]
+                               ).reset_index(drop=True)
+
+
+def audit_by_partition(tree: OutputTree, ws: Workspace, staging: str, groups: list[list[str]],
+                       cycle: str, horizon: int, shortfall_units: float,
+                       written: dict[str, int]) -> None:
+    """The last gate, partition by partition: each partition's staged rows against the
+    output contracts and SPEC's rules with its own input rows; the small tables once."""
+    small = [n for n in [*OUTPUT_COLUMNS, "safety_stock"] if n not in BY_PARTITION]
+    staged = tree.frames_in(staging, small)
+    validate_outputs(staged)
+    capacity = staged["capacity_report"]
+    audited: Counter[str] = Counter()
+    violations: list[str] = []
+    for locations in groups:
+        part = tree.frames_in(staging, list(BY_PARTITION), locations)
+        audited.update({name: len(df) for name, df in part.items()})
+        validate_outputs(part)
+        tables = ws.load_frames("check", list(RULE_INPUTS), locations)
+        found = check_plan_rules(
+            part["consensus_plan"],
+            capacity[capacity["location"].astype(str).isin(locations)].reset_index(drop=True),
+            tables, cycle, horizon, allow_forced=True, shortfall_units=shortfall_units)
+        violations += [f"{v} (locations {', '.join(locations)})" for v in found]
+        del part, tables
+    if violations:
+        shown = "\n".join(f"- {v}" for v in violations[:20])
+        raise PlanAuditError(
+            f"the plan breaks {len(violations)} SPEC rule(s); nothing was published:\n{shown}")
+    missed = {n: written[n] - audited[n] for n in BY_PARTITION if audited[n] != written[n]}
+    if missed:
+        raise PlanAuditError(f"staged rows outside every partition, not audited: {missed}; "
+                             "nothing was published")
+
+
+def store_rows(tree: OutputTree, staging: str, final: str,
+               groups: list[list[str]]) -> dict[str, TableRows]:
+    """The store's tables: the small ones read from `staging`, the large ones as parts read
+    from the version folder `final` (where promote renames the staging folder to) one
+    partition at a time, while the store's transaction inserts them."""
+    small = [n for n in STORE_TABLES if n not in BY_PARTITION]
+
+    def parts(name: str) -> Callable[[], Iterator[pd.DataFrame]]:
+        path = posixpath.join(final, f"{name}.parquet")
+        return lambda: (tree.read_frame(path, locations=g) for g in groups)
+
+    return {**tree.frames_in(staging, small), **{name: parts(name) for name in BY_PARTITION}}
