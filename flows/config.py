@@ -55,10 +55,10 @@ class ExecutionConfig(BaseModel):
     )
     partition_size: int | None = Field(
         default=None, ge=1,
-        description="Locations fitted and reconciled at a time (flows/baseline_parts.py, "
-        "flows/partitions.py): those stages then hold one partition's rows instead of the "
-        "catalogue's; empty = all locations at once. Baselines and plan are the same for "
-        "every size",
+        description="Locations checked, fitted, reconciled and published at a time "
+        "(flows/check_parts.py, baseline_parts.py, partitions.py, publish_parts.py): the "
+        "stages then hold one partition's rows instead of the catalogue's; empty = all "
+        "locations at once. The published version is the same for every size",
     )
 
 
