@@ -199,8 +199,8 @@ def seasonal_set(season_length: int, with_ces: bool = False,
     strongly seasonal histories whose season drifts (Tourism) it pulls the smoothed models
     back to last year's shape, and the median of the three drops whichever member is off
     (M1's short, noisy histories); on trending data (M3) the pooled CV keeps the plain mean.
-    Single models stay out of the menu: over three data sets' validation splits a class never
-    did better with one (docs/benchmarks.md).
+    Single models stay out of the menu: on three data sets' validation splits adding them
+    never helped (docs/forecasting.md).
 
     DynamicOptimizedTheta rather than AutoTheta: AutoTheta picks its variant in-sample and
     was clearly worse in rolling-origin CV on M3's training part. AutoCES is off by default:
