@@ -482,20 +482,25 @@ def _class_defaults(errors: np.ndarray, names: list[str], menu: tuple[str, ...],
     averaged over the class's series; the lowest mean wins. Hundreds of series x windows
     make that a steady choice, where the same comparison per series over three overlapping
     windows is mostly noise (per-series selection cost 0.3 sMAPE on M3's validation split).
-    A class with fewer than `min_series` usable series, and every series outside a class
-    with CV, keeps `default`. Series without CV take their class's choice too.
+    A class with fewer than `min_series` usable series takes the choice pooled over the
+    whole group (its classes together): a dozen erratic series among a thousand smooth ones
+    are too few to decide alone, and on M1's and M3's validation splits the group's choice
+    served them better than the plain default. A group with fewer than `min_series` keeps
+    `default`. Series without CV take their class's choice too.
     """
     out = default.copy()
     cols = np.array([names.index(c) for c in menu])
     with np.errstate(invalid="ignore", divide="ignore"):
         rel = errors[np.ix_(cv_pos, cols)] / scale[:, None]
     usable = np.isfinite(rel).all(axis=1)
+    if usable.sum() < min_series:
+        return out
+    group = int(cols[int(np.argmin(rel[usable].mean(axis=0)))])
     cv_classes = row_classes[cv_pos]
-    for k in np.unique(cv_classes):
+    for k in np.unique(row_classes):
         in_k = usable & (cv_classes == k)
-        if in_k.sum() < min_series:
-            continue
-        out[row_classes == k] = int(cols[int(np.argmin(rel[in_k].mean(axis=0)))])
+        out[row_classes == k] = (int(cols[int(np.argmin(rel[in_k].mean(axis=0)))])
+                                 if in_k.sum() >= min_series else group)
     return out
 
 

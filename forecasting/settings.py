@@ -70,8 +70,9 @@ class BaselineSettings(BaseModel):
         "ETS/DOTheta mean on all three. False = always the ETS/DOTheta mean.")
     class_min_series: int = Field(
         default=30, ge=1,
-        description="Least series with CV a demand class needs for `class_selection`; "
-        "smaller classes keep the ETS/DOTheta mean.")
+        description="Least series with CV a demand class needs for its own "
+        "`class_selection`; a smaller class takes the choice pooled over the whole group "
+        "(smooth and erratic together), a smaller group keeps the ETS/DOTheta mean.")
     with_ces: bool = Field(default=False, description="Add AutoCES and ETS/Theta/CES ensembles.")
     interval_method: Literal["model", "conformal"] = Field(
         default="model",

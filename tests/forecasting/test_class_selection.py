@@ -43,12 +43,20 @@ def test_each_class_takes_its_lowest_pooled_scaled_error_and_short_ones_follow()
     assert (chosen == out).all()
 
 
-def test_a_class_with_too_few_series_keeps_the_mean() -> None:
-    errors = _errors([{MEAN: 1.0, MEAN_SN: 0.5, MEDIAN: 0.7}] * 10)
-    default = np.full(10, NAMES.index(MEAN))
-    out = _class_defaults(errors, NAMES, MSET.class_menu, default, np.array(["smooth"] * 10),
-                          np.arange(10), np.ones(10), 30)
-    assert (out == default).all()
+def test_a_small_class_takes_the_groups_choice_and_a_small_group_keeps_the_mean() -> None:
+    """10 erratic series that alone would pick the mean with seasonal naive follow the
+    group's pooled choice (the 40 series together: the median); 10 series in all keep the
+    default."""
+    rows = [{MEAN: 1.0, MEAN_SN: 1.2, MEDIAN: 0.8}] * 30 + [{MEAN: 1.0, MEAN_SN: 0.9,
+                                                              MEDIAN: 0.95}] * 10
+    classes = np.array(["smooth"] * 30 + ["erratic"] * 10)
+    default = np.full(40, NAMES.index(MEAN))
+    out = _class_defaults(_errors(rows), NAMES, MSET.class_menu, default, classes,
+                          np.arange(40), np.ones(40), 30)
+    assert (np.array(NAMES)[out] == MEDIAN).all()
+    few = _class_defaults(_errors(rows[30:]), NAMES, MSET.class_menu, default[:10],
+                          classes[30:], np.arange(10), np.ones(10), 30)
+    assert (few == default[:10]).all()
 
 
 def test_seasonal_naive_scale_ignores_the_months_before_a_series_starts() -> None:
