@@ -2,15 +2,18 @@
 
     .venv/bin/python -m benchmarks.combination capture --data tourism --split validation
     .venv/bin/python -m benchmarks.combination rules          # every captured data set/split
+    .venv/bin/python -m benchmarks.combination table          # the main rules, markdown
 
 `capture` runs the baseline stage (`fit_baselines`, default settings, one process) on a
 competition split and keeps, for the smooth/erratic group, every candidate's CV forecasts,
 the CV actuals and every candidate's final forecast (plus the extra cheap members named by
 `--extra`, fitted alongside but never chosen by the pipeline). `rules` then scores selection
 and combination rules on those arrays without refitting anything, so a rule costs seconds to
-try; settings are chosen on the `validation` captures and only checked on `test`.
+try (the rules replace the group's forecasts; other series keep the pipeline's, and the
+guardrail is not re-applied). Settings are chosen on the `validation` captures and only
+checked on `test`.
 
-Captures are pickles under `--store` (default `.cache/combination`), which is not committed.
+Captures are pickles under `--store` (default: `sop-combination` in the temp directory).
 """
 
 import argparse
@@ -27,7 +30,7 @@ import numpy as np
 from benchmarks import competition as comp
 from benchmarks.competition import COMPETITIONS, SEASON, Series
 
-STORE = Path(".cache/combination")
+STORE = Path(tempfile.gettempdir()) / "sop-combination"
 
 
 @dataclass
@@ -247,6 +250,41 @@ def rules(cap: Capture, margins: tuple[float, ...] = (0.0, 0.05, 0.1, 0.2)
     return out
 
 
+# Rule-name prefixes of `rules` shown by `table`, with the label they get there.
+TABLE_RULES = (
+    ("all Mean(E,D)", "Mean(ETS,DOTheta) for every series (previous default)"),
+    ("all ETS", "AutoETS alone (= plain statsforecast on these series)"),
+    ("all Mean(E,D,S)", "Mean(ETS,DOTheta,SNaive) for every series"),
+    ("all Median(E,D,S)", "Median(ETS,DOTheta,SNaive) for every series"),
+    ("all Median(E,D,O,S)", "Median(ETS,DOTheta,OptimizedTheta,SNaive) for every series"),
+    ("all Mean(E,D,O)", "Mean(ETS,DOTheta,OptimizedTheta) for every series"),
+    ("class-mean combos m=0.0", "**per class, lowest pooled CV MASE of the 3 combinations**"),
+    ("class-mean combos m=0.05", "the same, the ETS/DOTheta mean kept unless 5 % worse"),
+    ("class-mean +3-way m=0.0", "the same, menu + ETS, DOTheta, SNaive alone"),
+    ("class-gmean combos m=0.0", "the same, geometric mean of ratios to the ETS/DOTheta mean"),
+    ("class-weights", "per class, weights of ETS/DOTheta/SNaive (0.1 grid) on pooled CV"),
+    ("SN joins where snaive/naive < 0.8", "SNaive joins the mean where snaive/naive MAE < 0.8"),
+    ("per-series m=0.2", "per series, a single model if its CV error is 20 % lower"),
+)
+
+
+def table(caps: list[Capture]) -> str:
+    """sMAPE / MASE of TABLE_RULES, one column per capture (validation first)."""
+    caps = sorted(caps, key=lambda c: (c.split != "validation", c.key))
+    scored = [dict(rules(c)) for c in caps]
+    head = "| rule (smooth/erratic group) | " + " | ".join(
+        f"{c.key} {c.split}" for c in caps) + " |"
+    lines = [head, "|---|" + "---:|" * len(caps)]
+    for prefix, label in TABLE_RULES:
+        cells = []
+        for sc in scored:
+            name = next((n for n in sc if n.startswith(prefix)), None)
+            cells.append("–" if name is None else
+                         f"{sc[name]['smape']:.3f} / {sc[name]['mase']:.3f}")
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def load_captures(store: Path) -> list[Capture]:
     return [pickle.loads(p.read_bytes()) for p in sorted(store.glob("*.pkl"))]
 
@@ -261,7 +299,8 @@ def main(argv: list[str] | None = None) -> None:
     cp.add_argument("--extra", default="", help="comma-separated statsforecast models")
     ru = sub.add_parser("rules")
     ru.add_argument("--only", default="", help="substring a rule name must contain")
-    for p in (cp, ru):
+    ta = sub.add_parser("table", help="markdown: the rules of TABLE_RULES x every capture")
+    for p in (cp, ru, ta):
         p.add_argument("--store", type=Path, default=STORE)
     args = ap.parse_args(argv)
     if args.cmd == "capture":
@@ -271,6 +310,9 @@ def main(argv: list[str] | None = None) -> None:
         (args.store / f"{args.data}-{args.split}.pkl").write_bytes(pickle.dumps(cap))
         print(f"{args.data}/{args.split}: {len(cap.rows)} group series, {len(cap.cv_pos)} "
               f"with CV, pipeline CPU {cap.pipeline_cpu:.1f} s")
+        return
+    if args.cmd == "table":
+        print(table(load_captures(args.store)))
         return
     for cap in load_captures(args.store):
         print(f"\n## {cap.key} {cap.split} ({len(cap.series)} series)")
