@@ -98,10 +98,12 @@ def capture(key: str, split: str, limit: int | None, extra: tuple[str, ...]) -> 
             seen["rows"] = rows.copy()
         return out
 
-    bl._intervals, bl._fit_group = spy_intervals, spy_fit_group
+    # Spies in place of the module's functions for this one run (restored below).
+    setattr(bl, "_intervals", spy_intervals)  # noqa: B010
+    setattr(bl, "_fit_group", spy_fit_group)  # noqa: B010
     real_set = bl.seasonal_set
     if extra:
-        bl.seasonal_set = _seasonal_set_with(extra)
+        setattr(bl, "seasonal_set", _seasonal_set_with(extra))  # noqa: B010
     try:
         with tempfile.TemporaryDirectory() as tmp:
             csv = comp.write_history_csv(series, Path(tmp), c.label)
@@ -233,10 +235,9 @@ def rules(cap: Capture, margins: tuple[float, ...] = (0.0, 0.05, 0.1, 0.2)
     picks = []
     for k in np.unique(cls):
         in_k = cls[cap.cv_pos] == k
-        best = min(grid, key=lambda wt: float(np.nanmean(w_err[wt][in_k])))
-        picks.append(f"{k}:{best}")
-        f[cls == k] = (best[0] * final["ETS"] + best[1] * final["DOT"]
-                       + best[2] * final["SN"])[cls == k]
+        w = min(grid, key=lambda wt: float(np.nanmean(w_err[wt][in_k])))
+        picks.append(f"{k}:{w}")
+        f[cls == k] = (w[0] * final["ETS"] + w[1] * final["DOT"] + w[2] * final["SN"])[cls == k]
     out.append((f"class-weights [{' '.join(picks)}]", score_all(cap, f)))
     # Per series switch (the old mechanism) with a margin, singles vs the mean.
     for m in (0.1, 0.2, 0.3, 0.5):
