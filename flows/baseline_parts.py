@@ -2,20 +2,24 @@
 
 With `execution.partition_size: N` the baselines stage fits N locations at a time (a
 *partition*), as reconcile plans them (flows/partitions.py). Some of a fit is pooled over
-every series of the catalogue, across locations: the conformal interval quantiles and the
-pooled cumulative error of each model group, the cold-start peers' levels and the families'
-seasonal profiles (forecasting/baseline.py `fit_partition`). So, the driver holding one
+every series of the catalogue, across locations: each demand class's combination (chosen on
+the CV errors of all its series), the conformal interval quantiles and the pooled cumulative
+error of each model group, the cold-start peers' levels and the families' seasonal profiles
+(forecasting/baseline.py `fit_partition`). So, the driver holding one
 partition's rows at a time:
 
 1. per partition, its planned SKU x locations (reconciliation/scope.py `planned_keys` on the
    partition's rows gives the partition's part of the catalogue's keys: every rule of it is
    per location, family rows included); their union makes the cache key, unchanged;
-2. per partition, its history, promotions and keys are fitted up to what is pooled; the
-   partial fit goes to a file of the workspace and its evidence (a few numbers per series:
-   the CV errors that are pooled, peer levels, the last seasons of established series) comes
-   back;
-3. the evidence of every partition is pooled, rows in catalogue order where the order
-   changes a sum, so the pools are the whole catalogue's to the last bit;
+2. per partition, its history, promotions and keys are fitted and cross-validated; the
+   partial fit goes to a file of the workspace and the demand classes' CV errors of the
+   class menu (three numbers per series) come back; over every partition's, each demand
+   class chooses its combination (forecasting/baseline.py `choose_classes`);
+3. per partition, its models are chosen with that choice, up to what is pooled; the partial
+   fit goes back to its file and its evidence (a few numbers per series: the CV errors that
+   are pooled, peer levels, the last seasons of established series) comes back; the evidence
+   of every partition is pooled, rows in catalogue order where the order changes a sum, so
+   the pools are the whole catalogue's to the last bit;
 4. per partition, the partial fit is finished with the pools and its baseline_forecast,
    selection, cleaning and forecast_error go to part files, which are then streamed into the
    workspace's one Parquet file per frame (rows ordered by partition, then SKU, location)
@@ -52,10 +56,14 @@ from flows.partitions import history_months
 from flows.progress import engine_with_progress
 from forecasting.baseline import (
     BaselineEvidence,
+    ClassEvidence,
     PartialBaselines,
+    PartialFit,
+    choose_classes,
     finish_partition,
     fit_partition,
     pool_evidence,
+    select_partition,
 )
 from forecasting.cache_key import baseline_cache_key
 from reconciliation import planned_keys
@@ -119,7 +127,7 @@ def _fit(ctx: RunContext, groups: list[list[str]], keys: list[pd.DataFrame]) -> 
     ws, settings = ctx.workspace, ctx.config.forecasting
     months = history_months(ws, ctx.cycle)
     first = months[0] if months else None
-    evidence: list[BaselineEvidence] = []
+    class_evidence: list[dict[int, ClassEvidence]] = []
     fitted: list[int] = []
     with open_engine(ctx.engine, ctx.dask_address, ctx.workers) as fitter:
         engine = engine_with_progress(fitter)
@@ -128,13 +136,24 @@ def _fit(ctx: RunContext, groups: list[list[str]], keys: list[pd.DataFrame]) -> 
             history = tables["sales_history"]
             if history.empty and keys[i].empty:
                 continue  # no series here (e.g. a warehouse with nothing planned yet)
-            partial, ev = fit_partition(history, ctx.horizon, settings, ctx.cycle,
-                                        tables.get("promotions"), keys[i],
-                                        tables.get("products"), engine, first)
+            fit, classes = fit_partition(history, ctx.horizon, settings, ctx.cycle,
+                                         tables.get("promotions"), keys[i],
+                                         tables.get("products"), engine, first)
             del tables, history
-            _save_object(ws, f"partial-{i:05d}", partial)
-            evidence.append(ev)
+            _save_object(ws, f"fit-{i:05d}", fit)
+            class_evidence.append(classes)
             fitted.append(i)
+    choice = choose_classes(class_evidence, settings)
+    del class_evidence
+    evidence: list[BaselineEvidence] = []
+    for i in fitted:
+        fit = _load_object(ws, f"fit-{i:05d}")
+        assert isinstance(fit, PartialFit)
+        selected, ev = select_partition(fit, choice, settings)
+        del fit
+        ws.tree.remove(ws.path(PARTS, f"fit-{i:05d}.pkl"))
+        _save_object(ws, f"partial-{i:05d}", selected)
+        evidence.append(ev)
     pooled = pool_evidence(evidence, settings, ctx.horizon)
     del evidence
     for i in fitted:

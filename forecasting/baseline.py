@@ -1,5 +1,6 @@
 """fit_baselines: promo-free statistical baseline per SKU x location with 80/95% intervals."""
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -168,6 +169,58 @@ class PooledEvidence:
 
 
 @dataclass
+class _GroupFit:
+    """A model group's candidates fitted and cross-validated, before the choice of model: the
+    demand classes' combination is chosen over the catalogue's series (`choose_classes`)."""
+
+    group: int  # position in `_model_groups`
+    rows: np.ndarray
+    mset: ModelSet
+    means: dict[str, np.ndarray]  # candidate -> (n, horizon)
+    fc: pd.DataFrame  # the final forecasts, for the models' own intervals
+    errors: np.ndarray  # (n, candidates) CV error, inf where none
+    cv_pos: np.ndarray
+    cv_actual: np.ndarray | None
+    cv_fcst: dict[str, np.ndarray] | None
+    values: np.ndarray  # the series' modelled history (cleaned)
+    raw: np.ndarray  # the series' history as recorded (the guardrail's envelope)
+    classes: np.ndarray  # demand class per series
+    test_size: int
+
+
+@dataclass
+class ClassEvidence:
+    """A model group's CV errors of its class menu over series with CV, each divided by the
+    series' seasonal-naive MAE (`rel`, series x menu candidates; rows finite), with each
+    row's demand class and series: `choose_classes` averages them per class."""
+
+    rel: np.ndarray
+    classes: np.ndarray
+    keys: pd.DataFrame  # sku, location per row of `rel`
+
+
+@dataclass
+class PartialFit:
+    """One partition's fitted candidates, waiting for the catalogue's class choice
+    (`select_partition`)."""
+
+    keys: pd.DataFrame
+    classes: np.ndarray
+    span: np.ndarray
+    cycle: str
+    horizon: int
+    groups: list[_GroupFit]
+    cold: _PendingCold | None
+    cold_evidence: ColdStartEvidence
+    cleaning: pd.DataFrame
+
+
+# Per model group: per demand class the candidate index its series default to (absent: the
+# group's default).
+ClassChoice = dict[int, dict[str, int]]
+
+
+@dataclass
 class PartialBaselines:
     """One partition's fit, waiting for the catalogue's `PooledEvidence` (`finish_partition`)."""
 
@@ -196,8 +249,10 @@ def fit_baselines(history: pd.DataFrame, horizon: int, settings: BaselineSetting
     settings = settings or BaselineSettings()
     fitter = engine or LocalEngine(n_jobs)
     history, cycle = _checked(history, horizon, cycle)
-    partial, evidence = _fit_partial(history, horizon, settings, cycle, promotions, keys,
-                                     products, fitter, None)
+    fit, class_evidence = _fit_partial(history, horizon, settings, cycle, promotions, keys,
+                                       products, fitter, None)
+    partial, evidence = select_partition(fit, choose_classes([class_evidence], settings),
+                                         settings)
     result = finish_partition(partial, pool_evidence([evidence], settings, horizon), settings)
     if settings.hierarchy == "mint_shrink":
         result.forecast = _reconcile_hierarchy(result.forecast, history, horizon, settings,
@@ -208,19 +263,57 @@ def fit_baselines(history: pd.DataFrame, horizon: int, settings: BaselineSetting
 def fit_partition(history: pd.DataFrame, horizon: int, settings: BaselineSettings, cycle: str,
                   promotions: pd.DataFrame | None, keys: pd.DataFrame | None,
                   products: pd.DataFrame | None, engine: Engine, first_month: str | None
-                  ) -> tuple[PartialBaselines, BaselineEvidence]:
+                  ) -> tuple[PartialFit, dict[int, ClassEvidence]]:
     """Fit the series of one partition of the catalogue (a group of locations: `history`,
-    `promotions` and `keys` of those locations only, `products` whole), up to what is pooled
-    over the catalogue's series; `first_month`: the catalogue's first history month.
+    `promotions` and `keys` of those locations only, `products` whole), up to the choice of
+    model; `first_month`: the catalogue's first history month.
 
-    Returns the partial fit and its evidence: `pool_evidence` of every partition's evidence,
-    then `finish_partition` of each partial fit, gives each partition its rows of
-    `fit_baselines` on the whole catalogue, number for number (`hierarchy: mint_shrink`
-    excepted: its aggregates span every location).
+    Three steps pooled over the catalogue make each partition's rows of `fit_baselines` on
+    the whole catalogue, number for number (`hierarchy: mint_shrink` excepted: its aggregates
+    span every location): `choose_classes` of every partition's class evidence, then
+    `select_partition` of each partial fit, `pool_evidence` of their evidence, then
+    `finish_partition` of each.
     """
     history, cycle = _checked(history, horizon, cycle)
     return _fit_partial(history, horizon, settings, cycle, promotions, keys, products, engine,
                         first_month)
+
+
+def choose_classes(parts: list[dict[int, ClassEvidence]], settings: BaselineSettings
+                   ) -> ClassChoice:
+    """Per model group and demand class, the combination of the group's class menu with the
+    lowest CV error pooled over the catalogue's series (`_class_defaults`); rows in catalogue
+    order, so the means are the whole catalogue's to the last bit."""
+    out: ClassChoice = {}
+    if not settings.class_selection:
+        return out
+    for g, (mset, members) in enumerate(_model_groups(settings)):
+        ev = [p[g] for p in parts if g in p]
+        if not mset.class_menu or not ev:
+            continue
+        keys = pd.concat([e.keys for e in ev], ignore_index=True)
+        order = keys.sort_values(KEY, kind="stable").index.to_numpy()
+        rel = np.concatenate([e.rel for e in ev], axis=0)[order]
+        classes = np.concatenate([e.classes for e in ev])[order]
+        out[g] = _class_defaults(rel, list(mset.candidates), mset.class_menu, classes,
+                                 members, settings.class_min_series)
+    return out
+
+
+def select_partition(fit: PartialFit, choice: ClassChoice, settings: BaselineSettings
+                     ) -> tuple[PartialBaselines, BaselineEvidence]:
+    """A partition's models chosen (with the catalogue's class choice), its intervals and
+    errors up to what is pooled: the partial fit and the evidence `pool_evidence` takes."""
+    pending: list[_PendingGroup] = []
+    evidence: dict[int, PoolEvidence] = {}
+    for f in fit.groups:
+        group, evidence[f.group] = _select_group(f, choice.get(f.group, {}), settings,
+                                                 fit.keys)
+        pending.append(group)
+    partial = PartialBaselines(keys=fit.keys, classes=fit.classes, span=fit.span,
+                               cycle=fit.cycle, horizon=fit.horizon, groups=pending,
+                               cold=fit.cold, cleaning=fit.cleaning)
+    return partial, BaselineEvidence(groups=evidence, cold=fit.cold_evidence)
 
 
 def _checked(history: pd.DataFrame, horizon: int, cycle: str | None) -> tuple[pd.DataFrame, str]:
@@ -250,7 +343,7 @@ def _model_groups(settings: BaselineSettings) -> list[tuple[ModelSet, list[str]]
 def _fit_partial(history: pd.DataFrame, horizon: int, settings: BaselineSettings, cycle: str,
                  promotions: pd.DataFrame | None, keys: pd.DataFrame | None,
                  products: pd.DataFrame | None, fitter: Engine, first_month: str | None
-                 ) -> tuple[PartialBaselines, BaselineEvidence]:
+                 ) -> tuple[PartialFit, dict[int, ClassEvidence]]:
     extra = None
     if keys is not None:
         extra = keys[KEY].astype(str)
@@ -271,14 +364,16 @@ def _fit_partial(history: pd.DataFrame, horizon: int, settings: BaselineSettings
         # Clipping only lowers CV²; re-classify so the label matches the series modelled.
         classes = classify_demand(values, min_history)
 
-    pending: list[_PendingGroup] = []
-    evidence: dict[int, PoolEvidence] = {}
+    fits: list[_GroupFit] = []
+    class_evidence: dict[int, ClassEvidence] = {}
     for g, (mset, members) in enumerate(_model_groups(settings)):
         rows = np.flatnonzero(np.isin(classes, members))
         if rows.size:
-            group, evidence[g] = _fit_group(panel, values, rows, mset, horizon, settings,
-                                            fitter, g)
-            pending.append(group)
+            fit = _fit_group(panel, values, rows, mset, horizon, settings, fitter, g,
+                             classes[rows])
+            fits.append(fit)
+            if settings.class_selection and mset.class_menu:
+                class_evidence[g] = _class_evidence(fit, panel.keys, settings.season_length)
     established = classes != NEW
     families = panel.keys["sku"].map(_family_of(products))
     cold_evidence = cold_start_evidence(panel, values, families, established, s)
@@ -297,10 +392,11 @@ def _fit_partial(history: pd.DataFrame, horizon: int, settings: BaselineSettings
                 else pd.DataFrame(columns=CLEANING_COLUMNS))
     cleaning = cleaning.astype({"original": float, "cleaned": float})
     cleaning = cleaning.sort_values([*KEY, "period", "rule"], ignore_index=True)
-    partial = PartialBaselines(keys=panel.keys, classes=classes,
-                               span=demand_stats(values)["span"].to_numpy(), cycle=cycle,
-                               horizon=horizon, groups=pending, cold=cold, cleaning=cleaning)
-    return partial, BaselineEvidence(groups=evidence, cold=cold_evidence)
+    partial = PartialFit(keys=panel.keys, classes=classes,
+                         span=demand_stats(values)["span"].to_numpy(), cycle=cycle,
+                         horizon=horizon, groups=fits, cold=cold, cold_evidence=cold_evidence,
+                         cleaning=cleaning)
+    return partial, class_evidence
 
 
 def _family_of(products: pd.DataFrame | None) -> pd.Series:
@@ -447,13 +543,11 @@ def _cv_shape(settings: BaselineSettings, horizon: int) -> tuple[int, int, int]:
 
 
 def _fit_group(panel: Panel, values: np.ndarray, rows: np.ndarray, mset: ModelSet, horizon: int,
-               settings: BaselineSettings, engine: Engine, group: int
-               ) -> tuple[_PendingGroup, PoolEvidence]:
+               settings: BaselineSettings, engine: Engine, group: int,
+               row_classes: np.ndarray) -> _GroupFit:
     """CV and final forecasts for all series of a group (with one model search per series
     where `settings.cv_structure` allows, else one CV call and one final call of
-    StatsForecast), then vectorised selection and model intervals; what is pooled over the
-    group's series (conformal quantiles, the cumulative error's scale) is left to
-    `_finish_group`, with the errors it pools as evidence."""
+    StatsForecast) and every candidate's CV error; the choice is `_select_group`'s."""
     levels = tuple(settings.levels)
     cv_h, step, min_train = _cv_shape(settings, horizon)
     windows = settings.cv_windows
@@ -512,10 +606,45 @@ def _fit_group(panel: Panel, values: np.ndarray, rows: np.ndarray, mset: ModelSe
         for c in mset.fallback_only:
             errors[:, names.index(c)] = np.inf
     errors[~final_ok] = np.inf
+    return _GroupFit(group=group, rows=rows, mset=mset, means=means, fc=fc, errors=errors,
+                     cv_pos=cv_pos, cv_actual=cv_actual, cv_fcst=cv_fcst, values=values[rows],
+                     raw=panel.values[rows], classes=row_classes, test_size=test_size)
 
-    chosen = _select(errors, names, mset, settings.selection_margin, final_ok)
-    chosen, guardrail = _guard(chosen, means, errors, names, mset, panel.values[rows],
-                               settings)
+
+def _class_evidence(fit: _GroupFit, keys: pd.DataFrame, season: int) -> ClassEvidence:
+    """The class menu's CV errors of the group's series with CV, relative to each series'
+    seasonal-naive MAE before the first CV origin (so every series weighs alike, as in
+    MASE), where every menu candidate has one."""
+    names = list(fit.mset.candidates)
+    cols = np.array([names.index(c) for c in fit.mset.class_menu])
+    pre = fit.values[fit.cv_pos, :fit.values.shape[1] - fit.test_size]
+    scale = _seasonal_naive_mae(pre, season)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rel = fit.errors[np.ix_(fit.cv_pos, cols)] / scale[:, None]
+    usable = np.isfinite(rel).all(axis=1)
+    return ClassEvidence(rel=rel[usable], classes=fit.classes[fit.cv_pos][usable],
+                         keys=keys.iloc[fit.rows[fit.cv_pos][usable]].reset_index(drop=True))
+
+
+def _select_group(fit: _GroupFit, class_choice: dict[str, int], settings: BaselineSettings,
+                  keys: pd.DataFrame) -> tuple[_PendingGroup, PoolEvidence]:
+    """Vectorised selection (each series' class default from `class_choice`), guardrail and
+    model intervals; what is pooled over the group's series (conformal quantiles, the
+    cumulative error's scale) is left to `_finish_group`, with the errors it pools as
+    evidence."""
+    mset, rows, means, errors, fc = fit.mset, fit.rows, fit.means, fit.errors, fit.fc
+    cv_pos, cv_actual, cv_fcst, values = fit.cv_pos, fit.cv_actual, fit.cv_fcst, fit.values
+    names = list(mset.candidates)
+    n, horizon = rows.size, next(iter(means.values())).shape[1]
+    levels = tuple(settings.levels)
+    cv_h, _, _ = _cv_shape(settings, horizon)
+    windows = settings.cv_windows
+    final_ok = np.stack([np.isfinite(means[c]).all(axis=1) for c in names], axis=1)
+    default = np.full(n, names.index(mset.default))
+    for k, j in class_choice.items():
+        default[fit.classes == k] = j
+    chosen = _select(errors, names, mset, settings.selection_margin, final_ok, default)
+    chosen, guardrail = _guard(chosen, means, errors, names, mset, fit.raw, settings)
     runner = _runner_up(errors, chosen)
     has_cv = np.zeros(n, dtype=bool)
     has_cv[cv_pos] = True
@@ -529,7 +658,7 @@ def _fit_group(panel: Panel, values: np.ndarray, rows: np.ndarray, mset: ModelSe
     if none.any():
         with np.errstate(invalid="ignore"), np.testing.suppress_warnings() as sup:
             sup.filter(RuntimeWarning)
-            mean[none] = np.nan_to_num(np.nanmean(values[rows[none]], axis=1))[:, None]
+            mean[none] = np.nan_to_num(np.nanmean(values[none], axis=1))[:, None]
 
     scale_actual = np.full(n, np.nan)
     chosen_err = np.full(n, np.nan)
@@ -538,9 +667,9 @@ def _fit_group(panel: Panel, values: np.ndarray, rows: np.ndarray, mset: ModelSe
             scale_actual[cv_pos] = np.mean(np.abs(cv_actual), axis=(1, 2))
         chosen_err[has_cv] = errors[np.flatnonzero(has_cv), chosen[has_cv]]
     lo, hi, method = _model_intervals(mset, fc, chosen_name, levels, n, horizon, settings)
-    naive = _naive_mae(values[rows])
-    validated, calib, z, ratios = _conformal_errors(chosen, names, naive, values[rows], cv_pos,
-                                                    cv_actual, cv_fcst, settings, test_size,
+    naive = _naive_mae(values)
+    validated, calib, z, ratios = _conformal_errors(chosen, names, naive, values, cv_pos,
+                                                    cv_actual, cv_fcst, settings, fit.test_size,
                                                     cv_h)
 
     def relative(err: np.ndarray) -> np.ndarray:
@@ -554,15 +683,15 @@ def _fit_group(panel: Panel, values: np.ndarray, rows: np.ndarray, mset: ModelSe
                                                      naive, cv_h)
     cv_windows = np.zeros(n, dtype=int)
     cv_windows[np.isfinite(sigma_cv[:, 0])] = windows
-    fit = _GroupForecast(rows=rows, model=chosen_name, mean=mean, lo=lo, hi=hi,
+    forecast = _GroupForecast(rows=rows, model=chosen_name, mean=mean, lo=lo, hi=hi,
                          cv_error=relative(chosen_err), runner_up=runner_name,
                          runner_up_error=relative(runner_err), interval_method=method,
                          guardrail=guardrail, sigma_cv=sigma_cv,
                          sigma_pooled=np.full((n, cv_h), np.nan), cv_windows=cv_windows)
-    pending = _PendingGroup(group=group, fit=fit, conformal=method == "conformal", naive=naive,
-                            validated=validated, calib=calib)
+    pending = _PendingGroup(group=fit.group, fit=forecast, conformal=method == "conformal",
+                            naive=naive, validated=validated, calib=calib)
     evidence = PoolEvidence(z=z, ratios=ratios, rel=rel_cum,
-                            rel_keys=panel.keys.iloc[rows[rel_rows]].reset_index(drop=True))
+                            rel_keys=keys.iloc[rows[rel_rows]].reset_index(drop=True))
     return pending, evidence
 
 
@@ -692,20 +821,61 @@ def _order(df: pd.DataFrame, rows: np.ndarray, per_series: int,
     return df
 
 
+def _seasonal_naive_mae(history: np.ndarray, season: int) -> np.ndarray:
+    """In-sample seasonal-naive MAE per row (NaN where undefined or 0): MASE's scale."""
+    if history.shape[1] <= season:
+        return np.full(history.shape[0], np.nan)
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # rows without a full season
+        mae = np.nanmean(np.abs(history[:, season:] - history[:, :-season]), axis=1)
+    return np.where(mae > 0, mae, np.nan)
+
+
+def _class_defaults(rel: np.ndarray, names: list[str], menu: tuple[str, ...],
+                    classes: np.ndarray, members: list[str], min_series: int
+                    ) -> dict[str, int]:
+    """Per demand class of `members` the candidate of `menu` (its index in `names`) the
+    class adopts as its default.
+
+    `rel` holds each CV series' error of every menu candidate divided by its seasonal-naive
+    MAE (`_class_evidence`), averaged over the class's series; the lowest mean wins. Hundreds
+    of series x windows make that a steady choice, where the same comparison per series over
+    three overlapping windows is mostly noise (per-series selection cost 0.3 sMAPE on M3's
+    validation split). A class with fewer than `min_series` series takes the choice pooled
+    over the whole group (its classes together): a dozen erratic series among a thousand
+    smooth ones are too few to decide alone, and on M1's and M3's validation splits the
+    group's choice served them better than the plain default. A group with fewer than
+    `min_series` keeps its default (empty result).
+    """
+    if rel.shape[0] < min_series:
+        return {}
+    cols = np.array([names.index(c) for c in menu])
+    group = int(cols[int(np.argmin(rel.mean(axis=0)))])
+    out = {}
+    for k in members:
+        in_k = classes == k
+        out[k] = (int(cols[int(np.argmin(rel[in_k].mean(axis=0)))])
+                  if in_k.sum() >= min_series else group)
+    return out
+
+
 def _select(errors: np.ndarray, names: list[str], mset: ModelSet, margin: float,
-            final_ok: np.ndarray) -> np.ndarray:
+            final_ok: np.ndarray, default: np.ndarray | None = None) -> np.ndarray:
     """Chosen candidate index per series (-1 = none).
 
-    With CV and `mset.per_series`: the default ensemble unless another candidate's CV error
-    is `margin` lower; otherwise always the default.
+    `default`: per series the candidate it takes unless something below overrides it
+    (None = `mset.default` for every series).
+    With CV and `mset.per_series`: the default unless another candidate's CV error is
+    `margin` lower; otherwise always the default.
     Without CV (or where the default failed): the default, else the first working fallback.
     """
     n = errors.shape[0]
     order = np.argsort(errors, axis=1, kind="stable")
     best = order[:, 0]
     best_err = errors[np.arange(n), best]
-    default = names.index(mset.default)
-    default_err = errors[:, default]
+    if default is None:
+        default = np.full(n, names.index(mset.default))
+    default_err = errors[np.arange(n), default]
     has_cv = np.isfinite(errors).any(axis=1) & np.isfinite(best_err)
     switch = has_cv & mset.per_series & (
         ~np.isfinite(default_err) | (best_err < (1.0 - margin) * default_err))

@@ -168,11 +168,19 @@ class ModelSet:
     # False: every series gets `default` (CV still scores all candidates, for the audit
     # trail and the conformal intervals); True: a clearly better candidate may replace it.
     per_series: bool = True
+    # Candidates one of which each demand class of the group adopts in place of `default`:
+    # the one with the lowest CV error pooled over the class's series (`fit_baselines`,
+    # `class_selection`). Empty: `default` for every class.
+    class_menu: tuple[str, ...] = ()
     candidates: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:
         names = tuple(m.alias for m in self.models) + tuple(e.name for e in self.ensembles)
         object.__setattr__(self, "candidates", names)
+        unknown = [c for c in self.class_menu if c not in names]
+        if unknown or (self.class_menu and self.default not in self.class_menu):
+            raise ValueError(f"class_menu {self.class_menu} must name candidates of {names} "
+                             f"and include the default {self.default!r}")
 
     @property
     def statsforecast_models(self) -> list[GuardedModel]:
@@ -183,7 +191,16 @@ def seasonal_set(season_length: int, with_ces: bool = False,
                  per_series: bool = False) -> ModelSet:
     """Smooth/erratic series: AutoETS, DynamicOptimizedTheta, their mean (the default),
     SeasonalNaive as a floor and Naive as the last fallback; AutoCES optionally.
-    `per_series=False` forecasts every series with the mean (see `ModelSet.per_series`).
+    `per_series=False` forecasts every series with the class's combination (see
+    `ModelSet.per_series`, `ModelSet.class_menu`).
+
+    The class menu holds combinations only: the ETS/DOTheta mean, and the mean and the median
+    of ETS, DOTheta and SeasonalNaive. Seasonal naive is a poor forecast alone, but on long,
+    strongly seasonal histories whose season drifts (Tourism) it pulls the smoothed models
+    back to last year's shape, and the median of the three drops whichever member is off
+    (M1's short, noisy histories); on trending data (M3) the pooled CV keeps the plain mean.
+    Single models stay out of the menu: on three data sets' validation splits adding them
+    never helped (docs/forecasting.md).
 
     DynamicOptimizedTheta rather than AutoTheta: AutoTheta picks its variant in-sample and
     was clearly worse in rolling-origin CV on M3's training part. AutoCES is off by default:
@@ -200,7 +217,11 @@ def seasonal_set(season_length: int, with_ces: bool = False,
         ),
     ]
     members = ["AutoETS", "DynamicOptimizedTheta"]
-    ensembles = [Ensemble("Mean(ETS,DOTheta)", tuple(members), "mean")]
+    with_sn = (*members, "SeasonalNaive")
+    ensembles = [Ensemble("Mean(ETS,DOTheta)", tuple(members), "mean"),
+                 Ensemble("Mean(ETS,DOTheta,SNaive)", with_sn, "mean"),
+                 Ensemble("Median(ETS,DOTheta,SNaive)", with_sn, "median")]
+    menu = tuple(e.name for e in ensembles)
     if with_ces:
         # CES's own intervals are simulated and cost ~10x its fit: conformal instead.
         models.append(GuardedModel(AutoCES(season_length=season_length, alias="AutoCES"), False))
@@ -220,6 +241,7 @@ def seasonal_set(season_length: int, with_ces: bool = False,
         cv_metric="mae",
         cv_refit=False,
         per_series=per_series,
+        class_menu=menu,
     )
 
 

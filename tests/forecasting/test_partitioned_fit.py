@@ -6,10 +6,12 @@ import pytest
 
 from forecasting.baseline import (
     BaselineResult,
+    choose_classes,
     finish_partition,
     fit_baselines,
     fit_partition,
     pool_evidence,
+    select_partition,
 )
 from forecasting.engines import LocalEngine
 from forecasting.settings import BaselineSettings
@@ -61,17 +63,19 @@ def _fit_parted(tables: dict[str, pd.DataFrame], settings: BaselineSettings,
     history = tables["sales_history"]
     first = str(history["period"].min())
     engine = LocalEngine(1)
-    partials, evidence = [], []
+    fits, class_evidence = [], []
     for g in groups:
         def mine(df: pd.DataFrame, g: list[str] = g) -> pd.DataFrame:
             return df[df["location"].isin(g)].reset_index(drop=True)
-        partial, ev = fit_partition(mine(history), HORIZON, settings, CYCLE,
-                                    mine(tables["promotions"]), mine(keys),
-                                    tables["products"], engine, first)
-        partials.append(partial)
-        evidence.append(ev)
-    pooled = pool_evidence(evidence, settings, HORIZON)
-    results = [finish_partition(p, pooled, settings) for p in partials]
+        fit, classes = fit_partition(mine(history), HORIZON, settings, CYCLE,
+                                     mine(tables["promotions"]), mine(keys),
+                                     tables["products"], engine, first)
+        fits.append(fit)
+        class_evidence.append(classes)
+    choice = choose_classes(class_evidence, settings)
+    selected = [select_partition(f, choice, settings) for f in fits]
+    pooled = pool_evidence([ev for _, ev in selected], settings, HORIZON)
+    results = [finish_partition(p, pooled, settings) for p, _ in selected]
     return {f: pd.concat([getattr(r, f) for r in results], ignore_index=True) for f in FRAMES}
 
 
@@ -80,7 +84,9 @@ def _sorted(df: pd.DataFrame) -> pd.DataFrame:
     return df.sort_values(by, kind="stable").reset_index(drop=True)
 
 
-SETTINGS = {"naive": BaselineSettings(), "cv_mae": BaselineSettings(conformal_scale="cv_mae")}
+SETTINGS = {"naive": BaselineSettings(), "cv_mae": BaselineSettings(conformal_scale="cv_mae"),
+            # Classes small enough to choose their own combination from a few series.
+            "classes": BaselineSettings(class_min_series=3)}
 _whole: dict[str, BaselineResult] = {}
 
 
@@ -90,7 +96,8 @@ def _whole_fit(world: dict[str, pd.DataFrame], scale: str) -> BaselineResult:
     return _whole[scale]
 
 
-@pytest.mark.parametrize(("size", "scale"), [(1, "naive"), (2, "naive"), (1, "cv_mae")])
+@pytest.mark.parametrize(("size", "scale"), [(1, "naive"), (2, "naive"), (1, "cv_mae"),
+                                             (1, "classes"), (2, "classes")])
 def test_partitions_give_the_catalogues_numbers(world: dict[str, pd.DataFrame], size: int,
                                                 scale: str) -> None:
     whole = _whole_fit(world, scale)
@@ -122,3 +129,16 @@ def test_the_world_exercises_what_is_pooled_across_locations(
     assert not np.allclose(_sorted(err)["sigma_pooled"].to_numpy(),
                            _sorted(alone["forecast_error"])["sigma_pooled"].to_numpy(),
                            equal_nan=True)
+
+
+def test_each_demand_class_chooses_its_combination_over_every_partitions_series(
+        world: dict[str, pd.DataFrame]) -> None:
+    """Guards the 'classes' cases above: the class choice of the catalogue is not the default
+    everywhere, and partitions choosing alone would choose differently somewhere."""
+    whole = _whole_fit(world, "classes")
+    chosen = whole.selection[whole.selection["demand_class"].isin(["smooth", "erratic"])]
+    assert chosen["model"].nunique() >= 1
+    locations = sorted(world["warehouses"]["location"].unique())
+    alone = pd.concat([_fit_parted(world, SETTINGS["classes"], [[loc]])["selection"]
+                       for loc in locations], ignore_index=True)
+    assert not _sorted(alone)["model"].equals(_sorted(whole.selection)["model"])

@@ -142,9 +142,11 @@ def test_guard_picks_best_cv_single_inside_the_envelope() -> None:
     means = {c: flat.copy() for c in names}
     means["AutoETS"] = np.full((1, 24), 700.0)  # outside, though best on CV
     means["Mean(ETS,DOTheta)"] = (means["AutoETS"] + means["DynamicOptimizedTheta"]) / 2
-    errors = np.array([[1.0, 3.0, 2.0, 0.5, 1.5]])  # ETS, DOTheta, SNaive, Naive, Mean
-    assert names == ["AutoETS", "DynamicOptimizedTheta", "SeasonalNaive", "Naive",
-                     "Mean(ETS,DOTheta)"]
+    cv = {"AutoETS": 1.0, "DynamicOptimizedTheta": 3.0, "SeasonalNaive": 2.0, "Naive": 0.5,
+          "Mean(ETS,DOTheta)": 1.5, "Mean(ETS,DOTheta,SNaive)": 1.6,
+          "Median(ETS,DOTheta,SNaive)": 1.7}
+    assert sorted(names) == sorted(cv)
+    errors = np.array([[cv[c] for c in names]])
     chosen = np.array([names.index("Mean(ETS,DOTheta)")])
     out, reason = _guard(chosen, means, errors, names, mset, history, BaselineSettings())
     assert names[out[0]] == "SeasonalNaive"  # Naive is fallback-only; ETS is outside

@@ -1,0 +1,317 @@
+"""Combination and selection rules of the smooth/erratic group, measured offline (issue #20).
+
+    .venv/bin/python -m benchmarks.combination capture --data tourism --split validation
+    .venv/bin/python -m benchmarks.combination rules          # every captured data set/split
+    .venv/bin/python -m benchmarks.combination table          # the main rules, markdown
+
+`capture` runs the baseline stage (`fit_baselines`, default settings, one process) on a
+competition split and keeps, for the smooth/erratic group, every candidate's CV forecasts,
+the CV actuals and every candidate's final forecast (plus the extra cheap members named by
+`--extra`, fitted alongside but never chosen by the pipeline). `rules` then scores selection
+and combination rules on those arrays without refitting anything, so a rule costs seconds to
+try (the rules replace the group's forecasts; other series keep the pipeline's, and the
+guardrail is not re-applied). Settings are chosen on the `validation` captures and only
+checked on `test`.
+
+Captures are pickles under `--store` (default: `sop-combination` in the temp directory).
+"""
+
+import argparse
+import pickle
+import tempfile
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks import competition as comp
+from benchmarks.competition import COMPETITIONS, SEASON, Series
+
+STORE = Path(tempfile.gettempdir()) / "sop-combination"
+
+
+@dataclass
+class Capture:
+    """One competition split: the smooth/erratic group's CV and final arrays."""
+
+    key: str
+    split: str
+    horizon: int
+    series: list[Series]
+    pipeline: np.ndarray  # (n_series, horizon) what `fit_baselines` forecast
+    pipeline_cpu: float
+    rows: np.ndarray  # positions (in `series`) of the smooth/erratic group
+    demand_class: np.ndarray  # per group row
+    history: np.ndarray  # (group rows, months) the modelled history, NaN before the start
+    cv_pos: np.ndarray  # group rows that have CV
+    cv_actual: np.ndarray  # (len(cv_pos), windows, cv_h)
+    cv_fcst: dict[str, np.ndarray]  # single candidates, same shape
+    final: dict[str, np.ndarray]  # (group rows, horizon)
+    extra: tuple[str, ...] = field(default=())
+
+
+def _seasonal_set_with(extra: tuple[str, ...]) -> Callable[..., Any]:
+    """`seasonal_set` plus `extra` statsforecast models as members (never the default)."""
+    import statsforecast.models as sfm
+
+    from forecasting import models as fm
+
+    def build(season_length: int, with_ces: bool = False, per_series: bool = False) -> Any:
+        base = fm.seasonal_set(season_length, with_ces, per_series)
+        more = tuple(fm.GuardedModel(getattr(sfm, name)(season_length=season_length,
+                                                        alias=name), True) for name in extra)
+        return fm.ModelSet(name=base.name, models=base.models[:2] + more + base.models[2:],
+                           ensembles=base.ensembles, default=base.default,
+                           fallbacks=base.fallbacks, fallback_only=base.fallback_only,
+                           cv_metric=base.cv_metric, cv_refit=base.cv_refit,
+                           per_series=base.per_series)
+    return build
+
+
+def capture(key: str, split: str, limit: int | None, extra: tuple[str, ...]) -> Capture:
+    """Run the baseline stage on one split and keep the smooth/erratic group's arrays."""
+    from forecasting import baseline as bl
+
+    c = COMPETITIONS[key]
+    series = comp.load(c, split, limit)
+    seen: dict[str, Any] = {}
+    real_fit_group = bl._fit_group
+
+    def spy_fit_group(panel: Any, values: Any, rows: np.ndarray, mset: Any, *rest: Any) -> Any:
+        fit = real_fit_group(panel, values, rows, mset, *rest)
+        if mset.name == "seasonal":
+            seen.update(rows=rows.copy(), history=fit.values.copy(), cv_pos=fit.cv_pos.copy(),
+                        cv_actual=fit.cv_actual,
+                        cv_fcst=None if fit.cv_fcst is None else
+                        {m.alias: fit.cv_fcst[m.alias] for m in mset.models},
+                        final={m.alias: fit.means[m.alias] for m in mset.models})
+        return fit
+
+    # A spy in place of the module's function for this one run (restored below).
+    setattr(bl, "_fit_group", spy_fit_group)  # noqa: B010
+    real_set = bl.seasonal_set
+    if extra:
+        setattr(bl, "seasonal_set", _seasonal_set_with(extra))  # noqa: B010
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            csv = comp.write_history_csv(series, Path(tmp), c.label)
+            run, selection = comp.run_pipeline(series, csv, c.horizon, None)
+    finally:
+        bl._fit_group, bl.seasonal_set = real_fit_group, real_set
+    # selection is in panel order (sorted keys); map panel rows to positions in `series`.
+    pos = {s.sid: i for i, s in enumerate(series)}
+    panel_pos = np.array([pos[s] for s in selection["sku"]])
+    rows = seen["rows"]
+    if seen.get("cv_actual") is None:
+        raise RuntimeError(f"{key}/{split}: no series of the seasonal group has CV")
+    return Capture(key=key, split=split, horizon=c.horizon, series=series, pipeline=run.mean,
+                   pipeline_cpu=run.cpu, rows=panel_pos[rows],
+                   demand_class=selection["demand_class"].to_numpy()[rows],
+                   history=seen["history"], cv_pos=seen["cv_pos"],
+                   cv_actual=seen["cv_actual"], cv_fcst=seen["cv_fcst"], final=seen["final"],
+                   extra=extra)
+
+
+# --- rules ---------------------------------------------------------------------------------
+
+def seasonal_scale(history: np.ndarray, season: int = SEASON) -> np.ndarray:
+    """In-sample seasonal-naive MAE per row (NaN-aware; NaN where undefined or zero)."""
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows
+        d = np.abs(history[:, season:] - history[:, :-season])
+        out = np.nanmean(d, axis=1)
+    return np.where(out > 0, out, np.nan)
+
+
+def naive_scale(history: np.ndarray) -> np.ndarray:
+    """In-sample one-step naive MAE per row (NaN where undefined or zero)."""
+    return seasonal_scale(history, 1)
+
+
+def combos(single: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Candidate forecasts of the rules: singles, means and medians of the members."""
+    e, d, s = single["AutoETS"], single["DynamicOptimizedTheta"], single["SeasonalNaive"]
+    out = {"ETS": e, "DOT": d, "SN": s, "Mean(E,D)": (e + d) / 2,
+           "Mean(E,D,S)": (e + d + s) / 3,
+           "Median(E,D,S)": np.median(np.stack([e, d, s]), axis=0),
+           "W(.6E,.4D)": 0.6 * e + 0.4 * d}
+    if "OptimizedTheta" in single:
+        o = single["OptimizedTheta"]
+        out["OT"] = o
+        out["Mean(E,D,O)"] = (e + d + o) / 3
+        out["Median(E,D,O)"] = np.median(np.stack([e, d, o]), axis=0)
+        out["Median(E,D,O,S)"] = np.median(np.stack([e, d, o, s]), axis=0)
+    if "DynamicTheta" in single:
+        out["Mean(E,D,DT)"] = (e + d + single["DynamicTheta"]) / 3
+    return out
+
+
+def score_all(cap: Capture, group_mean: np.ndarray) -> dict[str, float]:
+    """sMAPE and MASE over every series, the group's rows replaced by `group_mean`."""
+    mean = cap.pipeline.copy()
+    # A failed member makes a combination NaN: the pipeline's fallback stands there.
+    ok = np.isfinite(group_mean).all(axis=1)
+    mean[cap.rows[ok]] = np.maximum(group_mean[ok], 0.0)
+    s = comp.score(cap.series, mean, None)
+    return {"smape": s.smape, "mase": s.mase}
+
+
+def cv_scaled_mae(cap: Capture, cands: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Per CV series and candidate: CV MAE / seasonal-naive MAE of the history before the
+    first origin (the MASE of the CV windows)."""
+    w, cv_h = cap.cv_actual.shape[1:]
+    step = max(1, cv_h // 4)
+    test_size = cv_h + step * (w - 1)
+    pre = cap.history[cap.cv_pos, :cap.history.shape[1] - test_size]
+    scale = seasonal_scale(pre)
+    return {c: np.mean(np.abs(v - cap.cv_actual), axis=(1, 2)) / scale for c, v in cands.items()}
+
+
+def rules(cap: Capture, margins: tuple[float, ...] = (0.0, 0.05, 0.1, 0.2)
+          ) -> list[tuple[str, dict[str, float]]]:
+    """Every rule's scores on one capture."""
+    final = combos(cap.final)
+    cvf = combos(cap.cv_fcst)
+    cv_err = cv_scaled_mae(cap, cvf)
+    out: list[tuple[str, dict[str, float]]] = []
+    for name, f in final.items():
+        out.append((f"all {name}", score_all(cap, f)))
+    base = "Mean(E,D)"
+    cls = cap.demand_class
+    # Per class pooled choice: the candidate with the lowest mean CV MASE over the class's CV
+    # series; it then forecasts every series of the class.
+    menus = (("singles+mean", ["ETS", "DOT", "SN", "Mean(E,D)"]),
+             ("combos", ["Mean(E,D)", "Mean(E,D,S)", "Median(E,D,S)"]),
+             ("+3-way", ["ETS", "DOT", "SN", "Mean(E,D)", "Mean(E,D,S)", "Median(E,D,S)"]),
+             ("all", list(final)))
+    for stat in ("mean", "gmean"):
+        for menu_name, menu in menus:
+            for m in margins:
+                chosen = np.full(len(cls), base, dtype=object)
+                picks = []
+                for k in np.unique(cls):
+                    in_k = cls[cap.cv_pos] == k
+                    if stat == "mean":
+                        pooled = {c: float(np.nanmean(cv_err[c][in_k])) for c in menu}
+                    else:  # geometric mean of the ratio to the default's CV error
+                        with np.errstate(divide="ignore", invalid="ignore"):
+                            pooled = {c: float(np.exp(np.nanmean(np.where(
+                                np.isfinite(r := np.log(cv_err[c][in_k] / cv_err[base][in_k])),
+                                r, np.nan)))) for c in menu}
+                    best = min(pooled, key=pooled.__getitem__)
+                    pick = best if pooled[best] < (1 - m) * pooled[base] else base
+                    chosen[cls == k] = pick
+                    picks.append(f"{k}:{pick}")
+                f = np.stack([final[c][i] for i, c in enumerate(chosen)])
+                out.append((f"class-{stat} {menu_name} m={m} [{' '.join(picks)}]",
+                            score_all(cap, f)))
+    # Seasonal naive joins the mean where the season is strong: seasonal-naive MAE well
+    # below the naive MAE on the history before the first CV origin (all history otherwise).
+    ratio = seasonal_scale(cap.history) / naive_scale(cap.history)
+    for t in (0.4, 0.5, 0.6, 0.7, 0.8):
+        strong = ratio < t
+        f = np.where(strong[:, None], final["Mean(E,D,S)"], final[base])
+        out.append((f"SN joins where snaive/naive < {t} ({int(strong.sum())})",
+                    score_all(cap, f)))
+    # Per class weights on (ETS, DOT, SN), a grid on the simplex, learned on pooled CV MASE.
+    grid = [(a / 10, b / 10, (10 - a - b) / 10) for a in range(11) for b in range(11 - a)]
+    w_err = {}
+    for wt in grid:
+        v = wt[0] * cvf["ETS"] + wt[1] * cvf["DOT"] + wt[2] * cvf["SN"]
+        w_err[wt] = cv_scaled_mae(cap, {"v": v})["v"]
+    f = np.empty_like(final[base])
+    picks = []
+    for k in np.unique(cls):
+        in_k = cls[cap.cv_pos] == k
+        w = min(grid, key=lambda wt: float(np.nanmean(w_err[wt][in_k])))
+        picks.append(f"{k}:{w}")
+        f[cls == k] = (w[0] * final["ETS"] + w[1] * final["DOT"] + w[2] * final["SN"])[cls == k]
+    out.append((f"class-weights [{' '.join(picks)}]", score_all(cap, f)))
+    # Per series switch (the old mechanism) with a margin, singles vs the mean.
+    for m in (0.1, 0.2, 0.3, 0.5):
+        f = final[base].copy()
+        for c in ("ETS", "DOT", "SN"):
+            better = np.zeros(len(cls), dtype=bool)
+            better[cap.cv_pos] = cv_err[c] < (1 - m) * np.minimum.reduce(
+                [cv_err[o] for o in ("ETS", "DOT", "SN", base) if o != c])
+            f[better] = final[c][better]
+        out.append((f"per-series m={m}", score_all(cap, f)))
+    return out
+
+
+# Rule-name prefixes of `rules` shown by `table`, with the label they get there.
+TABLE_RULES = (
+    ("all Mean(E,D)", "Mean(ETS,DOTheta) for every series (previous default)"),
+    ("all ETS", "AutoETS alone (= plain statsforecast on these series)"),
+    ("all Mean(E,D,S)", "Mean(ETS,DOTheta,SNaive) for every series"),
+    ("all Median(E,D,S)", "Median(ETS,DOTheta,SNaive) for every series"),
+    ("all Median(E,D,O,S)", "Median(ETS,DOTheta,OptimizedTheta,SNaive) for every series"),
+    ("all Mean(E,D,O)", "Mean(ETS,DOTheta,OptimizedTheta) for every series"),
+    ("class-mean combos m=0.0", "**per class, lowest pooled CV MASE of the 3 combinations**"),
+    ("class-mean combos m=0.05", "the same, the ETS/DOTheta mean kept unless 5 % worse"),
+    ("class-mean +3-way m=0.0", "the same, menu + ETS, DOTheta, SNaive alone"),
+    ("class-gmean combos m=0.0", "the same, geometric mean of ratios to the ETS/DOTheta mean"),
+    ("class-weights", "per class, weights of ETS/DOTheta/SNaive (0.1 grid) on pooled CV"),
+    ("SN joins where snaive/naive < 0.8", "SNaive joins the mean where snaive/naive MAE < 0.8"),
+    ("per-series m=0.2", "per series, a single model if its CV error is 20 % lower"),
+)
+
+
+def table(caps: list[Capture]) -> str:
+    """sMAPE / MASE of TABLE_RULES, one column per capture (validation first)."""
+    caps = sorted(caps, key=lambda c: (c.split != "validation", c.key))
+    scored = [dict(rules(c)) for c in caps]
+    head = "| rule (smooth/erratic group) | " + " | ".join(
+        f"{c.key} {c.split}" for c in caps) + " |"
+    lines = [head, "|---|" + "---:|" * len(caps)]
+    for prefix, label in TABLE_RULES:
+        cells = []
+        for sc in scored:
+            name = next((n for n in sc if n.startswith(prefix)), None)
+            cells.append("–" if name is None else
+                         f"{sc[name]['smape']:.3f} / {sc[name]['mase']:.3f}")
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def load_captures(store: Path) -> list[Capture]:
+    return [pickle.loads(p.read_bytes()) for p in sorted(store.glob("*.pkl"))]
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    cp = sub.add_parser("capture")
+    cp.add_argument("--data", required=True, choices=list(COMPETITIONS))
+    cp.add_argument("--split", required=True, choices=["test", "validation"])
+    cp.add_argument("--limit", type=int, default=None)
+    cp.add_argument("--extra", default="", help="comma-separated statsforecast models")
+    ru = sub.add_parser("rules")
+    ru.add_argument("--only", default="", help="substring a rule name must contain")
+    ta = sub.add_parser("table", help="markdown: the rules of TABLE_RULES x every capture")
+    for p in (cp, ru, ta):
+        p.add_argument("--store", type=Path, default=STORE)
+    args = ap.parse_args(argv)
+    if args.cmd == "capture":
+        extra = tuple(x for x in args.extra.split(",") if x)
+        cap = capture(args.data, args.split, args.limit, extra)
+        args.store.mkdir(parents=True, exist_ok=True)
+        (args.store / f"{args.data}-{args.split}.pkl").write_bytes(pickle.dumps(cap))
+        print(f"{args.data}/{args.split}: {len(cap.rows)} group series, {len(cap.cv_pos)} "
+              f"with CV, pipeline CPU {cap.pipeline_cpu:.1f} s")
+        return
+    if args.cmd == "table":
+        print(table(load_captures(args.store)))
+        return
+    for cap in load_captures(args.store):
+        print(f"\n## {cap.key} {cap.split} ({len(cap.series)} series)")
+        for name, s in rules(cap):
+            if args.only in name:
+                print(f"{s['smape']:8.3f} {s['mase']:7.4f}  {name}")
+
+
+if __name__ == "__main__":
+    main()
