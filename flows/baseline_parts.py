@@ -40,7 +40,6 @@ partition either way.
 
 import pickle
 import posixpath
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -116,7 +115,7 @@ def fit_by_partition(ctx: RunContext, groups: list[list[str]]) -> PartitionedBas
                 tree.fs.copy(source, ws.path("baseline", f"{name}.parquet"))
     else:
         _fit(ctx, groups, keys)
-        _fill_cache(ws, cached, key)
+        _fill_cache(ws, key)
     models = tree.read_frame(ws.path("baseline", "selection.parquet"), columns=["model"])
     return PartitionedBaselines(
         cache_key=key, reused=reused, series=len(models),
@@ -189,23 +188,14 @@ def _rows(ws: Workspace, name: str) -> int:
         return int(pq.ParquetFile(f).metadata.num_rows)
 
 
-def _fill_cache(ws: Workspace, folder: str, key: str) -> None:
-    """Copy the stage's files into the cache entry of `key`, as `OutputTree.write_cache` does:
-    into a temporary folder renamed into place, so an entry exists only complete."""
-    tree = ws.tree
-    tmp = tree.path("cache", "baselines", f".tmp-{key}-{uuid.uuid4().hex[:8]}")
-    try:
-        tree.makedirs(tmp)
+def _fill_cache(ws: Workspace, key: str) -> None:
+    """Copy the stage's files into the cache entry of `key` (complete or absent)."""
+    def copy(tmp: str) -> None:
         for name in FRAMES:
-            tree.fs.copy(ws.path("baseline", f"{name}.parquet"),
-                         posixpath.join(tmp, f"{name}.parquet"))
-        if tree.exists(folder):  # written meanwhile by a concurrent run: same content
-            tree.remove(tmp)
-            return
-        tree.rename(tmp, folder)
-    except BaseException:
-        tree.remove(tmp)
-        raise
+            ws.tree.fs.copy(ws.path("baseline", f"{name}.parquet"),
+                            posixpath.join(tmp, f"{name}.parquet"))
+
+    ws.tree.fill_cache("baselines", key, copy)
 
 
 def _save_object(ws: Workspace, name: str, obj: Any) -> None:

@@ -27,7 +27,7 @@ import json
 import posixpath
 import re
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -433,13 +433,22 @@ class OutputTree:
         return self.frames_in(folder) if self.exists(folder) else None
 
     def write_cache(self, kind: str, key: str, frames: Mapping[str, pd.DataFrame]) -> None:
-        """Write into a temporary folder, then rename it into place: a crash mid-write leaves
-        no folder under the key, never a partial one that a later run would reuse."""
+        """Cache `frames` under `key` (see fill_cache)."""
+        def write(tmp: str) -> None:
+            for name, df in frames.items():
+                self.write_frame(posixpath.join(tmp, f"{name}.parquet"), df)
+
+        self.fill_cache(kind, key, write)
+
+    def fill_cache(self, kind: str, key: str, write: Callable[[str], None]) -> None:
+        """`write` the entry's files into a temporary folder, then rename it into place: a
+        crash mid-write leaves no folder under the key, never a partial one that a later run
+        would reuse."""
         folder = self.cache_dir(kind, key)
         tmp = self.path("cache", kind, f".tmp-{key}-{uuid.uuid4().hex[:8]}")
         try:
-            for name, df in frames.items():
-                self.write_frame(posixpath.join(tmp, f"{name}.parquet"), df)
+            self.makedirs(tmp)
+            write(tmp)
             if self.exists(folder):  # written meanwhile by a concurrent run: same content
                 self.remove(tmp)
                 return
