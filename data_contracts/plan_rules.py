@@ -389,7 +389,7 @@ def _check_no_needless_cut(
     lot that would serve the cut: its pallets in inbound, and what it does not serve in
     storage in that and every later month (it stays on hand)."""
     out: list[str] = []
-    cut = p[p["shortfall"] > tol * np.maximum(1.0, p["consensus_demand"])]
+    cut = p[demand_cut(p["shortfall"], p["consensus_demand"], tol)]
     if cut.empty:
         return out
     u = u.sort_values(["location", "period"]).reset_index(drop=True)
@@ -427,6 +427,13 @@ def limit_full(used: pd.Series, limit: pd.Series, unit: pd.Series | float) -> pd
     return (room < np.maximum(np.asarray(unit) * (1 - 1e-9), limit * 1e-5)).fillna(False)
 
 
+def demand_cut(shortfall: pd.Series, consensus: pd.Series, tol: float) -> pd.Series:
+    """True where a row's demand is cut: its shortfall is above `tol` relative to its demand
+    (and to one unit). The plan's reason codes and these rules share it, so LP round-off
+    (a shortfall of a few millionths) is labelled and audited alike."""
+    return shortfall > tol * np.maximum(1.0, consensus)
+
+
 def _full_limits(u: pd.DataFrame) -> pd.Series:
     """True per location-month where inbound or outbound (incl. overtime) or storage is full."""
     unit_pallets = 1.0 / u["max_upp"]  # the smallest footprint of one unit there
@@ -442,7 +449,7 @@ def _check_shortfall_labels(
     location-month is full and cuts demand; LEAD_TIME_SHORTFALL exactly on the rows cut before
     a receipt can arrive; lead_time_shortfall_units is what those rows lose."""
     out: list[str] = []
-    cut = p["shortfall"] > tol * np.maximum(1.0, p["consensus_demand"])
+    cut = demand_cut(p["shortfall"], p["consensus_demand"], tol)
     early = p["month"] < p["lead"]
     lead_rows = p[cut & early & ~p["reason"].isin(["LEAD_TIME_SHORTFALL", "OVERRIDE"])]
     if not lead_rows.empty:
@@ -481,8 +488,8 @@ def _check_shortfall_labels(
     cap_rows = p[p["reason"] == "CAPACITY_SHORTFALL"].merge(
         r[["location", "period", "status"]], on=["location", "period"], how="left")
     wrong_cap = cap_rows[(cap_rows["status"] != "short") | (cap_rows["month"] < cap_rows["lead"])
-                         | ~(cap_rows["shortfall"] > tol * np.maximum(
-                             1.0, cap_rows["consensus_demand"]))]
+                         | ~demand_cut(cap_rows["shortfall"], cap_rows["consensus_demand"],
+                                       tol)]
     if not wrong_cap.empty:
         out.append("CAPACITY_SHORTFALL on a row no capacity limit cuts: "
                    f"{_sample(wrong_cap, [*ROW_KEY, 'shortfall', 'status'])}")

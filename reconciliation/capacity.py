@@ -31,7 +31,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from data_contracts.periods import horizon_periods
-from data_contracts.plan_rules import limit_full
+from data_contracts.plan_rules import demand_cut, limit_full
 from data_contracts.tables import OUTPUT_COLUMNS
 from reconciliation.inputs import get_table
 from reconciliation.lot_sizing import lot_limits, lot_size, lot_size_exceptions, plan_cost
@@ -460,6 +460,14 @@ def combine_scales(parts: list[CostScales]) -> CostScales:
         keys=sum(p.keys for p in parts))
 
 
+def cut_labels(rows: pd.DataFrame, short_month: pd.Series, tol: float
+               ) -> tuple[pd.Series, pd.Series]:
+    """(lead_time_cut, capacity_cut) per row: demand cut (plan_rules.demand_cut, the audit's
+    own test) before a receipt can arrive, or where one can and a limit of the month cuts."""
+    cut = demand_cut(rows["shortfall"], rows["consensus_demand"], tol)
+    return cut & ~rows["receipts_possible"], cut & rows["receipts_possible"] & short_month
+
+
 def plan_capacity(
     rows: pd.DataFrame, tables: dict[str, pd.DataFrame], products: pd.DataFrame,
     cycle: str, horizon: int, settings: PlanSettings, safety_stock: pd.Series | None = None,
@@ -594,9 +602,8 @@ def plan_capacity(
     ot = report.set_index(["location", "period"])
     short_month = lookup((ot["status"] == "short").astype(float), rows, ["location", "period"],
                          0.0) > 0
-    cut_row = rows["shortfall"] > settings.tolerance
-    rows["lead_time_cut"] = cut_row & ~rows["receipts_possible"]
-    rows["capacity_cut"] = cut_row & rows["receipts_possible"] & short_month
+    rows["lead_time_cut"], rows["capacity_cut"] = cut_labels(rows, short_month,
+                                                             settings.tolerance)
     tol = settings.tolerance
     ot_pallets = lookup(ot["overtime_pallets"], rows, ["location", "period"], np.nan)
     ot_units = lookup(ot["overtime_units"], rows, ["location", "period"], np.nan)

@@ -210,3 +210,21 @@ def test_warehouses_solved_in_parallel_give_the_same_plan(world) -> None:
     pd.testing.assert_frame_equal(one.consensus_plan, three.consensus_plan)
     pd.testing.assert_frame_equal(one.capacity_report, three.capacity_report)
     pd.testing.assert_frame_equal(one.exceptions, three.exceptions)
+
+
+def test_round_off_below_the_audits_tolerance_is_not_a_cut() -> None:
+    """A shortfall of a few millionths on a row of 500 units (LP round-off, seen at 100k
+    SKU-locations) is no cut: the plan labels it as the publish audit judges it, which
+    refused the plan when the plan called it LEAD_TIME_SHORTFALL."""
+    from data_contracts.plan_rules import demand_cut
+    from reconciliation.capacity import cut_labels
+
+    rows = pd.DataFrame({"shortfall": [2.5e-6, 2.5e-6, 3.0, 3.0],
+                         "consensus_demand": [500.0, 1.0, 500.0, 500.0],
+                         "receipts_possible": [False, False, False, True]})
+    short = pd.Series([False, False, False, True])
+    lead, cap = cut_labels(rows, short, 1e-6)
+    assert lead.tolist() == [False, True, True, False]
+    assert cap.tolist() == [False, False, False, True]
+    assert demand_cut(rows["shortfall"], rows["consensus_demand"], 1e-6).tolist() == [
+        False, True, True, True]
