@@ -1,5 +1,6 @@
 """The flow process gives freed memory back to the OS between stages (glibc)."""
 
+import os
 import platform
 import subprocess
 import sys
@@ -34,8 +35,11 @@ print((grown - before) >> 20, (proc.memory_info().rss - before) >> 20)
 
 
 def held_after_free(mode: str) -> tuple[int, int]:
+    # glibc's defaults: a Dask LocalCluster started earlier in this process sets
+    # MALLOC_TRIM_THRESHOLD_ in os.environ (for its workers), which a child would inherit.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
     out = subprocess.run([sys.executable, "-c", SCRIPT, mode], capture_output=True, text=True,
-                         check=True)
+                         check=True, env=env)
     grown, held = map(int, out.stdout.split())
     return grown, held
 
