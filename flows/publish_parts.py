@@ -53,7 +53,6 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from data_contracts import check_plan_rules, validate_outputs
-from data_contracts.findings import findings_to_exceptions
 from data_contracts.plan_rules import RULE_INPUTS
 from data_contracts.run_records import (
     DATA_DOCS_INDEX,
@@ -76,15 +75,14 @@ from flows.previous_plan import (
 from flows.publish import Publication, promote
 from flows.store import STORE_TABLES, PlanStore, TableRows
 from flows.version_files import (
-    EXTRA_PLAN_FILES,
     STABILITY_COLUMNS,
     PlanAuditError,
     package_versions,
     plan_movement,
+    run_exceptions,
+    version_tables,
 )
-from forecasting.baseline import guardrail_exceptions
 from reconciliation.plan_changes import compute_plan_changes
-from reconciliation.sales_bias import empty_bias
 from reporting import render_report
 from reporting.figures import focus_series
 
@@ -231,25 +229,13 @@ def _stage_the_rest(ctx: RunContext, ws: Workspace, version: int, plan_store: Pl
     rejects = ws.load_frames("check", ["rejects"]).get("rejects", pd.DataFrame())
     plan = ws.load_frames("plan", PLAN_TABLES)
     selection = ws.load_frames("baseline", ["selection"]).get("selection", pd.DataFrame())
-    exceptions = pd.concat([findings_to_exceptions(check.findings), plan["exceptions"],
-                            guardrail_exceptions(selection)], ignore_index=True)
+    exceptions = run_exceptions(check, plan["exceptions"], selection)
     del selection
     staged_plan = posixpath.join(staging, "consensus_plan.parquet")
     movement = _columns(tree, staged_plan, MOVEMENT_COLUMNS, WATERFALL_PARTS)
     waterfall, stability = plan_movement(ctx, movement, plan_store)
     del movement
-    frames = {
-        "capacity_report": order_columns(plan["capacity_report"], "capacity_report"),
-        "exceptions": order_columns(exceptions, "exceptions"),
-        "rejects": rejects.reset_index(drop=True),
-        "plan_waterfall": waterfall,
-        "plan_stability": stability,
-        "sales_bias": plan.pop("sales_bias", empty_bias()),
-    }
-    if "safety_stock" in plan:
-        frames["safety_stock"] = plan.pop("safety_stock").reset_index(drop=True)
-    extras = {name: plan[name].reset_index(drop=True) for name in EXTRA_PLAN_FILES
-              if name in plan}
+    frames, extras = version_tables(plan, exceptions, rejects, waterfall, stability)
     plan_result = ws.load_result("plan", PlanResult)
     manifest = build_manifest(
         cycle=cycle, version=version, horizon=ctx.horizon, run_id=ctx.run_id,

@@ -74,10 +74,8 @@ def stage_version_files(
     rejects = ws.load_frames("check", ["rejects"]).get("rejects", pd.DataFrame())
     plan = ws.load_frames("plan")
     fitted = ws.load_frames("baseline", ["baseline_forecast", "selection"])
-    exceptions = pd.concat(
-        [findings_to_exceptions(check.findings), plan["exceptions"],
-         guardrail_exceptions(fitted.pop("selection", pd.DataFrame()))], ignore_index=True
-    )
+    exceptions = run_exceptions(check, plan["exceptions"],
+                                fitted.pop("selection", pd.DataFrame()))
     consensus_plan = order_columns(stamp_version(plan.pop("consensus_plan"), cycle, version),
                                    "consensus_plan")
     previous = read_previous_plan(ctx.tree, cycle, version, plan_store)
@@ -95,26 +93,16 @@ def stage_version_files(
     )
     del previous
     waterfall, stability = plan_movement(ctx, consensus_plan, plan_store)
+    small, extras = version_tables(plan, exceptions, rejects, waterfall, stability)
     frames = {
         "consensus_plan": consensus_plan,
         "baseline_forecast": order_columns(fitted["baseline_forecast"], "baseline_forecast"),
-        "capacity_report": order_columns(plan["capacity_report"], "capacity_report"),
-        "exceptions": order_columns(exceptions, "exceptions"),
-        "rejects": rejects.reset_index(drop=True),
         "plan_changes": order_columns(changes, "plan_changes"),
-        "plan_waterfall": waterfall,
-        "plan_stability": stability,
-        # A workspace reconciled before sales_bias existed has none: published empty.
-        "sales_bias": plan.pop("sales_bias", empty_bias()),
+        **small,
     }
-    if "safety_stock" in plan:
-        frames["safety_stock"] = plan.pop("safety_stock").reset_index(drop=True)
     del fitted, exceptions, consensus_plan
     snapshot = {f"inputs/{t}": tables[t].reset_index(drop=True)
                 for t in SNAPSHOT_TABLES if t in tables}
-    # Beyond SPEC's files: the views the meeting and procurement also ask for.
-    extras = {name: plan[name].reset_index(drop=True) for name in EXTRA_PLAN_FILES
-              if name in plan}
     plan_result = ws.load_result("plan", PlanResult)
     manifest = build_manifest(
         cycle=cycle, version=version, horizon=ctx.horizon, run_id=ctx.run_id,
@@ -148,6 +136,35 @@ def stage_version_files(
         folders={"data_docs": docs} if docs else None,
     )
     return staging, check.inputs_sha256()
+
+
+def run_exceptions(check: CheckResult, plan_exceptions: pd.DataFrame,
+                   selection: pd.DataFrame) -> pd.DataFrame:
+    """The version's exceptions: the contracts' findings, the plan's, the baselines' guardrail."""
+    return pd.concat([findings_to_exceptions(check.findings), plan_exceptions,
+                      guardrail_exceptions(selection)], ignore_index=True)
+
+
+def version_tables(plan: dict[str, pd.DataFrame], exceptions: pd.DataFrame,
+                   rejects: pd.DataFrame, waterfall: pd.DataFrame, stability: pd.DataFrame
+                   ) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame]]:
+    """The version's tables that are not written by partition, and (second) the extra plan
+    views beyond SPEC's files that the meeting and procurement also ask for, from the
+    workspace's `plan` frames (sales_bias and safety_stock are taken out of it)."""
+    frames = {
+        "capacity_report": order_columns(plan["capacity_report"], "capacity_report"),
+        "exceptions": order_columns(exceptions, "exceptions"),
+        "rejects": rejects.reset_index(drop=True),
+        "plan_waterfall": waterfall,
+        "plan_stability": stability,
+        # A workspace reconciled before sales_bias existed has none: published empty.
+        "sales_bias": plan.pop("sales_bias", empty_bias()),
+    }
+    if "safety_stock" in plan:
+        frames["safety_stock"] = plan.pop("safety_stock").reset_index(drop=True)
+    extras = {name: plan[name].reset_index(drop=True) for name in EXTRA_PLAN_FILES
+              if name in plan}
+    return frames, extras
 
 
 def plan_movement(
