@@ -1,8 +1,5 @@
 """The baselines stage by partition of locations leaves the frames of the whole catalogue's fit."""
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,30 +18,12 @@ from flows.partitions import location_groups, planned_locations
 from flows.stages import baselines_stage
 from reconciliation import planned_keys
 from sample_data import generate_world
+from tests.flows.sop_cli import run_sop
+from tests.forecasting.test_partitioned_fit import cold_start_world
 
 CYCLE = "2026-12"
 HORIZON = 12
 KEY = ["sku", "location"]
-
-
-def _cold_start_world() -> dict[str, pd.DataFrame]:
-    """A generated world (intermittent series, a `new` product) where one family has no
-    history at one location: its SKUs there are cold starts whose peers and seasonal profile
-    come from the other locations only, and whose second location's history starts half a year
-    later (as in tests/forecasting/test_partitioned_fit.py)."""
-    tables = dict(generate_world(n_skus=30, n_locations=3, history_months=36, cycle=CYCLE,
-                                 horizon=HORIZON, seed=3).tables)
-    products, history = tables["products"], tables["sales_history"]
-    dairy = set(products.loc[products["family"] == "DAIRY", "sku"])
-    location = sorted(history["location"].unique())[0]
-    gone = history["sku"].isin(dairy) & (history["location"] == location)
-    late = (history["location"] == sorted(history["location"].unique())[1]) & (
-        history["period"] < "2024-06")
-    tables["sales_history"] = history[~gone & ~late].reset_index(drop=True)
-    stock = pd.DataFrame({"sku": sorted(dairy), "location": location, "on_hand": 50.0})
-    tables["inventory"] = pd.concat([tables["inventory"], stock]).drop_duplicates(
-        KEY).reset_index(drop=True)
-    return tables
 
 
 def _context(out: Path, tables: dict[str, pd.DataFrame], cycle: str, horizon: int,
@@ -99,7 +78,7 @@ def _same_baselines_for_partition_sizes(tmp_path: Path, tables: dict[str, pd.Dat
 
 
 def test_stage_by_partition_fits_the_catalogues_baselines(tmp_path: Path) -> None:
-    _same_baselines_for_partition_sizes(tmp_path, _cold_start_world(), CYCLE, HORIZON)
+    _same_baselines_for_partition_sizes(tmp_path, cold_start_world(), CYCLE, HORIZON)
 
 
 @pytest.mark.slow
@@ -111,7 +90,7 @@ def test_stage_by_partition_fits_the_catalogues_baselines_on_the_demo_world(
 
 @pytest.mark.slow
 def test_stage_by_partition_on_dask_fits_what_the_local_engine_fits(tmp_path: Path) -> None:
-    tables = _cold_start_world()
+    tables = cold_start_world()
     local_ctx = _context(tmp_path / "local", tables, CYCLE, HORIZON, 1)
     local = baselines_stage(local_ctx)
     dask_ctx = _context(tmp_path / "dask", tables, CYCLE, HORIZON, 1, engine="dask")
@@ -124,7 +103,7 @@ def test_stage_by_partition_on_dask_fits_what_the_local_engine_fits(tmp_path: Pa
 
 def test_cache_entries_serve_either_way_and_the_driver_reads_one_group_at_a_time(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    tables = _cold_start_world()
+    tables = cold_start_world()
     out = tmp_path / "out"
     calls: list[tuple[str, list[str] | None, list[str] | None]] = []
     load = Workspace.load_frames
@@ -200,30 +179,14 @@ def test_planned_keys_of_each_location_group_are_the_catalogues(tmp_path: Path) 
         pd.testing.assert_frame_equal(_sorted(parted), _sorted(whole[KEY]), check_exact=True)
 
 
-def _sop_run(inputs: Path, out: Path, partition_size: int | None) -> Path:
-    """`sop run` as a user runs it, in its own process (and its own Prefect server)."""
-    args = [sys.executable, "-m", "flows.cli", "run", "--inputs", str(inputs), "--cycle", CYCLE,
-            "--out", str(out), "--horizon", str(HORIZON), "--jobs", "1"]
-    if partition_size:
-        config = out.parent / f"{out.name}.yaml"
-        config.write_text(f"execution:\n  partition_size: {partition_size}\n")
-        args += ["--config", str(config)]
-    env = {**os.environ, "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "600",
-           "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
-    env.pop("PREFECT_API_URL", None)
-    done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=1800)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    return out / f"cycle={CYCLE}" / "version=1"
-
-
 @pytest.mark.slow
 def test_sop_run_fitting_by_partition_publishes_the_whole_runs_version(tmp_path: Path) -> None:
     """Fitted, not reused: each run has its own cache (tests/flows/test_partitions.py shares
     one, to test reconcile alone)."""
     inputs = tmp_path / "inputs"
-    write_inputs(_cold_start_world(), inputs, fmt="csv")
-    whole = _sop_run(inputs, tmp_path / "whole", None)
-    parted = _sop_run(inputs, tmp_path / "parted", 1)
+    write_inputs(cold_start_world(), inputs, fmt="csv")
+    whole = run_sop(inputs, tmp_path / "whole", CYCLE, HORIZON)
+    parted = run_sop(inputs, tmp_path / "parted", CYCLE, HORIZON, partition_size=1)
     for table in ("consensus_plan", "baseline_forecast", "capacity_report", "exceptions",
                   "safety_stock"):
         a = pd.read_parquet(whole / f"{table}.parquet")

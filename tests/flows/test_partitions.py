@@ -1,9 +1,6 @@
 """Reconcile by partition of locations publishes the plan of the whole catalogue, row for row."""
 
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -23,29 +20,12 @@ from flows.partitions import (
 from flows.stages import PAST_PLAN_COLUMNS
 from reconciliation import PlanSettings, planned_keys
 from sample_data import generate_world
+from tests.flows.sop_cli import run_sop
 
 # Every table of a version, SPEC's and the extra views.
 TABLES = ("consensus_plan", "baseline_forecast", "capacity_report", "exceptions",
           "plan_changes", "family_plan", "trust", "promotion_load", "fva", "safety_stock",
           "sales_bias", "plan_waterfall", "plan_stability")
-
-
-def _run(inputs: Path, out: Path, cycle: str, horizon: int, partition_size: int | None
-         ) -> Path:
-    """`sop run` as a user runs it, in its own process (and its own Prefect server)."""
-    args = [sys.executable, "-m", "flows.cli", "run", "--inputs", str(inputs), "--cycle", cycle,
-            "--out", str(out), "--horizon", str(horizon), "--jobs", "1"]
-    if partition_size:
-        config = out.parent / f"{out.name}.yaml"
-        config.write_text(f"execution:\n  partition_size: {partition_size}\n")
-        args += ["--config", str(config)]
-    # A shared, loaded machine can be slow to start Prefect's temporary server.
-    env = {**os.environ, "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "600",
-           "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
-    env.pop("PREFECT_API_URL", None)
-    done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=1800)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    return out / f"cycle={cycle}" / "version=1"
 
 
 def _sorted(df: pd.DataFrame) -> pd.DataFrame:
@@ -68,12 +48,12 @@ def _same_plan_for_partition_sizes(tables: dict[str, pd.DataFrame], tmp_path: Pa
                                    cycle: str, horizon: int) -> None:
     inputs = tmp_path / "inputs"
     write_inputs(tables, inputs, fmt="csv")
-    whole = _run(inputs, tmp_path / "whole", cycle, horizon, None)
+    whole = run_sop(inputs, tmp_path / "whole", cycle, horizon)
     for size in (1, 2):
         out = tmp_path / f"size{size}"
         # The same baselines (fitting is not what is tested): the cache of the first run.
         shutil.copytree(tmp_path / "whole" / "cache", out / "cache")
-        _assert_same_version(whole, _run(inputs, out, cycle, horizon, size))
+        _assert_same_version(whole, run_sop(inputs, out, cycle, horizon, partition_size=size))
 
 
 def test_partitioned_plan_equals_the_whole_on_a_generated_world(tmp_path: Path) -> None:

@@ -2,10 +2,7 @@
 a version stays invisible until its one commit even when a later partition fails."""
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,20 +22,8 @@ from flows.partitions import location_groups
 from flows.pipeline import publish_stage
 from flows.store import STORE_KEYS, STORE_TABLES, PlanStore
 from sample_data import generate_world, tables_a_month_earlier
+from tests.flows.sop_cli import run_sop
 from tests.flows.test_publish import _frames
-
-
-def _cli_run(inputs: Path, cycle: str, out: Path, horizon: int, config: Path) -> None:
-    # `sop run` as a user runs it, in its own process; always unpartitioned here.
-    # A shared, loaded machine can be slow to start Prefect's temporary server.
-    env = {**os.environ, "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "600",
-           "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
-    env.pop("PREFECT_API_URL", None)
-    done = subprocess.run(
-        [sys.executable, "-m", "flows.cli", "run", "--inputs", str(inputs), "--cycle", cycle,
-         "--out", str(out), "--horizon", str(horizon), "--config", str(config), "--jobs", "1"],
-        capture_output=True, text=True, timeout=1800, check=False, env=env)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
 
 
 def _version(out: Path, cycle: str) -> Path:
@@ -126,10 +111,10 @@ def _same_publication_for_partition_sizes(tables: dict[str, pd.DataFrame], tmp_p
     write_inputs(tables_a_month_earlier(tables, cycle, horizon), tmp_path / "before", fmt="csv")
     write_inputs(tables, tmp_path / "inputs", fmt="csv")
     whole = tmp_path / "whole"
-    _cli_run(tmp_path / "before", earlier, whole, horizon, config)
+    run_sop(tmp_path / "before", whole, earlier, horizon, config=config)
     base = tmp_path / "base"
     shutil.copytree(whole, base)
-    _cli_run(tmp_path / "inputs", cycle, whole, horizon, config)
+    run_sop(tmp_path / "inputs", whole, cycle, horizon, config=config)
     manifest = json.loads((_version(whole, cycle) / "manifest.json").read_text())
     ctx = Workspace(OutputTree.local(whole), manifest["workspace"]).load_result(
         "context", RunContext)

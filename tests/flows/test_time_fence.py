@@ -2,9 +2,6 @@
 keeps the receipts the first planned inside the fence, and a re-run keeps the same ones."""
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -12,6 +9,7 @@ import pandas as pd
 from data_contracts.periods import add_months, months_between
 from flows.io import write_inputs
 from sample_data import tables_a_month_earlier
+from tests.flows.sop_cli import run_sop
 
 CYCLE = "2026-12"
 EARLIER = add_months(CYCLE, -1)
@@ -20,16 +18,15 @@ FROZEN = 3
 KEY = ["sku", "location", "period"]
 
 
-def _run(inputs: Path, cycle: str, out: Path, config: Path, store: str | None = None) -> None:
-    result = subprocess.run(
-        [sys.executable, "-c", "from flows.cli import app; app()", "run", "--inputs",
-         str(inputs), "--cycle", cycle, "--out", str(out), "--horizon", str(HORIZON),
-         "--config", str(config), *(["--store", store] if store else [])],
-        capture_output=True, text=True, timeout=900, check=False,
-        # A shared, loaded machine can be slow to start Prefect's temporary server.
-        env={**os.environ, "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "600"},
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
+def _two_cycles(world, tmp_path: Path) -> tuple[Path, Path, Path]:
+    """The world's inputs a month earlier and now (CSV folders), and a config with the fence."""
+    earlier_inputs, inputs = tmp_path / "inputs-earlier", tmp_path / "inputs"
+    write_inputs(tables_a_month_earlier(world.tables, CYCLE, HORIZON), earlier_inputs,
+                 fmt="csv")
+    write_inputs(world.tables, inputs, fmt="csv")
+    config = tmp_path / "config.yaml"
+    config.write_text(f"reconciliation:\n  frozen_months: {FROZEN}\n")
+    return earlier_inputs, inputs, config
 
 
 def _plan(out: Path, cycle: str, version: int) -> pd.DataFrame:
@@ -40,21 +37,16 @@ def _plan(out: Path, cycle: str, version: int) -> pd.DataFrame:
 def test_the_second_cycle_keeps_the_receipts_the_first_planned_in_the_fence(
     small_world, tmp_path: Path
 ) -> None:
-    earlier_inputs, inputs = tmp_path / "inputs-earlier", tmp_path / "inputs"
-    write_inputs(tables_a_month_earlier(small_world.tables, CYCLE, HORIZON), earlier_inputs,
-                 fmt="csv")
-    write_inputs(small_world.tables, inputs, fmt="csv")
-    config = tmp_path / "config.yaml"
-    config.write_text(f"reconciliation:\n  frozen_months: {FROZEN}\n")
+    earlier_inputs, inputs, config = _two_cycles(small_world, tmp_path)
     out = tmp_path / "out"
 
-    _run(earlier_inputs, EARLIER, out, config)
+    run_sop(earlier_inputs, out, EARLIER, HORIZON, config=config)
     first = _plan(out, EARLIER, 1)
     assert not first["firm_receipt"].any()  # nothing published before it: nothing firm
     exc = pd.read_parquet(out / f"cycle={EARLIER}" / "version=1" / "exceptions.parquet")
     assert (exc["type"] == "FROZEN_FENCE_CHANGE").sum() == 1
 
-    _run(inputs, CYCLE, out, config)
+    run_sop(inputs, out, CYCLE, HORIZON, config=config)
     second = _plan(out, CYCLE, 1)
     both = second.merge(first[[*KEY, "planned_receipts"]], on=KEY, how="left",
                         suffixes=("", "_before")).fillna({"planned_receipts_before": 0.0})
@@ -77,7 +69,7 @@ def test_the_second_cycle_keeps_the_receipts_the_first_planned_in_the_fence(
         == {(EARLIER, 1)}
 
     # A re-run of the cycle firms last cycle's receipts again, not its own version 1's.
-    _run(inputs, CYCLE, out, config)
+    run_sop(inputs, out, CYCLE, HORIZON, config=config)
     rerun = _plan(out, CYCLE, 2)
     pd.testing.assert_series_equal(rerun["firm_receipt"], second["firm_receipt"])
     assert keepable[rerun.index[rerun["firm_receipt"]]].all()
@@ -90,15 +82,10 @@ def test_the_fence_keeps_last_cycles_plan_published_to_the_store_from_another_fo
 ) -> None:
     """Two output folders publish to one store (the production set-up): the fence and the
     waterfall find last cycle's plan where procurement reads it, the store."""
-    earlier_inputs, inputs = tmp_path / "inputs-earlier", tmp_path / "inputs"
-    write_inputs(tables_a_month_earlier(small_world.tables, CYCLE, HORIZON), earlier_inputs,
-                 fmt="csv")
-    write_inputs(small_world.tables, inputs, fmt="csv")
-    config = tmp_path / "config.yaml"
-    config.write_text(f"reconciliation:\n  frozen_months: {FROZEN}\n")
+    earlier_inputs, inputs, config = _two_cycles(small_world, tmp_path)
     store = f"duckdb:///{tmp_path / 'shared.duckdb'}"
-    _run(earlier_inputs, EARLIER, tmp_path / "out-a", config, store)
-    _run(inputs, CYCLE, tmp_path / "out-b", config, store)
+    run_sop(earlier_inputs, tmp_path / "out-a", EARLIER, HORIZON, config=config, store=store)
+    run_sop(inputs, tmp_path / "out-b", CYCLE, HORIZON, config=config, store=store)
     version = tmp_path / "out-b" / f"cycle={CYCLE}" / "version=1"
     fence = json.loads((version / "manifest.json").read_text())["supply_plan"]["time_fence"]
     assert (fence["previous_cycle"], fence["previous_version"]) == (EARLIER, 1)

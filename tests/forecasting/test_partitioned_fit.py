@@ -23,7 +23,7 @@ HORIZON = 12
 FRAMES = ("forecast", "selection", "cleaning", "forecast_error")
 
 
-def _world() -> dict[str, pd.DataFrame]:
+def cold_start_world() -> dict[str, pd.DataFrame]:
     """A generated world (intermittent series, a `new` product, promotions) where, besides,
     one family has no history at one location: its SKUs there are cold starts whose peers
     (family scope) and seasonal profile come from the other locations only; and the second
@@ -48,7 +48,7 @@ def _world() -> dict[str, pd.DataFrame]:
 
 @pytest.fixture(scope="module")
 def world() -> dict[str, pd.DataFrame]:
-    return _world()
+    return cold_start_world()
 
 
 def _fit_whole(tables: dict[str, pd.DataFrame], settings: BaselineSettings) -> BaselineResult:
