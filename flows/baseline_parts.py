@@ -45,7 +45,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
-import pyarrow.parquet as pq
 
 from data_contracts.run_records import CheckResult
 from flows.context import RunContext
@@ -176,16 +175,9 @@ def _fit(ctx: RunContext, groups: list[list[str]], keys: list[pd.DataFrame]) -> 
 
 
 def _parts(ws: Workspace, names: list[str]) -> Iterator[pd.DataFrame]:
-    """The part files in order, one at a time; empty ones are left out unless all are (the
-    file's column types come from its first part, and an empty part has no values to type)."""
-    keep = [n for n in names if _rows(ws, n)] or names[:1]
-    for name in keep:
-        yield ws.load_frames(PARTS, [name])[name].reset_index(drop=True)
-
-
-def _rows(ws: Workspace, name: str) -> int:
-    with ws.tree.fs.open(ws.path(PARTS, f"{name}.parquet"), "rb") as f:
-        return int(pq.ParquetFile(f).metadata.num_rows)
+    """The part files in order, one at a time."""
+    for name in names:
+        yield ws.tree.read_frame(ws.path(PARTS, f"{name}.parquet")).reset_index(drop=True)
 
 
 def _fill_cache(ws: Workspace, key: str) -> None:

@@ -494,31 +494,45 @@ class OutputTree:
 class ParquetAppender:
     """One Parquet file written a frame at a time (a row group or more each).
 
-    The file's column types are the first frame's (a column with no value there stored as
-    text, as OutputTree.write_frame does); later frames are cast to them."""
+    The file's column types are the first non-empty frame's (a column with no value there
+    stored as text, as OutputTree.write_frame does); later frames are cast to them. Empty
+    frames before it are skipped: they have no values to type their columns (an empty
+    partition's text column would otherwise fix the type of a number column). Only empty
+    frames: the file is the first one, with its own types."""
 
     def __init__(self, file: Any, index: bool = False) -> None:
         self._file = file
         self._index = index  # keep the frames' index (as write_frame(..., index=True))
         self._writer: pq.ParquetWriter | None = None
         self._schema: pa.Schema | None = None
+        self._first_empty: pd.DataFrame | None = None
         self.rows = 0
 
     def write(self, df: pd.DataFrame) -> None:
         if self._schema is None:
-            schema = pa.Schema.from_pandas(df, preserve_index=self._index)
-            for i, field in enumerate(schema):
-                if pa.types.is_null(field.type):
-                    schema = schema.set(i, pa.field(field.name, pa.string()))
-            self._schema = schema
-            self._writer = pq.ParquetWriter(self._file, schema)
+            if df.empty:
+                if self._first_empty is None:
+                    self._first_empty = df
+                return
+            self._open(df)
         assert self._writer is not None
         self._writer.write_table(pa.Table.from_pandas(df, schema=self._schema,
                                                       preserve_index=self._index))
         self.rows += len(df)
 
+    def _open(self, df: pd.DataFrame) -> None:
+        schema = pa.Schema.from_pandas(df, preserve_index=self._index)
+        for i, field in enumerate(schema):
+            if pa.types.is_null(field.type):
+                schema = schema.set(i, pa.field(field.name, pa.string()))
+        self._schema = schema
+        self._writer = pq.ParquetWriter(self._file, schema)
+
     def close(self) -> None:
         try:
+            if self._writer is None and self._first_empty is not None:
+                self._open(self._first_empty)
+                self.write(self._first_empty)
             if self._writer is not None:
                 self._writer.close()
         finally:

@@ -254,7 +254,7 @@ def _bind(fn: Callable[..., T], *args: Any) -> Callable[[], T]:
 
 def _parts(ws: Workspace, names: list[str]) -> Iterator[pd.DataFrame]:
     for name in names:
-        yield ws.load_frames(PLAN_PARTS, [name])[name].reset_index(drop=True)
+        yield ws.tree.read_frame(ws.path(PLAN_PARTS, f"{name}.parquet")).reset_index(drop=True)
 
 
 def _concat(frames: list[pd.DataFrame], columns: list[str] | None = None) -> pd.DataFrame:

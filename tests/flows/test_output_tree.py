@@ -187,3 +187,19 @@ def test_an_unmarked_folder_is_never_read_as_a_version(tree: OutputTree) -> None
     moved = tree.quarantine("2026-01", 2)
     assert tree.version_folders("2026-01") == [1] and tree.exists(moved)
     assert moved.startswith(tree.path(".quarantine", "cycle=2026-01-version=2-"))
+
+
+def test_parts_appended_take_their_types_from_the_first_part_with_rows(tree: OutputTree
+                                                                       ) -> None:
+    """An empty partition first (its number column typed as text by pandas) does not fix the
+    file's types: the rows of the next part are written as numbers. Only empty parts: one empty
+    file with the first part's columns."""
+    empty = pd.DataFrame({"sku": pd.Series(dtype=object), "qty": pd.Series(dtype=object)})
+    full = pd.DataFrame({"sku": ["A", "B"], "qty": [1.5, 2.0]})
+    path = tree.path("parts", "t.parquet")
+    assert tree.append_frames(path, iter([empty, full, empty, full])) == 4
+    back = tree.read_frame(path)
+    assert back["qty"].dtype == float and back["qty"].tolist() == [1.5, 2.0, 1.5, 2.0]
+    only = tree.path("parts", "empty.parquet")
+    assert tree.append_frames(only, iter([empty, empty])) == 0
+    assert list(tree.read_frame(only).columns) == ["sku", "qty"]
