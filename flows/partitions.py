@@ -135,7 +135,8 @@ def group_evidence(ws: Workspace, locations: list[str], cycle: str, horizon: int
                         months=months)
     return GroupEvidence(cross=cross, fva_sums=fva_sums(points),
                          bias_sums=bias_sums(tables["sales_history"],
-                                             tables.get("forecast_history"), cycle, plans),
+                                             tables.get("forecast_history"), cycle, plans,
+                                             months),
                          weight_sums=weight_sums(plans))
 
 

@@ -124,13 +124,17 @@ def past_points(
     forecast_history: pd.DataFrame | None,
     cycle: str,
     past_plans: pd.DataFrame | None = None,
+    months: tuple[str, str] | None = None,
 ) -> pd.DataFrame:
     """compute_fva's points without the baseline step: one row per past (cycle, sku, location,
     period) with a known actual. Columns cycle, sku, location, period, submitted_by, sales,
-    consensus, actual (sales / consensus NaN where that forecast was not made)."""
+    consensus, actual (sales / consensus NaN where that forecast was not made). `months`: the
+    whole history's first and last month before `cycle` when `history` holds some locations
+    only (see fva_points)."""
     columns = ["cycle", "sku", "location", "period", "submitted_by", "sales", "consensus",
                "actual"]
-    found = _past_points(history, forecast_history, cycle, past_plans)
+    first = int(month_numbers(pd.Series([months[0]]))[0]) if months else None
+    found = _past_points(history, forecast_history, cycle, past_plans, first)
     if found is None:
         return pd.DataFrame(columns=columns)
     points, _, codes = found

@@ -85,9 +85,12 @@ def bias_sums(
     forecast_history: pd.DataFrame | None,
     cycle: str,
     past_plans: pd.DataFrame | None = None,
+    months: tuple[str, str] | None = None,
 ) -> pd.DataFrame:
-    """compute_sales_bias' partial sums per location x team x past cycle (BIAS_SUM_COLUMNS)."""
-    points = past_points(history, forecast_history, cycle, past_plans)
+    """compute_sales_bias' partial sums per location x team x past cycle (BIAS_SUM_COLUMNS);
+    `months`: the whole history's first and last month before `cycle` when `history` holds
+    some locations only (a month before a location's first sale is a zero, SPEC)."""
+    points = past_points(history, forecast_history, cycle, past_plans, months)
     points = points[points["sales"].notna()]
     if points.empty:
         return pd.DataFrame({c: pd.Series(dtype="object" if c in BIAS_SUM_COLUMNS[:3]

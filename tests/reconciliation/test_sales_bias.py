@@ -61,3 +61,34 @@ def test_generated_world_every_team_has_a_trend(world) -> None:
     past = out[out["submission_cycle"] < w.cycle]
     assert past["submission_cycle"].nunique() >= 2 and past["sales_bias"].notna().all()
     assert out.loc[out["submission_cycle"] == w.cycle, "sales_weight"].between(0, 1).all()
+
+
+def test_location_sums_make_the_whole_table_when_a_location_starts_later() -> None:
+    """B's history starts a year after A's: B's submission from before its first sale is
+    judged against a zero actual (SPEC: absent months are zero demand) when B is summed alone
+    with the catalogue's first month, as in the whole table; without it the point is lost."""
+    from data_contracts.periods import add_months
+    from reconciliation.sales_bias import bias_from_sums, bias_sums, weight_sums
+
+    rows = []
+    for loc, start in (("A", "2023-01"), ("B", "2024-01")):
+        p = start
+        while p < "2025-01":
+            rows.append(("s1", loc, p, 100.0))
+            p = add_months(p, 1)
+    hist = pd.DataFrame(rows, columns=["sku", "location", "period", "qty"])
+    fh = pd.DataFrame([("2023-06", "s1", "A", "2023-07", 90.0, "t1"),
+                       ("2023-06", "s1", "B", "2023-07", 50.0, "t1"),
+                       ("2024-06", "s1", "B", "2024-07", 120.0, "t1")],
+                      columns=["cycle", "sku", "location", "period", "qty", "submitted_by"])
+    whole = compute_sales_bias(hist, fh, "2025-01")
+    assert whole.loc[whole["submission_cycle"] == "2023-06", "n_obs"].tolist() == [2]
+
+    def by_location(months: tuple[str, str] | None) -> pd.DataFrame:
+        parts = [bias_sums(hist[hist["location"] == loc], fh[fh["location"] == loc], "2025-01",
+                           months=months) for loc in ("A", "B")]
+        return bias_from_sums(pd.concat(parts, ignore_index=True), weight_sums(None))
+
+    pd.testing.assert_frame_equal(by_location(("2023-01", "2024-12")), whole, check_exact=True)
+    with pytest.raises(AssertionError):  # each location's own first month: B's point is lost
+        pd.testing.assert_frame_equal(by_location(None), whole, check_exact=True)
