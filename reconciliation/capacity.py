@@ -667,8 +667,11 @@ def capacity_report(
         "in_pal": (rows["planned_receipts"] + rows["open_orders"]) / upp,
         "st_pal": rows["projected_on_hand"] / upp,
         "short": rows["shortfall"], "constrained_demand": rows["constrained_demand"],
-        # Demand lost before the first possible receipt: no capacity could have served it.
-        "lead_short": rows["shortfall"].where(~rows["receipts_possible"], 0.0),
+        # Demand lost before the first possible receipt: no capacity could have served it
+        # (cut as the reason codes and the audit judge a cut: round-off is none).
+        "lead_short": rows["shortfall"].where(
+            ~rows["receipts_possible"]
+            & demand_cut(rows["shortfall"], rows["consensus_demand"], settings.tolerance), 0.0),
         "units_per_pallet": upp,
     }).groupby(["location", "period"], as_index=False).agg(
         inbound_pallets=("in_pal", "sum"), storage_pallets=("st_pal", "sum"),

@@ -228,3 +228,25 @@ def test_round_off_below_the_audits_tolerance_is_not_a_cut() -> None:
     assert cap.tolist() == [False, False, False, True]
     assert demand_cut(rows["shortfall"], rows["consensus_demand"], 1e-6).tolist() == [
         False, True, True, True]
+
+
+def test_round_off_before_the_lead_time_is_not_lead_time_shortfall_in_the_report() -> None:
+    """Five rows of 5000 units each short by 4e-6 before a receipt can arrive: the
+    capacity_report's lead_time_shortfall_units is 0, as the audit sums only cut rows (it
+    refused such a report as disagreeing with the plan)."""
+    from reconciliation.capacity import capacity_by_month, capacity_report
+    from reconciliation.settings import PlanSettings
+
+    settings = PlanSettings()
+    tables = {"warehouses": pd.DataFrame({
+        "location": ["W"], "period": [""], "inbound_pallets": [100.0],
+        "outbound_units": [1e6], "storage_pallets": [1e4], "overtime_pct": [0.0],
+        "overtime_cost_per_pallet": [1.0]})}
+    cap, _ = capacity_by_month(tables, ["W"], ["2026-12"], settings)
+    rows = pd.DataFrame({
+        "location": "W", "period": "2026-12", "planned_receipts": 0.0, "open_orders": 0.0,
+        "projected_on_hand": 0.0, "units_per_pallet": 10.0, "consensus_demand": 5000.0,
+        "shortfall": [4e-6] * 4 + [7.0], "receipts_possible": False})
+    rows["constrained_demand"] = rows["consensus_demand"] - rows["shortfall"]
+    report = capacity_report(rows, cap, ["W"], settings)
+    assert report["lead_time_shortfall_units"].tolist() == [7.0]  # the one real cut only
