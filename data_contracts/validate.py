@@ -405,10 +405,13 @@ def validate_history(history: pd.DataFrame, cycle: str | None = None) -> pd.Data
     return state.typed
 
 
-def validate_outputs(outputs: Mapping[str, pd.DataFrame]) -> None:
+def validate_outputs(outputs: Mapping[str, pd.DataFrame],
+                     first_rows: Mapping[str, int] | None = None) -> None:
     """Check the tables about to be published (those given) against their contracts.
 
-    Rows are cited by their 1-based position. Raises ContractBreach ("Output contract").
+    Rows are cited by their 1-based position in the published file: `first_rows` gives a
+    table's first row's position when the frame is a later part of it (a partition's rows).
+    Raises ContractBreach ("Output contract").
     """
     findings: list[Finding] = []
     parts: list[pd.DataFrame] = []
@@ -419,7 +422,8 @@ def validate_outputs(outputs: Mapping[str, pd.DataFrame]) -> None:
             continue
         schema = model.to_schema()
         data = frame.reset_index(drop=True)
-        data.index = pd.RangeIndex(1, len(data) + 1, name="row")
+        first = (first_rows or {}).get(table, 1)
+        data.index = pd.RangeIndex(first, first + len(data), name="row")
         for column in data.select_dtypes(include="object").columns:
             # "" and NaN both mean empty (e.g. exceptions without a sku or period)
             blank = data[column].astype(str).str.strip().eq("")

@@ -313,10 +313,16 @@ class OutputTree:
         path = posixpath.join(self.version_dir(cycle, version), f"{table}.parquet")
         if not self.exists(path):
             return None
+        return self.read_columns(path, columns, optional, locations)
+
+    def read_columns(self, path: str, columns: list[str], optional: tuple[str, ...] = (),
+                     locations: list[str] | None = None) -> pd.DataFrame:
+        """`columns` of a Parquet file plus those of `optional` it has; with `locations`, only
+        their rows."""
         with self.fs.open(path, "rb") as f:
             names = set(pq.read_schema(f).names)
-        return self.read_frame(path, [*columns, *(c for c in optional if c in names)],
-                               locations)
+        return self.read_frame(path, list(dict.fromkeys(
+            [*columns, *(c for c in optional if c in names)])), locations)
 
     def past_plans(self, before: str, columns: list[str], optional: tuple[str, ...] = (),
                    locations: list[str] | None = None) -> pd.DataFrame | None:
@@ -515,7 +521,10 @@ class ParquetAppender:
                     self._first_empty = df
                 return
             self._open(df)
-        assert self._writer is not None
+        assert self._writer is not None and self._schema is not None
+        extra = set(map(str, df.columns)) - set(self._schema.names)
+        if extra:  # the schema would drop them without a word
+            raise ValueError(f"a part has columns the file's first part lacks: {sorted(extra)}")
         self._writer.write_table(pa.Table.from_pandas(df, schema=self._schema,
                                                       preserve_index=self._index))
         self.rows += len(df)

@@ -29,11 +29,7 @@ class PreviousPlan:
 def previous_plan_version(store: PlanStore, cycle: str, version: int) -> tuple[str, int] | None:
     """(cycle, version) of the plan that version `version` of `cycle` is compared with."""
     same = store.latest_published(cycle, below=version)
-    if same is not None:
-        return cycle, same
-    earlier = add_months(cycle, -1)
-    current = store.latest_published(earlier)
-    return None if current is None else (earlier, current)
+    return (cycle, same) if same is not None else previous_cycle_version(store, cycle)
 
 
 def read_previous_plan(
@@ -43,11 +39,7 @@ def read_previous_plan(
     found = previous_plan_version(store, cycle, version)
     if found is None:
         return None
-    prev_cycle, prev_version = found
-    plan = tree.read_version_table(prev_cycle, prev_version, "consensus_plan", PLAN_COLUMNS)
-    if plan is None:  # published to this store from another output folder
-        plan = store.read_plan(prev_cycle, prev_version, PLAN_COLUMNS)
-    return PreviousPlan(prev_cycle, prev_version, plan)
+    return PreviousPlan(*found, read_plan_version(tree, store, *found, PLAN_COLUMNS))
 
 
 # The waterfall (reconciliation/waterfall.py) rebuilds the previous cycle's consensus from its
@@ -74,12 +66,14 @@ def previous_cycle_version(store: PlanStore, cycle: str) -> tuple[str, int] | No
 
 
 def read_plan_version(tree: OutputTree, store: PlanStore, cycle: str, version: int,
-                      columns: list[str], optional: tuple[str, ...] = ()) -> pd.DataFrame:
-    """A published version's consensus_plan `columns` (and those of `optional` it has), from
-    its folder; from the store (SPEC columns only) when it was published to this store from
-    another output folder."""
-    plan = tree.read_version_columns(cycle, version, "consensus_plan", columns, optional)
-    return plan if plan is not None else store.read_plan(cycle, version, columns)
+                      columns: list[str], optional: tuple[str, ...] = (),
+                      locations: list[str] | None = None) -> pd.DataFrame:
+    """A published version's consensus_plan `columns` (and those of `optional` it has; only
+    `locations`' rows when given), from its folder; from the store (SPEC columns only) when it
+    was published to this store from another output folder."""
+    plan = tree.read_version_columns(cycle, version, "consensus_plan", columns, optional,
+                                     locations)
+    return plan if plan is not None else store.read_plan(cycle, version, columns, locations)
 
 
 def read_previous_cycle_plan(

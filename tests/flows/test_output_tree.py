@@ -203,3 +203,6 @@ def test_parts_appended_take_their_types_from_the_first_part_with_rows(tree: Out
     only = tree.path("parts", "empty.parquet")
     assert tree.append_frames(only, iter([empty, empty])) == 0
     assert list(tree.read_frame(only).columns) == ["sku", "qty"]
+    with pytest.raises(ValueError, match="lacks"):
+        tree.append_frames(tree.path("parts", "more.parquet"),
+                           iter([full, full.assign(extra=1.0)]))
