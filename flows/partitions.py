@@ -45,6 +45,7 @@ from reconciliation.fva import SUM_COLUMNS, fva_from_sums, fva_points, fva_sums
 from reconciliation.plan import FAMILY_COLUMNS, collect_exceptions
 from reconciliation.sales_bias import (
     BIAS_SUM_COLUMNS,
+    PLAN_WEIGHT_COLUMNS,
     WEIGHT_SUM_COLUMNS,
     bias_from_sums,
     bias_sums,
@@ -55,14 +56,12 @@ from reconciliation.trust import TRUST_COLUMNS
 
 T = TypeVar("T")
 PLAN_PARTS = "plan_parts"  # workspace stage holding each partition's consensus_plan rows
-# This cycle's trust weights per row, for the sales bias table.
-PLAN_WEIGHT_COLUMNS = ["sku", "location", "period", "submitted_by", "sales_weight"]
 # What reconcile reads of the checked inputs (rejects are not an input of the plan).
 PLAN_INPUTS = ["sales_history", "sales_forecast", "products", "warehouses", "inventory",
                "open_orders", "promotions", "forecast_history", "overrides", "customer_orders"]
 # What the cross-location evidence (its cost scales: the planned SKU-locations and their
 # warehouses, so every plan input) and forecast value added read.
-EVIDENCE_INPUTS = PLAN_INPUTS
+EVIDENCE_INPUTS = [t for t in PLAN_INPUTS if t != "overrides"]
 
 
 def location_groups(locations: Sequence[str], size: int | None) -> list[list[str]]:
@@ -126,7 +125,8 @@ def group_evidence(ws: Workspace, locations: list[str], cycle: str, horizon: int
                    settings: PlanSettings, months: tuple[str, str] | None,
                    past_plan_columns: list[str], past_plan_optional: tuple[str, ...] = ()
                    ) -> GroupEvidence:
-    """Read one partition's inputs, return its cross-location evidence and FVA points."""
+    """Read one partition's inputs, return its cross-location evidence and the partial sums
+    of forecast value added, sales bias and past trust weights."""
     tables = ws.load_frames("check", EVIDENCE_INPUTS, locations)
     cross = collect(tables, cycle, settings, months, horizon)
     plans = ws.tree.past_plans(cycle, past_plan_columns, past_plan_optional, locations)

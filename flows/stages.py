@@ -40,7 +40,6 @@ from flows.io import TableReadError, read_inputs, write_table
 from flows.memory import release_memory
 from flows.output_tree import Workspace
 from flows.partitions import (
-    PLAN_WEIGHT_COLUMNS,
     location_groups,
     planned_locations,
     reconcile_by_partition,
@@ -54,10 +53,10 @@ from flows.retries import IO_RETRIES
 from flows.store import PlanStore
 from flows.version_files import PUBLISH_INPUTS, audit_plan, publish_artifacts, stage_version_files
 from forecasting import fit_baselines
-from forecasting.cache_key import baseline_cache_key
+from forecasting.cache_key import REQUIRED_FRAMES, baseline_cache_key
 from reconciliation import build_plan, planned_keys
 from reconciliation.fva import compute_fva
-from reconciliation.sales_bias import compute_sales_bias
+from reconciliation.sales_bias import PLAN_WEIGHT_COLUMNS, compute_sales_bias
 
 # Retried only where a later attempt can succeed (flows/retries.py): a missing folder or a
 # breached contract fails once.
@@ -233,7 +232,7 @@ def baselines_stage(ctx: RunContext) -> BaselineResult:
     workers = None
     # An entry without forecast_error (hand-copied from an older release) is refit rather
     # than planned without computed safety stocks.
-    if frames is not None and {"baseline_forecast", "forecast_error"} <= frames.keys():
+    if frames is not None and frames.keys() >= REQUIRED_FRAMES:
         logger.info("baselines reused from cache %s", key)
     else:
         workers = ctx.workers
@@ -326,7 +325,7 @@ def reconcile_stage(ctx: RunContext) -> PlanResult:
     bias = compute_sales_bias(
         tables["sales_history"], tables.get("forecast_history"), ctx.cycle,
         past_plans=past_plans,
-        plan=ws.load_frames("plan", ["consensus_plan"])["consensus_plan"][PLAN_WEIGHT_COLUMNS],
+        plan=ws.tree.read_frame(ws.path("plan", "consensus_plan.parquet"), PLAN_WEIGHT_COLUMNS),
     )
     del past_plans
     ws.save_frames("plan", {"fva": fva, "sales_bias": bias})
@@ -429,9 +428,8 @@ def _reconcile_partitioned(ctx: RunContext, groups: list[list[str]], start: floa
 
 def _fence_plan(ctx: RunContext) -> PreviousPlan | None:
     """Last cycle's plan for the time fence, as the store the run publishes to knows it."""
-    store = PlanStore(resolve_store_url(ctx.store_url()))
+    store = PlanStore(resolve_store_url(ctx.store_url()), read_only=True)
     try:
-        store.ensure_schema()  # a first run's store is created here, not at publish
         return read_fence_plan(ctx.tree, ctx.cycle, store)
     finally:
         store.dispose()

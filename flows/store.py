@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, TypeAlias, TypeVar
 
 import pandas as pd
@@ -246,11 +247,22 @@ def _is_lock_error(exc: Exception) -> bool:
 class PlanStore:
     """Versioned plan tables behind a SQLAlchemy URL."""
 
-    def __init__(self, url: str, retries: int = 20, retry_delay: float = 0.25) -> None:
+    def __init__(self, url: str, retries: int = 20, retry_delay: float = 0.25,
+                 read_only: bool = False) -> None:
+        """`read_only`: a reader that never writes (the time fence's look back): an embedded
+        DuckDB file is then opened read-only, shared with other readers (procurement's)
+        instead of locking them out, and never created."""
         self.url = url
+        parsed = sa.engine.make_url(url)
+        args: dict[str, object] = {}
+        self.absent = False  # a read-only DuckDB store whose file does not exist yet
+        if read_only and parsed.get_backend_name() == "duckdb":
+            database = parsed.database or ""
+            self.absent = database not in ("", ":memory:") and not Path(database).exists()
+            args = {"read_only": True}
         # NullPool: DuckDB holds a file lock per open connection; closing after each
         # unit of work lets a concurrent run of the same cycle get its turn.
-        self.engine: Engine = sa.create_engine(url, poolclass=NullPool)
+        self.engine: Engine = sa.create_engine(url, poolclass=NullPool, connect_args=args)
         self.dialect = self.engine.dialect.name
         self.retries = retries
         self.retry_delay = retry_delay
@@ -299,9 +311,14 @@ class PlanStore:
     def latest_published(self, cycle: str, below: int | None = None) -> int | None:
         """The highest published version of `cycle` (below `below` when given), or None.
 
-        Published is what the store says: a folder orphaned by a crash never was."""
+        Published is what the store says: a folder orphaned by a crash never was. A store
+        nothing was published to yet (no file, no tables) has none."""
+        if self.absent:
+            return None
 
         def work(conn: Connection) -> int | None:
+            if not sa.inspect(conn).has_table(plan_runs.name):
+                return None
             stmt = sa.select(sa.func.max(plan_runs.c.plan_version)).where(
                 plan_runs.c.cycle == cycle, plan_runs.c.status == "published"
             )

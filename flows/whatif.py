@@ -127,15 +127,12 @@ def store_scenario(tree: OutputTree, cycle: str, name: str, frames: dict[str, pd
 # ---------------------------------------------------------------- the flow
 
 
-def _base_fence(tree: OutputTree, manifest: Manifest) -> PreviousPlan | None:
-    """The plan whose receipts the base version kept firm: the one its manifest names (the
-    same rows whatever was published since); None when the base had no previous plan."""
+def _fence_named(manifest: Manifest) -> tuple[str, int] | None:
+    """(cycle, version) of the plan whose receipts the base version kept firm, as its manifest
+    names it; None when the base had no previous plan."""
     fence = manifest.supply_plan.get("time_fence") or {}
     cycle, version = fence.get("previous_cycle"), fence.get("previous_version")
-    if cycle is None or version is None:
-        return None
-    plan = tree.read_version_table(str(cycle), int(version), "consensus_plan", FENCE_COLUMNS)
-    return None if plan is None else PreviousPlan(str(cycle), int(version), plan)
+    return None if cycle is None or version is None else (str(cycle), int(version))
 
 
 def _plan_settings(tree: OutputTree, config: str | None, manifest: Manifest) -> Any:
@@ -171,14 +168,21 @@ def whatif_flow(params: WhatIfParams) -> dict[str, Any]:
         raise WhatIfUsageError(f"config {params.config}: {exc}") from exc
     tables, source = load_base_inputs(tree, cycle, manifest)
 
-    # The base kept last cycle's firm receipts (the version its manifest names): so do both
-    # re-planned sides.
-    fenced = _base_fence(tree, manifest) if settings.frozen_months > 0 else None
+    # The base kept last cycle's firm receipts (the version its manifest names, the same rows
+    # whatever was published since): so do both re-planned sides.
+    named = _fence_named(manifest) if settings.frozen_months > 0 else None
+    fence_rows = None if named is None else tree.read_version_table(
+        *named, "consensus_plan", FENCE_COLUMNS)
+    fenced = None if named is None or fence_rows is None else PreviousPlan(*named, fence_rows)
     analysis: WhatIf = analyse_scenario(tables, baseline, scenario, cycle, horizon, settings,
                                         fenced.plan if fenced else None)
     comparison = analysis.comparison
     notes = [f"Base: plan {cycle} version {version} ({folder}); inputs: {source}; baselines "
              "reused from the base version, never refitted."]
+    if named is not None and fenced is None:
+        notes.append(f"The base kept firm receipts of plan {named[0]} version {named[1]}, "
+                     "which this output folder does not hold (published from another folder): "
+                     "both sides are re-planned without the time fence.")
     if scenario.demand == "as_submitted":
         notes.append("Demand: the scenario's sales numbers are taken as submitted (overrides "
                      "approved by 'what-if'), not weighed by the consensus policy.")

@@ -433,6 +433,8 @@ def holding_cost(unit_cost: np.ndarray, upp: np.ndarray, settings: PlanSettings)
 
 def cost_scales(unit_cost: np.ndarray, hold: np.ndarray, cap: pd.DataFrame, keys: int
                 ) -> CostScales:
+    """The scales of SKU-locations with these unit and holding costs, in warehouses with
+    capacity `cap` (capacity_by_month), `keys` of them."""
     return CostScales(
         max_unit_cost=float(unit_cost.max(initial=0.0)),
         max_hold=float(hold.max(initial=0.0)),
@@ -525,7 +527,7 @@ def plan_capacity(
     hold_w = np.clip(hold / max(scale.max_hold, 1e-12), 0.5, 1.0)
     if scale.max_hold <= 0:
         hold_w = np.ones(len(keys))
-    max_ot_cost = max(scale.max_ot_cost, 1e-12) if scale.max_ot_cost > 0 else 1.0
+    max_ot_cost = scale.max_ot_cost if scale.max_ot_cost > 0 else 1.0
 
     cons = rows["consensus_demand"].to_numpy(float).reshape(-1, T)
     ordr = rows["open_orders"].to_numpy(float).reshape(-1, T)

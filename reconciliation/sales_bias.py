@@ -41,16 +41,12 @@ def _ratio(num: pd.Series, den: pd.Series) -> pd.Series:
 _POINT_SUMS = ["n_obs", "sales_units", "actual_units", "cons", "cons_actual", "n_cons"]
 BIAS_SUM_COLUMNS = ["location", "submitted_by", "cycle", *_POINT_SUMS]
 WEIGHT_SUM_COLUMNS = ["location", "cycle", "submitted_by", "w_sum", "w_count"]
-
-
-def plan_weights(plans: pd.DataFrame | None) -> pd.DataFrame:
-    """Mean sales_weight per cycle x team over plan rows with a sales number (highest version
-    of each cycle); columns cycle, submitted_by, sales_weight."""
-    return _weights_of(weight_sums(plans))
+# What weight_sums reads of this cycle's consensus_plan rows (with the cycle assigned).
+PLAN_WEIGHT_COLUMNS = ["sku", "location", "period", "submitted_by", "sales_weight"]
 
 
 def weight_sums(plans: pd.DataFrame | None) -> pd.DataFrame:
-    """plan_weights' partial sums per location x cycle x team (WEIGHT_SUM_COLUMNS): the sum and
+    """The trust weights' partial sums per location x cycle x team (WEIGHT_SUM_COLUMNS): the sum and
     count of sales_weight over plan rows with a sales number, highest version of each cycle."""
     if plans is None or plans.empty or not {"submitted_by", "sales_weight"} <= set(plans):
         return pd.DataFrame({c: pd.Series(dtype=float if c == "w_sum" else "int64"

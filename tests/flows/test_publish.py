@@ -354,3 +354,37 @@ def test_an_older_store_gets_zoned_timestamps_read_as_utc(store_url) -> None:
     store.dispose()
     old = runs["created_at"].iloc[0]
     assert old.tzinfo is not None and old.tz_convert("UTC").hour == 6
+
+
+def test_a_read_only_look_back_shares_the_store_with_readers_and_never_creates_it(
+    tmp_path: Path,
+) -> None:
+    """The time fence looks back at last cycle's version in reconcile: it opens an embedded
+    DuckDB store read-only, next to a procurement reader holding the file (a read-write open
+    waits, then fails), and leaves a store nothing was published to uncreated."""
+    import time
+
+    from flows.store import StoreBusy
+
+    url = f"duckdb:///{tmp_path / 'sop.duckdb'}"
+    assert PlanStore(url, read_only=True).latest_published("2026-01") is None
+    assert not (tmp_path / "sop.duckdb").exists()
+    store = PlanStore(url)
+    store.ensure_schema()
+    version = claim_version(OutputTree.local(tmp_path / "out"), "2026-01", store, run_id=None)
+    store.publish("2026-01", version, _frames(1.0), str(tmp_path / "out"), "sha")
+    store.dispose()
+    reader = subprocess.Popen(
+        [sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1], "
+         "read_only=True); print('open', flush=True); time.sleep(60)",
+         str(tmp_path / "sop.duckdb")], stdout=subprocess.PIPE, text=True)
+    try:
+        assert reader.stdout is not None and reader.stdout.readline().strip() == "open"
+        assert PlanStore(url, read_only=True).latest_published("2026-01") == version
+        start = time.monotonic()
+        with pytest.raises(StoreBusy):
+            PlanStore(url, retries=2, retry_delay=0.05).latest_published("2026-01")
+        assert time.monotonic() - start < 30
+    finally:
+        reader.kill()
+        reader.wait()
