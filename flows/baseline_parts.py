@@ -63,17 +63,17 @@ from forecasting.baseline import (
     pool_evidence,
     select_partition,
 )
-from forecasting.cache_key import baseline_cache_key
+from forecasting.cache_key import CACHE_FRAMES, REQUIRED_FRAMES, baseline_cache_key
 from reconciliation import planned_keys
 
 KEY = ["sku", "location"]
-# What planned_keys reads of the checked inputs.
-KEY_INPUTS = ["sales_history", "sales_forecast", "products", "inventory", "open_orders",
-              "customer_orders"]
-# What the fit reads of the checked inputs (products whole: it has no location).
-FIT_INPUTS = ["sales_history", "promotions", "products"]
+# What planned_keys reads of the checked inputs per partition (products, which has no location,
+# is read once and given to every partition).
+KEY_INPUTS = ["sales_history", "sales_forecast", "inventory", "open_orders", "customer_orders"]
+# What the fit reads of the checked inputs per partition (and products).
+FIT_INPUTS = ["sales_history", "promotions"]
 # The stage's frames, each one Parquet file of the workspace and of a cache entry.
-FRAMES = ("baseline_forecast", "selection", "cleaning", "forecast_error")
+FRAMES = CACHE_FRAMES
 PARTS = "baseline_parts"  # workspace stage holding each partition's partial fit and frames
 
 
@@ -87,11 +87,19 @@ class PartitionedBaselines:
     models: dict[str, int]
 
 
-def partition_keys(ws: Workspace, groups: list[list[str]], cycle: str, horizon: int
-                   ) -> list[pd.DataFrame]:
-    """Per location group, its planned (sku, location) pairs, read from its rows only."""
-    return [planned_keys(ws.load_frames("check", KEY_INPUTS, g), cycle, horizon)[KEY]
+def partition_keys(ws: Workspace, groups: list[list[str]], cycle: str, horizon: int,
+                   products: pd.DataFrame | None = None) -> list[pd.DataFrame]:
+    """Per location group, its planned (sku, location) pairs, read from its rows only
+    (`products`: the checked products table, read here when not given)."""
+    if products is None:
+        products = _products(ws)
+    return [planned_keys({**ws.load_frames("check", KEY_INPUTS, g), "products": products},
+                         cycle, horizon)[KEY]
             for g in groups]
+
+
+def _products(ws: Workspace) -> pd.DataFrame:
+    return ws.load_frames("check", ["products"])["products"]
 
 
 def fit_by_partition(ctx: RunContext, groups: list[list[str]]) -> PartitionedBaselines:
@@ -99,21 +107,20 @@ def fit_by_partition(ctx: RunContext, groups: list[list[str]]) -> PartitionedBas
     reuse the cache entry of the run's key, else fit partition by partition and fill it."""
     ws, tree = ctx.workspace, ctx.tree
     check = ws.load_result("check", CheckResult)
-    keys = partition_keys(ws, groups, ctx.cycle, ctx.horizon)
+    products = _products(ws)
+    keys = partition_keys(ws, groups, ctx.cycle, ctx.horizon, products)
     key = baseline_cache_key(check.input_hashes(), pd.concat(keys, ignore_index=True),
                              ctx.cycle, ctx.horizon, ctx.config.forecasting,
                              check.quarantined_rows)
     cached = tree.cache_dir("baselines", key)
-    # As the whole-catalogue path: an entry without forecast_error is refit.
-    reused = all(tree.exists(posixpath.join(cached, f"{n}.parquet"))
-                 for n in ("baseline_forecast", "forecast_error"))
+    reused = all(tree.exists(posixpath.join(cached, f"{n}.parquet")) for n in REQUIRED_FRAMES)
     if reused:
         for name in FRAMES:
             source = posixpath.join(cached, f"{name}.parquet")
             if tree.exists(source):
                 tree.fs.copy(source, ws.path("baseline", f"{name}.parquet"))
     else:
-        _fit(ctx, groups, keys)
+        _fit(ctx, groups, keys, products)
         _fill_cache(ws, key)
     models = tree.read_frame(ws.path("baseline", "selection.parquet"), columns=["model"])
     return PartitionedBaselines(
@@ -121,7 +128,8 @@ def fit_by_partition(ctx: RunContext, groups: list[list[str]]) -> PartitionedBas
         models={str(m): int(n) for m, n in models["model"].value_counts().items()})
 
 
-def _fit(ctx: RunContext, groups: list[list[str]], keys: list[pd.DataFrame]) -> None:
+def _fit(ctx: RunContext, groups: list[list[str]], keys: list[pd.DataFrame],
+         products: pd.DataFrame) -> None:
     ws, settings = ctx.workspace, ctx.config.forecasting
     months = history_months(ws, ctx.cycle)
     first = months[0] if months else None
@@ -136,7 +144,7 @@ def _fit(ctx: RunContext, groups: list[list[str]], keys: list[pd.DataFrame]) -> 
                 continue  # no series here (e.g. a warehouse with nothing planned yet)
             fit, classes = fit_partition(history, ctx.horizon, settings, ctx.cycle,
                                          tables.get("promotions"), keys[i],
-                                         tables.get("products"), engine, first)
+                                         products, engine, first)
             del tables, history
             _save_object(ws, f"fit-{i:05d}", fit)
             class_evidence.append(classes)

@@ -1,7 +1,7 @@
 """fit_baselines: promo-free statistical baseline per SKU x location with 80/95% intervals."""
 
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -15,6 +15,7 @@ from forecasting.cold_start import (
     ColdStartPool,
     cold_start_evidence,
     combine_cold_start,
+    family_of,
     forecast_cold_start,
 )
 from forecasting.demand_class import (
@@ -375,7 +376,7 @@ def _fit_partial(history: pd.DataFrame, horizon: int, settings: BaselineSettings
             if settings.class_selection and mset.class_menu:
                 class_evidence[g] = _class_evidence(fit, panel.keys, settings.season_length)
     established = classes != NEW
-    families = panel.keys["sku"].map(_family_of(products))
+    families = panel.keys["sku"].map(family_of(products))
     cold_evidence = cold_start_evidence(panel, values, families, established, s)
     new_rows = np.flatnonzero(classes == NEW)
     cold = None
@@ -399,14 +400,6 @@ def _fit_partial(history: pd.DataFrame, horizon: int, settings: BaselineSettings
     return partial, class_evidence
 
 
-def _family_of(products: pd.DataFrame | None) -> pd.Series:
-    """sku -> family (as forecast_cold_start maps them)."""
-    if products is None or not len(products) or "family" not in products:
-        return pd.Series(dtype=object)
-    prod = products.drop_duplicates("sku")
-    return pd.Series(prod["family"].astype(str).to_numpy(), index=prod["sku"].astype(str))
-
-
 def pool_evidence(parts: list[BaselineEvidence], settings: BaselineSettings,
                   horizon: int) -> PooledEvidence:
     """The pooled estimates of the catalogue from its partitions' evidence (one part: a
@@ -423,7 +416,7 @@ def pool_evidence(parts: list[BaselineEvidence], settings: BaselineSettings,
         groups[g] = GroupPool(
             quantiles=_conformal_quantiles(z, levels, horizon) if z.shape[0] else None,
             ratio=float(np.median(ratios)) if ratios.size else 1.0,
-            rho=np.sqrt(np.mean(rel ** 2, axis=0)) if rel.shape[0] else None)
+            rho=_pooled_rho(rel))
     cold = combine_cold_start([p.cold for p in parts], settings.season_length)
     return PooledEvidence(groups=groups, cold=cold)
 
@@ -439,9 +432,9 @@ def finish_partition(partial: PartialBaselines, pooled: PooledEvidence,
     if partial.cold is not None:
         c = partial.cold
         n = c.rows.size
-        cold = forecast_cold_start(c.panel, c.panel.values, np.arange(n), np.zeros(n, bool),
-                                   c.in_history, c.products, partial.cycle, horizon,
-                                   settings.season_length, levels, pooled.cold)
+        cold = forecast_cold_start(c.panel, c.panel.values, np.arange(n), c.in_history,
+                                   c.products, partial.cycle, horizon, settings.season_length,
+                                   levels, pooled.cold)
         parts.append(_GroupForecast(
             rows=c.rows, model=cold.model, mean=cold.mean, lo=cold.lo, hi=cold.hi,
             cv_error=np.full(n, np.nan), runner_up=np.full(n, None, dtype=object),
@@ -724,14 +717,8 @@ def _finish_group(p: _PendingGroup, pool: GroupPool, settings: BaselineSettings,
     for lv in levels:
         lo[lv][conformal] = (fit.mean + scale[:, None] * quantiles[(lv, "lo")][None, :])[conformal]
         hi[lv][conformal] = (fit.mean + scale[:, None] * quantiles[(lv, "hi")][None, :])[conformal]
-    pooled = np.full_like(fit.sigma_pooled, np.nan)
-    if pool.rho is not None:
-        pooled = np.where(p.naive[:, None] > 0, p.naive[:, None] * pool.rho[None, :], np.nan)
-    return _GroupForecast(rows=fit.rows, model=fit.model, mean=fit.mean, lo=lo, hi=hi,
-                          cv_error=fit.cv_error, runner_up=fit.runner_up,
-                          runner_up_error=fit.runner_up_error,
-                          interval_method=fit.interval_method, guardrail=fit.guardrail,
-                          sigma_cv=fit.sigma_cv, sigma_pooled=pooled, cv_windows=fit.cv_windows)
+    return replace(fit, lo=lo, hi=hi,
+                   sigma_pooled=_at_scale(p.naive, pool.rho, fit.sigma_pooled.shape[1]))
 
 
 def _cumulative_errors(chosen: np.ndarray, names: list[str], cv_pos: np.ndarray,
@@ -777,17 +764,27 @@ def _cumulative_errors(chosen: np.ndarray, names: list[str], cv_pos: np.ndarray,
     return own, rel[finite], series[finite]
 
 
+def _pooled_rho(rel: np.ndarray) -> np.ndarray | None:
+    """The group's relative RMSE of the cumulative error per months ahead, over the rows of
+    `_cumulative_errors` (None without a row)."""
+    return np.sqrt(np.mean(rel ** 2, axis=0)) if rel.shape[0] else None
+
+
+def _at_scale(scale: np.ndarray, rho: np.ndarray | None, cv_h: int) -> np.ndarray:
+    """The pooled estimate at each series' `scale` (NaN without a scale or a pool)."""
+    if rho is None:
+        return np.full((scale.size, cv_h), np.nan)
+    return np.where(scale[:, None] > 0, scale[:, None] * rho[None, :], np.nan)
+
+
 def _cumulative_error(chosen: np.ndarray, names: list[str], cv_pos: np.ndarray,
                       cv_actual: np.ndarray | None, cv_fcst: dict[str, np.ndarray] | None,
                       scale: np.ndarray, cv_h: int) -> tuple[np.ndarray, np.ndarray]:
     """`_cumulative_errors`' RMSE per series and the group's pooled estimate at each series'
-    scale (NaN where neither exists), for a group fitted whole."""
+    scale (NaN where neither exists), for a group fitted whole: the pieces the fit uses
+    (pool_evidence, _finish_group), put together for one group."""
     own, rel, _ = _cumulative_errors(chosen, names, cv_pos, cv_actual, cv_fcst, scale, cv_h)
-    pooled = np.full((chosen.size, cv_h), np.nan)
-    if rel.shape[0]:
-        rho = np.sqrt(np.mean(rel ** 2, axis=0))  # (cv_h,)
-        pooled = np.where(scale[:, None] > 0, scale[:, None] * rho[None, :], np.nan)
-    return own, pooled
+    return own, _at_scale(scale, _pooled_rho(rel), cv_h)
 
 
 def _error_frame(keys: pd.DataFrame, parts: list[_GroupForecast], cv_h: int) -> pd.DataFrame:

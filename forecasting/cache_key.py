@@ -14,6 +14,11 @@ BASELINE_TABLES = ("sales_history", "promotions", "products")
 # The frames a cache entry holds; raised when one is added (2: forecast_error), so entries
 # written before are never read as complete.
 CACHE_FORMAT = 2
+# The frames of a cache entry (one Parquet file each), and those an entry must have to be used
+# (an entry without forecast_error, hand-copied from an older release, is refit rather than
+# planned without computed safety stocks).
+CACHE_FRAMES = ("baseline_forecast", "selection", "cleaning", "forecast_error")
+REQUIRED_FRAMES = frozenset({"baseline_forecast", "forecast_error"})
 
 
 def baseline_cache_key(

@@ -46,7 +46,7 @@ class ColdStartPool:
 def cold_start_evidence(panel: Panel, values: np.ndarray, families: pd.Series,
                         established: np.ndarray, season_length: int) -> ColdStartEvidence:
     """The established rows' keys, family, peer level and recent seasons (see
-    `family_profiles`), in panel order."""
+    `seasonal_profiles`), in panel order."""
     n_months = values.shape[1]
     seasons = min(MAX_PROFILE_SEASONS, n_months // season_length) if season_length > 0 else 0
     rows = np.flatnonzero(established)
@@ -77,19 +77,12 @@ def combine_cold_start(parts: list[ColdStartEvidence], season_length: int) -> Co
     return ColdStartPool(peers=peers[["family", "location", "level"]], profile=profile)
 
 
-def family_profiles(panel: Panel, values: np.ndarray, families: pd.Series,
-                    established: np.ndarray, season_length: int) -> pd.DataFrame:
-    """Seasonal index per family (rows) x calendar position `month_index % season_length`
-    (columns), mean 1, from the summed history of the family's established series over the
-    last (up to 3) full seasons; families with less than two seasons get a flat profile."""
-    ev = cold_start_evidence(panel, values, families, established, season_length)
-    return seasonal_profiles(ev.peers["family"], ev.recent, ev.first_month, ev.n_months,
-                             season_length)
-
-
 def seasonal_profiles(families: pd.Series, recent: np.ndarray, first_month: str,
                       n_months: int, season_length: int) -> pd.DataFrame:
-    """`family_profiles` from the established rows' families and recent seasons."""
+    """Seasonal index per family (rows) x calendar position `month_index % season_length`
+    (columns), mean 1, from the summed history of the family's established series over the
+    last (up to 3) full seasons (`families` and `recent` of cold_start_evidence's rows);
+    families with less than two seasons get a flat profile."""
     seasons = min(MAX_PROFILE_SEASONS, n_months // season_length) if season_length > 0 else 0
     known = families.notna().to_numpy()
     fams = families[known]
@@ -113,15 +106,22 @@ def _peer_levels(values: np.ndarray, season_length: int) -> np.ndarray:
         return np.nanmean(np.nan_to_num(values[:, -season_length:]), axis=1)
 
 
+def family_of(products: pd.DataFrame | None) -> pd.Series:
+    """sku -> family of `products` (empty without a family column)."""
+    if products is None or not len(products) or "family" not in products:
+        return pd.Series(dtype=object)
+    prod = products.drop_duplicates("sku")
+    return pd.Series(prod["family"].astype(str).to_numpy(), index=prod["sku"].astype(str))
+
+
 def forecast_cold_start(panel: Panel, values: np.ndarray, rows: np.ndarray,
-                        established: np.ndarray, in_history: np.ndarray,
-                        products: pd.DataFrame | None, cycle: str, horizon: int,
-                        season_length: int, levels: tuple[int, ...],
-                        pool: ColdStartPool | None = None) -> ColdStartForecast:
+                        in_history: np.ndarray, products: pd.DataFrame | None, cycle: str,
+                        horizon: int, season_length: int, levels: tuple[int, ...],
+                        pool: ColdStartPool) -> ColdStartForecast:
     """Forecast the `new` rows.
 
-    Peers and family profiles come from `pool` (the catalogue's, when the panel is one
-    partition of it), else from the `established` rows of this panel.
+    Peers and family profiles come from `pool` (combine_cold_start of the catalogue's
+    cold_start_evidence).
 
     - Some history (sold for fewer months than the `new` threshold): own level = mean of the
       last (up to one season of) de-seasonalised months; shape = the family profile.
@@ -135,21 +135,12 @@ def forecast_cold_start(panel: Panel, values: np.ndarray, rows: np.ndarray,
     median (a CV of 100% when fewer than 3 peers).
     """
     keys = panel.keys
-    fam_of = pd.Series(dtype=object)
     status_of = pd.Series(dtype=object)
-    if products is not None and len(products):
+    if products is not None and len(products) and "status" in products:
         prod = products.drop_duplicates("sku")
-        prod = prod.set_index(prod["sku"].astype(str))
-        if "family" in prod:
-            fam_of = prod["family"].astype(str)
-        if "status" in prod:
-            status_of = prod["status"]
-    families = keys["sku"].map(fam_of)
+        status_of = pd.Series(prod["status"].to_numpy(), index=prod["sku"].astype(str))
+    families = keys["sku"].map(family_of(products))
     status = keys["sku"].map(status_of).to_numpy()
-    if pool is None:
-        pool = combine_cold_start(
-            [cold_start_evidence(panel, values, families, established, season_length)],
-            season_length)
     profile = pool.profile
     cycle_idx = int(month_index(pd.Series([cycle]))[0])
     fut_pos = (cycle_idx + np.arange(horizon)) % max(season_length, 1)

@@ -119,8 +119,11 @@ def test_cache_entries_serve_either_way_and_the_driver_reads_one_group_at_a_time
     assert not first.reused
     groups = location_groups(planned_locations(first_ctx.workspace), 1)
     check = [(names, locations) for stage, names, locations in calls if stage == "check"]
-    # Only the warehouses table (the list of locations) is read for every location.
-    assert all(locations is not None for names, locations in check if names != ["warehouses"])
+    # Only warehouses (the list of locations) and products (no location) are read whole:
+    # products once, for every partition.
+    whole = [names for names, locations in check if locations is None]
+    assert set(map(tuple, whole)) <= {("warehouses",), ("products",)}
+    assert whole.count(["products"]) == 1
     history_reads = [locations for names, locations in check
                      if names is not None and "sales_history" in names]
     # Keys then fit: each group read on its own, twice, in order.
