@@ -95,6 +95,15 @@ def empty_rejects() -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype="object") for c in REJECT_COLUMNS})
 
 
+def quarantined_rows(rejects: pd.DataFrame) -> dict[str, int]:
+    """Input rows set aside per table: a row breaking several rules is one row (rejects has a
+    line per broken rule)."""
+    if rejects.empty:
+        return {}
+    rows = rejects.drop_duplicates(["table", "source_line"]).groupby("table").size()
+    return {str(t): int(n) for t, n in rows.items()}
+
+
 def plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 

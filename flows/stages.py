@@ -22,6 +22,7 @@ from data_contracts import (
     read_error,
     validate_inputs,
 )
+from data_contracts.findings import quarantined_rows
 from data_contracts.run_records import (
     BaselineResult,
     CheckResult,
@@ -140,9 +141,7 @@ def ingest_and_check(ctx: RunContext) -> CheckResult:
     result = CheckResult(
         inputs=files,
         findings=[*checked.findings, *quality.findings],
-        quarantined_rows={str(t): int(n) for t, n in
-                          checked.rejects.groupby("table").size().items()}
-        if not checked.rejects.empty else {},
+        quarantined_rows=quarantined_rows(checked.rejects),
         data_docs=str(quality.data_docs_index) if quality.data_docs_index else None,
         seconds=round(time.perf_counter() - start, 3),
         flow_run_id=_flow_run_id(),
@@ -181,8 +180,7 @@ def _check_by_partition(ctx: RunContext, plan: CheckPlan, policy: QuarantinePoli
     result = CheckResult(
         inputs=[InputRecord(**f.to_dict()) for f in done.files],
         findings=[*done.checked.findings, *done.quality.findings],
-        quarantined_rows={str(t): int(n) for t, n in rejects.groupby("table").size().items()}
-        if not rejects.empty else {},
+        quarantined_rows=quarantined_rows(rejects),
         data_docs=str(done.quality.data_docs_index) if done.quality.data_docs_index else None,
         seconds=round(time.perf_counter() - start, 3),
         flow_run_id=_flow_run_id(),

@@ -103,6 +103,7 @@ def test_bad_input_exits_3_and_publishes_nothing(
 def test_quarantine_sets_rows_aside_and_says_so(inputs_dir: Path, tmp_path: Path) -> None:
     history = _csv(inputs_dir, "sales_history")
     history.loc[[0, 5], "qty"] = "-1"
+    history.loc[0, "period"] = "2025-13"  # line 2 breaks two rules: still one row set aside
     history.to_csv(inputs_dir / "sales_history.csv", index=False)
     config = tmp_path / "config.yaml"
     config.write_text("contracts:\n  quarantine:\n    sales_history: 0.01\n")
@@ -112,7 +113,7 @@ def test_quarantine_sets_rows_aside_and_says_so(inputs_dir: Path, tmp_path: Path
     assert result.exit_code == 0, result.output
     version = out / f"cycle={CYCLE}" / "version=1"
     rejects = pd.read_parquet(version / "rejects.parquet")
-    assert sorted(rejects["source_line"].astype(int)) == [2, 7]
+    assert sorted(rejects["source_line"].astype(int)) == [2, 2, 7]
     assert set(rejects["table"]) == {"sales_history"}
     manifest = json.loads((version / "manifest.json").read_text())
     assert manifest["contracts"]["quarantined_rows"] == {"sales_history": 2}
