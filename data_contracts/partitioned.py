@@ -19,7 +19,12 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from data_contracts.coerce import NOT_EMPTY, as_text, cast_integers
-from data_contracts.cross_table import LOCATION_TABLES, reference_violations, uncovered_locations
+from data_contracts.cross_table import (
+    LOCATION_TABLES,
+    PLANNED_TABLES,
+    reference_violations,
+    uncovered_locations,
+)
 from data_contracts.findings import (
     SAMPLE_ROWS,
     ContractBreach,
@@ -29,7 +34,7 @@ from data_contracts.findings import (
 )
 from data_contracts.inputs import input_schema
 from data_contracts.periods import is_month
-from data_contracts.quality import forecast_totals
+from data_contracts.quality import PAIR_TABLES, forecast_totals
 from data_contracts.tables import INPUT_COLUMNS, INPUT_TABLES
 from data_contracts.validate import (
     MUST_HAVE_ROWS,
@@ -48,8 +53,6 @@ from data_contracts.validate import (
 # Tables split by location group; the others (products, warehouses) are checked whole.
 SPLIT_TABLES: tuple[str, ...] = tuple(t for t in INPUT_TABLES if t in LOCATION_TABLES)
 WHOLE_TABLES: tuple[str, ...] = tuple(t for t in INPUT_TABLES if t not in LOCATION_TABLES)
-# What the completeness suite reads the planned SKU x locations from, in its order.
-PAIR_TABLES = ("sales_history", "sales_forecast", "inventory", "open_orders")
 
 
 def location_keys(values: pd.Series) -> pd.Series:
@@ -170,8 +173,7 @@ def check_group(
         if state.typed is not None:
             checked[table] = cast_integers(state.typed.drop(lines), input_schema(table, cycle))
     planned: set[str] = set()
-    for table in ("sales_history", "sales_forecast", "inventory", "open_orders",
-                  "customer_orders"):
+    for table in PLANNED_TABLES:
         if table in typed:
             planned |= set(typed[table]["location"].dropna().astype(str))
     history = checked.get("sales_history")

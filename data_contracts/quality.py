@@ -273,11 +273,15 @@ def _freshness_suites(
     ]
 
 
+# What the completeness suite reads the planned SKU x locations from, in its order.
+PAIR_TABLES = ("sales_history", "sales_forecast", "inventory", "open_orders")
+
+
 def _completeness_suite(
     tables: Mapping[str, pd.DataFrame], s: QualitySettings, checks: dict[str, list[QualityCheck]]
 ) -> list[PreparedSuite]:
     keys = []
-    for table in ("sales_history", "sales_forecast", "inventory", "open_orders"):
+    for table in PAIR_TABLES:
         if table in tables and len(tables[table]):
             keys.append(tables[table][["sku", "location"]].dropna())
     if not keys or "products" not in tables:
