@@ -80,19 +80,16 @@ class CheckPlan:
 
 def plan_check(inputs: str, cycle: str, size: int | None) -> CheckPlan | None:
     """Read products and warehouses and group the locations; None when the check runs whole
-    (no partition size, a single group, or a whole table the reader refuses: the whole-table
-    path then reports it, in its order)."""
+    (no partition size, or a single group). Raises TableReadError for a products or
+    warehouses file the reader refuses: reported before any large table is read."""
     if not size:
         return None
     raw: dict[str, pd.DataFrame] = {}
     records: dict[str, InputFile] = {}
-    try:
-        files = find_input_files(inputs)
-        for table in WHOLE_TABLES:
-            if table in files:
-                raw[table], records[table] = _read_whole(table, *files[table])
-    except TableReadError:
-        return None
+    files = find_input_files(inputs)
+    for table in WHOLE_TABLES:
+        if table in files:
+            raw[table], records[table] = _read_whole(table, *files[table])
     whole = check_whole(raw, cycle)
     groups = location_groups(whole.locations(), size)
     if len(groups) < 2:

@@ -120,7 +120,10 @@ def ingest_and_check(ctx: RunContext) -> CheckResult:
     policy = QuarantinePolicy(max_share=ctx.config.contracts.quarantine)
     # great-expectations writes its Data Docs to a local folder of the workspace.
     docs = Path(ws.root) / "data_docs"
-    plan = plan_check(ctx.inputs, ctx.cycle, ctx.config.execution.partition_size)
+    try:
+        plan = plan_check(ctx.inputs, ctx.cycle, ctx.config.execution.partition_size)
+    except TableReadError as exc:
+        raise read_error(exc.table, exc.path, exc.problem) from exc
     if plan is not None:  # more than one location group: flows/check_parts.py
         return _check_by_partition(ctx, plan, policy, docs, start)
     tables, files = read_input_tables(ctx.inputs)

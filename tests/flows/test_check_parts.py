@@ -127,6 +127,11 @@ def _breaks_file(inputs: Path) -> None:
     df.to_csv(inputs / "inventory.csv", index=False, sep=";")
 
 
+def _breaks_products_file(inputs: Path) -> None:
+    df = _csv(inputs, "products")
+    df.to_csv(inputs / "products.csv", index=False, sep=";")
+
+
 @pytest.mark.parametrize(("breaks", "quarantine", "pattern"), [
     (_breaks_duplicate_keys, None, r"sales_history \(sku, location, period\): duplicate key"),
     (_breaks_padded_duplicate, None, r"sales_history \(sku, location, period\): duplicate key"),
@@ -134,8 +139,9 @@ def _breaks_file(inputs: Path) -> None:
     (_breaks_unknown_sku, None, r"inventory\.sku: sku not in products"),
     (_breaks_share, {"sales_history": 0.01}, r"more than the 1\.0% that may be quarantined"),
     (_breaks_file, None, r"inventory: cannot read .*not comma-separated"),
+    (_breaks_products_file, None, r"products: cannot read .*not comma-separated"),
 ], ids=["duplicate-keys", "padded-duplicate", "unknown-location", "unknown-sku",
-        "share-exceeded", "semicolons"])
+        "share-exceeded", "semicolons", "products-semicolons"])
 def test_bad_inputs_breach_the_same_way_by_group(inputs_dir: Path, tmp_path: Path, breaks,
                                                  quarantine, pattern: str) -> None:
     breaks(inputs_dir)
@@ -301,3 +307,24 @@ def test_streamed_csv_is_refused_in_the_whole_file_readers_words(tmp_path: Path,
     with pytest.raises(flows_io.TableReadError) as streamed:
         list(flows_io.TableStream("t", str(path), "csv", batch_rows=5))
     assert str(streamed.value) == str(whole.value)
+
+
+def test_a_refused_products_file_is_reported_before_any_large_table_is_read(
+        inputs_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Partitioning is for catalogues too large for one read: a products file the reader
+    refuses stops the check before a location-keyed table is read (whole or in batches)."""
+    _breaks_products_file(inputs_dir)
+    reads: list[str] = []
+    real_parse = flows_io.parse_table
+
+    def parse(table: str, *args, **kwargs):
+        reads.append(table)
+        return real_parse(table, *args, **kwargs)
+
+    monkeypatch.setattr(flows_io, "parse_table", parse)
+    monkeypatch.setattr(check_parts, "parse_table", parse)
+    monkeypatch.setattr(flows_io.TableStream, "__iter__",
+                        lambda self: (_ for _ in ()).throw(AssertionError("a table streamed")))
+    _, _, breach = _run(inputs_dir, tmp_path / "out", 1)
+    assert breach is not None and "products: cannot read" in breach.message
+    assert set(reads) <= {"products", "warehouses"}, reads
