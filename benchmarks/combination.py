@@ -17,9 +17,9 @@ Captures are pickles under `--store` (default: `sop-combination` in the temp dir
 """
 
 import argparse
+import dataclasses
 import pickle
 import tempfile
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,11 +63,8 @@ def _seasonal_set_with(extra: tuple[str, ...]) -> Callable[..., Any]:
         base = fm.seasonal_set(season_length, with_ces, per_series)
         more = tuple(fm.GuardedModel(getattr(sfm, name)(season_length=season_length,
                                                         alias=name), True) for name in extra)
-        return fm.ModelSet(name=base.name, models=base.models[:2] + more + base.models[2:],
-                           ensembles=base.ensembles, default=base.default,
-                           fallbacks=base.fallbacks, fallback_only=base.fallback_only,
-                           cv_metric=base.cv_metric, cv_refit=base.cv_refit,
-                           per_series=base.per_series)
+        # Every other field (the class menu too) as the pipeline's own set.
+        return dataclasses.replace(base, models=base.models[:2] + more + base.models[2:])
     return build
 
 
@@ -118,12 +115,10 @@ def capture(key: str, split: str, limit: int | None, extra: tuple[str, ...]) -> 
 # --- rules ---------------------------------------------------------------------------------
 
 def seasonal_scale(history: np.ndarray, season: int = SEASON) -> np.ndarray:
-    """In-sample seasonal-naive MAE per row (NaN-aware; NaN where undefined or zero)."""
-    with np.errstate(invalid="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows
-        d = np.abs(history[:, season:] - history[:, :-season])
-        out = np.nanmean(d, axis=1)
-    return np.where(out > 0, out, np.nan)
+    """In-sample seasonal-naive MAE per row: the class selection's own scale."""
+    from forecasting.baseline import _seasonal_naive_mae
+
+    return _seasonal_naive_mae(history, season)
 
 
 def naive_scale(history: np.ndarray) -> np.ndarray:
