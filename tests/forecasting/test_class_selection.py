@@ -1,6 +1,7 @@
 """Per demand class, one combination for every series: the lowest pooled, scaled CV error."""
 
 import numpy as np
+import pandas as pd
 
 from forecasting.baseline import _class_defaults, _seasonal_naive_mae, _select
 from forecasting.models import seasonal_set
@@ -67,3 +68,26 @@ def test_seasonal_naive_scale_ignores_the_months_before_a_series_starts() -> Non
     scale = _seasonal_naive_mae(history, 12)
     assert np.isclose(scale[0], 2.0)  # the 12 pairs with both months known, each 2 apart
     assert np.isnan(scale[1])  # flat: no scale
+
+
+def test_class_selection_off_forecasts_smooth_and_erratic_series_with_the_plain_mean() -> None:
+    """`class_selection: false` is the documented way back to the ETS/DOTheta mean: every
+    smooth or erratic series the guardrail left alone gets it."""
+    from forecasting.baseline import fit_baselines
+    from forecasting.settings import BaselineSettings
+    from sample_data import generate_world
+
+    world = generate_world(n_skus=12, n_locations=2, history_months=36, cycle="2026-12",
+                           horizon=12, seed=4)
+    history = world.tables["sales_history"]
+
+    def models(on: bool) -> pd.Series:
+        # Classes small enough to choose for themselves (the world has a few dozen series).
+        sel = fit_baselines(history, 12, BaselineSettings(class_selection=on, class_min_series=1),
+                            "2026-12", n_jobs=1).selection
+        return sel[sel["demand_class"].isin(["smooth", "erratic"]) & sel["guardrail"].isna()
+                   ]["model"]
+
+    off = models(False)
+    assert len(off) and (off == MEAN).all()
+    assert (models(True) != MEAN).any()  # the setting is what keeps the mean here
