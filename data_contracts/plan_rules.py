@@ -297,8 +297,9 @@ def _capacity(tables: dict[str, pd.DataFrame], cycle: str, horizon: int) -> pd.D
     })
     periods = horizon_periods(cycle, horizon)
     locs = sorted(set(w["location"]))
-    grid = pd.DataFrame({"location": np.repeat(locs, len(periods)),
-                         "period": np.tile(periods, len(locs))})
+    # Object arrays: without warehouses np.repeat would make the empty keys floats.
+    grid = pd.DataFrame({"location": np.repeat(np.array(locs, dtype=object), len(periods)),
+                         "period": np.tile(np.array(periods, dtype=object), len(locs))})
     dated = w[w["period"] != ""].drop_duplicates(["location", "period"], keep="last")
     every = w[w["period"] == ""].drop_duplicates("location", keep="last").drop(columns="period")
     g = grid.merge(dated, on=["location", "period"], how="left").merge(
@@ -321,6 +322,9 @@ def _capacity_use(
         out_units=("constrained_demand", "sum"), r_pal=("r_pal", "sum"),
         short=("shortfall", "sum"), max_upp=("upp", "max"),
     )
+    # Keys as text also without plan rows (a partition of locations with nothing planned:
+    # an empty groupby's keys are floats, and merge refuses floats against text).
+    use = use.astype({"location": str, "period": str})
     return use.merge(_capacity(tables, cycle, horizon), on=["location", "period"], how="left")
 
 

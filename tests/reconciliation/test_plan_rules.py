@@ -25,6 +25,18 @@ def test_a_built_plan_passes(good: tuple[Any, Any]) -> None:
     assert violations(w, res.consensus_plan, res.capacity_report) == []
 
 
+def test_locations_with_nothing_planned_pass_and_their_missing_rows_are_caught(
+        good: tuple[Any, Any]) -> None:
+    """A partitioned audit checks a group of locations no row is planned in (a warehouse
+    closed since an earlier plan): no rows, no inputs, nothing broken; the rules still see
+    rows the inputs ask for when the plan has none."""
+    w, res = good
+    closed = {name: df.iloc[0:0] for name, df in w.tables.items()}
+    assert check_plan_rules(res.consensus_plan.iloc[0:0], res.capacity_report.iloc[0:0],
+                            closed, w.cycle, w.horizon) == []
+    assert violations(w, res.consensus_plan.iloc[0:0], res.capacity_report) != []
+
+
 @pytest.mark.parametrize(("tamper", "expected"), [
     (lambda p: p.assign(planned_receipts=p["planned_receipts"] - 1e3), "negative"),
     (lambda p: p.assign(constrained_demand=p["consensus_demand"] + 1), "constrained_demand >"),
