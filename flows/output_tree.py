@@ -329,14 +329,21 @@ class OutputTree:
         """The current version of every cycle before `before` (what readers were given):
         `columns`, and those of `optional` a version has (NaN in versions without them); with
         `locations`, only their rows."""
-        frames = []
+        frames = [self.read_version_columns(cycle, version, "consensus_plan", columns,
+                                            optional, locations)
+                  for cycle, version in self.past_versions(before)]
+        return pd.concat(frames, ignore_index=True) if frames else None
+
+    def past_versions(self, before: str) -> list[tuple[str, int]]:
+        """(cycle, current version) of every cycle before `before` whose current version has
+        a consensus_plan file, oldest first: the plans past_plans reads."""
+        found = []
         for cycle in self.cycles():
             version = self.current(cycle) if cycle < before else None
-            plan = (None if version is None else self.read_version_columns(
-                cycle, version, "consensus_plan", columns, optional, locations))
-            if plan is not None:
-                frames.append(plan)
-        return pd.concat(frames, ignore_index=True) if frames else None
+            if version is not None and self.exists(posixpath.join(
+                    self.version_dir(cycle, version), "consensus_plan.parquet")):
+                found.append((cycle, version))
+        return found
 
     def previous_inputs(self, cycle: str) -> dict[str, pd.DataFrame] | None:
         """The inputs snapshot of the current version of the latest earlier cycle having one."""

@@ -35,11 +35,14 @@ rule is per sku x location or per location x month, `products` (no location) is 
 and the output contracts' keys all contain `location`. One thing in plan_changes does cross
 locations - the months both plans cover - and is taken from the whole plans' `period` columns.
 
-What still grows with the catalogue (read whole, only the columns needed): the waterfall and
-plan stability (MOVEMENT_COLUMNS of this plan and of the earlier cycles' plans), and the report
-(REPORT_COLUMNS of the plan, CHANGE_COLUMNS of plan_changes; baselines and history only for
-the few SKUs it charts). Partitions run one after the other in this process, whatever the
-engine: they append to one file and insert in one transaction.
+The waterfall and plan stability are read one location group at a time too, as sums per
+location and family (flows/movement_parts.py). What still grows with the catalogue (read
+whole, only the columns needed): the report (REPORT_COLUMNS of the plan, CHANGE_COLUMNS of
+plan_changes; baselines and history only for the few SKUs it charts). Partitions run one
+after the other in this process, whatever the engine: they append to one file and insert in
+one transaction. Locations only earlier plans have (a warehouse since closed) are one more
+partition (flows/movement_parts.with_closed_locations): plan_changes lists their rows as
+removed, and the waterfall and stability count their units as gone, as the whole publish does.
 """
 
 import contextlib
@@ -64,22 +67,15 @@ from data_contracts.run_records import (
 from data_contracts.tables import OUTPUT_COLUMNS, order_columns, stamp_version
 from flows.context import RunContext
 from flows.memory import release_memory
+from flows.movement_parts import movement_by_partition, with_closed_locations
 from flows.output_tree import OutputTree, Workspace
-from flows.previous_plan import (
-    PLAN_COLUMNS,
-    WATERFALL_COLUMNS,
-    WATERFALL_PARTS,
-    previous_plan_version,
-    read_plan_version,
-)
+from flows.previous_plan import PLAN_COLUMNS, previous_plan_version, read_plan_version
 from flows.publish import Publication, promote
 from flows.store import STORE_TABLES, PlanStore, TableRows
 from flows.version_files import (
     EXTRA_PLAN_FILES,
-    STABILITY_COLUMNS,
     PlanAuditError,
     package_versions,
-    plan_movement,
     run_exceptions,
     version_tables,
 )
@@ -93,8 +89,6 @@ SNAPSHOT = "sales_forecast"  # the inputs snapshot (inputs/sales_forecast.parque
 # reconcile's small tables in the workspace (everything but consensus_plan): what
 # version_tables publishes, and the extra views.
 PLAN_TABLES = ["capacity_report", "exceptions", "safety_stock", "sales_bias", *EXTRA_PLAN_FILES]
-# What the waterfall and plan stability read of this plan.
-MOVEMENT_COLUMNS = list(dict.fromkeys([*STABILITY_COLUMNS, *WATERFALL_COLUMNS, "family"]))
 # What the report reads of the plan and of plan_changes.
 REPORT_COLUMNS = ["sku", "location", "period", "family", "sales_forecast", "baseline_forecast",
                   "consensus_demand", "constrained_demand", "shortfall", "planned_receipts",
@@ -121,6 +115,8 @@ def publish_by_partition(ctx: RunContext, version: int, groups: list[list[str]],
     raised: the caller marks the claim failed (flows/publish.discard), as for a whole
     publish. `at_step`: flows/publish.promote's fault-injection hook."""
     tree, ws, cycle = ctx.tree, ctx.workspace, ctx.cycle
+    # A location only earlier plans have still has rows to publish: plan_changes' removals.
+    groups = with_closed_locations(ctx, plan_store, version, groups)
     staging = tree.new_staging_dir(cycle, version)
     try:
         written, inputs_sha = stage_by_partition(ctx, ws, version, groups, plan_store, staging)
@@ -205,7 +201,8 @@ def stage_by_partition(ctx: RunContext, ws: Workspace, version: int, groups: lis
         # In value_counts' order (most frequent first), as the whole publish lists them.
         by_change=dict(sorted(by_change.items(), key=lambda kv: -kv[1])),
     )
-    _stage_the_rest(ctx, ws, version, plan_store, staging, check, written, changes_summary)
+    _stage_the_rest(ctx, ws, version, groups, plan_store, staging, check, written,
+                    changes_summary)
     return written, check.inputs_sha256()
 
 
@@ -220,9 +217,9 @@ def _all_rows_written(tree: OutputTree, pairs: dict[str, tuple[str, int]]) -> No
                 "partitions (a location outside the warehouses table?); nothing was published")
 
 
-def _stage_the_rest(ctx: RunContext, ws: Workspace, version: int, plan_store: PlanStore,
-                    staging: str, check: CheckResult, written: dict[str, int],
-                    changes_summary: ChangesSummary) -> None:
+def _stage_the_rest(ctx: RunContext, ws: Workspace, version: int, groups: list[list[str]],
+                    plan_store: PlanStore, staging: str, check: CheckResult,
+                    written: dict[str, int], changes_summary: ChangesSummary) -> None:
     """The small tables, the report and the manifest (last) into `staging`. A function of its
     own so the column extracts it reads are freed on return."""
     cycle, tree = ctx.cycle, ctx.tree
@@ -232,9 +229,7 @@ def _stage_the_rest(ctx: RunContext, ws: Workspace, version: int, plan_store: Pl
     exceptions = run_exceptions(check, plan["exceptions"], selection)
     del selection
     staged_plan = posixpath.join(staging, "consensus_plan.parquet")
-    movement = tree.read_columns(staged_plan, MOVEMENT_COLUMNS, WATERFALL_PARTS)
-    waterfall, stability = plan_movement(ctx, movement, plan_store)
-    del movement
+    waterfall, stability = movement_by_partition(ctx, staged_plan, version, groups, plan_store)
     frames, extras = version_tables(plan, exceptions, rejects, waterfall, stability)
     plan_result = ws.load_result("plan", PlanResult)
     manifest = build_manifest(

@@ -28,9 +28,14 @@ and `override_qty` were kept (its overrides and order floors then land in `other
 back in the overrides / customer_orders steps), or a rule added to the plan later. A key that
 only one plan has counts as all-zero parts in the other. The order of the steps matters (a
 sequential attribution is not symmetric); this one follows the order the consensus is built in.
+
+The sums are taken per location first (location_sums), then over locations in location order
+(waterfall_from_sums): a publish that goes one group of locations at a time adds the same
+numbers in the same order as one over the whole plan, so both give the same table to the bit.
+The months compared (the overlap) are the whole plans' - the one thing that crosses locations.
 """
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 import numpy as np
 import pandas as pd
@@ -110,13 +115,21 @@ SWITCHED: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 
 
-def row_steps(plan: pd.DataFrame, previous: pd.DataFrame) -> pd.DataFrame:
+def overlap(plan_periods: Collection[str], previous_periods: Collection[str]) -> list[str]:
+    """The months both plans cover, sorted."""
+    return sorted({str(p) for p in plan_periods} & {str(p) for p in previous_periods})
+
+
+def row_steps(plan: pd.DataFrame, previous: pd.DataFrame,
+              periods: Collection[str] | None = None) -> pd.DataFrame:
     """Per sku x location x period of the overlap: family, each step's units, and the levels.
 
     Columns: sku, location, period, family, previous_consensus, baseline, ..., customer_orders,
     consensus, constrained_demand (the `other` and `capacity` steps are taken on the sums).
+    `periods`: the overlap (overlap()) of the whole plans when these are some locations' rows.
     """
-    both = sorted(set(plan["period"].astype(str)) & set(previous["period"].astype(str)))
+    both = (sorted(periods) if periods is not None
+            else overlap(plan["period"].astype(str), previous["period"].astype(str)))
 
     def side(df: pd.DataFrame, suffix: str) -> pd.DataFrame:
         # Every column suffixed, also those only one plan has (an older plan lacks some).
@@ -150,6 +163,59 @@ def row_steps(plan: pd.DataFrame, previous: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+# What location_sums adds up per location and family.
+SUMS = ["previous_consensus", *(s for s, _ in SWITCHED), "rebuilt_from", "consensus",
+        "constrained_demand"]
+
+
+def location_sums(plan: pd.DataFrame, previous: pd.DataFrame,
+                  periods: Collection[str] | None = None) -> pd.DataFrame:
+    """The waterfall's sums per location and family over the overlap (`periods`: the whole
+    plans' overlap when these are some locations' rows), with each location's first and last
+    month: columns location, family, SUMS, first_period, last_period."""
+    steps = row_steps(plan, previous, periods)
+    keys = ["location", "family"]
+    if steps.empty:
+        return pd.DataFrame(columns=[*keys, *SUMS, "first_period", "last_period"])
+    # Within a location the rows are in the join's (sku, location, period) order whatever
+    # other locations are present, so each partial sum adds the same numbers in the same order.
+    grouped = steps.groupby(keys, sort=True)
+    out = grouped[SUMS].sum()
+    out["first_period"] = grouped["period"].min()
+    out["last_period"] = grouped["period"].max()
+    return out.reset_index()
+
+
+def waterfall_from_sums(sums: pd.DataFrame, previous_cycle: str,
+                        previous_version: int) -> pd.DataFrame:
+    """The waterfall table from location_sums of every location (in any order of parts)."""
+    if sums.empty:
+        return empty_waterfall()
+    sums = sums.sort_values(["location", "family"], kind="stable").reset_index(drop=True)
+    groups = [("total", sums.assign(family=TOTAL_KEY).groupby("family")[SUMS].sum()),
+              ("family", sums.groupby("family")[SUMS].sum())]
+    frames = []
+    for level, g in groups:
+        values = {name: g[name].to_numpy(float) for name in SUMS}
+        explained = values["previous_consensus"] + sum(values[s] for s, _ in SWITCHED)
+        # The closing difference: the previous plan's own unexplained part is in here too.
+        values["other"] = values["consensus"] - explained
+        values["capacity"] = values["constrained_demand"] - values["consensus"]
+        for i, (step, kind) in enumerate(STEPS):
+            frames.append(pd.DataFrame({
+                "level": level, "key": g.index.astype(str), "step_no": i, "step": step,
+                "kind": kind, "units": values[step],
+            }))
+    out = pd.concat(frames, ignore_index=True)
+    out = out.sort_values(["level", "key", "step_no"], key=_total_first,
+                          kind="stable").reset_index(drop=True)
+    out["previous_cycle"] = previous_cycle
+    out["previous_version"] = int(previous_version)
+    out["first_period"] = sums["first_period"].astype(str).min()
+    out["last_period"] = sums["last_period"].astype(str).max()
+    return out[WATERFALL_COLUMNS].astype(empty_waterfall().dtypes.to_dict())
+
+
 def compute_waterfall(
     plan: pd.DataFrame,
     previous: pd.DataFrame | None,
@@ -165,33 +231,7 @@ def compute_waterfall(
         return empty_waterfall()
     if previous_cycle is None or previous_version is None:
         raise ValueError("a previous plan needs its cycle and version")
-    steps = row_steps(plan, previous)
-    if steps.empty:
-        return empty_waterfall()
-    sums = ["previous_consensus", *(s for s, _ in SWITCHED), "rebuilt_from", "consensus",
-            "constrained_demand"]
-    groups = [("total", steps.assign(family=TOTAL_KEY).groupby("family")[sums].sum()),
-              ("family", steps.groupby("family")[sums].sum())]
-    frames = []
-    for level, g in groups:
-        values = {name: g[name].to_numpy(float) for name in sums}
-        explained = values["previous_consensus"] + sum(values[s] for s, _ in SWITCHED)
-        # The closing difference: the previous plan's own unexplained part is in here too.
-        values["other"] = values["consensus"] - explained
-        values["capacity"] = values["constrained_demand"] - values["consensus"]
-        for i, (step, kind) in enumerate(STEPS):
-            frames.append(pd.DataFrame({
-                "level": level, "key": g.index.astype(str), "step_no": i, "step": step,
-                "kind": kind, "units": values[step],
-            }))
-    out = pd.concat(frames, ignore_index=True)
-    out = out.sort_values(["level", "key", "step_no"], key=_total_first,
-                          kind="stable").reset_index(drop=True)
-    out["previous_cycle"] = previous_cycle
-    out["previous_version"] = int(previous_version)
-    out["first_period"] = steps["period"].min()
-    out["last_period"] = steps["period"].max()
-    return out[WATERFALL_COLUMNS].astype(empty_waterfall().dtypes.to_dict())
+    return waterfall_from_sums(location_sums(plan, previous), previous_cycle, previous_version)
 
 
 def _total_first(column: pd.Series) -> pd.Series:

@@ -104,11 +104,16 @@ def _assert_published_alike(whole: Path, parted: Path, cycle: str,
 
 
 def _same_publication_for_partition_sizes(tables: dict[str, pd.DataFrame], tmp_path: Path,
-                                          cycle: str, horizon: int) -> None:
+                                          cycle: str, horizon: int,
+                                          closed: str | None = None) -> None:
+    """`closed`: a location last cycle's plan has and this cycle's inputs no longer have."""
     earlier = add_months(cycle, -1)
     config = tmp_path / "config.yaml"
     config.write_text(DEMO_CONFIG)  # the time fence on: firm receipts in plan and report
     write_inputs(tables_a_month_earlier(tables, cycle, horizon), tmp_path / "before", fmt="csv")
+    if closed is not None:
+        tables = {name: df[df["location"].astype(str) != closed] if "location" in df else df
+                  for name, df in tables.items()}
     write_inputs(tables, tmp_path / "inputs", fmt="csv")
     whole = tmp_path / "whole"
     run_sop(tmp_path / "before", whole, earlier, horizon, config=config)
@@ -124,7 +129,8 @@ def _same_publication_for_partition_sizes(tables: dict[str, pd.DataFrame], tmp_p
         assert len(groups) > 1
         target = tmp_path / f"size{size}"
         _partitioned_publish(base, whole, ctx, target, size)
-        _assert_published_alike(whole, target, cycle, groups)
+        # The closed location's removed rows are a partition of their own.
+        _assert_published_alike(whole, target, cycle, [*groups, *([[closed]] if closed else [])])
 
 
 def test_a_partitioned_publish_equals_the_whole_on_a_generated_world(tmp_path: Path) -> None:
@@ -132,6 +138,31 @@ def test_a_partitioned_publish_equals_the_whole_on_a_generated_world(tmp_path: P
     world = generate_world(n_skus=30, n_locations=5, history_months=48, cycle="2026-12",
                            horizon=12, seed=5)
     _same_publication_for_partition_sizes(world.tables, tmp_path, "2026-12", 12)
+
+
+def test_a_partitioned_publish_counts_a_warehouse_closed_since_last_cycle(
+        tmp_path: Path) -> None:
+    # The earlier plan's fifth location is in no partition of this cycle: the waterfall and
+    # stability of the whole publish count its units as gone, and so must the partitioned one.
+    world = generate_world(n_skus=30, n_locations=5, history_months=48, cycle="2026-12",
+                           horizon=12, seed=5)
+    closed = sorted(set(world.tables["warehouses"]["location"].astype(str)))[-1]
+    _same_publication_for_partition_sizes(world.tables, tmp_path, "2026-12", 12, closed)
+    version = _version(tmp_path / "whole", "2026-12")
+    plan = pd.read_parquet(version / "consensus_plan.parquet")
+    assert closed not in set(plan["location"].astype(str))
+    before = pd.read_parquet(_version(tmp_path / "whole", "2026-11") / "consensus_plan.parquet")
+    before = before[before["period"].isin(set(plan["period"]))]
+    gone = float(before.loc[before["location"].astype(str) == closed, "consensus_demand"].sum())
+    assert gone > 0
+    # Last cycle's volume in the months both plans cover, the closed warehouse's included.
+    stability = pd.read_parquet(version / "plan_stability.parquet")
+    total = stability[(stability["cycle"] == "2026-12") & (stability["level"] == "total")]
+    assert float(total["previous_units"].iloc[0]) == pytest.approx(
+        before["consensus_demand"].sum())
+    waterfall = pd.read_parquet(version / "plan_waterfall.parquet")
+    start = waterfall[(waterfall["key"] == "ALL") & (waterfall["step"] == "previous_consensus")]
+    assert float(start["units"].iloc[0]) == pytest.approx(before["consensus_demand"].sum())
 
 
 @pytest.mark.slow

@@ -1,0 +1,120 @@
+"""The waterfall and plan stability of a version read one location group at a time.
+
+flows/version_files.plan_movement computes both from the whole plan and the whole earlier
+plans; a partitioned publish (flows/publish_parts.py) must not hold those, so here each
+location group's rows of this plan and of the earlier plans are read (filtered while reading)
+and reduced to sums per location and family (reconciliation.waterfall.location_sums,
+reconciliation.stability.location_sums), which are then added over locations. Both tables
+reduce in location order, whole or by group, so the result is the whole computation's to the
+bit. What crosses locations - the months two plans share - is taken from the files' `period`
+columns first, without reading the plans.
+
+The groups must hold every location an earlier plan has: with_closed_locations adds one group
+of those no partition holds (a warehouse since closed), whose units the whole computation
+counts as moved away - and whose rows plan_changes lists as removed.
+"""
+
+import posixpath
+from dataclasses import dataclass
+
+import pandas as pd
+
+from flows.context import RunContext
+from flows.previous_plan import (
+    WATERFALL_COLUMNS,
+    WATERFALL_PARTS,
+    previous_cycle_version,
+    previous_plan_version,
+    read_plan_version,
+)
+from flows.store import PlanStore
+from flows.version_files import STABILITY_COLUMNS
+from reconciliation import stability, waterfall
+
+# What the waterfall and stability read of this plan.
+MOVEMENT_COLUMNS = list(dict.fromkeys([*STABILITY_COLUMNS, *WATERFALL_COLUMNS, "family"]))
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """One published (or staged) version's plan file: its months and locations."""
+
+    cycle: str
+    version: int
+    path: str | None  # None: only in the store (published from another output folder)
+    periods: set[str]
+    locations: set[str]
+
+
+def _plan(ctx: RunContext, store: PlanStore, cycle: str, version: int,
+          path: str | None = None) -> _Plan:
+    tree = ctx.tree
+    path = path or posixpath.join(tree.version_dir(cycle, version), "consensus_plan.parquet")
+    if tree.exists(path):
+        return _Plan(cycle, version, path, tree.distinct_values(path, "period"),
+                     tree.distinct_values(path, "location"))
+    rows = store.read_plan(cycle, version, ["period", "location"])
+    return _Plan(cycle, version, None, set(rows["period"].astype(str)),
+                 set(rows["location"].astype(str)))
+
+
+def _past(ctx: RunContext, store: PlanStore) -> list[_Plan]:
+    """The current version of every earlier cycle in this output folder (as
+    OutputTree.past_plans reads them): what plan stability compares."""
+    return [_plan(ctx, store, c, v) for c, v in ctx.tree.past_versions(ctx.cycle)]
+
+
+def with_closed_locations(ctx: RunContext, plan_store: PlanStore, version: int,
+                          groups: list[list[str]]) -> list[list[str]]:
+    """`groups` and, when the plans version `version` is compared with (plan_changes'
+    previous plan, last cycle's, every earlier cycle's current one) have locations no group
+    holds, one more group of those."""
+    found = [f for f in (previous_plan_version(plan_store, ctx.cycle, version),
+                         previous_cycle_version(plan_store, ctx.cycle)) if f]
+    earlier = [*_past(ctx, plan_store), *(_plan(ctx, plan_store, *f) for f in found)]
+    known = {loc for g in groups for loc in g}
+    closed = sorted(set().union(*(p.locations for p in earlier)) - known)
+    return [*groups, closed] if closed else groups
+
+
+def movement_by_partition(ctx: RunContext, plan_path: str, version: int,
+                          groups: list[list[str]], plan_store: PlanStore
+                          ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(waterfall, stability) of version `version` of the run's cycle, whose plan is the file
+    `plan_path` (staged), as plan_movement computes them, one location group at a time
+    (`groups`: with_closed_locations's)."""
+    tree, cycle = ctx.tree, ctx.cycle
+    now = _plan(ctx, plan_store, cycle, version, plan_path)
+    found = previous_cycle_version(plan_store, cycle)
+    previous = _plan(ctx, plan_store, *found) if found and now.periods else None
+    months = waterfall.overlap(now.periods, previous.periods) if previous else []
+    past = _past(ctx, plan_store)
+    plans = [*past, now]
+    overlap = stability.overlaps({p.cycle: p.periods for p in plans})
+    versions = {p.cycle: p.version for p in plans}
+    wf_sums, st_sums = [], []
+    for locations in groups:
+        rows = tree.read_columns(plan_path, MOVEMENT_COLUMNS, WATERFALL_PARTS, locations)
+        if previous and months:
+            before = read_plan_version(tree, plan_store, previous.cycle, previous.version,
+                                       WATERFALL_COLUMNS, WATERFALL_PARTS, locations)
+            wf_sums.append(waterfall.location_sums(rows, before, months))
+            del before
+        if any(overlap.values()):
+            history = [tree.read_columns(p.path, STABILITY_COLUMNS, ("family",), locations)
+                       for p in past if p.path]
+            both = pd.concat([*history, rows[[*STABILITY_COLUMNS, "family"]]],
+                             ignore_index=True)
+            st_sums.append(stability.location_sums(both, overlap))
+            del history, both
+        del rows
+    # Groups without rows in the overlap add nothing (and an empty frame's text columns
+    # would make concat's sums objects).
+    wf_sums = [s for s in wf_sums if not s.empty]
+    st_sums = [s for s in st_sums if not s.empty]
+    table = (waterfall.waterfall_from_sums(pd.concat(wf_sums, ignore_index=True),
+                                           previous.cycle, previous.version)
+             if previous and wf_sums else waterfall.empty_waterfall())
+    return table, (stability.stability_from_sums(pd.concat(st_sums, ignore_index=True),
+                                                 overlap, versions)
+                   if st_sums else stability.empty_stability())
