@@ -385,8 +385,12 @@ def focus_series(plan: pd.DataFrame, n: int) -> pd.DataFrame:
     )
     g = df.groupby(["sku", "location"], sort=False)[["gap_units", "abs_gap", "shortfall"]].sum()
     g["score"] = g["abs_gap"] + g["shortfall"]
-    g = g[g["score"] > 0].sort_values("score", ascending=False, kind="stable").head(n)
-    return g.reset_index()[cols]
+    g = g[g["score"] > 0].reset_index()
+    # Ties by sku, then location: the top n does not depend on the rows' order, so the top n
+    # of parts of the plan (reporting/plan_digest.py) gives that of the whole.
+    g = g.sort_values(["score", "sku", "location"], ascending=[False, True, True],
+                      kind="stable").head(n)
+    return g[cols].reset_index(drop=True)
 
 
 TRUST_COLUMNS: tuple[str, ...] = ("submitted_by", "direction", "weight", "n_obs", "bias", "wape")
