@@ -36,13 +36,15 @@ and the output contracts' keys all contain `location`. One thing in plan_changes
 locations - the months both plans cover - and is taken from the whole plans' `period` columns.
 
 The waterfall and plan stability are read one location group at a time too, as sums per
-location and family (flows/movement_parts.py). What still grows with the catalogue (read
-whole, only the columns needed): the report (REPORT_COLUMNS of the plan, CHANGE_COLUMNS of
-plan_changes; baselines and history only for the few SKUs it charts). Partitions run one
-after the other in this process, whatever the engine: they append to one file and insert in
-one transaction. Locations only earlier plans have (a warehouse since closed) are one more
-partition (flows/movement_parts.with_closed_locations): plan_changes lists their rows as
-removed, and the waterfall and stability count their units as gone, as the whole publish does.
+location and family (flows/movement_parts.py). The report reads no whole column either: its
+figures of the plan and of plan_changes are digests (reporting/plan_digest.py) added up from
+each partition's, taken while the partition is staged; the plan rows, baselines and history it
+charts are read for its few SKUs only. What the digests keep grows with the catalogue only as
+its sets of distinct SKUs and months do. Partitions run one after the other in this process,
+whatever the engine: they append to one file and insert in one transaction. Locations only
+earlier plans have (a warehouse since closed) are one more partition
+(flows/movement_parts.with_closed_locations): plan_changes lists their rows as removed, and the
+waterfall and stability count their units as gone, as the whole publish does.
 """
 
 import contextlib
@@ -81,7 +83,15 @@ from flows.version_files import (
 )
 from reconciliation.plan_changes import compute_plan_changes
 from reporting import render_report
-from reporting.figures import focus_series
+from reporting.plan_digest import (
+    CHART_COLUMNS,
+    ChangeDigest,
+    PlanPartial,
+    change_digest,
+    digest_plan,
+    merge_change_digests,
+    plan_partial,
+)
 
 # The tables written, audited and stored one partition at a time.
 BY_PARTITION = ("consensus_plan", "baseline_forecast", "plan_changes")
@@ -89,13 +99,6 @@ SNAPSHOT = "sales_forecast"  # the inputs snapshot (inputs/sales_forecast.parque
 # reconcile's small tables in the workspace (everything but consensus_plan): what
 # version_tables publishes, and the extra views.
 PLAN_TABLES = ["capacity_report", "exceptions", "safety_stock", "sales_bias", *EXTRA_PLAN_FILES]
-# What the report reads of the plan and of plan_changes.
-REPORT_COLUMNS = ["sku", "location", "period", "family", "sales_forecast", "baseline_forecast",
-                  "consensus_demand", "constrained_demand", "shortfall", "planned_receipts",
-                  "firm_receipt"]
-CHANGE_COLUMNS = ["change", "previous_cycle", "previous_version", "planned_receipts_before",
-                  "planned_receipts_after", "order_release_period_before",
-                  "order_release_period_after"]
 HISTORY_COLUMNS = ["sku", "location", "period", "qty"]
 MAX_SKU_CHARTS = 6  # render_report's default: the charts' SKUs are chosen the same way
 
@@ -166,6 +169,9 @@ def stage_by_partition(ctx: RunContext, ws: Workspace, version: int, groups: lis
     overlap = (tree.distinct_values(plan_file, "period") & previous.periods()
                if previous else None)
     by_change: Counter[str] = Counter()
+    # The report's figures of each partition (see the module docstring).
+    plan_parts: list[PlanPartial] = []
+    change_parts: list[ChangeDigest] = []
     files = {name: posixpath.join(staging, f"{name}.parquet") for name in BY_PARTITION}
     files[SNAPSHOT] = posixpath.join(staging, "inputs", f"{SNAPSHOT}.parquet")
     with contextlib.ExitStack() as stack:
@@ -179,6 +185,8 @@ def stage_by_partition(ctx: RunContext, ws: Workspace, version: int, groups: lis
                 previous.cycle if previous else None, previous.version if previous else None,
                 ctx.config.reconciliation, periods=overlap)
             by_change.update(changes["change"].astype(str))
+            plan_parts.append(plan_partial(plan, MAX_SKU_CHARTS))
+            change_parts.append(change_digest(changes))
             out["consensus_plan"].write(plan)
             out["plan_changes"].write(order_columns(changes, "plan_changes"))
             del plan, changes
@@ -202,7 +210,7 @@ def stage_by_partition(ctx: RunContext, ws: Workspace, version: int, groups: lis
         by_change=dict(sorted(by_change.items(), key=lambda kv: -kv[1])),
     )
     _stage_the_rest(ctx, ws, version, groups, plan_store, staging, check, written,
-                    changes_summary)
+                    changes_summary, plan_parts, merge_change_digests(change_parts))
     return written, check.inputs_sha256()
 
 
@@ -219,9 +227,11 @@ def _all_rows_written(tree: OutputTree, pairs: dict[str, tuple[str, int]]) -> No
 
 def _stage_the_rest(ctx: RunContext, ws: Workspace, version: int, groups: list[list[str]],
                     plan_store: PlanStore, staging: str, check: CheckResult,
-                    written: dict[str, int], changes_summary: ChangesSummary) -> None:
+                    written: dict[str, int], changes_summary: ChangesSummary,
+                    plan_parts: list[PlanPartial], changes: ChangeDigest) -> None:
     """The small tables, the report and the manifest (last) into `staging`. A function of its
-    own so the column extracts it reads are freed on return."""
+    own so the column extracts it reads are freed on return. `plan_parts` and `changes`: the
+    report's figures of the staged plan and plan_changes, from their partitions."""
     cycle, tree = ctx.cycle, ctx.tree
     rejects = ws.load_frames("check", ["rejects"]).get("rejects", pd.DataFrame())
     plan = ws.load_frames("plan", PLAN_TABLES)
@@ -239,11 +249,13 @@ def _stage_the_rest(ctx: RunContext, ws: Workspace, version: int, groups: list[l
         rows={**{k: len(v) for k, v in frames.items()}, **{k: written[k] for k in BY_PARTITION}},
         changes=changes_summary, quarantined=bool(len(rejects)),
     )
-    report_plan = tree.read_columns(staged_plan, REPORT_COLUMNS[:3], tuple(REPORT_COLUMNS[3:]))
-    skus = sorted(set(focus_series(report_plan, MAX_SKU_CHARTS)["sku"].astype(str)))
+    # The charts draw the plan rows, baselines and history of the focus SKUs only: only
+    # theirs are read.
+    report_plan = digest_plan(plan_parts, MAX_SKU_CHARTS, lambda skus: _sku_rows(
+        tree, staged_plan, skus, list(CHART_COLUMNS)))
+    skus = sorted(set(report_plan.focus["sku"].astype(str)))
     report = render_report(
         cycle=cycle, version=version, consensus_plan=report_plan,
-        # The charts draw baselines and history of the focus SKUs only: only theirs are read.
         baseline_forecast=_sku_rows(tree, posixpath.join(staging, "baseline_forecast.parquet"),
                                     skus),
         capacity_report=frames["capacity_report"], exceptions=frames["exceptions"],
@@ -252,8 +264,7 @@ def _stage_the_rest(ctx: RunContext, ws: Workspace, version: int, groups: list[l
         family_plan=plan.get("family_plan"), promotion_load=plan.get("promotion_load"),
         trust=plan.get("trust"), fva=plan.get("fva"),
         waterfall=waterfall, stability=stability, sales_bias=frames["sales_bias"],
-        plan_changes=tree.read_columns(posixpath.join(staging, "plan_changes.parquet"),
-                              CHANGE_COLUMNS),
+        plan_changes=changes,
         contract_summary=manifest.contracts.model_dump(mode="json"),
         data_docs_href=DATA_DOCS_INDEX if check.data_docs else None,
         max_sku_charts=MAX_SKU_CHARTS,

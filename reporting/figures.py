@@ -37,7 +37,8 @@ def text(df: pd.DataFrame, col: str, default: str = "") -> pd.Series:
     return df[col].astype(object).where(df[col].notna(), default).astype(str)
 
 
-def _measures(plan: pd.DataFrame) -> pd.DataFrame:
+def measures(plan: pd.DataFrame) -> pd.DataFrame:
+    """MEASURES and shortfall as floats, one row per plan row (shortfall derived without it)."""
     out = pd.DataFrame({m: numeric(plan, m) for m in MEASURES}, index=plan.index)
     if "shortfall" in plan.columns:
         out["shortfall"] = numeric(plan, "shortfall")
@@ -84,7 +85,7 @@ class Headline:
 
 
 def headline_totals(plan: pd.DataFrame) -> Headline:
-    m = _measures(plan)
+    m = measures(plan)
     skus = text(plan, "sku")
     locs = text(plan, "location")
     return Headline(
@@ -101,7 +102,7 @@ def headline_totals(plan: pd.DataFrame) -> Headline:
 
 def monthly_totals(plan: pd.DataFrame) -> pd.DataFrame:
     """period -> sales, baseline, consensus, constrained, shortfall (sorted by period)."""
-    m = _measures(plan)
+    m = measures(plan)
     m["period"] = text(plan, "period")
     cols = [*MEASURES, "shortfall"]
     if m.empty:
@@ -118,7 +119,7 @@ def family_totals(family_plan: pd.DataFrame | None, top_n: int = 25) -> pd.DataF
     cols = [*MEASURES, "shortfall"]
     if family_plan is None or family_plan.empty:
         return pd.DataFrame(columns=["family", *cols, "gap_units", "gap_pct"])
-    m = _measures(family_plan)
+    m = measures(family_plan)
     m["family"] = text(family_plan, "family").replace("", UNKNOWN_FAMILY)
     fam = m.groupby("family")[cols].sum().sort_values("consensus_demand", ascending=False)
     if len(fam) > top_n:  # thousands of families would make an unreadable table
@@ -365,12 +366,23 @@ def promotion_view(
     )
 
 
+FOCUS_COLUMNS: tuple[str, ...] = ("sku", "location", "gap_units", "shortfall", "score")
+
+
+def focus_order(focus: pd.DataFrame) -> pd.DataFrame:
+    """Largest score first, ties by sku, then location: the top n does not depend on the
+    rows' order, so the top n of parts of the plan (reporting/plan_digest.py) gives that of
+    the whole."""
+    return focus.sort_values(["score", "sku", "location"], ascending=[False, True, True],
+                             kind="stable")
+
+
 def focus_series(plan: pd.DataFrame, n: int) -> pd.DataFrame:
     """The n SKU x locations most worth a chart: largest sales gap plus shortfall."""
-    cols = ["sku", "location", "gap_units", "shortfall", "score"]
+    cols = list(FOCUS_COLUMNS)
     if plan.empty or n <= 0:
         return pd.DataFrame(columns=cols)
-    m = _measures(plan)
+    m = measures(plan)
     sales = m["sales_forecast"]
     # Only months where sales gave a number: elsewhere "gap" would just be the baseline.
     gap = (m["consensus_demand"] - sales).where(sales > 0, 0.0)
@@ -385,8 +397,8 @@ def focus_series(plan: pd.DataFrame, n: int) -> pd.DataFrame:
     )
     g = df.groupby(["sku", "location"], sort=False)[["gap_units", "abs_gap", "shortfall"]].sum()
     g["score"] = g["abs_gap"] + g["shortfall"]
-    g = g[g["score"] > 0].sort_values("score", ascending=False, kind="stable").head(n)
-    return g.reset_index()[cols]
+    g = focus_order(g[g["score"] > 0].reset_index()).head(n)
+    return g[cols].reset_index(drop=True)
 
 
 TRUST_COLUMNS: tuple[str, ...] = ("submitted_by", "direction", "weight", "n_obs", "bias", "wape")

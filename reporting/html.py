@@ -25,6 +25,7 @@ from reporting.markup import (
     units,
 )
 from reporting.movement import bias_section, movement_section
+from reporting.plan_digest import ChangeDigest, PlanDigest, change_digest, plan_digest
 from reporting.sku_charts import render_sku_charts
 from reporting.style import CSS
 from reporting.svg import (
@@ -119,8 +120,8 @@ def _card(key: str, value: str, detail: str = "") -> str:
 # --- sections --------------------------------------------------------------------------------
 
 
-def _headline(cycle: str, plan: pd.DataFrame, family_plan: pd.DataFrame | None) -> str:
-    h = fig.headline_totals(plan)
+def _headline(cycle: str, plan: PlanDigest, family_plan: pd.DataFrame | None) -> str:
+    h = plan.headline
     cards = "".join(
         [
             _card("Sales", units(h.sales), f"{h.n_skus:,} SKUs, {h.n_series:,} SKU × locations"),
@@ -142,7 +143,7 @@ def _headline(cycle: str, plan: pd.DataFrame, family_plan: pd.DataFrame | None) 
             ),
         ]
     )
-    monthly = fig.monthly_totals(plan)
+    monthly = plan.monthly
     periods = monthly["period"].tolist()
     chart = line_chart(
         periods,
@@ -240,7 +241,7 @@ def _capacity(capacity: pd.DataFrame) -> str:
 
 
 def _promotions(
-    promotion_load: pd.DataFrame | None, plan: pd.DataFrame, capacity: pd.DataFrame
+    promotion_load: pd.DataFrame | None, plan: PlanDigest, capacity: pd.DataFrame
 ) -> str:
     view = fig.promotion_view(promotion_load, capacity, top_n=TOP_PROMOTIONS)
     if view.top.empty:
@@ -271,7 +272,7 @@ def _promotions(
         index="location", columns="period", values="extra_pallets", aggfunc="sum"
     )
     # Every month of the horizon, so the blocks line up a year each ("–" = no promotion).
-    horizon = sorted(fig.text(plan, "period").unique())
+    horizon = list(plan.periods)
     pivot = pivot.reindex(horizon or sorted(pivot.columns), axis=1)
     pivot = pivot.head(MAX_LOCATIONS_IN_HEATMAP)
     by_month = "<h3>Extra pallets per warehouse and month</h3>" + month_grid(
@@ -511,7 +512,7 @@ def render_report(
     *,
     cycle: str,
     version: int,
-    consensus_plan: pd.DataFrame,
+    consensus_plan: pd.DataFrame | PlanDigest,
     baseline_forecast: pd.DataFrame,
     capacity_report: pd.DataFrame,
     exceptions: pd.DataFrame,
@@ -526,7 +527,7 @@ def render_report(
     waterfall: pd.DataFrame | None = None,
     stability: pd.DataFrame | None = None,
     sales_bias: pd.DataFrame | None = None,
-    plan_changes: pd.DataFrame | None = None,
+    plan_changes: pd.DataFrame | ChangeDigest | None = None,
 ) -> str:
     """The S&OP meeting pack as one self-contained HTML document (a str).
 
@@ -542,18 +543,26 @@ def render_report(
     (reconciliation.sales_bias) adds each team's bias trend to the trust section.
     `plan_changes` (SPEC) opens that section with the change feed's counts and the time
     fence's firm receipts (the plan's `firm_receipt`) and warnings; None leaves it out.
+
+    `consensus_plan` and `plan_changes` may also come as their digests
+    (reporting/plan_digest.py), which is what the report reads of them: a frame is digested
+    here, as one part, so the pack is the same either way. A plan digest must have been built
+    for at least `max_sku_charts` focus series.
     """
+    plan = (consensus_plan if isinstance(consensus_plan, PlanDigest)
+            else plan_digest(consensus_plan, max_sku_charts))
+    changes = (plan_changes if plan_changes is None or isinstance(plan_changes, ChangeDigest)
+               else change_digest(plan_changes))
     bodies = {
-        "headline": _headline(cycle, consensus_plan, family_plan),
+        "headline": _headline(cycle, plan, family_plan),
         "capacity": _capacity(capacity_report),
-        "promotions": _promotions(promotion_load, consensus_plan, capacity_report),
+        "promotions": _promotions(promotion_load, plan, capacity_report),
         "exceptions": _exceptions(exceptions),
-        "movement": movement_section(waterfall, stability, fva, plan_changes, consensus_plan,
-                                     exceptions),
+        "movement": movement_section(waterfall, stability, fva, changes, plan, exceptions),
         "trust": _trust(trust) + _fva(fva) + bias_section(sales_bias),
         "contracts": _contracts(contract_summary, data_docs_href),
         "sku-charts": render_sku_charts(
-            cycle, consensus_plan, baseline_forecast, history, max_sku_charts
+            cycle, plan, baseline_forecast, history, max_sku_charts
         ),
     }
     return html_page(

@@ -7,6 +7,7 @@ import pandas as pd
 from data_contracts.tables import SEVERITY_ORDER
 from reporting import figures as fig
 from reporting.markup import percent, signed_units, units
+from reporting.plan_digest import PlanDigest
 
 
 def _cell(value: object) -> str:
@@ -18,7 +19,7 @@ def render_markdown_summary(
     *,
     cycle: str,
     version: int,
-    consensus_plan: pd.DataFrame,
+    consensus_plan: pd.DataFrame | PlanDigest,
     capacity_report: pd.DataFrame,
     exceptions: pd.DataFrame,
     contract_summary: dict[str, Any] | None = None,
@@ -29,7 +30,8 @@ def render_markdown_summary(
     Accepts (and ignores) the other keyword arguments of `render_report`, so a caller can
     pass one set of arguments to both.
     """
-    h = fig.headline_totals(consensus_plan)
+    h = (consensus_plan.headline if isinstance(consensus_plan, PlanDigest)
+         else fig.headline_totals(consensus_plan))
     lines = [
         f"# S&OP cycle {_cell(cycle)} — plan version {_cell(version)}",
         "",

@@ -11,6 +11,15 @@ import pandas as pd
 
 from reporting import figures as fig
 from reporting.markup import Col, esc, html_table, percent, signed_units, units
+from reporting.plan_digest import (
+    CHANGE_TYPES,
+    ChangeDigest,
+    PlanDigest,
+    change_digest,
+    firm_mask,
+    plan_digest,
+)
+from reporting.plan_digest import change_counts as change_counts  # re-exported: read from here
 from reporting.svg import Line, WaterfallStep, line_chart, waterfall_chart
 
 STEP_LABELS = {
@@ -148,75 +157,68 @@ def _stability(stability: pd.DataFrame | None, fva: pd.DataFrame | None) -> str:
         "</div>"
 
 
-CHANGE_TYPES = ("new", "increased", "decreased", "cancelled", "moved")
 FENCE_EXCEPTION = "FROZEN_FENCE_CHANGE"
 
 
-def change_counts(plan_changes: pd.DataFrame) -> pd.DataFrame:
-    """Rows of plan_changes per change type, and those that change an order (receipts or
-    release month), in CHANGE_TYPES order."""
-    kind = fig.text(plan_changes, "change")
-    order = ((_num(plan_changes, "planned_receipts_before").fillna(0)
-              != _num(plan_changes, "planned_receipts_after").fillna(0))
-             | (fig.text(plan_changes, "order_release_period_before")
-                != fig.text(plan_changes, "order_release_period_after")))
-    return pd.DataFrame({
-        "change": list(CHANGE_TYPES),
-        "rows": [int((kind == c).sum()) for c in CHANGE_TYPES],
-        "order_lines": [int(((kind == c) & order).sum()) for c in CHANGE_TYPES],
-    })
+def fence_warnings(exceptions: pd.DataFrame) -> int:
+    """The fence's warnings (units in their messages are not summed: each says its own)."""
+    warn = (fig.text(exceptions, "type") == FENCE_EXCEPTION) & (
+        fig.text(exceptions, "severity") != "info")
+    return int(warn.sum())
 
 
 def fence_summary(consensus_plan: pd.DataFrame, exceptions: pd.DataFrame) -> dict[str, float]:
-    """Firm receipts the plan kept (rows and units) and the fence's warnings (count, units in
-    their messages are not summed: each says its own)."""
-    firm = (consensus_plan["firm_receipt"].fillna(False).astype(bool)
-            if "firm_receipt" in consensus_plan else pd.Series(False, index=consensus_plan.index))
-    warn = (fig.text(exceptions, "type") == FENCE_EXCEPTION) & (
-        fig.text(exceptions, "severity") != "info")
+    """Firm receipts the plan kept (rows and units) and the fence's warnings (count)."""
+    firm = firm_mask(consensus_plan)
     return {"firm_rows": int(firm.sum()),
             "firm_units": float(_num(consensus_plan, "planned_receipts")[firm].sum()),
-            "warnings": int(warn.sum())}
+            "warnings": fence_warnings(exceptions)}
 
 
-def _changes_and_fence(plan_changes: pd.DataFrame | None, consensus_plan: pd.DataFrame | None,
+def _changes_and_fence(plan_changes: pd.DataFrame | ChangeDigest | None,
+                       consensus_plan: pd.DataFrame | PlanDigest | None,
                        exceptions: pd.DataFrame | None) -> str:
     head = '<h3 id="plan-changes">Change feed and time fence</h3>'
     if plan_changes is None or consensus_plan is None:
         return ""
-    if plan_changes.empty:
+    changes = (plan_changes if isinstance(plan_changes, ChangeDigest)
+               else change_digest(plan_changes))
+    plan = consensus_plan if isinstance(consensus_plan, PlanDigest) else plan_digest(
+        consensus_plan, 0)
+    if changes.empty:
         feed = ('<p class="empty">No change feed: no earlier published plan to compare with, '
                 "or nothing differs.</p>")
     else:
-        first = plan_changes.iloc[0]
-        counts = change_counts(plan_changes)
-        feed = (f'<p class="sub">Against plan {esc(first["previous_cycle"])} version '
-                f'{esc(first["previous_version"])}: {len(plan_changes):,} rows differ '
+        counts = changes.counts
+        feed = (f'<p class="sub">Against plan {esc(changes.previous_cycle)} version '
+                f'{esc(changes.previous_version)}: {changes.rows:,} rows differ '
                 f"(<code>plan_changes.parquet</code>), {int(counts['order_lines'].sum()):,} of "
                 "them change an order (receipts or release month).</p>" + html_table(
                     counts, [Col("change", "Change"), Col("rows", "Rows", units, True),
                              Col("order_lines", "Order lines", units, True)],
                     max_rows=len(CHANGE_TYPES)))
-    fence = fence_summary(consensus_plan, exceptions if exceptions is not None
-                          else pd.DataFrame(columns=["type", "severity"]))
-    if "firm_receipt" not in consensus_plan or not (fence["firm_rows"] or fence["warnings"]):
+    warnings = fence_warnings(exceptions if exceptions is not None
+                              else pd.DataFrame(columns=["type", "severity"]))
+    if not plan.has_firm_receipt or not (plan.firm_rows or warnings):
         fence_html = ('<p class="note">Time fence: off, or nothing of last cycle\'s plan fell '
                       "inside it (<code>reconciliation: {frozen_months: N}</code>).</p>")
     else:
-        fence_html = (f'<p class="note">Time fence: {fence["firm_rows"]:,} receipts of last '
-                      f"cycle's plan kept as they were ({units(fence['firm_units'])} units, "
-                      f"<code>firm_receipt</code>); {fence['warnings']:,} "
+        fence_html = (f'<p class="note">Time fence: {plan.firm_rows:,} receipts of last '
+                      f"cycle's plan kept as they were ({units(plan.firm_units)} units, "
+                      f"<code>firm_receipt</code>); {warnings:,} "
                       f"<code>{FENCE_EXCEPTION}</code> warnings where this cycle's demand "
                       "would need them changed (see Exceptions).</p>")
     return head + feed + fence_html
 
 
 def movement_section(waterfall: pd.DataFrame | None, stability: pd.DataFrame | None,
-                     fva: pd.DataFrame | None, plan_changes: pd.DataFrame | None = None,
-                     consensus_plan: pd.DataFrame | None = None,
+                     fva: pd.DataFrame | None,
+                     plan_changes: pd.DataFrame | ChangeDigest | None = None,
+                     consensus_plan: pd.DataFrame | PlanDigest | None = None,
                      exceptions: pd.DataFrame | None = None) -> str:
     """The "why the plan moved" section: the change feed and the time fence, the waterfall,
-    then stability next to FVA."""
+    then stability next to FVA. The plan and plan_changes as frames or as their digests
+    (reporting/plan_digest.py)."""
     return (_changes_and_fence(plan_changes, consensus_plan, exceptions)
             + _waterfall(waterfall) + _stability(stability, fva))
 

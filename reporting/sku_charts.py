@@ -6,6 +6,7 @@ import pandas as pd
 from data_contracts.periods import add_months, months_between
 from reporting import figures as fig
 from reporting.markup import esc, signed_units, units
+from reporting.plan_digest import PlanDigest
 from reporting.svg import (
     COLOR_BASELINE,
     COLOR_HISTORY,
@@ -108,17 +109,20 @@ def _one_chart(
 
 def render_sku_charts(
     cycle: str,
-    plan: pd.DataFrame,
+    plan: PlanDigest,
     baseline: pd.DataFrame,
     history: pd.DataFrame,
     max_charts: int,
 ) -> str:
-    """HTML for at most `max_charts` charts, the SKU x locations with the largest gap/shortfall."""
-    focus = fig.focus_series(plan, max_charts)
+    """HTML for at most `max_charts` charts, the SKU x locations with the largest gap/shortfall
+    (the digest's focus series, drawn from its rows of them)."""
+    if max_charts > plan.focus_n:
+        raise ValueError(f"{max_charts} charts asked of a plan digest of the top {plan.focus_n}")
+    focus = plan.focus.head(max_charts)
     if focus.empty:
         return '<p class="empty">No SKU with a gap to sales or a shortfall.</p>'
     skus = set(focus["sku"])
-    plan_f, base_f, hist_f = _rows_of(plan, skus), _rows_of(baseline, skus), _rows_of(history, skus)
+    plan_f, base_f, hist_f = plan.focus_rows, _rows_of(baseline, skus), _rows_of(history, skus)
     charts = []
     for row in focus.itertuples(index=False):  # at most max_charts iterations
         sku, loc = str(row.sku), str(row.location)

@@ -186,6 +186,19 @@ def test_focus_series_by_gap_and_shortfall() -> None:
     assert fig.focus_series(PLAN, 0).empty
 
 
+def test_focus_ties_are_broken_by_sku_then_location() -> None:
+    # Four series with the same score, listed in reverse order; one with a higher score.
+    plan = pd.DataFrame({
+        "sku": ["B", "B", "A", "A", "C"], "location": ["L2", "L1", "L2", "L1", "L9"],
+        "period": "2027-01", "sales_forecast": [10.0, 10.0, 10.0, 10.0, 10.0],
+        "consensus_demand": [12.0, 12.0, 12.0, 12.0, 20.0],
+        "constrained_demand": [12.0, 12.0, 12.0, 12.0, 20.0]})
+    focus = fig.focus_series(plan, 4)
+    assert list(zip(focus["sku"], focus["location"], strict=True)) == [
+        ("C", "L9"), ("A", "L1"), ("A", "L2"), ("B", "L1")]
+    assert fig.focus_series(plan.iloc[::-1], 4).equals(focus)
+
+
 @pytest.mark.parametrize(
     "summary,expected",
     [
