@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -152,3 +153,38 @@ def test_usage_errors_exit_2(published: Path, tmp_path: Path) -> None:
     r = _whatif(published, tmp_path / "broken.yaml")
     assert r.exit_code == 2 and "broken.yaml" in r.output
     assert runner.invoke(app, ["whatif", "--out", str(published)]).exit_code == 2
+
+
+def test_a_base_fenced_on_a_plan_this_folder_lacks_is_replanned_without_the_fence_and_says_so(
+    published: Path, small_world, tmp_path: Path
+) -> None:
+    # The base's manifest names the plan whose receipts it kept firm; that plan was published
+    # from another output folder, so this one cannot give its rows.
+    out = tmp_path / "out"
+    shutil.copytree(published, out)
+    path = out / f"cycle={CYCLE}" / "version=1" / "manifest.json"
+    manifest = json.loads(path.read_text())
+    fence = manifest["supply_plan"].get("time_fence") or {}
+    manifest["supply_plan"]["time_fence"] = {**fence, "previous_cycle": "2026-11",
+                                             "previous_version": 3}
+    path.chmod(0o644)
+    path.write_text(json.dumps(manifest))
+    config = tmp_path / "fence.yaml"
+    config.write_text("reconciliation:\n  frozen_months: 2\n")
+    sku = small_world.tables["products"]["sku"].iloc[0]
+    loc = small_world.tables["warehouses"]["location"].iloc[0]
+    scenario = _write(tmp_path, {"name": "fenced", "promotions": [{
+        "promo_id": "WI-2", "sku": sku, "location": loc, "start_period": "2027-04",
+        "end_period": "2027-04", "uplift_pct": 25}]})
+
+    def notes(*extra: str) -> list[str]:
+        result = _whatif(out, scenario, *extra)
+        assert result.exit_code == 0, result.output
+        stored = out / "scenarios" / f"cycle={CYCLE}" / "fenced" / "summary.json"
+        return json.loads(stored.read_text())["notes"]
+
+    missing = "plan 2026-11 version 3, which this output folder does not hold"
+    assert any(missing in n for n in notes("--config", str(config)))
+    # Without a time fence in the settings there is no fence to miss.
+    config.write_text("reconciliation:\n  frozen_months: 0\n")
+    assert not any("does not hold" in n for n in notes("--config", str(config)))
