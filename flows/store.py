@@ -7,6 +7,7 @@ A version becomes visible in one transaction: its rows and its `plan_runs` row f
 import atexit
 import gc
 import json
+import os
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -61,6 +62,9 @@ def _release_duckdb_types() -> None:
 
 atexit.register(_release_duckdb_types)
 
+# The embedded DuckDB store's memory limit (DuckDB's syntax), overridable by the environment.
+DUCKDB_MEMORY_LIMIT = "1GB"
+DUCKDB_MEMORY_ENV = "SOP_DUCKDB_MEMORY_LIMIT"
 INSERT_CHUNK_ROWS = 100_000  # rows converted to Python objects at a time (PostgreSQL COPY)
 # Stored beyond SPEC's tables: forecast value added, so its history can be queried per cycle,
 # and the safety stock each version held (given or computed, with its inputs).
@@ -256,10 +260,16 @@ class PlanStore:
         parsed = sa.engine.make_url(url)
         args: dict[str, object] = {}
         self.absent = False  # a read-only DuckDB store whose file does not exist yet
+        if parsed.get_backend_name() == "duckdb":
+            # Embedded in the run's process: DuckDB's buffer pool would otherwise keep what a
+            # version's one transaction writes (80 % of RAM by default), so the driver's
+            # memory would grow with the catalogue; past the limit it writes pages out.
+            args = {"config": {"memory_limit": os.environ.get(DUCKDB_MEMORY_ENV,
+                                                              DUCKDB_MEMORY_LIMIT)}}
         if read_only and parsed.get_backend_name() == "duckdb":
             database = parsed.database or ""
             self.absent = database not in ("", ":memory:") and not Path(database).exists()
-            args = {"read_only": True}
+            args["read_only"] = True
         # NullPool: DuckDB holds a file lock per open connection; closing after each
         # unit of work lets a concurrent run of the same cycle get its turn.
         self.engine: Engine = sa.create_engine(url, poolclass=NullPool, connect_args=args)

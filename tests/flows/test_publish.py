@@ -388,3 +388,31 @@ def test_a_read_only_look_back_shares_the_store_with_readers_and_never_creates_i
     finally:
         reader.kill()
         reader.wait()
+
+
+def test_the_embedded_store_bounds_its_memory_and_a_reader_still_reads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DuckDB runs inside the run's process: without a limit its buffer pool keeps what the
+    version's one transaction writes (up to 80 % of RAM), so the driver would grow with the
+    catalogue. Writer and read-only look back open the file with the same limit."""
+    import sqlalchemy as sa
+
+    from flows.store import DUCKDB_MEMORY_ENV
+
+    def limit(store: PlanStore) -> str:
+        with store.engine.connect() as conn:
+            return str(conn.execute(sa.text("SELECT current_setting('memory_limit')")).scalar())
+
+    url = f"duckdb:///{tmp_path / 'sop.duckdb'}"
+    store = PlanStore(url)
+    store.ensure_schema()
+    version = claim_version(OutputTree.local(tmp_path / "out"), "2026-01", store, run_id=None)
+    store.publish("2026-01", version, _frames(1.0), str(tmp_path / "out"), "sha")
+    assert limit(store) == "953.6 MiB"  # DuckDB's rendering of "1GB"
+    store.dispose()
+    monkeypatch.setenv(DUCKDB_MEMORY_ENV, "2GB")
+    reader = PlanStore(url, read_only=True)
+    assert limit(reader) == "1.8 GiB"
+    assert reader.latest_published("2026-01") == version
+    reader.dispose()
