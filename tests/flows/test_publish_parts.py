@@ -183,8 +183,10 @@ def _plan_part(location: str, qty: float) -> pd.DataFrame:
 
 def _visible_rows(url: str, version: int | None = None) -> Any:
     """(rows of version 1 in consensus_plan, rows in consensus_plan_current), as another
-    reader sees them; with `version`, only that version's rows in consensus_plan."""
-    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    reader sees them; with `version`, only that version's rows in consensus_plan. Opened as
+    PlanStore opens it: DuckDB refuses a second connection to a file in one process with
+    another configuration (the store's memory limit)."""
+    engine = PlanStore(url).engine
     try:
         with engine.connect() as conn:
             rows = conn.execute(sa.text(
