@@ -350,6 +350,16 @@ class PlanStore:
             stmt = stmt.where(table.c.location.in_(list(locations)))
         return self._with_retry(lambda conn: pd.read_sql(stmt, conn))
 
+    def distinct_plan_values(self, cycle: str, version: int, column: str) -> set[str]:
+        """The distinct values of one column of a version's consensus_plan, as text (e.g. the
+        months it covers). The database deduplicates (SELECT DISTINCT): one row per value
+        crosses the connection instead of one per plan row."""
+        table = DATA_TABLES["consensus_plan"]
+        stmt = sa.select(table.c[column]).distinct().where(
+            table.c.cycle == cycle, table.c.plan_version == version
+        )
+        return self._with_retry(lambda conn: {str(v) for v in conn.execute(stmt).scalars()})
+
     def claim_version(self, cycle: str, at_least: int, run_id: str | None = None,
                       stage_run_ids: dict[str, str] | None = None) -> int:
         """Reserve the next free version >= `at_least` for `cycle` (primary key arbitrates).

@@ -188,6 +188,47 @@ def test_store_gets_every_row_once_with_the_run_columns_set(
     assert fva_rows == 0  # absent optional table: nothing inserted
 
 
+def test_distinct_plan_values_are_one_versions_values_deduplicated_by_the_database(
+    tmp_path, store_url
+) -> None:
+    """A version's months or locations without reading a row per plan row: the values of
+    that version only, each once, and the query itself asks for distinct values."""
+    import sqlalchemy as sa
+
+    store = PlanStore(store_url)
+    tree = OutputTree.local(tmp_path / "out")
+    plans = {
+        1: pd.DataFrame({"sku": ["A", "B", "A", "B"], "location": ["L1", "L1", "L2", "L2"],
+                         "period": ["2026-01", "2026-01", "2026-02", "2026-02"]}),
+        2: pd.DataFrame({"sku": ["A", "A", "A"], "location": ["L3", "L3", "L3"],
+                         "period": ["2026-03", "2026-04", "2026-05"]}),
+    }
+    for version, plan in plans.items():
+        frames = _frames(1.0)
+        rows = frames["consensus_plan"].iloc[[0] * len(plan)].reset_index(drop=True)
+        frames["consensus_plan"] = rows.assign(**plan)
+        assert claim_version(tree, "2026-01", store, run_id=None) == version
+        store.publish("2026-01", version, frames, str(tmp_path / "out"), "sha")
+    statements: list[str] = []
+    sa.event.listen(store.engine, "before_cursor_execute",
+                    lambda conn, cursor, statement, *args: statements.append(statement))
+    try:
+        assert store.distinct_plan_values("2026-01", 1, "period") == {"2026-01", "2026-02"}
+        assert store.distinct_plan_values("2026-01", 1, "location") == {"L1", "L2"}
+        assert store.distinct_plan_values("2026-01", 2, "period") == {
+            "2026-03", "2026-04", "2026-05"}
+        assert store.distinct_plan_values("2026-01", 2, "sku") == {"A"}
+        assert store.distinct_plan_values("2026-01", 3, "period") == set()  # no such version
+        queries = [s for s in statements if "consensus_plan" in s]
+        assert len(queries) == 5 and all("SELECT DISTINCT" in q.upper() for q in queries)
+        for version in plans:  # the values read_plan's whole column holds
+            whole = store.read_plan("2026-01", version, ["location"])
+            assert store.distinct_plan_values("2026-01", version, "location") == set(
+                whole["location"])
+    finally:
+        store.dispose()
+
+
 def test_duckdb_store_keeps_quantities_exactly_as_parquet(tmp_path) -> None:
     """Quantities are double precision in the store (a 32-bit REAL would round 0.1, 1e7+0.3)."""
     import sqlalchemy as sa
