@@ -53,9 +53,8 @@ def _plan(ctx: RunContext, store: PlanStore, cycle: str, version: int,
     if tree.exists(path):
         return _Plan(cycle, version, path, tree.distinct_values(path, "period"),
                      tree.distinct_values(path, "location"))
-    rows = store.read_plan(cycle, version, ["period", "location"])
-    return _Plan(cycle, version, None, set(rows["period"].astype(str)),
-                 set(rows["location"].astype(str)))
+    return _Plan(cycle, version, None, store.distinct_plan_values(cycle, version, "period"),
+                 store.distinct_plan_values(cycle, version, "location"))
 
 
 def _past(ctx: RunContext, store: PlanStore) -> list[_Plan]:

@@ -149,7 +149,7 @@ class _PreviousRows:
     def periods(self) -> set[str]:
         if self.in_tree:
             return self.tree.distinct_values(self.path, "period")
-        return set(self.store.read_plan(self.cycle, self.version, ["period"])["period"])
+        return self.store.distinct_plan_values(self.cycle, self.version, "period")
 
     def rows(self, locations: list[str]) -> pd.DataFrame:
         return read_plan_version(self.tree, self.store, self.cycle, self.version, PLAN_COLUMNS,
