@@ -11,7 +11,9 @@ columns first, without reading the plans.
 
 The groups must hold every location an earlier plan has: with_closed_locations adds one group
 of those no partition holds (a warehouse since closed), whose units the whole computation
-counts as moved away - and whose rows plan_changes lists as removed.
+counts as moved away - and whose rows plan_changes lists as removed. The earlier plans' months
+and locations are read once per publish (earlier_plans) and shared by with_closed_locations,
+plan_changes and movement_by_partition.
 """
 
 import posixpath
@@ -36,7 +38,7 @@ MOVEMENT_COLUMNS = list(dict.fromkeys([*STABILITY_COLUMNS, *WATERFALL_COLUMNS, "
 
 
 @dataclass(frozen=True)
-class _Plan:
+class PublishedPlan:
     """One published (or staged) version's plan file: its months and locations."""
 
     cycle: str
@@ -47,47 +49,78 @@ class _Plan:
 
 
 def _plan(ctx: RunContext, store: PlanStore, cycle: str, version: int,
-          path: str | None = None) -> _Plan:
+          path: str | None = None) -> PublishedPlan:
+    """Version `version` of `cycle`'s months and locations: from its plan file (`path`, by
+    default in its version folder), else from the store."""
     tree = ctx.tree
     path = path or posixpath.join(tree.version_dir(cycle, version), "consensus_plan.parquet")
     if tree.exists(path):
-        return _Plan(cycle, version, path, tree.distinct_values(path, "period"),
-                     tree.distinct_values(path, "location"))
-    return _Plan(cycle, version, None, store.distinct_plan_values(cycle, version, "period"),
-                 store.distinct_plan_values(cycle, version, "location"))
+        return PublishedPlan(cycle, version, path, tree.distinct_values(path, "period"),
+                             tree.distinct_values(path, "location"))
+    return PublishedPlan(cycle, version, None,
+                         store.distinct_plan_values(cycle, version, "period"),
+                         store.distinct_plan_values(cycle, version, "location"))
 
 
-def _past(ctx: RunContext, store: PlanStore) -> list[_Plan]:
-    """The current version of every earlier cycle in this output folder (as
-    OutputTree.past_plans reads them): what plan stability compares."""
-    return [_plan(ctx, store, c, v) for c, v in ctx.tree.past_versions(ctx.cycle)]
+@dataclass(frozen=True)
+class EarlierPlans:
+    """The published plans a version is compared with, each one's months and locations read
+    once per publish (by earlier_plans) for with_closed_locations, plan_changes
+    (flows/publish_parts.stage_by_partition) and the waterfall and stability
+    (movement_by_partition), instead of once by each of them. One PublishedPlan stands for a
+    (cycle, version) however many roles it has (last cycle's plan is usually all three)."""
+
+    # Every earlier cycle's current version in this output folder: what stability compares.
+    past: tuple[PublishedPlan, ...]
+    # Last cycle's plan (previous_cycle_version): what the waterfall starts from.
+    previous_cycle: PublishedPlan | None
+    # plan_changes' previous plan (previous_plan_version).
+    previous_version: PublishedPlan | None
+
+    def plans(self) -> list[PublishedPlan]:
+        """Every plan, each (cycle, version) once."""
+        plans = [*self.past, self.previous_version, self.previous_cycle]
+        return list({(p.cycle, p.version): p for p in plans if p is not None}.values())
 
 
-def with_closed_locations(ctx: RunContext, plan_store: PlanStore, version: int,
-                          groups: list[list[str]]) -> list[list[str]]:
-    """`groups` and, when the plans version `version` is compared with (plan_changes'
+def earlier_plans(ctx: RunContext, store: PlanStore, version: int) -> EarlierPlans:
+    """The plans version `version` of the run's cycle is compared with: the current version of
+    every earlier cycle in this output folder (as OutputTree.past_plans reads them), last
+    cycle's and the previous published one; a (cycle, version) in several roles is read once."""
+    read: dict[tuple[str, int], PublishedPlan] = {}
+
+    def plan(found: tuple[str, int]) -> PublishedPlan:
+        if found not in read:
+            read[found] = _plan(ctx, store, *found)
+        return read[found]
+
+    last_cycle = previous_cycle_version(store, ctx.cycle)
+    previous = previous_plan_version(store, ctx.cycle, version)
+    return EarlierPlans(past=tuple(plan(f) for f in ctx.tree.past_versions(ctx.cycle)),
+                        previous_cycle=plan(last_cycle) if last_cycle else None,
+                        previous_version=plan(previous) if previous else None)
+
+
+def with_closed_locations(earlier: EarlierPlans, groups: list[list[str]]) -> list[list[str]]:
+    """`groups` and, when the plans the version is compared with (`earlier`: plan_changes'
     previous plan, last cycle's, every earlier cycle's current one) have locations no group
     holds, one more group of those."""
-    found = [f for f in (previous_plan_version(plan_store, ctx.cycle, version),
-                         previous_cycle_version(plan_store, ctx.cycle)) if f]
-    earlier = [*_past(ctx, plan_store), *(_plan(ctx, plan_store, *f) for f in found)]
     known = {loc for g in groups for loc in g}
-    closed = sorted(set().union(*(p.locations for p in earlier)) - known)
+    closed = sorted(set().union(*(p.locations for p in earlier.plans())) - known)
     return [*groups, closed] if closed else groups
 
 
 def movement_by_partition(ctx: RunContext, plan_path: str, version: int,
-                          groups: list[list[str]], plan_store: PlanStore
-                          ) -> tuple[pd.DataFrame, pd.DataFrame]:
+                          groups: list[list[str]], plan_store: PlanStore,
+                          earlier: EarlierPlans) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(waterfall, stability) of version `version` of the run's cycle, whose plan is the file
     `plan_path` (staged), as plan_movement computes them, one location group at a time
-    (`groups`: with_closed_locations's)."""
+    (`groups`: with_closed_locations's; `earlier`: the plans compared with)."""
     tree, cycle = ctx.tree, ctx.cycle
     now = _plan(ctx, plan_store, cycle, version, plan_path)
-    found = previous_cycle_version(plan_store, cycle)
-    previous = _plan(ctx, plan_store, *found) if found and now.periods else None
+    previous = earlier.previous_cycle if now.periods else None
     months = waterfall.overlap(now.periods, previous.periods) if previous else []
-    past = _past(ctx, plan_store)
+    past = earlier.past
     plans = [*past, now]
     overlap = stability.overlaps({p.cycle: p.periods for p in plans})
     versions = {p.cycle: p.version for p in plans}

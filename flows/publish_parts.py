@@ -69,9 +69,15 @@ from data_contracts.run_records import (
 from data_contracts.tables import OUTPUT_COLUMNS, order_columns, stamp_version
 from flows.context import RunContext
 from flows.memory import release_memory
-from flows.movement_parts import movement_by_partition, with_closed_locations
+from flows.movement_parts import (
+    EarlierPlans,
+    PublishedPlan,
+    earlier_plans,
+    movement_by_partition,
+    with_closed_locations,
+)
 from flows.output_tree import OutputTree, Workspace
-from flows.previous_plan import PLAN_COLUMNS, previous_plan_version, read_plan_version
+from flows.previous_plan import PLAN_COLUMNS, read_plan_version
 from flows.publish import Publication, promote
 from flows.store import STORE_TABLES, PlanStore, TableRows
 from flows.version_files import (
@@ -118,11 +124,14 @@ def publish_by_partition(ctx: RunContext, version: int, groups: list[list[str]],
     raised: the caller marks the claim failed (flows/publish.discard), as for a whole
     publish. `at_step`: flows/publish.promote's fault-injection hook."""
     tree, ws, cycle = ctx.tree, ctx.workspace, ctx.cycle
+    # The earlier plans' months and locations, read once for all that compares with them.
+    earlier = earlier_plans(ctx, plan_store, version)
     # A location only earlier plans have still has rows to publish: plan_changes' removals.
-    groups = with_closed_locations(ctx, plan_store, version, groups)
+    groups = with_closed_locations(earlier, groups)
     staging = tree.new_staging_dir(cycle, version)
     try:
-        written, inputs_sha = stage_by_partition(ctx, ws, version, groups, plan_store, staging)
+        written, inputs_sha = stage_by_partition(ctx, ws, version, groups, plan_store, staging,
+                                                 earlier)
         release_memory()
         audit_by_partition(tree, ws, staging, groups, cycle, ctx.horizon,
                            ws.load_result("plan", PlanResult).shortfall_tolerance_units)
@@ -139,17 +148,12 @@ def publish_by_partition(ctx: RunContext, version: int, groups: list[list[str]],
 
 class _PreviousRows:
     """The previous published plan's rows, one partition's locations at a time: from its
-    version folder, else (published from another output folder) from the store."""
+    version folder, else (published from another output folder) from the store. Its months
+    are the PublishedPlan's, read once for the whole publish (movement_parts.earlier_plans)."""
 
-    def __init__(self, tree: OutputTree, store: PlanStore, cycle: str, version: int) -> None:
-        self.tree, self.store, self.cycle, self.version = tree, store, cycle, version
-        self.path = posixpath.join(tree.version_dir(cycle, version), "consensus_plan.parquet")
-        self.in_tree = tree.exists(self.path)
-
-    def periods(self) -> set[str]:
-        if self.in_tree:
-            return self.tree.distinct_values(self.path, "period")
-        return self.store.distinct_plan_values(self.cycle, self.version, "period")
+    def __init__(self, tree: OutputTree, store: PlanStore, plan: PublishedPlan) -> None:
+        self.tree, self.store = tree, store
+        self.cycle, self.version, self.periods = plan.cycle, plan.version, plan.periods
 
     def rows(self, locations: list[str]) -> pd.DataFrame:
         return read_plan_version(self.tree, self.store, self.cycle, self.version, PLAN_COLUMNS,
@@ -157,16 +161,18 @@ class _PreviousRows:
 
 
 def stage_by_partition(ctx: RunContext, ws: Workspace, version: int, groups: list[list[str]],
-                       plan_store: PlanStore, staging: str) -> tuple[dict[str, int], str]:
+                       plan_store: PlanStore, staging: str, earlier: EarlierPlans
+                       ) -> tuple[dict[str, int], str]:
     """Write every file of the version into `staging`, the large tables partition by
-    partition; return the rows written per large table and the inputs' sha256."""
+    partition; return the rows written per large table and the inputs' sha256. `earlier`:
+    the plans the version is compared with."""
     cycle, tree = ctx.cycle, ctx.tree
     check = ws.load_result("check", CheckResult)
     plan_file = posixpath.join(ws.root, "plan", "consensus_plan.parquet")
-    found = previous_plan_version(plan_store, cycle, version)
-    previous = _PreviousRows(tree, plan_store, *found) if found else None
+    previous = (_PreviousRows(tree, plan_store, earlier.previous_version)
+                if earlier.previous_version else None)
     # The one quantity of plan_changes that crosses locations (see the module docstring).
-    overlap = (tree.distinct_values(plan_file, "period") & previous.periods()
+    overlap = (tree.distinct_values(plan_file, "period") & previous.periods
                if previous else None)
     by_change: Counter[str] = Counter()
     # The report's figures of each partition (see the module docstring).
@@ -210,7 +216,7 @@ def stage_by_partition(ctx: RunContext, ws: Workspace, version: int, groups: lis
         by_change=dict(sorted(by_change.items(), key=lambda kv: -kv[1])),
     )
     _stage_the_rest(ctx, ws, version, groups, plan_store, staging, check, written,
-                    changes_summary, plan_parts, merge_change_digests(change_parts))
+                    changes_summary, plan_parts, merge_change_digests(change_parts), earlier)
     return written, check.inputs_sha256()
 
 
@@ -228,10 +234,12 @@ def _all_rows_written(tree: OutputTree, pairs: dict[str, tuple[str, int]]) -> No
 def _stage_the_rest(ctx: RunContext, ws: Workspace, version: int, groups: list[list[str]],
                     plan_store: PlanStore, staging: str, check: CheckResult,
                     written: dict[str, int], changes_summary: ChangesSummary,
-                    plan_parts: list[PlanPartial], changes: ChangeDigest) -> None:
+                    plan_parts: list[PlanPartial], changes: ChangeDigest,
+                    earlier: EarlierPlans) -> None:
     """The small tables, the report and the manifest (last) into `staging`. A function of its
     own so the column extracts it reads are freed on return. `plan_parts` and `changes`: the
-    report's figures of the staged plan and plan_changes, from their partitions."""
+    report's figures of the staged plan and plan_changes, from their partitions; `earlier`:
+    the plans the version is compared with."""
     cycle, tree = ctx.cycle, ctx.tree
     rejects = ws.load_frames("check", ["rejects"]).get("rejects", pd.DataFrame())
     plan = ws.load_frames("plan", PLAN_TABLES)
@@ -239,7 +247,8 @@ def _stage_the_rest(ctx: RunContext, ws: Workspace, version: int, groups: list[l
     exceptions = run_exceptions(check, plan["exceptions"], selection)
     del selection
     staged_plan = posixpath.join(staging, "consensus_plan.parquet")
-    waterfall, stability = movement_by_partition(ctx, staged_plan, version, groups, plan_store)
+    waterfall, stability = movement_by_partition(ctx, staged_plan, version, groups, plan_store,
+                                                 earlier)
     frames, extras = version_tables(plan, exceptions, rejects, waterfall, stability)
     plan_result = ws.load_result("plan", PlanResult)
     manifest = build_manifest(
