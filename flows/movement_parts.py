@@ -39,7 +39,7 @@ MOVEMENT_COLUMNS = list(dict.fromkeys([*STABILITY_COLUMNS, *WATERFALL_COLUMNS, "
 
 @dataclass(frozen=True)
 class PublishedPlan:
-    """One published (or staged) version's plan file: its months and locations."""
+    """One published version's plan: its file, its months and locations."""
 
     cycle: str
     version: int
@@ -48,12 +48,11 @@ class PublishedPlan:
     locations: set[str]
 
 
-def _plan(ctx: RunContext, store: PlanStore, cycle: str, version: int,
-          path: str | None = None) -> PublishedPlan:
-    """Version `version` of `cycle`'s months and locations: from its plan file (`path`, by
-    default in its version folder), else from the store."""
+def _plan(ctx: RunContext, store: PlanStore, cycle: str, version: int) -> PublishedPlan:
+    """Version `version` of `cycle`'s months and locations: from the plan file in its version
+    folder, else from the store."""
     tree = ctx.tree
-    path = path or posixpath.join(tree.version_dir(cycle, version), "consensus_plan.parquet")
+    path = posixpath.join(tree.version_dir(cycle, version), "consensus_plan.parquet")
     if tree.exists(path):
         return PublishedPlan(cycle, version, path, tree.distinct_values(path, "period"),
                              tree.distinct_values(path, "location"))
@@ -110,20 +109,20 @@ def with_closed_locations(earlier: EarlierPlans, groups: list[list[str]]) -> lis
     return [*groups, closed] if closed else groups
 
 
-def movement_by_partition(ctx: RunContext, plan_path: str, version: int,
+def movement_by_partition(ctx: RunContext, plan_path: str, periods: set[str], version: int,
                           groups: list[list[str]], plan_store: PlanStore,
                           earlier: EarlierPlans) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(waterfall, stability) of version `version` of the run's cycle, whose plan is the file
-    `plan_path` (staged), as plan_movement computes them, one location group at a time
-    (`groups`: with_closed_locations's; `earlier`: the plans compared with)."""
+    `plan_path` (staged) covering the months `periods`, as plan_movement computes them, one
+    location group at a time (`groups`: with_closed_locations's; `earlier`: the plans
+    compared with). `periods` is given, not read from the file: the staged plan has the
+    workspace plan's rows, whose months stage_by_partition has read already."""
     tree, cycle = ctx.tree, ctx.cycle
-    now = _plan(ctx, plan_store, cycle, version, plan_path)
-    previous = earlier.previous_cycle if now.periods else None
-    months = waterfall.overlap(now.periods, previous.periods) if previous else []
+    previous = earlier.previous_cycle if periods else None
+    months = waterfall.overlap(periods, previous.periods) if previous else []
     past = earlier.past
-    plans = [*past, now]
-    overlap = stability.overlaps({p.cycle: p.periods for p in plans})
-    versions = {p.cycle: p.version for p in plans}
+    overlap = stability.overlaps({**{p.cycle: p.periods for p in past}, cycle: periods})
+    versions = {**{p.cycle: p.version for p in past}, cycle: version}
     wf_sums, st_sums = [], []
     for locations in groups:
         rows = tree.read_columns(plan_path, MOVEMENT_COLUMNS, WATERFALL_PARTS, locations)

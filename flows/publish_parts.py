@@ -171,9 +171,10 @@ def stage_by_partition(ctx: RunContext, ws: Workspace, version: int, groups: lis
     plan_file = posixpath.join(ws.root, "plan", "consensus_plan.parquet")
     previous = (_PreviousRows(tree, plan_store, earlier.previous_version)
                 if earlier.previous_version else None)
+    # The plan's months, read once: the staged plan has the same rows (see _all_rows_written).
+    periods = tree.distinct_values(plan_file, "period")
     # The one quantity of plan_changes that crosses locations (see the module docstring).
-    overlap = (tree.distinct_values(plan_file, "period") & previous.periods
-               if previous else None)
+    overlap = periods & previous.periods if previous else None
     by_change: Counter[str] = Counter()
     # The report's figures of each partition (see the module docstring).
     plan_parts: list[PlanPartial] = []
@@ -216,7 +217,8 @@ def stage_by_partition(ctx: RunContext, ws: Workspace, version: int, groups: lis
         by_change=dict(sorted(by_change.items(), key=lambda kv: -kv[1])),
     )
     _stage_the_rest(ctx, ws, version, groups, plan_store, staging, check, written,
-                    changes_summary, plan_parts, merge_change_digests(change_parts), earlier)
+                    changes_summary, plan_parts, merge_change_digests(change_parts), periods,
+                    earlier)
     return written, check.inputs_sha256()
 
 
@@ -234,12 +236,12 @@ def _all_rows_written(tree: OutputTree, pairs: dict[str, tuple[str, int]]) -> No
 def _stage_the_rest(ctx: RunContext, ws: Workspace, version: int, groups: list[list[str]],
                     plan_store: PlanStore, staging: str, check: CheckResult,
                     written: dict[str, int], changes_summary: ChangesSummary,
-                    plan_parts: list[PlanPartial], changes: ChangeDigest,
+                    plan_parts: list[PlanPartial], changes: ChangeDigest, periods: set[str],
                     earlier: EarlierPlans) -> None:
     """The small tables, the report and the manifest (last) into `staging`. A function of its
     own so the column extracts it reads are freed on return. `plan_parts` and `changes`: the
-    report's figures of the staged plan and plan_changes, from their partitions; `earlier`:
-    the plans the version is compared with."""
+    report's figures of the staged plan and plan_changes, from their partitions; `periods`:
+    the months the plan covers; `earlier`: the plans the version is compared with."""
     cycle, tree = ctx.cycle, ctx.tree
     rejects = ws.load_frames("check", ["rejects"]).get("rejects", pd.DataFrame())
     plan = ws.load_frames("plan", PLAN_TABLES)
@@ -247,8 +249,8 @@ def _stage_the_rest(ctx: RunContext, ws: Workspace, version: int, groups: list[l
     exceptions = run_exceptions(check, plan["exceptions"], selection)
     del selection
     staged_plan = posixpath.join(staging, "consensus_plan.parquet")
-    waterfall, stability = movement_by_partition(ctx, staged_plan, version, groups, plan_store,
-                                                 earlier)
+    waterfall, stability = movement_by_partition(ctx, staged_plan, periods, version, groups,
+                                                 plan_store, earlier)
     frames, extras = version_tables(plan, exceptions, rejects, waterfall, stability)
     plan_result = ws.load_result("plan", PlanResult)
     manifest = build_manifest(
