@@ -1,8 +1,11 @@
 """Publishing by partition of locations gives the files and store rows of a whole publish, and
 a version stays invisible until its one commit even when a later partition fails."""
 
+import contextlib
 import json
+import posixpath
 import shutil
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -36,8 +39,8 @@ def _sorted(df: pd.DataFrame) -> pd.DataFrame:
                           ).reset_index(drop=True)
 
 
-def _stored(out: Path, cycle: str) -> dict[str, pd.DataFrame]:
-    store = PlanStore(OutputTree.local(out).default_store_url())
+def _stored(url: str, cycle: str) -> dict[str, pd.DataFrame]:
+    store = PlanStore(url)
     try:
         with store.engine.connect() as conn:
             tables = {name: pd.read_sql(sa.text(
@@ -52,23 +55,63 @@ def _stored(out: Path, cycle: str) -> dict[str, pd.DataFrame]:
         store.dispose()
 
 
+# A read of a plan's distinct values: (file, column), or ("store", cycle, version, column).
+Read = tuple[str, ...]
+
+
+@contextlib.contextmanager
+def _counted_reads() -> Iterator[Counter[Read]]:
+    """Every read of a plan's distinct values (months, locations) while the block runs."""
+    reads: Counter[Read] = Counter()
+    from_file, from_store = OutputTree.distinct_values, PlanStore.distinct_plan_values
+
+    def file_values(tree: OutputTree, path: str, column: str) -> set[str]:
+        reads[(path, column)] += 1
+        return from_file(tree, path, column)
+
+    def store_values(store: PlanStore, cycle: str, version: int, column: str) -> set[str]:
+        reads[("store", cycle, str(version), column)] += 1
+        return from_store(store, cycle, version, column)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(OutputTree, "distinct_values", file_values)
+        patch.setattr(PlanStore, "distinct_plan_values", store_values)
+        yield reads
+
+
 def _partitioned_publish(base: Path, whole: Path, ctx: RunContext, target: Path,
-                         size: int) -> RunContext:
+                         size: int, store: str | None = None
+                         ) -> tuple[RunContext, Counter[Read]]:
     """Publish the whole run's workspace again, by partitions of `size` locations, into a copy
-    of the output folder as it was before that run (the earlier cycle published)."""
+    of the output folder as it was before that run (the earlier cycle published), and to
+    `store` when given (a copy of the store as it was then); return the run and the reads of
+    plans' distinct values the publish made."""
     shutil.copytree(base, target)
     workspace = Path(ctx.workspace.root)
     shutil.copytree(workspace, target / workspace.relative_to(whole))
     execution = ctx.config.execution.model_copy(update={"partition_size": size})
     parted = ctx.model_copy(update={
-        "out": str(target.resolve()),
+        "out": str(target.resolve()), **({"store": store} if store else {}),
         "config": ctx.config.model_copy(update={"execution": execution})})
-    publish_stage(parted)
-    return parted
+    with _counted_reads() as reads:
+        publish_stage(parted)
+    return parted, reads
+
+
+def _reads_once(parted: RunContext, earlier: str, elsewhere: bool) -> Counter[Read]:
+    """What a partitioned publish reads of the plans' distinct values, each once: this plan's
+    months (the workspace's file; the staged copy has its rows) and the months and locations
+    of last cycle's one version - the previous plan, last cycle's and the only past one at
+    once - from its version folder or (published `elsewhere`) from the store."""
+    before = (("store", earlier, "1") if elsewhere else
+              (posixpath.join(parted.tree.version_dir(earlier, 1), "consensus_plan.parquet"),))
+    now = posixpath.join(parted.workspace.root, "plan", "consensus_plan.parquet")
+    return Counter([(now, "period"), (*before, "period"), (*before, "location")])
 
 
 def _assert_published_alike(whole: Path, parted: Path, cycle: str,
-                            groups: list[list[str]]) -> None:
+                            groups: list[list[str]], stores: tuple[str, str]) -> None:
+    """`stores`: the URLs of the whole publish's store and of the partitioned one's."""
     a_dir, b_dir = _version(whole, cycle), _version(parted, cycle)
     files = sorted(p.relative_to(a_dir) for p in a_dir.rglob("*.parquet")
                    if "data_docs" not in p.parts)
@@ -96,7 +139,7 @@ def _assert_published_alike(whole: Path, parted: Path, cycle: str,
             if meta.row_group(i).num_rows:
                 assert any(stats.min in g and stats.max in g for g in groups), (table, i)
     # The store holds the same rows, and the version is published with its plan's row count.
-    stored_a, stored_b = _stored(whole, cycle), _stored(parted, cycle)
+    stored_a, stored_b = _stored(stores[0], cycle), _stored(stores[1], cycle)
     for name, a in stored_a.items():
         pd.testing.assert_frame_equal(_sorted(a), _sorted(stored_b[name]), check_exact=True,
                                       obj=f"store {name}")
@@ -105,8 +148,11 @@ def _assert_published_alike(whole: Path, parted: Path, cycle: str,
 
 def _same_publication_for_partition_sizes(tables: dict[str, pd.DataFrame], tmp_path: Path,
                                           cycle: str, horizon: int,
-                                          closed: str | None = None) -> None:
-    """`closed`: a location last cycle's plan has and this cycle's inputs no longer have."""
+                                          closed: str | None = None,
+                                          elsewhere: bool = False) -> None:
+    """`closed`: a location last cycle's plan has and this cycle's inputs no longer have.
+    `elsewhere`: last cycle was published to the same store from another output folder, so
+    this one has no folder of it."""
     earlier = add_months(cycle, -1)
     config = tmp_path / "config.yaml"
     config.write_text(DEMO_CONFIG)  # the time fence on: firm receipts in plan and report
@@ -116,10 +162,17 @@ def _same_publication_for_partition_sizes(tables: dict[str, pd.DataFrame], tmp_p
                   for name, df in tables.items()}
     write_inputs(tables, tmp_path / "inputs", fmt="csv")
     whole = tmp_path / "whole"
-    run_sop(tmp_path / "before", whole, earlier, horizon, config=config)
+    # Elsewhere: one DuckDB store given to both runs, copied as it was before this cycle's.
+    store = f"duckdb:///{tmp_path / 'sop.duckdb'}" if elsewhere else None
+    run_sop(tmp_path / "before", tmp_path / "other" if elsewhere else whole, earlier, horizon,
+            config=config, store=store)
     base = tmp_path / "base"
-    shutil.copytree(whole, base)
-    run_sop(tmp_path / "inputs", whole, cycle, horizon, config=config)
+    if elsewhere:
+        base.mkdir()
+        shutil.copyfile(tmp_path / "sop.duckdb", tmp_path / "base.duckdb")
+    else:
+        shutil.copytree(whole, base)
+    run_sop(tmp_path / "inputs", whole, cycle, horizon, config=config, store=store)
     manifest = json.loads((_version(whole, cycle) / "manifest.json").read_text())
     ctx = Workspace(OutputTree.local(whole), manifest["workspace"]).load_result(
         "context", RunContext)
@@ -128,9 +181,15 @@ def _same_publication_for_partition_sizes(tables: dict[str, pd.DataFrame], tmp_p
         groups = location_groups(locations, size)
         assert len(groups) > 1
         target = tmp_path / f"size{size}"
-        _partitioned_publish(base, whole, ctx, target, size)
+        parted_store = None
+        if elsewhere:
+            shutil.copyfile(tmp_path / "base.duckdb", tmp_path / f"size{size}.duckdb")
+            parted_store = f"duckdb:///{tmp_path / f'size{size}.duckdb'}"
+        parted, reads = _partitioned_publish(base, whole, ctx, target, size, parted_store)
         # The closed location's removed rows are a partition of their own.
-        _assert_published_alike(whole, target, cycle, [*groups, *([[closed]] if closed else [])])
+        _assert_published_alike(whole, target, cycle, [*groups, *([[closed]] if closed else [])],
+                                (ctx.store_url(), parted.store_url()))
+        assert reads == _reads_once(parted, earlier, elsewhere)
 
 
 def test_a_partitioned_publish_equals_the_whole_on_a_generated_world(tmp_path: Path) -> None:
@@ -163,6 +222,21 @@ def test_a_partitioned_publish_counts_a_warehouse_closed_since_last_cycle(
     waterfall = pd.read_parquet(version / "plan_waterfall.parquet")
     start = waterfall[(waterfall["key"] == "ALL") & (waterfall["step"] == "previous_consensus")]
     assert float(start["units"].iloc[0]) == pytest.approx(before["consensus_demand"].sum())
+
+
+def test_a_partitioned_publish_equals_the_whole_when_last_cycle_was_published_elsewhere(
+        tmp_path: Path) -> None:
+    # Last cycle's plan is in the store only: plan_changes, the waterfall and the closed
+    # warehouse's partition take its rows, months and locations from there.
+    world = generate_world(n_skus=30, n_locations=5, history_months=48, cycle="2026-12",
+                           horizon=12, seed=5)
+    closed = sorted(set(world.tables["warehouses"]["location"].astype(str)))[-1]
+    _same_publication_for_partition_sizes(world.tables, tmp_path, "2026-12", 12, closed,
+                                          elsewhere=True)
+    assert not (tmp_path / "whole" / "cycle=2026-11").exists()
+    changes = pd.read_parquet(_version(tmp_path / "whole", "2026-12") / "plan_changes.parquet")
+    assert set(changes["previous_cycle"].dropna()) == {"2026-11"}
+    assert "cancelled" in set(changes.loc[changes["location"].astype(str) == closed, "change"])
 
 
 @pytest.mark.slow
