@@ -59,10 +59,15 @@ def _seasonal_set_with(extra: tuple[str, ...]) -> Callable[..., Any]:
 
     from forecasting import models as fm
 
+    def model(name: str, season_length: int) -> Any:
+        if name == "Airline":  # Box-Jenkins' airline model: one fit, no order search
+            return sfm.ARIMA(order=(0, 1, 1), seasonal_order=(0, 1, 1),
+                             season_length=season_length, alias=name)
+        return getattr(sfm, name)(season_length=season_length, alias=name)
+
     def build(season_length: int, with_ces: bool = False, per_series: bool = False) -> Any:
         base = fm.seasonal_set(season_length, with_ces, per_series)
-        more = tuple(fm.GuardedModel(getattr(sfm, name)(season_length=season_length,
-                                                        alias=name), True) for name in extra)
+        more = tuple(fm.GuardedModel(model(name, season_length), True) for name in extra)
         # Every other field (the class menu too) as the pipeline's own set.
         return dataclasses.replace(base, models=base.models[:2] + more + base.models[2:])
     return build
@@ -114,6 +119,30 @@ def capture(key: str, split: str, limit: int | None, extra: tuple[str, ...]) -> 
 
 # --- rules ---------------------------------------------------------------------------------
 
+def final_only(cap: Capture, name: str, n_jobs: int) -> tuple[np.ndarray, float]:
+    """One extra statsforecast model's final forecasts on a capture's group histories, plain
+    statsforecast (no CV: for a model too slow to fit at every CV origin, e.g. AutoARIMA),
+    and its wall seconds. The class choice needs CV forecasts, so only the `all ...` rules
+    can use it."""
+    import time
+
+    import pandas as pd
+    import statsforecast.models as sfm
+    from statsforecast import StatsForecast
+
+    frames = []
+    for i, h in enumerate(cap.history):
+        y = h[np.isfinite(h)]
+        frames.append(pd.DataFrame({"unique_id": i, "ds": np.arange(len(y)), "y": y}))
+    sf = StatsForecast(models=[getattr(sfm, name)(season_length=SEASON)], freq=1,
+                       n_jobs=n_jobs)
+    start = time.perf_counter()
+    fc = sf.forecast(df=pd.concat(frames, ignore_index=True), h=cap.horizon)
+    wall = time.perf_counter() - start
+    fc = fc.sort_values(["unique_id", "ds"])
+    return fc[name].to_numpy().reshape(len(cap.history), cap.horizon), wall
+
+
 def seasonal_scale(history: np.ndarray, season: int = SEASON) -> np.ndarray:
     """In-sample seasonal-naive MAE per row: the class selection's own scale."""
     from forecasting.baseline import _seasonal_naive_mae
@@ -141,6 +170,15 @@ def combos(single: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         out["Median(E,D,O,S)"] = np.median(np.stack([e, d, o, s]), axis=0)
     if "DynamicTheta" in single:
         out["Mean(E,D,DT)"] = (e + d + single["DynamicTheta"]) / 3
+    for name, short in (("AutoARIMA", "A"), ("Airline", "AL"), ("HoltWinters", "HW")):
+        if name not in single:
+            continue
+        a = single[name]
+        out[short] = a
+        out[f"Mean(E,D,{short})"] = (e + d + a) / 3
+        out[f"Median(E,D,{short})"] = np.median(np.stack([e, d, a]), axis=0)
+        out[f"Mean(E,D,{short},S)"] = (e + d + a + s) / 4
+        out[f"Median(E,D,{short},S)"] = np.median(np.stack([e, d, a, s]), axis=0)
     return out
 
 
@@ -181,7 +219,12 @@ def rules(cap: Capture, margins: tuple[float, ...] = (0.0, 0.05, 0.1, 0.2)
     menus = (("singles+mean", ["ETS", "DOT", "SN", "Mean(E,D)"]),
              ("combos", ["Mean(E,D)", "Mean(E,D,S)", "Median(E,D,S)"]),
              ("+3-way", ["ETS", "DOT", "SN", "Mean(E,D)", "Mean(E,D,S)", "Median(E,D,S)"]),
-             ("all", list(final)))
+             ("all", [c for c in final if c in cvf]))
+    for short in ("A", "AL", "HW"):  # the combinations with a fourth model
+        if short in cvf:  # a model fitted at the CV origins too (not `final-only`)
+            menus += ((f"combos+{short}", [
+                "Mean(E,D)", "Mean(E,D,S)", "Median(E,D,S)", f"Mean(E,D,{short})",
+                f"Median(E,D,{short})", f"Mean(E,D,{short},S)", f"Median(E,D,{short},S)"]),)
     for stat in ("mean", "gmean"):
         for menu_name, menu in menus:
             for m in margins:
@@ -284,10 +327,14 @@ def main(argv: list[str] | None = None) -> None:
     cp.add_argument("--split", required=True, choices=["test", "validation"])
     cp.add_argument("--limit", type=int, default=None)
     cp.add_argument("--extra", default="", help="comma-separated statsforecast models")
+    fo = sub.add_parser("final-only", help="score `all` combinations with one more model "
+                        "fitted on the captures' final histories only")
+    fo.add_argument("--model", required=True, help="a statsforecast model, e.g. AutoARIMA")
+    fo.add_argument("--jobs", type=int, default=-1)
     ru = sub.add_parser("rules")
     ru.add_argument("--only", default="", help="substring a rule name must contain")
     ta = sub.add_parser("table", help="markdown: the rules of TABLE_RULES x every capture")
-    for p in (cp, ru, ta):
+    for p in (cp, fo, ru, ta):
         p.add_argument("--store", type=Path, default=STORE)
     args = ap.parse_args(argv)
     if args.cmd == "capture":
@@ -297,6 +344,18 @@ def main(argv: list[str] | None = None) -> None:
         (args.store / f"{args.data}-{args.split}.pkl").write_bytes(pickle.dumps(cap))
         print(f"{args.data}/{args.split}: {len(cap.rows)} group series, {len(cap.cv_pos)} "
               f"with CV, pipeline CPU {cap.pipeline_cpu:.1f} s")
+        return
+    if args.cmd == "final-only":
+        short = {"AutoARIMA": "A", "Airline": "AL", "HoltWinters": "HW"}.get(args.model)
+        for cap in load_captures(args.store):
+            fc, wall = final_only(cap, args.model, args.jobs)
+            cap.final[args.model] = fc
+            print(f"\n## {cap.key} {cap.split}: {args.model} final forecasts in {wall:.0f} s")
+            for name, s in rules(cap):
+                if name.startswith("all ") and (short is None or short in name
+                                                 or name in ("all Mean(E,D)",
+                                                             "all Median(E,D,S)")):
+                    print(f"{s['smape']:8.3f} {s['mase']:7.4f}  {name}")
         return
     if args.cmd == "table":
         print(table(load_captures(args.store)))
