@@ -1,5 +1,6 @@
 """The monthly flow publishing to a real PostgreSQL, read back as a procurement system would."""
 
+import json
 import os
 import re
 import subprocess
@@ -20,7 +21,8 @@ CYCLE = "2026-12"
 SOP = str(Path(sys.executable).with_name("sop"))
 
 
-def _sop_run(inputs: Path, out: Path, store: str) -> subprocess.CompletedProcess:
+def _sop_run(inputs: Path, out: Path, store: str,
+             config: Path | None = None) -> subprocess.CompletedProcess:
     # As in production: the URL without its password, which comes from the environment.
     url = sa.engine.make_url(store)
     env = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
@@ -28,7 +30,8 @@ def _sop_run(inputs: Path, out: Path, store: str) -> subprocess.CompletedProcess
     return subprocess.run(
         [SOP, "run", "--inputs", str(inputs), "--cycle", CYCLE, "--out", str(out),
          "--horizon", "6", "--store",
-         url._replace(password=None).render_as_string(hide_password=False)],
+         url._replace(password=None).render_as_string(hide_password=False),
+         *(["--config", str(config)] if config else [])],
         capture_output=True, text=True, timeout=600, env=env,
     )
 
@@ -87,16 +90,23 @@ WRITES = [
 ]
 
 
+@pytest.mark.parametrize("partition_size", [None, 1], ids=["whole", "by-location"])
 def test_run_publishes_to_postgres_and_a_reader_role_sees_the_current_plan(
-    postgres_url: str, tmp_path: Path
+    postgres_url: str, tmp_path: Path, partition_size: int | None
 ) -> None:
     """docs/sql/reader_role.sql, run before the pipeline ever wrote: the tables it creates
-    later are readable (default privileges) and nothing can be written."""
+    later are readable (default privileges) and nothing can be written. The same for a run
+    that publishes one warehouse at a time (`execution: {partition_size: 1}`): its rows reach
+    the store in several inserts, which readers must still see as one version."""
     world = generate_world(n_skus=20, n_locations=2, history_months=36, cycle=CYCLE, horizon=6,
                            seed=5)
     inputs = tmp_path / "inputs"
     write_inputs(world.tables, inputs)
     out = tmp_path / "out"
+    config = None
+    if partition_size:
+        config = tmp_path / "by-location.yaml"
+        config.write_text(f"execution:\n  partition_size: {partition_size}\n")
 
     url = sa.engine.make_url(postgres_url)
     schema = url.query["options"].split("=")[-1]
@@ -108,12 +118,12 @@ def test_run_publishes_to_postgres_and_a_reader_role_sees_the_current_plan(
             conn.exec_driver_sql(statement)
     reader_engine = sa.create_engine(url.set(username=reader, password=secret))
     try:
-        result = _sop_run(inputs, out, postgres_url)
+        result = _sop_run(inputs, out, postgres_url, config)
         assert result.returncode == 0, result.stderr[-3000:]
         assert "version 1" in result.stdout
         _raise_one_month(inputs, pd.read_parquet(
             out / f"cycle={CYCLE}" / "version=1" / "consensus_plan.parquet"))
-        result = _sop_run(inputs, out, postgres_url)
+        result = _sop_run(inputs, out, postgres_url, config)
         assert result.returncode == 0, result.stderr[-3000:]
         assert "version 2" in result.stdout
 
@@ -136,6 +146,11 @@ def test_run_publishes_to_postgres_and_a_reader_role_sees_the_current_plan(
     password = url.password
     assert password and f":{password}@" not in manifest and ":***@" in manifest
 
+    # The run took the path asked for (the workspace's plan record counts the groups).
+    records = list((out / "runs").glob("cycle=*/run=*/plan/result.json"))
+    assert len(records) == 2
+    assert {json.loads(r.read_text())["partitions"] for r in records} == {
+        2 if partition_size else 1}
     version = out / f"cycle={CYCLE}" / "version=2"
     assert read["runs"]["status"].tolist() == ["published", "published"]
     current = read["current"]
