@@ -331,12 +331,16 @@ async def _schedule_and_wait(deployment: str, params: dict, delay: float, timeou
         }
 
 
-def test_a_pool_worker_executes_a_scheduled_run_and_publishes(prefect_server, tmp_path: Path
+@pytest.mark.parametrize("partition_size", [None, 1], ids=["whole", "by-location"])
+def test_a_pool_worker_executes_a_scheduled_run_and_publishes(prefect_server, tmp_path: Path,
+                                                               partition_size: int | None
                                                                ) -> None:
     """`sop deploy --pool` creates the process pool; `prefect worker start` polls it, picks
-    the run up when it falls due, and the run publishes a version (nothing calls the flow)."""
+    the run up when it falls due, and the run publishes a version (nothing calls the flow).
+    The same with the settings a data engineer types in the UI to run one warehouse at a
+    time (`settings: {execution: {partition_size: 1}}`)."""
     env = prefect_server
-    world = generate_world(n_skus=6, n_locations=1, history_months=24, cycle=CYCLE, horizon=3,
+    world = generate_world(n_skus=6, n_locations=2, history_months=24, cycle=CYCLE, horizon=3,
                            seed=3)
     inputs = tmp_path / "inputs"
     write_inputs(world.tables, inputs)
@@ -361,11 +365,11 @@ def test_a_pool_worker_executes_a_scheduled_run_and_publishes(prefect_server, tm
         from prefect.settings import PREFECT_API_URL, temporary_settings
 
         with temporary_settings({PREFECT_API_URL: env["PREFECT_API_URL"]}):
-            result = asyncio.run(_schedule_and_wait(
-                "sop-monthly/monthly",
-                {"cycle": CYCLE, "horizon": 3},  # a partial set, as typed in the UI
-                delay=5, timeout=300,
-            ))
+            params: dict[str, Any] = {"cycle": CYCLE, "horizon": 3}  # a partial set, as typed
+            if partition_size:
+                params["settings"] = {"execution": {"partition_size": partition_size}}
+            result = asyncio.run(_schedule_and_wait("sop-monthly/monthly", params, delay=5,
+                                                    timeout=300))
     finally:
         _stop(worker)
         worker_log.close()
@@ -377,6 +381,9 @@ def test_a_pool_worker_executes_a_scheduled_run_and_publishes(prefect_server, tm
     assert result["started"] >= result["due"] - timedelta(seconds=1)
     version = out / f"cycle={CYCLE}" / "version=1"
     assert (version / "consensus_plan.parquet").exists()
+    # The run took the path asked for (the workspace's plan record counts the groups).
+    (record,) = (out / "runs").glob("cycle=*/run=*/plan/result.json")
+    assert json.loads(record.read_text())["partitions"] == (2 if partition_size else 1)
     from flows.store import PlanStore
 
     store = PlanStore(f"duckdb:///{out / 'sop.duckdb'}")
