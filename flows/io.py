@@ -4,7 +4,7 @@ import csv
 import hashlib
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -86,6 +86,24 @@ def find_input_files(source: str) -> dict[str, tuple[str, str]]:
     return found
 
 
+# How every input CSV is read, whole (parse_table) or in batches (TableStream), so both read
+# a file alike: every column as text, only an empty field missing (a code such as "NA" or
+# "null" stays text), spaces kept for the contracts to judge.
+CSV_OPTIONS: dict[str, Any] = {"dtype": str, "keep_default_na": False, "na_values": [""],
+                               "skipinitialspace": False}
+
+
+def csv_header(line: str) -> list[str]:
+    """The column names of a CSV header line, trimmed (as the readers trim them)."""
+    return [c.strip() for c in next(csv.reader(io.StringIO(line)), [])]
+
+
+def other_separator(columns: Sequence[Any]) -> bool:
+    """One column whose name holds a `;`, tab or `|`: a file separated by something else
+    than commas, read as one column."""
+    return len(columns) == 1 and any(sep in str(columns[0]) for sep in (";", "\t", "|"))
+
+
 def parse_table(table: str, path: str, raw: bytes, fmt: str) -> pd.DataFrame:
     """Bytes -> DataFrame with every column as text and the source line as index.
 
@@ -109,22 +127,19 @@ def parse_table(table: str, path: str, raw: bytes, fmt: str) -> pd.DataFrame:
             " save the file as UTF-8 CSV"
         ) from exc
     try:
-        df = pd.read_csv(
-            io.StringIO(text), dtype=str, keep_default_na=False, na_values=[""],
-            skipinitialspace=False,
-        )
+        df = pd.read_csv(io.StringIO(text), **CSV_OPTIONS)
     except pd.errors.ParserError as exc:
         raise TableReadError(table, path, f"not a well-formed CSV ({exc})") from exc
     except pd.errors.EmptyDataError as exc:
         raise TableReadError(table, path, "the file has no header line") from exc
     # pandas renames a repeated header to `qty.1`: which of the two is the quantity?
-    header = [c.strip() for c in next(csv.reader(io.StringIO(text.split("\n", 1)[0])), [])]
+    header = csv_header(text.split("\n", 1)[0])
     repeated = sorted({c for c in header if header.count(c) > 1})
     if repeated:
         raise TableReadError(table, path, f"column {', '.join(map(repr, repeated))} appears "
                              "more than once in the header; keep one")
     df.columns = [str(c).strip() for c in df.columns]
-    if len(df.columns) == 1 and any(sep in df.columns[0] for sep in (";", "\t", "|")):
+    if other_separator(df.columns):
         raise TableReadError(
             table, path,
             f"only one column {df.columns[0]!r}: the file is not comma-separated",
@@ -246,25 +261,24 @@ class TableStream:
         with fsspec.open(self.url, "rb") as handle:
             first = handle.readline(1 << 20)
             header_line = first.decode("utf-8-sig").split("\n", 1)[0]
-            header = [c.strip() for c in next(csv.reader(io.StringIO(header_line)), [])]
+            header = csv_header(header_line)
             if len(set(header)) < len(header):
                 raise _Refused("repeated header")
             handle.seek(0)
             source = _Hashing(handle, digest)
             text = io.TextIOWrapper(io.BufferedReader(source), encoding="utf-8-sig", newline="")
             rows = 0
-            reader = pd.read_csv(text, dtype=str, keep_default_na=False, na_values=[""],
-                                 skipinitialspace=False, chunksize=self.batch_rows)
+            reader = pd.read_csv(text, chunksize=self.batch_rows, **CSV_OPTIONS)
             for chunk in reader:
                 chunk.columns = [str(c).strip() for c in chunk.columns]
-                if len(chunk.columns) == 1 and any(s in chunk.columns[0] for s in ";\t|"):
+                if other_separator(chunk.columns):
                     raise _Refused("one column")
                 chunk.index = pd.RangeIndex(rows + 2, rows + 2 + len(chunk), name="source_line")
                 rows += len(chunk)
                 yield chunk
             if rows == 0:  # a header alone: one empty batch carries the columns
                 empty = pd.DataFrame({c: pd.Series(dtype=object) for c in header})
-                if len(empty.columns) == 1 and any(s in empty.columns[0] for s in ";\t|"):
+                if other_separator(empty.columns):
                     raise _Refused("one column")
                 empty.index = pd.RangeIndex(2, 2, name="source_line")
                 yield empty
