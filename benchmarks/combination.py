@@ -63,6 +63,8 @@ def _seasonal_set_with(extra: tuple[str, ...]) -> Callable[..., Any]:
         if name == "Airline":  # Box-Jenkins' airline model: one fit, no order search
             return sfm.ARIMA(order=(0, 1, 1), seasonal_order=(0, 1, 1),
                              season_length=season_length, alias=name)
+        if name == "DampedETS":  # AutoETS searching damped-trend structures only
+            return sfm.AutoETS(season_length=season_length, damped=True, alias=name)
         return getattr(sfm, name)(season_length=season_length, alias=name)
 
     def build(season_length: int, with_ces: bool = False, per_series: bool = False) -> Any:
