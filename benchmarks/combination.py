@@ -53,23 +53,31 @@ class Capture:
     extra: tuple[str, ...] = field(default=())
 
 
-def _seasonal_set_with(extra: tuple[str, ...]) -> Callable[..., Any]:
-    """`seasonal_set` plus `extra` statsforecast models as members (never the default)."""
+# Extra members whose combinations `combos` forms, with their short names there.
+FOURTH_MEMBERS = {"AutoARIMA": "A", "Airline": "AL", "HoltWinters": "HW"}
+
+
+def extra_model(name: str, season_length: int = SEASON) -> Any:
+    """A statsforecast model by name, aliased `name`; two names of our own: `Airline` and
+    `DampedETS`."""
     import statsforecast.models as sfm
 
-    from forecasting import models as fm
+    if name == "Airline":  # Box-Jenkins' airline model: one fit, no order search
+        return sfm.ARIMA(order=(0, 1, 1), seasonal_order=(0, 1, 1),
+                         season_length=season_length, alias=name)
+    if name == "DampedETS":  # AutoETS searching damped-trend structures only
+        return sfm.AutoETS(season_length=season_length, damped=True, alias=name)
+    return getattr(sfm, name)(season_length=season_length, alias=name)
 
-    def model(name: str, season_length: int) -> Any:
-        if name == "Airline":  # Box-Jenkins' airline model: one fit, no order search
-            return sfm.ARIMA(order=(0, 1, 1), seasonal_order=(0, 1, 1),
-                             season_length=season_length, alias=name)
-        if name == "DampedETS":  # AutoETS searching damped-trend structures only
-            return sfm.AutoETS(season_length=season_length, damped=True, alias=name)
-        return getattr(sfm, name)(season_length=season_length, alias=name)
+
+def _seasonal_set_with(extra: tuple[str, ...]) -> Callable[..., Any]:
+    """`seasonal_set` plus `extra` statsforecast models as members (never the default)."""
+    from forecasting import models as fm
 
     def build(season_length: int, with_ces: bool = False, per_series: bool = False) -> Any:
         base = fm.seasonal_set(season_length, with_ces, per_series)
-        more = tuple(fm.GuardedModel(model(name, season_length), True) for name in extra)
+        more = tuple(fm.GuardedModel(extra_model(name, season_length), True)
+                     for name in extra)
         # Every other field (the class menu too) as the pipeline's own set.
         return dataclasses.replace(base, models=base.models[:2] + more + base.models[2:])
     return build
@@ -121,28 +129,42 @@ def capture(key: str, split: str, limit: int | None, extra: tuple[str, ...]) -> 
 
 # --- rules ---------------------------------------------------------------------------------
 
-def final_only(cap: Capture, name: str, n_jobs: int) -> tuple[np.ndarray, float]:
-    """One extra statsforecast model's final forecasts on a capture's group histories, plain
-    statsforecast (no CV: for a model too slow to fit at every CV origin, e.g. AutoARIMA),
-    and its wall seconds. The class choice needs CV forecasts, so only the `all ...` rules
-    can use it."""
-    import time
-
+def _long(history: np.ndarray) -> Any:
+    """A capture's group histories (NaN before each start) in Nixtla's long format, the row
+    number as id and the month index as ds."""
     import pandas as pd
-    import statsforecast.models as sfm
-    from statsforecast import StatsForecast
 
     frames = []
-    for i, h in enumerate(cap.history):
+    for i, h in enumerate(history):
         y = h[np.isfinite(h)]
         frames.append(pd.DataFrame({"unique_id": i, "ds": np.arange(len(y)), "y": y}))
-    sf = StatsForecast(models=[getattr(sfm, name)(season_length=SEASON)], freq=1,
-                       n_jobs=n_jobs)
-    start = time.perf_counter()
-    fc = sf.forecast(df=pd.concat(frames, ignore_index=True), h=cap.horizon)
-    wall = time.perf_counter() - start
+    return pd.concat(frames, ignore_index=True)
+
+
+def final_only(cap: Capture, name: str, n_jobs: int) -> tuple[np.ndarray, float]:
+    """One extra model's final forecasts on a capture's group histories, plain statsforecast
+    (no CV: for a model too slow to fit at every CV origin, e.g. AutoARIMA), and its wall
+    seconds. The class choice needs CV forecasts, so only the `all ...` rules can use it."""
+    from statsforecast import StatsForecast
+
+    sf = StatsForecast(models=[extra_model(name)], freq=1, n_jobs=n_jobs)
+    fc, _, wall = comp.timed(lambda: sf.forecast(df=_long(cap.history), h=cap.horizon))
     fc = fc.sort_values(["unique_id", "ds"])
     return fc[name].to_numpy().reshape(len(cap.history), cap.horizon), wall
+
+
+def fit_times(series: list[Series], names: list[str], horizon: int) -> dict[str, float]:
+    """CPU milliseconds per series of one fit and forecast of each model, one process (the
+    first series fitted once before, so numba's compilation is not counted)."""
+    out = {}
+    for name in names:
+        extra_model(name).forecast(y=np.asarray(series[0].train, float), h=horizon)
+        def fit_all(name: str = name) -> list[Any]:
+            return [extra_model(name).forecast(y=np.asarray(s.train, float), h=horizon)
+                    for s in series]
+        _, cpu, _ = comp.timed(fit_all)
+        out[name] = 1000 * cpu / len(series)
+    return out
 
 
 def seasonal_scale(history: np.ndarray, season: int = SEASON) -> np.ndarray:
@@ -172,7 +194,7 @@ def combos(single: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         out["Median(E,D,O,S)"] = np.median(np.stack([e, d, o, s]), axis=0)
     if "DynamicTheta" in single:
         out["Mean(E,D,DT)"] = (e + d + single["DynamicTheta"]) / 3
-    for name, short in (("AutoARIMA", "A"), ("Airline", "AL"), ("HoltWinters", "HW")):
+    for name, short in FOURTH_MEMBERS.items():
         if name not in single:
             continue
         a = single[name]
@@ -218,15 +240,15 @@ def rules(cap: Capture, margins: tuple[float, ...] = (0.0, 0.05, 0.1, 0.2)
     cls = cap.demand_class
     # Per class pooled choice: the candidate with the lowest mean CV MASE over the class's CV
     # series; it then forecasts every series of the class.
-    menus = (("singles+mean", ["ETS", "DOT", "SN", "Mean(E,D)"]),
+    menus = [("singles+mean", ["ETS", "DOT", "SN", "Mean(E,D)"]),
              ("combos", ["Mean(E,D)", "Mean(E,D,S)", "Median(E,D,S)"]),
              ("+3-way", ["ETS", "DOT", "SN", "Mean(E,D)", "Mean(E,D,S)", "Median(E,D,S)"]),
-             ("all", [c for c in final if c in cvf]))
-    for short in ("A", "AL", "HW"):  # the combinations with a fourth model
+             ("all", [c for c in final if c in cvf])]
+    for short in FOURTH_MEMBERS.values():  # the combinations with a fourth model
         if short in cvf:  # a model fitted at the CV origins too (not `final-only`)
-            menus += ((f"combos+{short}", [
+            menus.append((f"combos+{short}", [
                 "Mean(E,D)", "Mean(E,D,S)", "Median(E,D,S)", f"Mean(E,D,{short})",
-                f"Median(E,D,{short})", f"Mean(E,D,{short},S)", f"Median(E,D,{short},S)"]),)
+                f"Median(E,D,{short})", f"Mean(E,D,{short},S)", f"Median(E,D,{short},S)"]))
     for stat in ("mean", "gmean"):
         for menu_name, menu in menus:
             for m in margins:
@@ -333,6 +355,11 @@ def main(argv: list[str] | None = None) -> None:
                         "fitted on the captures' final histories only")
     fo.add_argument("--model", required=True, help="a statsforecast model, e.g. AutoARIMA")
     fo.add_argument("--jobs", type=int, default=-1)
+    ft = sub.add_parser("fit-times", help="CPU ms per series of one fit, one process")
+    ft.add_argument("--data", default="m3", choices=list(COMPETITIONS))
+    ft.add_argument("--limit", type=int, default=150)
+    ft.add_argument("--models", default="AutoETS,DampedETS,AutoARIMA,Airline,"
+                    "DynamicOptimizedTheta")
     ru = sub.add_parser("rules")
     ru.add_argument("--only", default="", help="substring a rule name must contain")
     ta = sub.add_parser("table", help="markdown: the rules of TABLE_RULES x every capture")
@@ -347,8 +374,14 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{args.data}/{args.split}: {len(cap.rows)} group series, {len(cap.cv_pos)} "
               f"with CV, pipeline CPU {cap.pipeline_cpu:.1f} s")
         return
+    if args.cmd == "fit-times":
+        c = COMPETITIONS[args.data]
+        times = fit_times(comp.load(c, "test", args.limit), args.models.split(","), c.horizon)
+        for name, ms in times.items():
+            print(f"{ms:8.1f} ms  {name}")
+        return
     if args.cmd == "final-only":
-        short = {"AutoARIMA": "A", "Airline": "AL", "HoltWinters": "HW"}.get(args.model)
+        short = FOURTH_MEMBERS.get(args.model)
         for cap in load_captures(args.store):
             fc, wall = final_only(cap, args.model, args.jobs)
             cap.final[args.model] = fc
