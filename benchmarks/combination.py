@@ -29,6 +29,7 @@ import numpy as np
 
 from benchmarks import competition as comp
 from benchmarks.competition import COMPETITIONS, SEASON, Series
+from forecasting.pooled_ar import ALIAS as POOLED
 
 STORE = Path(tempfile.gettempdir()) / "sop-combination"
 
@@ -52,6 +53,9 @@ class Capture:
     final: dict[str, np.ndarray]  # (group rows, horizon)
     extra: tuple[str, ...] = field(default=())
 
+
+# Weights of the pooled AR blended into the combinations that `rules` tries.
+BLEND_WEIGHTS = (0.15, 0.25, 0.35, 0.5)
 
 # Extra members whose combinations `combos` forms, with their short names there.
 FOURTH_MEMBERS = {"AutoARIMA": "A", "Airline": "AL", "HoltWinters": "HW"}
@@ -95,11 +99,12 @@ def capture(key: str, split: str, limit: int | None, extra: tuple[str, ...]) -> 
     def spy_fit_group(panel: Any, values: Any, rows: np.ndarray, mset: Any, *rest: Any) -> Any:
         fit = real_fit_group(panel, values, rows, mset, *rest)
         if mset.name == "seasonal":
+            singles = [m.alias for m in mset.models] + ([POOLED] if mset.pooled else [])
             seen.update(rows=rows.copy(), history=fit.values.copy(), cv_pos=fit.cv_pos.copy(),
                         cv_actual=fit.cv_actual,
                         cv_fcst=None if fit.cv_fcst is None else
-                        {m.alias: fit.cv_fcst[m.alias] for m in mset.models},
-                        final={m.alias: fit.means[m.alias] for m in mset.models})
+                        {a: fit.cv_fcst[a] for a in singles},
+                        final={a: fit.means[a] for a in singles})
         return fit
 
     # A spy in place of the module's function for this one run (restored below).
@@ -194,6 +199,21 @@ def combos(single: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         out["Median(E,D,O,S)"] = np.median(np.stack([e, d, o, s]), axis=0)
     if "DynamicTheta" in single:
         out["Mean(E,D,DT)"] = (e + d + single["DynamicTheta"]) / 3
+    if POOLED in single:  # blended into the 3 combinations, as the pipeline does
+        g = single[POOLED]
+        out["AR"] = g
+        for w in BLEND_WEIGHTS:
+            for base in ("Mean(E,D)", "Mean(E,D,S)", "Median(E,D,S)"):
+                out[f"{base}+{w}AR"] = np.where(np.isfinite(g), (1 - w) * out[base] + w * g,
+                                                out[base])
+        out["Mean(E,D,AR)"] = np.where(np.isfinite(g), (e + d + g) / 3, (e + d) / 2)
+        # The pooled AR as an ordinary member (where it has a forecast).
+        ok = np.isfinite(g)
+        out["Median(E,D,AR)"] = np.where(ok, np.median(np.stack([e, d, g]), axis=0),
+                                         (e + d) / 2)
+        out["Median(E,D,S,AR)"] = np.where(ok, np.median(np.stack([e, d, s, g]), axis=0),
+                                           out["Median(E,D,S)"])
+        out["Mean(E,D,S,AR)"] = np.where(ok, (e + d + s + g) / 4, out["Mean(E,D,S)"])
     for name, short in FOURTH_MEMBERS.items():
         if name not in single:
             continue
@@ -249,10 +269,20 @@ def rules(cap: Capture, margins: tuple[float, ...] = (0.0, 0.05, 0.1, 0.2)
             menus.append((f"combos+{short}", [
                 "Mean(E,D)", "Mean(E,D,S)", "Median(E,D,S)", f"Mean(E,D,{short})",
                 f"Median(E,D,{short})", f"Mean(E,D,{short},S)", f"Median(E,D,{short},S)"]))
+    for share in BLEND_WEIGHTS:
+        if f"Mean(E,D)+{share}AR" in cvf:
+            blends = [f"{b}+{share}AR" for b in ("Mean(E,D)", "Mean(E,D,S)", "Median(E,D,S)")]
+            menus.append((f"combos+{share}AR", ["Mean(E,D)", "Mean(E,D,S)", "Median(E,D,S)",
+                                                *blends]))
+            menus.append((f"blends {share}AR", blends))
+    if "Mean(E,D,AR)" in cvf:
+        menus.append(("combos+AR all weights", [c for c in cvf if "AR" in c and c != "AR"]
+                      + ["Mean(E,D)", "Mean(E,D,S)", "Median(E,D,S)"]))
     for stat in ("mean", "gmean"):
         for menu_name, menu in menus:
+            lead = base if base in menu else menu[0]  # what a margin favours
             for m in margins:
-                chosen = np.full(len(cls), base, dtype=object)
+                chosen = np.full(len(cls), lead, dtype=object)
                 picks = []
                 for k in np.unique(cls):
                     in_k = cls[cap.cv_pos] == k
@@ -264,7 +294,7 @@ def rules(cap: Capture, margins: tuple[float, ...] = (0.0, 0.05, 0.1, 0.2)
                                 np.isfinite(r := np.log(cv_err[c][in_k] / cv_err[base][in_k])),
                                 r, np.nan)))) for c in menu}
                     best = min(pooled, key=pooled.__getitem__)
-                    pick = best if pooled[best] < (1 - m) * pooled[base] else base
+                    pick = best if pooled[best] < (1 - m) * pooled[lead] else lead
                     chosen[cls == k] = pick
                     picks.append(f"{k}:{pick}")
                 f = np.stack([final[c][i] for i, c in enumerate(chosen)])
@@ -312,13 +342,21 @@ TABLE_RULES = (
     ("all Median(E,D,S)", "Median(ETS,DOTheta,SNaive) for every series"),
     ("all Median(E,D,O,S)", "Median(ETS,DOTheta,OptimizedTheta,SNaive) for every series"),
     ("all Mean(E,D,O)", "Mean(ETS,DOTheta,OptimizedTheta) for every series"),
-    ("class-mean combos m=0.0", "**per class, lowest pooled CV MASE of the 3 combinations**"),
+    ("class-mean combos m=0.0", "per class, lowest pooled CV MASE of the 3 combinations "
+     "(previous default)"),
     ("class-mean combos m=0.05", "the same, the ETS/DOTheta mean kept unless 5 % worse"),
     ("class-mean +3-way m=0.0", "the same, menu + ETS, DOTheta, SNaive alone"),
     ("class-gmean combos m=0.0", "the same, geometric mean of ratios to the ETS/DOTheta mean"),
     ("class-weights", "per class, weights of ETS/DOTheta/SNaive (0.1 grid) on pooled CV"),
     ("SN joins where snaive/naive < 0.8", "SNaive joins the mean where snaive/naive MAE < 0.8"),
     ("per-series m=0.2", "per series, a single model if its CV error is 20 % lower"),
+    ("all AR", "the pooled AR alone (forecasting/pooled_ar.py)"),
+    ("class-mean blends 0.25AR m=0.0",
+     "**per class, the 3 combinations each blended with the pooled AR (1/4) (default)**"),
+    ("class-mean blends 0.15AR m=0.0", "the same, pooled AR weight 0.15"),
+    ("class-mean blends 0.35AR m=0.0", "the same, pooled AR weight 0.35"),
+    ("class-mean blends 0.5AR m=0.0", "the same, pooled AR weight 0.5"),
+    ("class-mean combos+0.25AR m=0.0", "the same, menu: the 3 combinations and their blends"),
 )
 
 

@@ -38,6 +38,8 @@ from forecasting.hierarchy import (
 from forecasting.models import ModelSet, intermittent_set, seasonal_set
 from forecasting.one_fit import FINAL
 from forecasting.panel import KEY, Panel, build_panel
+from forecasting.pooled_ar import ALIAS as POOLED
+from forecasting.pooled_ar import pooled_forecasts
 from forecasting.settings import BaselineSettings
 
 SELECTION_COLUMNS = [*KEY, "demand_class", "model", "cv_error", "runner_up", "runner_up_error",
@@ -337,7 +339,8 @@ def _checked(history: pd.DataFrame, horizon: int, cycle: str | None) -> tuple[pd
 
 def _model_groups(settings: BaselineSettings) -> list[tuple[ModelSet, list[str]]]:
     s = settings.season_length
-    return [(seasonal_set(s, settings.with_ces, settings.seasonal_selection), [SMOOTH, ERRATIC]),
+    return [(seasonal_set(s, settings.with_ces, settings.seasonal_selection,
+                          settings.pooled_ar), [SMOOTH, ERRATIC]),
             (intermittent_set(), [INTERMITTENT, LUMPY])]
 
 
@@ -571,6 +574,12 @@ def _fit_group(panel: Panel, values: np.ndarray, rows: np.ndarray, mset: ModelSe
                                            horizon, want_levels))
     fc = _order(pd.concat(final_parts, ignore_index=True), rows, horizon)
     means = {m.alias: fc[m.alias].to_numpy().reshape(n, horizon) for m in mset.models}
+    pooled_cv = None
+    if mset.pooled:
+        # One pool per warehouse: a run fitted one warehouse at a time gets the same maps.
+        means[POOLED], pooled_cv = pooled_forecasts(
+            values[rows], panel.keys["location"].to_numpy()[rows], horizon, cv_pos, cv_h,
+            windows, step)
     for ens in mset.ensembles:
         means[ens.name] = ens.combine([means[m] for m in ens.members])
     final_ok = np.stack([np.isfinite(means[c]).all(axis=1) for c in names], axis=1)
@@ -589,6 +598,8 @@ def _fit_group(panel: Panel, values: np.ndarray, rows: np.ndarray, mset: ModelSe
         shape = (cv_pos.size, windows, cv_h)
         cv_actual = cv["y"].to_numpy().reshape(shape)
         cv_fcst = {m.alias: cv[m.alias].to_numpy().reshape(shape) for m in mset.models}
+        if pooled_cv is not None:
+            cv_fcst[POOLED] = pooled_cv
         for ens in mset.ensembles:
             cv_fcst[ens.name] = ens.combine([cv_fcst[m] for m in ens.members])
         for j, c in enumerate(names):
@@ -637,6 +648,8 @@ def _select_group(fit: _GroupFit, class_choice: dict[str, int], settings: Baseli
     for k, j in class_choice.items():
         default[fit.classes == k] = j
     chosen = _select(errors, names, mset, settings.selection_margin, final_ok, default)
+    if mset.pooled:
+        chosen = _unblended_where_missing(chosen, names, mset, means[POOLED])
     chosen, guardrail = _guard(chosen, means, errors, names, mset, fit.raw, settings)
     runner = _runner_up(errors, chosen)
     has_cv = np.zeros(n, dtype=bool)
@@ -886,6 +899,19 @@ def _select(errors: np.ndarray, names: list[str], mset: ModelSet, margin: float,
         need &= ~take
     chosen[need] = -1
     return chosen
+
+
+def _unblended_where_missing(chosen: np.ndarray, names: list[str], mset: ModelSet,
+                             pooled: np.ndarray) -> np.ndarray:
+    """Where the pooled AR has no forecast for a series, a blend chosen for it is its
+    plain combination, number for number: name that one in the audit trail."""
+    missing = ~np.isfinite(pooled).all(axis=1)
+    out = chosen.copy()
+    for e in mset.ensembles:
+        if e.blend:
+            plain = names.index(e.name.removesuffix(f"+{POOLED}"))
+            out[missing & (chosen == names.index(e.name))] = plain
+    return out
 
 
 def _runner_up(errors: np.ndarray, chosen: np.ndarray) -> np.ndarray:

@@ -19,6 +19,12 @@ from statsforecast.models import (
     SeasonalNaive,
 )
 
+from forecasting.pooled_ar import ALIAS as POOLED
+
+# Weight of the pooled AR blended into a class combination: chosen on the validation splits
+# of M3, M1 and Tourism (docs/benchmarks.md).
+POOLED_WEIGHT = 0.25
+
 
 class GuardedModel:
     """Wraps a statsforecast model so that a failure yields NaN instead of an exception.
@@ -138,9 +144,22 @@ class Ensemble:
     name: str
     members: tuple[str, ...]
     how: Literal["mean", "median"] = "mean"
+    # > 0: the last member is not combined with the others but blended into their
+    # combination with this weight, where it has a forecast (the pooled AR has none for a
+    # series with a zero month; such a series keeps the others' combination).
+    blend: float = 0.0
 
     def combine(self, columns: Sequence[np.ndarray]) -> np.ndarray:
-        """Combine member arrays; a NaN member (failed model) makes the ensemble NaN."""
+        """Combine member arrays; a NaN member (failed model) makes the ensemble NaN, except
+        a blended last member, which is left out where it is NaN."""
+        if self.blend:
+            base = self._combine(columns[:-1])
+            extra = columns[-1]
+            return np.where(np.isfinite(extra), (1 - self.blend) * base + self.blend * extra,
+                            base)
+        return self._combine(columns)
+
+    def _combine(self, columns: Sequence[np.ndarray]) -> np.ndarray:
         stacked = np.stack(columns, axis=0)
         return stacked.mean(axis=0) if self.how == "mean" else np.median(stacked, axis=0)
 
@@ -172,10 +191,14 @@ class ModelSet:
     # the one with the lowest CV error pooled over the class's series (`fit_baselines`,
     # `class_selection`). Empty: `default` for every class.
     class_menu: tuple[str, ...] = ()
+    # True: the group's series also get the pooled AR's forecasts (forecasting/pooled_ar.py),
+    # a candidate named `pooled_ar.ALIAS` that ensembles may use but CV never picks alone.
+    pooled: bool = False
     candidates: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:
-        names = tuple(m.alias for m in self.models) + tuple(e.name for e in self.ensembles)
+        names = (tuple(m.alias for m in self.models) + ((POOLED,) if self.pooled else ())
+                 + tuple(e.name for e in self.ensembles))
         object.__setattr__(self, "candidates", names)
         unknown = [c for c in self.class_menu if c not in names]
         if unknown or (self.class_menu and self.default not in self.class_menu):
@@ -188,17 +211,18 @@ class ModelSet:
 
 
 def seasonal_set(season_length: int, with_ces: bool = False,
-                 per_series: bool = False) -> ModelSet:
+                 per_series: bool = False, pooled: bool = True) -> ModelSet:
     """Smooth/erratic series: AutoETS, DynamicOptimizedTheta, their mean (the default),
     SeasonalNaive as a floor and Naive as the last fallback; AutoCES optionally.
     `per_series=False` forecasts every series with the class's combination (see
     `ModelSet.per_series`, `ModelSet.class_menu`).
 
     The class menu holds combinations only: the ETS/DOTheta mean, and the mean and the median
-    of ETS, DOTheta and SeasonalNaive. Seasonal naive is a poor forecast alone, but on long,
-    strongly seasonal histories whose season drifts (Tourism) it pulls the smoothed models
-    back to last year's shape, and the median of the three drops whichever member is off
-    (M1's short, noisy histories); on trending data (M3) the pooled CV keeps the plain mean.
+    of ETS, DOTheta and SeasonalNaive, each blended with the pooled AR (`pooled`, 1/4 weight,
+    forecasting/pooled_ar.py; without it, the three themselves). Seasonal naive is a poor
+    forecast alone, but on long, strongly seasonal histories whose season drifts (Tourism)
+    it pulls the smoothed models back to last year's shape, and the median of the three
+    drops whichever member is off (M1's short, noisy histories).
     Single models stay out of the menu: on three data sets' validation splits adding them
     never helped (docs/forecasting.md).
 
@@ -222,6 +246,14 @@ def seasonal_set(season_length: int, with_ces: bool = False,
                  Ensemble("Mean(ETS,DOTheta,SNaive)", with_sn, "mean"),
                  Ensemble("Median(ETS,DOTheta,SNaive)", with_sn, "median")]
     menu = tuple(e.name for e in ensembles)
+    if pooled:
+        # Each combination blended with the warehouse's pooled AR; the class chooses among
+        # the blends only. Letting it choose the plain ones too did worse on Tourism: the CV
+        # windows (12 months) miss most of what the AR brings at 24 months ahead.
+        blends = [Ensemble(f"{e.name}+{POOLED}", (*e.members, POOLED), e.how, POOLED_WEIGHT)
+                  for e in ensembles]
+        ensembles += blends
+        menu = tuple(e.name for e in blends)
     if with_ces:
         # CES's own intervals are simulated and cost ~10x its fit: conformal instead.
         models.append(GuardedModel(AutoCES(season_length=season_length, alias="AutoCES"), False))
@@ -235,13 +267,15 @@ def seasonal_set(season_length: int, with_ces: bool = False,
         name="seasonal",
         models=tuple(models),
         ensembles=tuple(ensembles),
-        default=ensembles[0].name,
+        default=menu[0],
         fallbacks=("AutoETS", "DynamicOptimizedTheta", "SeasonalNaive", "Naive"),
-        fallback_only=("Naive",),
+        # The pooled AR alone is never picked: it is a combination member only.
+        fallback_only=("Naive", *((POOLED,) if pooled else ())),
         cv_metric="mae",
         cv_refit=False,
         per_series=per_series,
         class_menu=menu,
+        pooled=pooled,
     )
 
 

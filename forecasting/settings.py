@@ -67,13 +67,22 @@ class BaselineSettings(BaseModel):
         "class's series, is lowest. Pooled over a class the choice is steady where a choice "
         "per series is noise, and it follows the data: on the validation splits it took the "
         "median on M3 and M1 and the mean with seasonal naive on Tourism, better than the "
-        "ETS/DOTheta mean on all three. False = always the ETS/DOTheta mean.")
+        "ETS/DOTheta mean on all three (each blended with the pooled AR, `pooled_ar`). "
+        "False = always the ETS/DOTheta mean (blended likewise).")
     class_min_series: int = Field(
         default=30, ge=1,
         description="Least series with CV a demand class needs for its own "
         "`class_selection`; a smaller class takes the choice pooled over the whole group "
         "(smooth and erratic together), a smaller group keeps the ETS/DOTheta mean.")
     with_ces: bool = Field(default=False, description="Add AutoCES and ETS/Theta/CES ensembles.")
+    pooled_ar: bool = Field(
+        default=True,
+        description="Blend a pooled autoregression (one linear map from the last 24 months "
+        "to the next ones, fitted over each warehouse's smooth/erratic series, "
+        "forecasting/pooled_ar.py) into each class combination with weight 1/4, where the "
+        "warehouse has enough history for it and the series has no zero month among its "
+        "last 24. On the validation splits it lowered sMAPE on M3 (13.74 to 13.66), M1 "
+        "(16.84 to 16.29) and Tourism (23.53 to 22.80). False = the combinations alone.")
     interval_method: Literal["model", "conformal"] = Field(
         default="model",
         description="`model`: the chosen model's own intervals where it has them, conformal "

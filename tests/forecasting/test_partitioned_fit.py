@@ -142,3 +142,23 @@ def test_each_demand_class_chooses_its_combination_over_every_partitions_series(
     alone = pd.concat([_fit_parted(world, SETTINGS["classes"], [[loc]])["selection"]
                        for loc in locations], ignore_index=True)
     assert not _sorted(alone)["model"].equals(_sorted(whole.selection)["model"])
+
+
+def test_the_pooled_ar_gives_a_warehouse_fitted_alone_the_catalogues_numbers() -> None:
+    """Six years of history: each warehouse's pooled AR has a map (the blends are named in
+    `selection`), and fitting one warehouse at a time still gives every frame of the whole
+    fit, bit for bit (one pool per warehouse)."""
+    tables = dict(generate_world(n_skus=30, n_locations=2, history_months=72, cycle=CYCLE,
+                                 horizon=HORIZON, seed=5).tables)
+    settings = SETTINGS["classes"]
+    whole = _fit_whole(tables, settings)
+    assert whole.selection["model"].str.endswith("+PooledAR").sum() >= 10
+    locations = sorted(tables["warehouses"]["location"].unique())
+    parted = _fit_parted(tables, settings, [[loc] for loc in locations])
+    for frame in FRAMES:
+        pd.testing.assert_frame_equal(_sorted(getattr(whole, frame)), _sorted(parted[frame]),
+                                      check_exact=True, obj=frame)
+    off = _fit_whole(tables, BaselineSettings(class_min_series=3, pooled_ar=False))
+    assert not off.selection["model"].str.contains("PooledAR").any()
+    assert not np.allclose(_sorted(off.forecast)["forecast"].to_numpy(),
+                           _sorted(whole.forecast)["forecast"].to_numpy())

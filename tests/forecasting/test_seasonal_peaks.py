@@ -127,7 +127,7 @@ def test_guardrail_silent_on_plausible_forecasts(peaked) -> None:  # type: ignor
     _, history = peaked
     result = fit_baselines(history, horizon=HORIZON)
     assert result.selection["guardrail"].isna().all()
-    assert (result.selection["model"] == "Mean(ETS,DOTheta)").all()
+    assert (result.selection["model"] == seasonal_set(12).default).all()
     result.raise_for_guardrail()  # nothing to raise
     assert guardrail_exceptions(result.selection).empty
 
@@ -144,7 +144,10 @@ def test_guard_picks_best_cv_single_inside_the_envelope() -> None:
     means["Mean(ETS,DOTheta)"] = (means["AutoETS"] + means["DynamicOptimizedTheta"]) / 2
     cv = {"AutoETS": 1.0, "DynamicOptimizedTheta": 3.0, "SeasonalNaive": 2.0, "Naive": 0.5,
           "Mean(ETS,DOTheta)": 1.5, "Mean(ETS,DOTheta,SNaive)": 1.6,
-          "Median(ETS,DOTheta,SNaive)": 1.7}
+          "Median(ETS,DOTheta,SNaive)": 1.7,
+          # The pooled AR is a combination member, never a replacement, however good.
+          "PooledAR": 0.1, "Mean(ETS,DOTheta)+PooledAR": 1.5,
+          "Mean(ETS,DOTheta,SNaive)+PooledAR": 1.6, "Median(ETS,DOTheta,SNaive)+PooledAR": 1.7}
     assert sorted(names) == sorted(cv)
     errors = np.array([[cv[c] for c in names]])
     chosen = np.array([names.index("Mean(ETS,DOTheta)")])
