@@ -212,8 +212,9 @@ class ModelSet:
 
 def seasonal_set(season_length: int, with_ces: bool = False,
                  per_series: bool = False, pooled: bool = True) -> ModelSet:
-    """Smooth/erratic series: AutoETS, DynamicOptimizedTheta, their mean (the default),
-    SeasonalNaive as a floor and Naive as the last fallback; AutoCES optionally.
+    """Smooth/erratic series: AutoETS, DynamicOptimizedTheta, their mean (the default,
+    blended with the pooled AR where `pooled`), SeasonalNaive as a floor and Naive as the
+    last fallback; AutoCES optionally.
     `per_series=False` forecasts every series with the class's combination (see
     `ModelSet.per_series`, `ModelSet.class_menu`).
 
